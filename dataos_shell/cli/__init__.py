@@ -1,0 +1,1 @@
+"""The `dataos` command line: one Typer app, one module per group of verbs."""

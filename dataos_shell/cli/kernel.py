@@ -1,0 +1,67 @@
+"""`dataos kernel start|stop|status|logs`: the local kernel daemon."""
+from __future__ import annotations
+
+import time
+from collections import deque
+
+import typer
+
+from syscalls.daemon import LocalKernel
+
+from ..output import Format, emit, render
+from .options import OUTPUT
+
+app = typer.Typer(help="The local kernel daemon (started on demand by any command that needs it).",
+                  no_args_is_help=True)
+
+
+@app.command()
+def start() -> None:
+    """Start the local kernel if it is not running."""
+    local = LocalKernel()
+    before = local.health()
+    health = before or local.start()
+    state = "already running" if before else "started"
+    emit(f"kernel {state} (pid {health['pid']}, version {health['version']}, socket {local.locations.socket})")
+
+
+@app.command()
+def stop() -> None:
+    """Stop the local kernel (its workloads keep running)."""
+    pid = LocalKernel().stop()
+    emit(f"kernel stopped (pid {pid})" if pid else "kernel is not running")
+
+
+@app.command()
+def status(output: Format = OUTPUT) -> None:
+    """Is the local kernel running? Its pid, version, socket, state and log."""
+    local = LocalKernel()
+    health = local.health()
+    loc = local.locations
+    info = {"running": health is not None, "pid": health and health["pid"], "version": health and health["version"],
+            "started": health and health["started"], "socket": str(loc.socket), "state": str(loc.state),
+            "log": str(loc.kernel_log)}
+    render(info, output, ["status", "pid", "version", "started", "socket"],
+           [["running" if health else "stopped", info["pid"], info["version"], info["started"], info["socket"]]],
+           ["running" if health else "stopped"])
+    if health is None and output in (Format.table, Format.wide):
+        raise typer.Exit(7)
+
+
+@app.command()
+def logs(follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
+         tail: int = typer.Option(50, "--tail", help="Lines from the end to start with (-1: all).")) -> None:
+    """The local kernel's log."""
+    path = LocalKernel().locations.kernel_log
+    if not path.exists():
+        emit(f"no kernel log yet ({path})")
+        return
+    with open(path, errors="replace") as f:
+        lines = f.readlines() if tail < 0 else deque(f, maxlen=tail)
+        typer.echo("".join(lines), nl=False)
+        while follow:
+            line = f.readline()
+            if line:
+                typer.echo(line, nl=False)
+            else:
+                time.sleep(0.2)

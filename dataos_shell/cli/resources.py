@@ -1,0 +1,218 @@
+"""Resource verbs: apply, get, describe, delete, history, diff."""
+from __future__ import annotations
+
+import difflib
+import sys
+from typing import Any, Optional
+
+import typer
+
+from syscalls.errors import SyscallError
+
+from ..output import Format, age, emit, paint, render, table, to_yaml
+from ..session import client
+from . import identifiers as ids
+from .options import OUTPUT, WORKSPACE
+
+FILES = typer.Option(..., "--file", "-f", help="A manifest file, a directory, or - for stdin (repeatable).")
+RECURSIVE = typer.Option(False, "--recursive", "-R", help="Read directories recursively.")
+
+
+def register(app: typer.Typer) -> None:
+    for command in (apply, get, describe, delete, history, diff):
+        app.command()(command)
+
+
+def _load(files: list[str], recursive: bool):
+    from ..manifests import load_manifests
+    manifests = load_manifests(files, recursive=recursive)
+    if not manifests:
+        raise SyscallError("EINVAL", f"{', '.join(files)}: no manifests found", field="file")
+    return manifests
+
+
+def _located(e: SyscallError, manifests: list) -> SyscallError:
+    """Prefix a kernel error about document i with that document's FILE:LINE."""
+    doc = e.details.get("document")
+    if isinstance(doc, int) and 0 <= doc < len(manifests):
+        e.message = f"{manifests[doc].where(e.details.get('field') or None)}: {e.message}"
+    return e
+
+
+def _apply(manifests: list, workspace: str | None, dry_run: bool) -> dict[str, Any]:
+    try:
+        return client().resource.apply(manifests=[m.data for m in manifests], workspace=workspace,
+                                       dry_run=dry_run)
+    except SyscallError as e:
+        raise _located(e, manifests) from None
+
+
+def _ref_name(r: dict[str, Any]) -> str:
+    return f"{r['type']}/{r['name']}"
+
+
+def apply(files: list[str] = FILES, recursive: bool = RECURSIVE, workspace: Optional[str] = WORKSPACE,
+          dry_run: bool = typer.Option(False, "--dry-run", help="Validate and show what would change; write nothing."),
+          output: Format = OUTPUT) -> None:
+    """Create or update resources from manifests ($VAR interpolated), all or nothing."""
+    manifests = _load(files, recursive)
+    result = _apply(manifests, workspace, dry_run)
+    if output in (Format.json, Format.yaml):
+        render(result, output)
+        return
+    suffix = " (dry run)" if dry_run else ""
+    lines = []
+    for r in result["results"]:
+        where = f" in {r['workspace']}" if r["workspace"] else ""
+        if output is Format.name:
+            lines.append(_ref_name(r))
+        else:
+            lines.append(f"{_ref_name(r)} {r['action']}{suffix}{where}, generation {r['generation']}")
+    emit("\n".join(lines))
+
+
+def _rows(resources: list[dict[str, Any]], wide: bool) -> tuple[list[str], list[list[Any]]]:
+    headers = ["name", "version", "type", "workspace", "status", "runtime", "owner", "age"]
+    if wide:
+        headers += ["generation", "tags", "uid"]
+    rows = []
+    for r in resources:
+        s = r.get("status", {})
+        row = [r["name"], r.get("version"), r["type"], r.get("workspace"), s.get("aggregateStatus"),
+               s.get("runtime"), r.get("owner"), age(s.get("updated"))]
+        if wide:
+            row += [s.get("generation"), r.get("tags"), s.get("uid")]
+        rows.append(row)
+    return headers, rows
+
+
+def get(kind: Optional[str] = typer.Argument(None, help="Resource type (workflow, depot, policy, …)."),
+        name: Optional[str] = typer.Argument(None, help="Resource name; all of the type when left out."),
+        workspace: Optional[str] = WORKSPACE,
+        all_workspaces: bool = typer.Option(False, "--all-workspaces", "-A", help="Every workspace."),
+        type_opt: Optional[str] = ids.TYPE, name_opt: Optional[str] = ids.NAME,
+        ident: Optional[str] = ids.IDENT, id_: Optional[str] = ids.ID, output: Format = OUTPUT) -> None:
+    """List resources, or show one."""
+    ref = ids.resolve(kind, name, type_opt=type_opt, name_opt=name_opt, workspace=workspace, ident=ident, id_=id_)
+    if ref.name:
+        ids.require(ref, "get")
+        resources = [client().resource.get(type=ref.type, name=ref.name, workspace=ref.workspace)]
+    else:
+        ws = None if all_workspaces else (ref.workspace or "public")
+        resources = client().resource.list(type=ref.type, workspace=ws)
+    value: Any = resources[0] if ref.name else resources
+    headers, rows = _rows(resources, output is Format.wide)
+    if not resources and output in (Format.table, Format.wide):
+        where = "in any workspace" if all_workspaces else f"in workspace {ref.workspace or 'public'}"
+        print(f"no {ref.type or 'resource'}s found {where}", file=sys.stderr)
+        return
+    render(value, output, headers, rows, (_ref_name(r) for r in resources))
+
+
+def describe(kind: Optional[str] = typer.Argument(None), name: Optional[str] = typer.Argument(None),
+             workspace: Optional[str] = WORKSPACE, type_opt: Optional[str] = ids.TYPE,
+             name_opt: Optional[str] = ids.NAME, ident: Optional[str] = ids.IDENT,
+             id_: Optional[str] = ids.ID) -> None:
+    """Show a resource in detail: metadata, status, spec and recent history."""
+    ref = ids.require(ids.resolve(kind, name, type_opt=type_opt, name_opt=name_opt, workspace=workspace,
+                                  ident=ident, id_=id_), "describe")
+    r = client().resource.get(type=ref.type, name=ref.name, workspace=ref.workspace)
+    generations = client().resource.history(type=ref.type, name=ref.name, workspace=ref.workspace)
+    s = r.get("status", {})
+    meta = [("Name", r["name"]), ("Type", f"{r['type']} ({r.get('version')})"),
+            ("Workspace", r.get("workspace") or "- (instance-level)"), ("Owner", r.get("owner")),
+            ("Tags", ", ".join(r.get("tags", [])) or "-"), ("Description", r.get("description") or "-"),
+            ("UID", s.get("uid")), ("Generation", s.get("generation")),
+            ("Created", f"{s.get('created')} ({age(s.get('created'))} ago)"),
+            ("Updated", f"{s.get('updated')} ({age(s.get('updated'))} ago)"),
+            ("Status", s.get("aggregateStatus"))]
+    meta += [(k, v) for k, v in (("Builder", s.get("builderState")), ("Runtime", s.get("runtime"))) if v]
+    out = [f"{paint(k + ':', 'bold')}{' ' * (13 - len(k))}{v}" for k, v in meta]
+    out.append(paint("Spec:", "bold"))
+    out += ["  " + line for line in to_yaml({r["type"]: r[r["type"]]}).splitlines()]
+    out.append(paint("History:", "bold"))
+    hist = table(["generation", "applied", "by", "action"],
+                 [[g["generation"], g["applied"], g["by"], g["action"]] for g in generations[-10:]])
+    out += ["  " + line for line in hist.splitlines()]
+    emit("\n".join(out))
+
+
+def delete(kind: Optional[str] = typer.Argument(None), name: Optional[str] = typer.Argument(None),
+           files: Optional[list[str]] = typer.Option(None, "--file", "-f", help="Delete what these manifests name."),
+           recursive: bool = RECURSIVE, workspace: Optional[str] = WORKSPACE,
+           type_opt: Optional[str] = ids.TYPE, name_opt: Optional[str] = ids.NAME,
+           ident: Optional[str] = ids.IDENT, id_: Optional[str] = ids.ID,
+           ignore_not_found: bool = typer.Option(False, "--ignore-not-found", help="A missing resource is no error."),
+           output: Format = OUTPUT) -> None:
+    """Delete resources by identifier or by manifest (their history is kept)."""
+    if files:
+        if kind or name or type_opt or name_opt or ident or id_:
+            raise SyscallError("EINVAL", "delete: give either -f or an identifier, not both")
+        targets = [(m.data.get("type"), m.data.get("name"), m.data.get("workspace") or workspace, m)
+                   for m in _load(files, recursive)]
+    else:
+        ref = ids.require(ids.resolve(kind, name, type_opt=type_opt, name_opt=name_opt, workspace=workspace,
+                                      ident=ident, id_=id_), "delete")
+        targets = [(ref.type, ref.name, ref.workspace, None)]
+    done = []
+    for type_name, res_name, ws, manifest in targets:
+        try:
+            done.append(client().resource.delete(type=type_name, name=res_name, workspace=ws))
+        except SyscallError as e:
+            if e.code == "ENOENT" and ignore_not_found:
+                continue
+            if manifest is not None:
+                e.message = f"{manifest.where()}: {e.message}"
+            raise
+    if output in (Format.json, Format.yaml):
+        render(done, output)
+    else:
+        emit("\n".join(_ref_name(r) + ("" if output is Format.name else " deleted") for r in done) or "nothing deleted")
+
+
+def history(kind: Optional[str] = typer.Argument(None), name: Optional[str] = typer.Argument(None),
+            workspace: Optional[str] = WORKSPACE, type_opt: Optional[str] = ids.TYPE,
+            name_opt: Optional[str] = ids.NAME, ident: Optional[str] = ids.IDENT, id_: Optional[str] = ids.ID,
+            output: Format = OUTPUT) -> None:
+    """Every applied generation of a resource, oldest first."""
+    ref = ids.require(ids.resolve(kind, name, type_opt=type_opt, name_opt=name_opt, workspace=workspace,
+                                  ident=ident, id_=id_), "history")
+    generations = client().resource.history(type=ref.type, name=ref.name, workspace=ref.workspace)
+    headers = ["generation", "uid", "applied", "by", "action"]
+    rows = [[g["generation"], g["uid"][:8], g["applied"], g["by"], g["action"]] for g in generations]
+    render(generations, output, headers, rows, (f"{ref.type}/{ref.name}@{g['generation']}" for g in generations))
+
+
+def diff(files: list[str] = FILES, recursive: bool = RECURSIVE, workspace: Optional[str] = WORKSPACE) -> None:
+    """Show what applying these manifests would change (exit 1 when something would)."""
+    manifests = _load(files, recursive)
+    result = _apply(manifests, workspace, dry_run=True)
+    chunks = []
+    for r in result["results"]:
+        if r["action"] == "unchanged":
+            continue
+        live = {}
+        if r["action"] != "created":
+            live = client().resource.get(type=r["type"], name=r["name"], workspace=r["workspace"])
+            live.pop("status", None)
+        desired = {k: v for k, v in r["resource"].items() if k != "status"}
+        label = _ref_name(r)
+        lines = difflib.unified_diff(to_yaml(live).splitlines() if live else [], to_yaml(desired).splitlines(),
+                                     f"live/{label}", f"file/{label}", lineterm="")
+        chunks.append("\n".join(_colour_diff(line) for line in lines))
+    if chunks:
+        emit("\n".join(chunks))
+        raise typer.Exit(1)
+
+
+def _colour_diff(line: str) -> str:
+    if line.startswith(("+++", "---")):
+        return paint(line, "bold")
+    if line.startswith("+"):
+        return paint(line, "green")
+    if line.startswith("-"):
+        return paint(line, "red")
+    if line.startswith("@@"):
+        return paint(line, "blue")
+    return line
+

@@ -1,0 +1,112 @@
+"""Printing results the kubectl way: table, wide, json, yaml, name; a pager for long output;
+errors as one line with their errno code; colour only on a terminal and never with NO_COLOR."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any, Iterable, Sequence
+
+from syscalls.errors import SyscallError
+
+
+class Format(str, Enum):
+    table = "table"
+    wide = "wide"
+    json = "json"
+    yaml = "yaml"
+    name = "name"
+
+
+def color_enabled(stream=sys.stdout) -> bool:
+    return stream.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def paint(text: str, style: str, stream=sys.stdout) -> str:
+    codes = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "dim": "2", "bold": "1"}
+    return f"\x1b[{codes[style]}m{text}\x1b[0m" if color_enabled(stream) else text
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def to_yaml(value: Any) -> str:
+    import yaml
+    if isinstance(value, list):
+        return "---\n".join(yaml.safe_dump(v, sort_keys=False, allow_unicode=True) for v in value)
+    return yaml.safe_dump(value, sort_keys=False, allow_unicode=True)
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """Plain aligned columns, like kubectl: no borders, nothing wrapped."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    lines = ["   ".join(h.upper().ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    lines += ["   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None or value == "" or value == []:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def age(when: str | None) -> str:
+    """`2026-11-24T08:00:00Z` → `5m`, the kubectl way."""
+    if not when:
+        return "-"
+    seconds = (datetime.now(timezone.utc) - datetime.fromisoformat(when.replace("Z", "+00:00"))).total_seconds()
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def emit(text: str) -> None:
+    """Print, through a pager when a terminal would overflow ($PAGER, else less -FRX)."""
+    if not text.endswith("\n"):
+        text += "\n"
+    if sys.stdout.isatty() and not os.environ.get("DATAOS_NO_PAGER"):
+        height = shutil.get_terminal_size((80, 24)).lines
+        if text.count("\n") > height - 1:
+            pager = os.environ.get("PAGER") or ("less -FRX" if shutil.which("less") else "")
+            if pager:
+                try:
+                    subprocess.run(pager, shell=True, input=text.encode(), check=False)
+                    return
+                except OSError:
+                    pass
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def render(value: Any, fmt: Format, headers: Sequence[str] = (), rows: Iterable[Sequence[Any]] = (),
+           names: Iterable[str] = ()) -> None:
+    """One result in the chosen format; table/wide use the given headers and rows."""
+    if fmt is Format.json:
+        emit(to_json(value))
+    elif fmt is Format.yaml:
+        emit(to_yaml(value))
+    elif fmt is Format.name:
+        emit("\n".join(names))
+    else:
+        emit(table(headers, rows))
+
+
+def error_line(e: SyscallError) -> str:
+    return f"{paint('error', 'red', sys.stderr)}: {e.code}: {e.message}"
+
+
+def notice(text: str) -> None:
+    print(paint(text, "dim", sys.stderr), file=sys.stderr)

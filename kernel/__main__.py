@@ -1,0 +1,27 @@
+"""`python -m kernel serve --state DIR [--socket PATH] [--listen HOST:PORT]`: run a kernel daemon."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kernel", description="Run a dataos kernel daemon.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the REST API until SIGTERM")
+    serve.add_argument("--state", type=Path, required=True, help="the kernel's state directory")
+    serve.add_argument("--socket", type=Path, help="a Unix socket to listen on")
+    serve.add_argument("--listen", help="HOST:PORT to listen on over TCP as well")
+    serve.add_argument("--pidfile", type=Path)
+    serve.add_argument("--tls-cert", help="serve HTTPS on --listen with this certificate (PEM)")
+    serve.add_argument("--tls-key", help="the certificate's private key (PEM)")
+    args = parser.parse_args(argv)
+    if not args.socket and not args.listen:
+        parser.error("give --socket, --listen or both")
+    from .daemon import serve as run
+    return run(args.state, args.socket, args.pidfile, args.listen, args.tls_cert, args.tls_key)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""The kernel's REST API: one route per syscall, the same envelope as every transport.
+
+    POST /api/v1/syscalls/NAME   body: the request (JSON)   Authorization: Bearer TOKEN
+    GET  /api/v1/syscalls        the table
+    GET  /healthz                {ok, version, pid, started} — no credentials, no secrets
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from syscalls import __version__
+from syscalls.errors import SyscallError
+from syscalls.table import TABLE
+
+from .kernel import Kernel
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body, separators=(",", ":")), status,
+                    headers={"X-Dataos-Version": __version__}, media_type="application/json")
+
+
+def _error(e: SyscallError) -> Response:
+    return _json({"ok": False, "error": e.to_dict()}, e.http_status)
+
+
+def _token(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def create_app(kernel: Kernel) -> Starlette:
+    async def health(request: Request) -> Response:
+        return _json({"ok": True, "version": __version__, "pid": os.getpid(), "started": kernel.started})
+
+    async def table(request: Request) -> Response:
+        return _json({"ok": True, "result": [s.describe() for s in TABLE.values()]})
+
+    async def syscall(request: Request) -> Response:
+        body = await request.body()
+        try:
+            payload = json.loads(body) if body.strip() else {}
+        except ValueError as e:
+            return _error(SyscallError("EINVAL", f"the request body is not valid JSON: {e}"))
+        try:
+            result = await run_in_threadpool(kernel.call, _token(request), request.path_params["name"], payload)
+        except SyscallError as e:
+            return _error(e)
+        return _json({"ok": True, "result": result})
+
+    return Starlette(routes=[
+        Route("/healthz", health),
+        Route("/api/v1/syscalls", table),
+        Route("/api/v1/syscalls/{name}", syscall, methods=["POST"]),
+    ])

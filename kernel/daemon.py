@@ -1,0 +1,86 @@
+"""The kernel daemon: one process per state directory, serving the REST API on a Unix socket
+(and optionally on TCP, with TLS) until SIGTERM."""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import stat
+import sys
+from pathlib import Path
+
+from syscalls.errors import SyscallError
+
+log = logging.getLogger("dataos.kernel")
+
+
+def serve(state: Path, sock_path: Path | None, pidfile: Path | None, listen: str | None = None,
+          tls_cert: str | None = None, tls_key: str | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .kernel import Kernel
+    try:
+        kernel = Kernel(state)
+    except SyscallError as e:
+        print(f"dataos kernel: {e}", file=sys.stderr)
+        return e.exit_code
+    sockets = []
+    try:
+        if sock_path is not None:
+            sockets.append(_unix_socket(sock_path))
+        if listen:
+            sockets.append(_tcp_socket(listen))
+        if pidfile is not None:
+            pidfile.write_text(f"{os.getpid()}\n")
+        _run(kernel, sockets, tls_cert, tls_key)
+    finally:
+        kernel.close()
+        if sock_path is not None:
+            _unlink_if_socket(sock_path)
+        if pidfile is not None and pidfile.exists() and pidfile.read_text().strip() == str(os.getpid()):
+            pidfile.unlink()
+        log.info("kernel stopped")
+    return 0
+
+
+def _run(kernel, sockets: list[socket.socket], tls_cert: str | None, tls_key: str | None) -> None:
+    import uvicorn
+
+    from .api import create_app
+    config = uvicorn.Config(create_app(kernel), log_level="warning", access_log=False, lifespan="off",
+                            ssl_certfile=tls_cert, ssl_keyfile=tls_key, timeout_keep_alive=60)
+    server = uvicorn.Server(config)
+    log.info("kernel %s serving %s (pid %d)", kernel.state_dir,
+             ", ".join(str(s.getsockname()) for s in sockets), os.getpid())
+    server.run(sockets=sockets)
+
+
+def _unix_socket(path: Path) -> socket.socket:
+    """Bind the socket; a stale one left by a crash is removed (we hold the state lock)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _unlink_if_socket(path)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)
+    try:
+        s.bind(str(path))
+    finally:
+        os.umask(old)
+    s.listen(128)
+    return s
+
+
+def _tcp_socket(listen: str) -> socket.socket:
+    host, _, port = listen.rpartition(":")
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((host.strip("[]") or "127.0.0.1", int(port)))
+    s.listen(128)
+    return s
+
+
+def _unlink_if_socket(path: Path) -> None:
+    try:
+        if stat.S_ISSOCK(path.lstat().st_mode):
+            path.unlink()
+    except FileNotFoundError:
+        pass

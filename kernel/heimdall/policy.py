@@ -1,0 +1,346 @@
+"""Heimdall's policy decision point (PDP): access policies, their parser and an indexed evaluator.
+
+A request (subject tags, predicate, path, object tags, user) is allowed when some access policy
+with ``allow: true`` matches it and no policy with ``allow: false`` does (deny overrides allow,
+default deny). Ties are broken by the smallest policy name, so decisions never depend on the
+order policies were loaded in.
+
+`PolicyIndex` never scans all policies. Each policy is stored three levels deep:
+
+    predicate ─▶ subject-clause key ─▶ object key ─▶ {entries}
+
+A key is ``=TEXT`` for a glob-free pattern (exact match) or ``~PREFIX`` for a glob, where PREFIX is
+the pattern's literal head cut after its last separator (``/``, ``:`` or ``.``). A request derives
+the same keys from its own strings (each string, and each of its prefixes ending at a separator),
+so `decide` costs a few dict look-ups plus a check of the few entries they reach.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+USER_VAR = "${user}"
+"""In a path pattern, stands for the caller's user id (substituted literally)."""
+
+_SEPARATOR = re.compile(r"[/:.]")
+_GLOB_TOKEN = re.compile(r"\*\*|\*|\?")
+_TOKEN_REGEX = {"**": ".*", "*": "[^/]*", "?": "[^/]"}
+
+
+class PolicyError(ValueError):
+    """A policy manifest section is invalid: `field` is a dotted path, `message` one line."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class AccessPolicy:
+    """One access policy: who (OR of ANDs of tag globs) may do what (predicates) to which objects."""
+
+    name: str
+    allow: bool
+    subjects: tuple[frozenset[str], ...]
+    predicates: frozenset[str]
+    paths: tuple[str, ...]
+    object_tags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of `PolicyIndex.decide`; `policy` is None when no policy matched."""
+
+    allow: bool
+    policy: str | None
+    reason: str
+
+
+# --- parsing ---------------------------------------------------------------------------------------
+
+def parse_access_policy(name: str, access: dict) -> AccessPolicy:
+    """Build an `AccessPolicy` from a manifest's ``policy.access`` section, or raise `PolicyError`."""
+    root = "policy.access"
+    _check_keys(access, root, {"subjects", "predicates", "objects", "allow"}, {"subjects", "predicates", "objects"})
+    subjects = access["subjects"]
+    _check_keys(subjects, f"{root}.subjects", {"tags"}, {"tags"})
+    tags_field = f"{root}.subjects.tags"
+    clauses = []
+    for i, clause in enumerate(_list(subjects["tags"], tags_field)):
+        if isinstance(clause, str):
+            clauses.append(frozenset([_string(clause, f"{tags_field}[{i}]")]))
+        else:
+            clauses.append(frozenset(_strings(clause, f"{tags_field}[{i}]")))
+    predicates = frozenset(_strings(access["predicates"], f"{root}.predicates"))
+    objects = access["objects"]
+    _check_keys(objects, f"{root}.objects", {"paths", "tags"}, set())
+    if not objects:
+        raise PolicyError(f"{root}.objects", "needs 'paths' or 'tags'")
+    paths = tuple(_strings(objects["paths"], f"{root}.objects.paths")) if "paths" in objects else ()
+    object_tags = tuple(_strings(objects["tags"], f"{root}.objects.tags")) if "tags" in objects else ()
+    allow = access.get("allow", True)
+    if not isinstance(allow, bool):
+        raise PolicyError(f"{root}.allow", f"must be true or false, not {_kind(allow)}")
+    return AccessPolicy(name, allow, tuple(clauses), predicates, paths, object_tags)
+
+
+def _check_keys(value: Any, field: str, allowed: set[str], required: set[str]) -> None:
+    if not isinstance(value, dict):
+        raise PolicyError(field, f"must be a mapping, not {_kind(value)}")
+    for key in value:
+        if key not in allowed:
+            raise PolicyError(f"{field}.{key}", f"unknown field (expected one of: {', '.join(sorted(allowed))})")
+    missing = sorted(required - value.keys())
+    if missing:
+        raise PolicyError(f"{field}.{missing[0]}", "is required")
+
+
+def _list(value: Any, field: str) -> list:
+    if not isinstance(value, list):
+        raise PolicyError(field, f"must be a list, not {_kind(value)}")
+    if not value:
+        raise PolicyError(field, "must not be empty")
+    return value
+
+
+def _strings(value: Any, field: str) -> list[str]:
+    return [_string(item, f"{field}[{i}]") for i, item in enumerate(_list(value, field))]
+
+
+def _string(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise PolicyError(field, f"must be a string, not {_kind(value)}")
+    if not value.strip():
+        raise PolicyError(field, "must not be empty")
+    return value
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+# --- globs -----------------------------------------------------------------------------------------
+
+def _is_glob(pattern: str) -> bool:
+    return "*" in pattern or "?" in pattern
+
+
+def _glob_regex(glob: str) -> str:
+    """Regex source for a glob: ``**`` any text, ``*`` any text without '/', ``?`` one non-'/' char."""
+    out, pos = [], 0
+    for token in _GLOB_TOKEN.finditer(glob):
+        out += (re.escape(glob[pos:token.start()]), _TOKEN_REGEX[token.group()])
+        pos = token.end()
+    out.append(re.escape(glob[pos:]))
+    return "".join(out)
+
+
+@lru_cache(maxsize=65536)
+def _compile(glob: str) -> re.Pattern[str]:
+    return re.compile(_glob_regex(glob), re.DOTALL)
+
+
+@lru_cache(maxsize=4096)
+def _compile_user(pieces: tuple[str, ...], user: str) -> re.Pattern[str]:
+    return re.compile(re.escape(user).join(_glob_regex(piece) for piece in pieces), re.DOTALL)
+
+
+def _bucket_key(pattern: str, variable: str | None = None) -> str:
+    """``=pattern`` if it is literal, else ``~`` + its literal head cut after the last separator."""
+    cuts = [i for i in (pattern.find("*"), pattern.find("?"), pattern.find(variable) if variable else -1) if i >= 0]
+    if not cuts:
+        return "=" + pattern
+    head = pattern[:min(cuts)]
+    last = max((m.end() for m in _SEPARATOR.finditer(head)), default=0)
+    return "~" + head[:last]
+
+
+def _request_keys(values: Iterable[str]) -> list[str]:
+    """Every key a pattern matching one of `values` can be stored under (see `_bucket_key`)."""
+    keys = {"~"}
+    for value in values:
+        keys.add("=" + value)
+        keys.update("~" + value[:m.end()] for m in _SEPARATOR.finditer(value))
+    return list(keys)
+
+
+@lru_cache(maxsize=16384)
+def _subject_keys(tags: frozenset[str]) -> tuple[str, ...]:
+    return tuple(_request_keys(tags))
+
+
+@lru_cache(maxsize=16384)
+def _path_keys(path: str) -> tuple[str, ...]:
+    return tuple("p" + key for key in _request_keys((path,)))
+
+
+@lru_cache(maxsize=16384)
+def _object_tag_keys(tags: frozenset[str]) -> tuple[str, ...]:
+    return tuple("t" + key for key in _request_keys(tags)) if tags else ()
+
+
+# An object check runs when an entry was reached through a glob key: (path, object_tags, user) -> bool.
+_ObjectCheck = Callable[[str, frozenset[str], str | None], bool]
+
+
+class _UserPath:
+    """A path pattern containing ``${user}``; never matches when the user is unknown."""
+
+    __slots__ = ("pieces", "literal")
+
+    def __init__(self, pattern: str) -> None:
+        self.pieces = tuple(pattern.split(USER_VAR))
+        self.literal = not any(_is_glob(piece) for piece in self.pieces)
+
+    def __call__(self, path: str, object_tags: frozenset[str], user: str | None) -> bool:
+        if user is None:
+            return False
+        if self.literal:
+            return path == user.join(self.pieces)
+        return _compile_user(self.pieces, user).fullmatch(path) is not None
+
+
+@lru_cache(maxsize=65536)
+def _path_check(pattern: str) -> _ObjectCheck | None:
+    if USER_VAR in pattern:
+        return _UserPath(pattern)
+    if not _is_glob(pattern):
+        return None
+    fullmatch = _compile(pattern).fullmatch
+    return lambda path, object_tags, user: fullmatch(path) is not None
+
+
+@lru_cache(maxsize=65536)
+def _object_tag_check(pattern: str) -> _ObjectCheck | None:
+    if not _is_glob(pattern):
+        return None
+    fullmatch = _compile(pattern).fullmatch
+    return lambda path, object_tags, user: any(fullmatch(tag) for tag in object_tags)
+
+
+# --- the index -------------------------------------------------------------------------------------
+
+# (policy name, allow, literal tags the caller must hold, tag globs each matching some caller tag,
+#  object check or None)
+_Entry = tuple[str, bool, frozenset[str], tuple[Callable[[str], Any], ...], _ObjectCheck | None]
+_Location = tuple[str, str, str, _Entry]
+
+
+class PolicyIndex:
+    """Access policies indexed by predicate, subject clause and object, for fast `decide` calls."""
+
+    def __init__(self, policies: Iterable[AccessPolicy] = ()) -> None:
+        self._policies: dict[str, AccessPolicy] = {}
+        self._locations: dict[str, list[_Location]] = {}
+        self._index: dict[str, dict[str, dict[str, set[_Entry]]]] = {}
+        self._subject_load: Counter[str] = Counter()
+        for policy in policies:
+            self.put(policy)
+
+    def __len__(self) -> int:
+        return len(self._policies)
+
+    def get(self, name: str) -> AccessPolicy | None:
+        return self._policies.get(name)
+
+    def put(self, policy: AccessPolicy) -> None:
+        """Add `policy`, replacing any policy of the same name."""
+        self.remove(policy.name)
+        self._policies[policy.name] = policy
+        objects = [("p" + _bucket_key(p, USER_VAR), _path_check(p)) for p in policy.paths]
+        objects += [("t" + _bucket_key(t), _object_tag_check(t)) for t in policy.object_tags]
+        locations: list[_Location] = []
+        for clause in policy.subjects:
+            subject_key, literals, globs = self._clause_key(clause)
+            for predicate in policy.predicates:
+                for object_key, check in objects:
+                    entry = (policy.name, policy.allow, literals, globs, check)
+                    by_object = self._index.setdefault(predicate, {}).setdefault(subject_key, {})
+                    bucket = by_object.setdefault(object_key, set())
+                    if entry not in bucket:
+                        bucket.add(entry)
+                        locations.append((predicate, subject_key, object_key, entry))
+                        self._subject_load[subject_key] += 1
+        self._locations[policy.name] = locations
+
+    def remove(self, name: str) -> None:
+        """Remove the policy called `name` and all its index entries; no error if absent."""
+        if self._policies.pop(name, None) is None:
+            return
+        for predicate, subject_key, object_key, entry in self._locations.pop(name):
+            by_subject = self._index[predicate]
+            by_object = by_subject[subject_key]
+            bucket = by_object[object_key]
+            bucket.remove(entry)
+            if not bucket:
+                del by_object[object_key]
+                if not by_object:
+                    del by_subject[subject_key]
+                    if not by_subject:
+                        del self._index[predicate]
+            self._subject_load[subject_key] -= 1
+            if not self._subject_load[subject_key]:
+                del self._subject_load[subject_key]
+
+    def _clause_key(self, clause: frozenset[str]) -> tuple[str, frozenset[str], tuple[Callable[[str], Any], ...]]:
+        """Pick the key to store a subject clause under (a literal tag if any, the least loaded one)
+        and return it with what is left to check: the other literal tags and the tag globs."""
+        if not clause:
+            return "~", frozenset(), ()
+        keyed = sorted(clause, key=lambda tag: (_is_glob(tag), self._subject_load[_bucket_key(tag)], -len(tag), tag))
+        chosen = keyed[0]
+        literals = frozenset(tag for tag in clause if not _is_glob(tag)) - {chosen}
+        globs = tuple(_compile(tag).fullmatch for tag in sorted(clause) if _is_glob(tag))
+        return _bucket_key(chosen), literals, globs
+
+    def decide(self, subject_tags: frozenset[str], predicate: str, path: str,
+               object_tags: frozenset[str] = frozenset(), user: str | None = None) -> Decision:
+        """Decide a request: deny overrides allow, smallest policy name wins, default deny."""
+        if not isinstance(subject_tags, frozenset):
+            subject_tags = frozenset(subject_tags)
+        if not isinstance(object_tags, frozenset):
+            object_tags = frozenset(object_tags)
+        subject_keys = _subject_keys(subject_tags)
+        object_keys: Sequence[str] = ()
+        best_allow: str | None = None
+        best_deny: str | None = None
+        for predicate_key in (predicate, "*") if predicate != "*" else ("*",):
+            by_subject = self._index.get(predicate_key)
+            if by_subject is None:
+                continue
+            for subject_key in subject_keys:
+                by_object = by_subject.get(subject_key)
+                if by_object is None:
+                    continue
+                if not object_keys:
+                    object_keys = _path_keys(path) + _object_tag_keys(object_tags)
+                for object_key in object_keys:
+                    bucket = by_object.get(object_key)
+                    if bucket is None:
+                        continue
+                    for name, allow, literals, globs, check in bucket:
+                        if allow:
+                            if best_deny is not None or (best_allow is not None and name >= best_allow):
+                                continue
+                        elif best_deny is not None and name >= best_deny:
+                            continue
+                        if literals and not literals <= subject_tags:
+                            continue
+                        if globs and not all(any(match(tag) for tag in subject_tags) for match in globs):
+                            continue
+                        if check is not None and not check(path, object_tags, user):
+                            continue
+                        if allow:
+                            best_allow = name
+                        else:
+                            best_deny = name
+        if best_deny is not None:
+            return Decision(False, best_deny, f"denied by policy '{best_deny}'")
+        if best_allow is not None:
+            return Decision(True, best_allow, f"allowed by policy '{best_allow}'")
+        return Decision(False, None, f"no policy allows {predicate} on {path}")

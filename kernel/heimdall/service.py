@@ -1,0 +1,48 @@
+"""Heimdall: authentication (API tokens) and the policy decision point."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from syscalls.errors import SyscallError
+
+from .identity import Caller, Identities
+from .policy import Decision, PolicyError, PolicyIndex, parse_access_policy
+
+
+class Heimdall:
+    def __init__(self, state_dir: Path) -> None:
+        self.identities = Identities(state_dir / "heimdall.db")
+        self.policies = PolicyIndex()
+
+    def authenticate(self, token: str | None) -> Caller:
+        return self.identities.authenticate(token)
+
+    def decide(self, caller: Caller, predicate: str, obj: str, object_tags: frozenset[str] = frozenset()
+               ) -> Decision:
+        return self.policies.decide(caller.tags, predicate, obj, object_tags, caller.id)
+
+    # --- access policies, fed by Poros when policy resources are applied or deleted ----------
+
+    @staticmethod
+    def admit(manifest: dict[str, Any]) -> None:
+        """Reject a policy manifest whose access section does not parse (EINVAL naming the field)."""
+        access = manifest["policy"].get("access")
+        if access is not None:
+            try:
+                parse_access_policy(manifest["name"], access)
+            except PolicyError as e:
+                raise SyscallError("EINVAL", f"{e.field}: {e.message}", field=e.field) from None
+
+    def load(self, resource: dict[str, Any]) -> None:
+        access = resource["policy"].get("access")
+        if access is None:
+            self.policies.remove(resource["name"])
+        else:
+            self.policies.put(parse_access_policy(resource["name"], access))
+
+    def unload(self, resource: dict[str, Any]) -> None:
+        self.policies.remove(resource["name"])
+
+    def close(self) -> None:
+        self.identities.close()

@@ -1,0 +1,145 @@
+"""The kernel: its services wired together, and `call`, the one entry for every syscall.
+
+`call` authenticates the token, validates the request against the syscall table, authorizes
+(or lets the handler authorize each object), runs the handler and writes the audit record.
+One kernel owns a state directory at a time: a lock file keeps a second one out.
+"""
+from __future__ import annotations
+
+import fcntl
+import getpass
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from syscalls import __version__
+from syscalls.errors import SyscallError
+from syscalls.locations import TOKEN_HANDOFF
+from syscalls.table import TABLE, lookup
+
+from . import audit as audit_mod
+from .call import Call
+from .heimdall import syscalls as heimdall_syscalls
+from .heimdall.builtin import BUILTIN_POLICIES, OPERATOR_ROLE
+from .heimdall.service import Heimdall
+from .names import sanitize
+from .poros import syscalls as poros_syscalls
+from .poros.store import Poros
+from .store import now
+
+log = logging.getLogger("dataos.kernel")
+
+
+class Kernel:
+    def __init__(self, state_dir: str | Path, *, operator: str | None = None) -> None:
+        self.state_dir = Path(state_dir).expanduser().resolve()
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock = _lock(self.state_dir / "kernel.lock")
+        self.started = now()
+        self.heimdall = Heimdall(self.state_dir)
+        self.poros = Poros(self.state_dir / "poros.db", admit={"policy": Heimdall.admit})
+        self.audit = audit_mod.Audit(self.state_dir / "audit.db")
+        self.handlers: dict[str, Callable[..., Any]] = {
+            **heimdall_syscalls.HANDLERS, **poros_syscalls.HANDLERS,
+            "kernel.info": self._info, "audit.list": self._audit_list,
+        }
+        self._bootstrap(operator or sanitize(getpass.getuser()))
+        for resource in self.poros.list("policy"):
+            self.heimdall.load(resource)
+
+    # --- the syscall entry ------------------------------------------------------------------
+
+    def call(self, token: str | None, name: str, request: dict[str, Any] | None = None) -> Any:
+        started = time.perf_counter_ns()
+        user: str | None = None
+        call: Call | None = None
+        errno = None
+        try:
+            spec = lookup(name)
+            handler = self.handlers.get(name)
+            if handler is None:
+                raise SyscallError("ENOSYS", f"{name} is not supported by this kernel")
+            caller = self.heimdall.authenticate(token)
+            user = caller.id
+            args = spec.decode(request)
+            call = Call(self, caller, spec)
+            if spec.predicate is not None:
+                call.authorize(spec.predicate, spec.object_for(args, caller.id))
+            result = handler(call, **args)
+            if call.decisions == 0 and result:
+                raise RuntimeError(f"{name} returned data without an access decision")
+            return result
+        except SyscallError as e:
+            errno = e.code
+            raise
+        except Exception as e:
+            errno = "EIO"
+            log.exception("syscall %s failed", name)
+            raise SyscallError("EIO", f"{name}: internal error ({type(e).__name__}); see `dataos kernel logs`") from None
+        finally:
+            decision = "none"
+            if call is not None and call.decisions:
+                decision = "deny" if errno == "EACCES" else "allow"
+            policy = call.decision.policy if call is not None and call.decision is not None else None
+            self.audit.record(user, name, call.object if call else None, decision, policy, errno,
+                              (time.perf_counter_ns() - started) // 1000)
+
+    # --- hooks from Poros: the policy "reconciler" ------------------------------------------
+
+    def applied(self, resource: dict[str, Any]) -> None:
+        if resource["type"] == "policy":
+            self.heimdall.load(resource)
+
+    def deleted(self, resource: dict[str, Any]) -> None:
+        if resource["type"] == "policy":
+            self.heimdall.unload(resource)
+
+    # --- kernel.* and audit.* ---------------------------------------------------------------
+
+    def _info(self, call: Call) -> dict[str, Any]:
+        return {"version": __version__, "pid": os.getpid(), "started": self.started,
+                "state_dir": str(self.state_dir), "cloud": "local", "syscalls": len(TABLE)}
+
+    def _audit_list(self, call: Call, **filters: Any) -> list[dict[str, Any]]:
+        return self.audit.list(**filters)
+
+    # --- first start ------------------------------------------------------------------------
+
+    def _bootstrap(self, operator: str) -> None:
+        plans = self.poros.plan([p for p in BUILTIN_POLICIES
+                                 if self.poros.find("policy", p["name"], None) is None], None)
+        self.poros.apply(plans, "system")
+        identities = self.heimdall.identities
+        if identities.is_empty():
+            identities.create_user(operator, "person", [OPERATOR_ROLE], "The first operator, created at first start")
+            key = identities.create_key(operator, "bootstrap", None)
+            handoff = self.state_dir / TOKEN_HANDOFF
+            fd = os.open(handoff, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(key["token"] + "\n")
+            log.info("created operator user %r (its token is handed to the first client)", operator)
+
+    def close(self) -> None:
+        self.audit.close()
+        self.poros.close()
+        self.heimdall.close()
+        self._lock.close()
+
+
+def _lock(path: Path):
+    """Hold an exclusive lock on the state directory for the kernel's lifetime."""
+    f = open(path, "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        owner = f.read().strip() or "another process"
+        f.close()
+        raise SyscallError("EUNAVAIL", f"kernel state {path.parent} is in use by {owner}") from None
+    f.seek(0)
+    f.truncate()
+    f.write(f"pid {os.getpid()}\n")
+    f.flush()
+    return f

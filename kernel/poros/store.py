@@ -1,0 +1,224 @@
+"""Poros' resource store: desired state, every applied generation, optimistic concurrency."""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from syscalls.errors import SyscallError
+
+from ..names import check_name
+from ..store import Database, now
+from .kinds import KINDS, Kind, kind_of, validate
+
+DEFAULT_WORKSPACE = "public"
+ORDER = ("name", "version", "type", "tags", "description", "owner", "workspace", "layer")
+
+MIGRATIONS = [
+    """
+    CREATE TABLE resources (
+        type TEXT NOT NULL, workspace TEXT NOT NULL, name TEXT NOT NULL,
+        uid TEXT NOT NULL UNIQUE, generation INTEGER NOT NULL, manifest TEXT NOT NULL,
+        status TEXT NOT NULL, owner TEXT NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL,
+        PRIMARY KEY (type, workspace, name));
+    CREATE TABLE generations (
+        uid TEXT NOT NULL, generation INTEGER NOT NULL, type TEXT NOT NULL, workspace TEXT NOT NULL,
+        name TEXT NOT NULL, manifest TEXT NOT NULL, applied TEXT NOT NULL, by TEXT NOT NULL,
+        action TEXT NOT NULL, PRIMARY KEY (uid, generation, action));
+    CREATE INDEX generations_by_name ON generations (type, workspace, name, applied)
+    """,
+]
+
+
+@dataclass
+class Plan:
+    """What applying one manifest will do, decided before anything is written."""
+    kind: Kind
+    workspace: str  # "" for instance-level types
+    manifest: dict[str, Any]  # normalized, without status
+    current: dict[str, Any] | None  # the stored resource, if any
+    action: str  # created | configured | unchanged
+
+    @property
+    def generation(self) -> int:
+        """The generation this plan leaves the resource at."""
+        if self.current is None:
+            return 1
+        return self.current["status"]["generation"] + (self.action != "unchanged")
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.kind.type, self.workspace, self.manifest["name"]
+
+
+class Poros:
+    def __init__(self, path: Path, admit: dict[str, Callable[[dict[str, Any]], None]] | None = None) -> None:
+        self.db = Database(path, MIGRATIONS)
+        self.admit = admit or {}
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def workspace_of(self, type_name: str, workspace: str | None) -> tuple[Kind, str]:
+        kind = kind_of(type_name)
+        if kind.level == "instance":
+            return kind, ""
+        return kind, check_name(workspace or DEFAULT_WORKSPACE, "workspace", "workspace name")
+
+    def find(self, type_name: str, name: str, workspace: str | None) -> dict[str, Any] | None:
+        kind, ws = self.workspace_of(type_name, workspace)
+        rows = self.db.query("SELECT * FROM resources WHERE type=? AND workspace=? AND name=?",
+                             (kind.type, ws, name))
+        return _resource(rows[0]) if rows else None
+
+    def get(self, type_name: str, name: str, workspace: str | None) -> dict[str, Any]:
+        found = self.find(type_name, name, workspace)
+        if found is None:
+            _, ws = self.workspace_of(type_name, workspace)
+            where = f" in workspace {ws!r}" if ws else ""
+            raise SyscallError("ENOENT", f"no {type_name} named {name!r}{where}", type=type_name, name=name)
+        return found
+
+    def list(self, type_name: str | None = None, workspace: str | None = None) -> list[dict[str, Any]]:
+        sql, params = "SELECT * FROM resources WHERE 1=1", []
+        if type_name is not None:
+            sql += " AND type=?"
+            params.append(kind_of(type_name).type)
+        if workspace is not None:
+            sql += " AND workspace IN ('', ?)"
+            params.append(workspace)
+        return [_resource(r) for r in self.db.query(sql + " ORDER BY type, workspace, name", params)]
+
+    def history(self, type_name: str, name: str, workspace: str | None) -> list[dict[str, Any]]:
+        kind, ws = self.workspace_of(type_name, workspace)
+        rows = self.db.query("SELECT * FROM generations WHERE type=? AND workspace=? AND name=? "
+                             "ORDER BY applied, generation", (kind.type, ws, name))
+        if not rows:
+            raise SyscallError("ENOENT", f"no {type_name} named {name!r} has ever been applied")
+        return [{"uid": r["uid"], "generation": r["generation"], "applied": r["applied"], "by": r["by"],
+                 "action": r["action"], "manifest": json.loads(r["manifest"])} for r in rows]
+
+    # --- writes -----------------------------------------------------------------------------
+
+    def plan(self, manifests: list[dict[str, Any]], workspace: str | None) -> list[Plan]:
+        """Validate and diff every manifest; raises EINVAL/ECONFLICT (with `document`) on the first bad one."""
+        plans: list[Plan] = []
+        seen: set[tuple[str, str, str]] = set()
+        for i, manifest in enumerate(manifests):
+            try:
+                plan = self._plan_one(manifest, workspace)
+            except SyscallError as e:
+                e.details.setdefault("document", i)
+                raise
+            if plan.key in seen:
+                raise SyscallError("EINVAL", f"{plan.kind.type} {plan.manifest['name']!r} appears twice in one apply",
+                                   document=i, field="name")
+            seen.add(plan.key)
+            plans.append(plan)
+        return plans
+
+    def _plan_one(self, manifest: dict[str, Any], workspace: str | None) -> Plan:
+        kind = validate(manifest)
+        if kind.type in self.admit:
+            self.admit[kind.type](manifest)
+        ws = "" if kind.level == "instance" else manifest.get("workspace") or workspace or DEFAULT_WORKSPACE
+        if ws:
+            check_name(ws, "workspace", "workspace name")
+        current = self.find(kind.type, manifest["name"], ws or None)
+        expected = (manifest.get("status") or {})
+        if current is not None and expected:
+            stale = [k for k in ("uid", "generation") if k in expected and expected[k] != current["status"][k]]
+            if stale:
+                raise SyscallError(
+                    "ECONFLICT", f"{kind.type} {manifest['name']!r} changed since it was read: it is at generation "
+                    f"{current['status']['generation']}, the manifest was read at {expected.get('generation')}; "
+                    "get it again and re-apply", field=f"status.{stale[0]}")
+        normal = _normalize(manifest, kind, ws, owner=current.get("owner") if current else None)
+        if current is None:
+            action = "created"
+        else:
+            action = "unchanged" if normal == _spec(current) else "configured"
+        return Plan(kind, ws, normal, current, action)
+
+    def apply(self, plans: Iterable[Plan], by: str) -> list[dict[str, Any]]:
+        """Write every plan in one transaction: all or nothing."""
+        results = []
+        stamp = now()
+        with self.db.transaction() as c:
+            for plan in plans:
+                if plan.action == "unchanged":
+                    results.append(plan.current)
+                    continue
+                manifest = dict(plan.manifest)
+                manifest["owner"] = manifest.get("owner") or by
+                manifest = _ordered(manifest)
+                if plan.current is None:
+                    uid, generation, created = str(uuid.uuid4()), 1, stamp
+                else:
+                    status = plan.current["status"]
+                    uid, generation, created = status["uid"], status["generation"] + 1, status["created"]
+                    row = c.execute("SELECT generation FROM resources WHERE uid=?", (uid,)).fetchone()
+                    if row is None or row[0] != status["generation"]:
+                        raise SyscallError("ECONFLICT", f"{plan.kind.type} {manifest['name']!r} was changed "
+                                           "concurrently; re-apply")
+                status = {**(plan.current or {}).get("status", {}), "uid": uid, "generation": generation,
+                          "created": created, "updated": stamp, "aggregateStatus": "active"}
+                c.execute("INSERT OR REPLACE INTO resources VALUES (?,?,?,?,?,?,?,?,?,?)",
+                          (plan.kind.type, plan.workspace, manifest["name"], uid, generation,
+                           json.dumps(manifest), json.dumps(status), manifest["owner"], created, stamp))
+                c.execute("INSERT INTO generations VALUES (?,?,?,?,?,?,?,?,?)",
+                          (uid, generation, plan.kind.type, plan.workspace, manifest["name"],
+                           json.dumps(manifest), stamp, by, plan.action))
+                results.append({**manifest, "status": status})
+        return results
+
+    def delete(self, type_name: str, name: str, workspace: str | None, by: str,
+               generation: int | None = None) -> dict[str, Any]:
+        current = self.get(type_name, name, workspace)
+        status = current["status"]
+        if generation is not None and generation != status["generation"]:
+            raise SyscallError("ECONFLICT", f"{type_name} {name!r} is at generation {status['generation']}, "
+                               f"not {generation}")
+        with self.db.transaction() as c:
+            c.execute("DELETE FROM resources WHERE uid=?", (status["uid"],))
+            c.execute("INSERT INTO generations VALUES (?,?,?,?,?,?,?,?,?)",
+                      (status["uid"], status["generation"], current["type"], current.get("workspace", ""),
+                       name, json.dumps(_spec(current)), now(), by, "deleted"))
+        return {**current, "status": {**status, "aggregateStatus": "deleted"}}
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def object_path(type_name: str, name: str, workspace: str) -> str:
+    """The Heimdall object of a resource."""
+    if KINDS[type_name].level == "instance" or not workspace:
+        return f"/poros/instance/{type_name}/{name}"
+    return f"/poros/workspaces/{workspace}/{type_name}/{name}"
+
+
+def _normalize(manifest: dict[str, Any], kind: Kind, workspace: str, owner: str | None) -> dict[str, Any]:
+    out = {k: v for k, v in manifest.items() if k != "status"}
+    if workspace:
+        out["workspace"] = workspace
+    if owner:
+        out["owner"] = owner
+    else:
+        out.pop("owner", None)
+    if "tags" in out:
+        out["tags"] = list(dict.fromkeys(out["tags"]))
+    return _ordered(out)
+
+
+def _ordered(manifest: dict[str, Any]) -> dict[str, Any]:
+    keys = [k for k in ORDER if k in manifest] + [k for k in manifest if k not in ORDER]
+    return {k: manifest[k] for k in keys}
+
+
+def _spec(resource: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in resource.items() if k != "status"}
+
+
+def _resource(row: Any) -> dict[str, Any]:
+    return {**json.loads(row["manifest"]), "status": json.loads(row["status"])}

@@ -1,0 +1,35 @@
+# Sourced by ./dataos and ./run-tests: make .venv with what they need, once.
+# Usage: ensure_venv runtime|test   (idempotent: re-runs only when pyproject.toml changes)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${DATAOS_VENV:-$ROOT/.venv}"
+
+find_python() {
+    local py
+    for py in python3.13 python3.12 python3.11 python3 python; do
+        if command -v "$py" >/dev/null 2>&1 &&
+           "$py" -c 'import sys, venv; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then
+            echo "$py"; return 0
+        fi
+    done
+    echo "dataos needs Python 3.11 or newer (with venv); none was found on PATH" >&2
+    return 1
+}
+
+ensure_venv() {
+    local what="$1" extras="" stamp digest
+    [ "$what" = test ] && extras="[test]"
+    if [ ! -x "$VENV/bin/python" ]; then
+        echo "setting up $VENV (once) ..." >&2
+        "$(find_python)" -m venv "$VENV"
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
+    fi
+    stamp="$VENV/.installed-$what"
+    digest="$(cat "$ROOT/pyproject.toml" | "$VENV/bin/python" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
+        echo "installing dataos-shell$extras into $VENV ..." >&2
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT$extras" >&2
+        echo "$digest" > "$stamp"
+    fi
+}

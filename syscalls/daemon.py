@@ -1,0 +1,114 @@
+"""The local kernel daemon, seen from the client: find it, start it on demand, stop it."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from . import __version__
+from .errors import SyscallError
+from .locations import TOKEN_HANDOFF, Locations
+from .transports import UnixSocket
+
+START_TIMEOUT = 20.0
+
+
+class LocalKernel:
+    def __init__(self, locations: Locations | None = None) -> None:
+        self.locations = locations or Locations.current()
+        self.transport = UnixSocket(self.locations.socket)
+
+    def health(self) -> dict[str, Any] | None:
+        """The daemon's `/healthz` ({version, pid, started}), or None when nothing answers."""
+        try:
+            status, body = self.transport.request("GET", "/healthz")
+        except SyscallError:
+            return None
+        return json.loads(body) if status == 200 else None
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.locations.pidfile.read_text().split()[0])
+            os.kill(pid, 0)
+            return pid
+        except (FileNotFoundError, ValueError, IndexError, ProcessLookupError, PermissionError):
+            return None
+
+    def ensure(self, notices: list[str] | None = None) -> UnixSocket:
+        """The transport to a running daemon of our version, starting or restarting it as needed."""
+        health = self.health()
+        if health is not None and health.get("version") != __version__:
+            if notices is not None:
+                notices.append(f"notice: restarting the local kernel ({health.get('version')} -> {__version__})")
+            self.stop()
+            health = None
+        if health is None:
+            self.start()
+        return self.transport
+
+    def start(self) -> dict[str, Any]:
+        health = self.health()
+        if health is not None:
+            return health
+        loc = self.locations
+        loc.ensure()
+        log = open(loc.kernel_log, "ab")
+        cmd = [sys.executable, "-m", "kernel", "serve", "--state", str(loc.state),
+               "--socket", str(loc.socket), "--pidfile", str(loc.pidfile)]
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                start_new_session=True, close_fds=True)
+        log.close()
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            health = self.health()
+            if health is not None:
+                return health
+            code = proc.poll()
+            if code is not None:
+                health = self.health()  # another client's daemon won the race
+                if health is not None:
+                    return health
+                raise SyscallError("EUNAVAIL", f"the local kernel did not start: {self._last_log_line()} "
+                                   f"(see {loc.kernel_log})")
+            time.sleep(0.02)
+        raise SyscallError("ETIMEDOUT", f"the local kernel did not answer within {START_TIMEOUT:.0f}s "
+                           f"(see {loc.kernel_log})")
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """Stop the daemon (SIGTERM, then SIGKILL); returns the pid it had, or None if none ran."""
+        pid = self.pid()
+        if pid is None:
+            return None
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.02)
+        else:
+            os.kill(pid, signal.SIGKILL)
+        self.transport.close()
+        return pid
+
+    def take_handoff_token(self) -> str | None:
+        """The first operator's token, written by a new kernel for the client that started it."""
+        path = self.locations.state / TOKEN_HANDOFF
+        try:
+            token = path.read_text().strip()
+        except FileNotFoundError:
+            return None
+        path.unlink(missing_ok=True)
+        return token or None
+
+    def _last_log_line(self) -> str:
+        try:
+            lines = self.locations.kernel_log.read_text(errors="replace").strip().splitlines()
+        except FileNotFoundError:
+            return "no log"
+        return lines[-1] if lines else "no log"

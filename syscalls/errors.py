@@ -1,0 +1,66 @@
+"""Errno-style errors: the one error contract of every transport and front end."""
+from __future__ import annotations
+
+from typing import Any
+
+#: code -> (meaning, CLI exit code, HTTP status). DESIGN.md's table, plus EIO for kernel bugs.
+ERRNO: dict[str, tuple[str, int, int]] = {
+    "EAUTH": ("no or invalid credentials", 3, 401),
+    "EACCES": ("authenticated, denied by policy", 4, 403),
+    "ENOENT": ("no such resource, dataset or pod", 5, 404),
+    "EEXIST": ("already exists", 6, 409),
+    "ECONFLICT": ("stale version (optimistic concurrency)", 6, 409),
+    "EINVAL": ("bad input", 2, 400),
+    "EUNAVAIL": ("a service or the cluster is down; safe to retry", 7, 503),
+    "ETIMEDOUT": ("a service or the cluster is slow; safe to retry", 7, 504),
+    "ECANCELED": ("cancelled by the user", 8, 499),
+    "ENOSYS": ("unknown syscall or not supported here", 8, 501),
+    "EIO": ("internal error in the kernel (a bug: see the kernel log)", 1, 500),
+}
+
+#: Every syscall may fail with these, whatever its own list says.
+COMMON = ("EAUTH", "EACCES", "EINVAL", "ENOSYS", "EUNAVAIL", "EIO")
+
+
+class SyscallError(Exception):
+    """A failed syscall: an errno code, a one-line message and optional details."""
+
+    def __init__(self, code: str, message: str, **details: Any) -> None:
+        if code not in ERRNO:
+            raise ValueError(f"unknown errno code {code!r}")
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
+    @property
+    def exit_code(self) -> int:
+        return ERRNO[self.code][1]
+
+    @property
+    def http_status(self) -> int:
+        return ERRNO[self.code][2]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, **self.details}
+
+    @classmethod
+    def from_dict(cls, error: dict[str, Any]) -> "SyscallError":
+        error = dict(error)
+        code = error.pop("code", "EIO")
+        message = error.pop("message", "")
+        return cls(code if code in ERRNO else "EIO", message, **error)
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+    def __reduce__(self):  # picklable across processes
+        return (_rebuild, (self.code, self.message, self.details))
+
+
+def _rebuild(code: str, message: str, details: dict[str, Any]) -> SyscallError:
+    return SyscallError(code, message, **details)
+
+
+def exit_code(code: str) -> int:
+    return ERRNO.get(code, ERRNO["EIO"])[1]

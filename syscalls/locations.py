@@ -1,0 +1,58 @@
+"""Where dataos keeps things: everything under $DATAOS_HOME when set, else XDG/platform dirs."""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+APP = "dataos"
+SOCKET_MAX = 100  # AF_UNIX paths are limited to 108 bytes
+TOKEN_HANDOFF = "operator.token"  # a new kernel's first operator token, in its state dir
+
+
+@dataclass(frozen=True)
+class Locations:
+    config: Path  # contexts, credentials file (when there is no keyring)
+    data: Path    # the local kernel's state
+    run: Path     # socket, pid file
+    logs: Path    # the kernel's log
+    isolated: bool  # True under $DATAOS_HOME: never touch the user's keyring
+
+    @classmethod
+    def current(cls) -> "Locations":
+        home = os.environ.get("DATAOS_HOME")
+        if home:
+            root = Path(home).expanduser().absolute()
+            return cls(root / "config", root / "data", root / "run", root / "logs", True)
+        import platformdirs
+        run = Path(platformdirs.user_runtime_dir(APP))
+        if not run.parent.exists():
+            run = Path(platformdirs.user_state_dir(APP)) / "run"
+        return cls(Path(platformdirs.user_config_dir(APP)), Path(platformdirs.user_data_dir(APP)), run,
+                   Path(platformdirs.user_log_dir(APP)), False)
+
+    @property
+    def state(self) -> Path:
+        return self.data / "kernel"
+
+    @property
+    def socket(self) -> Path:
+        path = self.run / "kernel.sock"
+        if len(str(path)) <= SOCKET_MAX:
+            return path
+        digest = hashlib.sha256(str(self.run).encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"dataos-{os.getuid()}-{digest}.sock"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.run / "kernel.pid"
+
+    @property
+    def kernel_log(self) -> Path:
+        return self.logs / "kernel.log"
+
+    def ensure(self) -> None:
+        for path in (self.config, self.data, self.run, self.logs):
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -1,0 +1,173 @@
+"""What a syscall is: a name, a typed request and response, an access check, its errnos.
+
+A syscall is declared once, as a stub function in `syscalls.table`:
+
+    @syscall("user.get", predicate="read", object="/heimdall/users/{name}", errors=("ENOENT",))
+    def user_get(name: str) -> User:
+        "A user, their tags and API keys (never the tokens)."
+
+The signature is the request schema (validated by `Syscall.decode`), the return annotation
+the response type, the docstring's first line the summary. `object` is formatted with the
+request's fields and `{caller}`; `predicate=None` means the handler authorizes each object
+itself (lists filter what the caller may read; applies check every manifest).
+"""
+from __future__ import annotations
+
+import inspect
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
+
+from .errors import COMMON, SyscallError
+
+_MISSING = inspect.Parameter.empty
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    annotation: Any
+    required: bool
+    default: Any
+    check: Callable[[Any], str | None] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Syscall:
+    name: str
+    summary: str
+    fields: tuple[Field, ...]
+    response: Any
+    predicate: str | None
+    object: str | None
+    errors: tuple[str, ...]
+    stream: bool = False
+
+    @property
+    def namespace(self) -> str:
+        return self.name.rpartition(".")[0]
+
+    def decode(self, request: Any) -> dict[str, Any]:
+        """Validate a JSON request against the signature: the keyword arguments, defaults filled."""
+        if request is None:
+            request = {}
+        if not isinstance(request, dict):
+            raise SyscallError("EINVAL", f"{self.name}: the request must be a JSON object, got {_kind(request)}")
+        unknown = sorted(set(request) - {f.name for f in self.fields})
+        if unknown:
+            expected = ", ".join(f.name for f in self.fields) or "no fields"
+            raise SyscallError("EINVAL", f"{self.name}: unknown field {unknown[0]!r} (expected: {expected})",
+                               field=unknown[0])
+        args: dict[str, Any] = {}
+        for f in self.fields:
+            if f.name not in request:
+                if f.required:
+                    raise SyscallError("EINVAL", f"{self.name}: missing required field {f.name!r}", field=f.name)
+                args[f.name] = list(f.default) if isinstance(f.default, list) else f.default
+                continue
+            value = request[f.name]
+            problem = f.check(value)
+            if problem:
+                raise SyscallError("EINVAL", f"{self.name}: field {f.name!r} {problem}", field=f.name)
+            args[f.name] = value
+        return args
+
+    def object_for(self, args: dict[str, Any], caller: str) -> str:
+        assert self.object is not None
+        return self.object.format(caller=caller, **args)
+
+    def describe(self) -> dict[str, Any]:
+        """The table row as JSON: for `dataos syscall --list -o json` and the REST API."""
+        return {
+            "name": self.name,
+            "summary": self.summary,
+            "request": {f.name: {"type": _type_name(f.annotation), "required": f.required,
+                                 **({} if f.required else {"default": f.default})} for f in self.fields},
+            "response": _type_name(self.response),
+            "predicate": self.predicate,
+            "object": self.object,
+            "errors": list(self.errors),
+            "stream": self.stream,
+        }
+
+
+def syscall(name: str, *, predicate: str | None = None, object: str | None = None,
+            errors: tuple[str, ...] = (), stream: bool = False) -> Callable[[Callable], Syscall]:
+    """Declare a syscall from a stub function's signature (see the module docstring)."""
+    if (predicate is None) != (object is None):
+        raise TypeError(f"{name}: give both predicate and object, or neither")
+
+    def declare(stub: Callable) -> Syscall:
+        hints = typing.get_type_hints(stub)
+        fields = []
+        for p in inspect.signature(stub).parameters.values():
+            ann = hints[p.name]
+            fields.append(Field(p.name, ann, p.default is _MISSING,
+                                None if p.default is _MISSING else p.default, _checker(ann)))
+        summary = (inspect.getdoc(stub) or "").strip().splitlines()[0]
+        codes = tuple(dict.fromkeys((*errors, *COMMON)))
+        return Syscall(name, summary, tuple(fields), hints.get("return"), predicate, object, codes, stream)
+
+    return declare
+
+
+# --- request type checks, compiled once per field -------------------------------------------
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _checker(ann: Any) -> Callable[[Any], str | None]:
+    """A function that returns None when `value` fits `ann`, else what is wrong with it."""
+    origin = typing.get_origin(ann)
+    if ann is Any:
+        return lambda v: None
+    if ann is bool:
+        return lambda v: None if isinstance(v, bool) else f"must be a boolean, got {_kind(v)}"
+    if ann is int:
+        return lambda v: None if isinstance(v, int) and not isinstance(v, bool) else f"must be an integer, got {_kind(v)}"
+    if ann is float:
+        return lambda v: (None if isinstance(v, (int, float)) and not isinstance(v, bool)
+                          else f"must be a number, got {_kind(v)}")
+    if ann is str:
+        return lambda v: None if isinstance(v, str) else f"must be a string, got {_kind(v)}"
+    if ann is type(None):
+        return lambda v: None if v is None else f"must be null, got {_kind(v)}"
+    if origin is Literal:
+        allowed = typing.get_args(ann)
+        return lambda v: None if v in allowed else f"must be one of {', '.join(map(str, allowed))}, got {v!r}"
+    if origin in (typing.Union, types.UnionType):
+        checks = [_checker(a) for a in typing.get_args(ann)]
+
+        def union(v: Any) -> str | None:
+            problems = [c(v) for c in checks]
+            return None if any(p is None for p in problems) else next(p for p in problems if p)
+        return union
+    if origin is list:
+        (item,) = typing.get_args(ann) or (Any,)
+        check_item = _checker(item)
+
+        def listing(v: Any) -> str | None:
+            if not isinstance(v, list):
+                return f"must be a list, got {_kind(v)}"
+            for i, x in enumerate(v):
+                problem = check_item(x)
+                if problem:
+                    return f"item {i} {problem}"
+            return None
+        return listing
+    if ann is dict or origin is dict or typing.is_typeddict(ann):
+        return lambda v: None if isinstance(v, dict) else f"must be an object, got {_kind(v)}"
+    raise TypeError(f"unsupported request field type {ann!r}")
+
+
+def _type_name(ann: Any) -> str:
+    if ann is None or ann is type(None):
+        return "null"
+    if typing.get_origin(ann) is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(ann))
+    if isinstance(ann, type) and not typing.get_args(ann):
+        return ann.__name__
+    return str(ann).replace("typing.", "").replace("syscalls.types.", "")

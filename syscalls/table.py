@@ -1,0 +1,135 @@
+"""The syscall table: every way into the kernel, declared once.
+
+Objects are API paths (`/heimdall/…`, `/poros/…`, `/kernel/…`) or `dataos://` addresses; a
+policy allows a predicate on them. Syscalls without `predicate` authorize inside the handler,
+per object (see `syscalls.spec`).
+"""
+from __future__ import annotations
+
+from .spec import Syscall, syscall
+from .types import (ApiKey, ApplyResult, AuditEntry, Decision, Generation, Identity, KernelInfo,
+                    NewApiKey, Resource, ResourceType, User, UserType)
+
+
+# --- kernel ---------------------------------------------------------------------------------
+
+@syscall("kernel.info", predicate="read", object="/kernel")
+def kernel_info() -> KernelInfo:
+    """The kernel's version, process, state directory and cloud driver."""
+
+
+@syscall("audit.list", predicate="read", object="/kernel/audit")
+def audit_list(user: str | None = None, syscall: str | None = None, since: str | None = None,
+               errors_only: bool = False, limit: int = 100) -> list[AuditEntry]:
+    """Recent audit records, newest first (since: ISO time or a duration such as 1h)."""
+
+
+# --- heimdall: identity and access ----------------------------------------------------------
+
+@syscall("auth.whoami", predicate="read", object="/heimdall/users/{caller}")
+def auth_whoami() -> Identity:
+    """Who the caller is: user id, type and tags."""
+
+
+@syscall("user.create", predicate="create", object="/heimdall/users/{name}", errors=("EEXIST",))
+def user_create(name: str, type: UserType = "person", tags: list[str] = [],  # noqa: B006 (a schema)
+                description: str = "") -> User:
+    """Create a user (person or application) with tags; users:id:NAME is implied."""
+
+
+@syscall("user.get", predicate="read", object="/heimdall/users/{name}", errors=("ENOENT",))
+def user_get(name: str) -> User:
+    """A user, their tags and API keys (never the tokens)."""
+
+
+@syscall("user.list")
+def user_list() -> list[User]:
+    """The users the caller may read."""
+
+
+@syscall("user.update", predicate="update", object="/heimdall/users/{name}", errors=("ENOENT",))
+def user_update(name: str, add_tags: list[str] = [], remove_tags: list[str] = [],  # noqa: B006
+                description: str | None = None) -> User:
+    """Add or remove a user's tags, or change the description."""
+
+
+@syscall("user.delete", predicate="delete", object="/heimdall/users/{name}", errors=("ENOENT",))
+def user_delete(name: str) -> User:
+    """Delete a user and revoke all their API keys."""
+
+
+@syscall("user.apikey.create", predicate="create", object="/heimdall/users/{user}/apikeys",
+         errors=("ENOENT", "EEXIST"))
+def user_apikey_create(user: str, name: str | None = None, expires: str | None = None) -> NewApiKey:
+    """Create an API key (≥ 256 random bits); the token is returned this once only."""
+
+
+@syscall("user.apikey.list", predicate="read", object="/heimdall/users/{user}/apikeys", errors=("ENOENT",))
+def user_apikey_list(user: str) -> list[ApiKey]:
+    """A user's API keys: names, creation and expiry (never the tokens)."""
+
+
+@syscall("user.apikey.delete", predicate="delete", object="/heimdall/users/{user}/apikeys/{name}",
+         errors=("ENOENT",))
+def user_apikey_delete(user: str, name: str) -> ApiKey:
+    """Revoke an API key."""
+
+
+@syscall("policy.check", predicate="read", object="/heimdall/decisions", errors=("ENOENT",))
+def policy_check(user: str, predicate: str, object: str, object_tags: list[str] = []  # noqa: B006
+                 ) -> Decision:
+    """Would this user be allowed this predicate on this object? Names the deciding policy."""
+
+
+# --- poros: resources -----------------------------------------------------------------------
+
+@syscall("resource.types", predicate="read", object="/poros/types")
+def resource_types() -> list[ResourceType]:
+    """The resource types this kernel knows, their level and versions."""
+
+
+@syscall("resource.apply", errors=("ECONFLICT",))
+def resource_apply(manifests: list[dict], workspace: str | None = None, dry_run: bool = False
+                   ) -> ApplyResult:
+    """Create or update resources from manifests, all or nothing."""
+
+
+@syscall("resource.get", errors=("ENOENT",))
+def resource_get(type: str, name: str, workspace: str | None = None) -> Resource:
+    """One resource: its manifest and status."""
+
+
+@syscall("resource.list")
+def resource_list(type: str | None = None, workspace: str | None = None) -> list[Resource]:
+    """Resources the caller may read (type and workspace None: all)."""
+
+
+@syscall("resource.delete", errors=("ENOENT", "ECONFLICT"))
+def resource_delete(type: str, name: str, workspace: str | None = None,
+                    generation: int | None = None) -> Resource:
+    """Delete a resource (its history is kept)."""
+
+
+@syscall("resource.history", errors=("ENOENT",))
+def resource_history(type: str, name: str, workspace: str | None = None) -> list[Generation]:
+    """Every applied generation of a resource, oldest first."""
+
+
+TABLE: dict[str, Syscall] = {s.name: s for s in globals().values() if isinstance(s, Syscall)}
+
+
+def lookup(name: str) -> Syscall:
+    from .errors import SyscallError
+    try:
+        return TABLE[name]
+    except KeyError:
+        near = _nearest(name)
+        hint = f" (did you mean {near}?)" if near else ""
+        raise SyscallError("ENOSYS", f"unknown syscall {name!r}{hint}; see `dataos syscall --list`") from None
+
+
+def _nearest(name: str) -> str | None:
+    import difflib
+    found = difflib.get_close_matches(name, TABLE, n=1, cutoff=0.6)
+    return found[0] if found else None
+

@@ -1,0 +1,144 @@
+"""How a syscall reaches the kernel: in-process, HTTP over the daemon's Unix socket, or HTTP(S).
+
+Every transport speaks the same envelope, `{"ok": true, "result": …}` or
+`{"ok": false, "error": {"code", "message", …}}`, and raises the same `SyscallError`s.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from pathlib import Path
+from typing import Any, Protocol
+
+from . import __version__
+from .errors import SyscallError
+from .locations import TOKEN_HANDOFF
+
+API = "/api/v1/syscalls/"
+
+
+class Transport(Protocol):
+    url: str
+
+    def call(self, name: str, request: dict[str, Any] | None, token: str | None) -> Any: ...
+    def close(self) -> None: ...
+
+
+def unwrap(status: int, body: bytes, where: str) -> Any:
+    """The result of an envelope, or its error raised."""
+    try:
+        envelope = json.loads(body)
+        ok = envelope["ok"]
+    except (ValueError, KeyError, TypeError):
+        raise SyscallError("EUNAVAIL", f"{where} answered HTTP {status} without a syscall envelope") from None
+    if ok:
+        return envelope.get("result")
+    raise SyscallError.from_dict(envelope.get("error") or {})
+
+
+class Embedded:
+    """A kernel inside this process (`embedded://DIR`): for tests, benchmarks and scripts."""
+
+    def __init__(self, state_dir: str) -> None:
+        from kernel.kernel import Kernel  # the one place the system layer loads the kernel itself
+        self.url = f"embedded://{state_dir}"
+        self.kernel = Kernel(state_dir)
+
+    def handoff_token(self) -> str | None:
+        path = self.kernel.state_dir / TOKEN_HANDOFF
+        return path.read_text().strip() if path.exists() else None
+
+    def call(self, name: str, request: dict[str, Any] | None, token: str | None) -> Any:
+        return self.kernel.call(token, name, request)
+
+    def close(self) -> None:
+        self.kernel.close()
+
+
+def _unix_connection(path: Path, timeout: float):
+    """http.client over AF_UNIX: tens of microseconds of client work a call, and a fast import."""
+    import http.client
+
+    class Connection(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            self.sock.connect(str(path))
+
+    return Connection("localhost", timeout=timeout)
+
+
+class UnixSocket:
+    """The local kernel daemon's REST API over its Unix socket (`unix://PATH`)."""
+
+    def __init__(self, path: str | Path, timeout: float = 300.0) -> None:
+        self.path = Path(path)
+        self.url = f"unix://{self.path}"
+        self.timeout = timeout
+        self._local = threading.local()
+
+    def _conn(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = _unix_connection(self.path, self.timeout)
+        return conn
+
+    def request(self, method: str, path: str, body: bytes | None = None, token: str | None = None
+                ) -> tuple[int, bytes]:
+        headers = {"Content-Type": "application/json", "X-Dataos-Version": __version__}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        for attempt in (1, 2):
+            conn = self._conn()
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                response = conn.getresponse()
+                return response.status, response.read()
+            except (ConnectionError, OSError) as e:
+                conn.close()
+                self._local.conn = None
+                # A kept-alive connection the daemon closed: retry once on a new one.
+                if attempt == 2 or isinstance(e, (FileNotFoundError, ConnectionRefusedError, socket.timeout)):
+                    if isinstance(e, socket.timeout):
+                        raise SyscallError("ETIMEDOUT", f"the kernel at {self.url} did not answer in time") from None
+                    raise SyscallError("EUNAVAIL", f"cannot reach the kernel at {self.url}: "
+                                       f"{e.strerror or e}") from None
+        raise AssertionError("unreachable")
+
+    def call(self, name: str, request: dict[str, Any] | None, token: str | None) -> Any:
+        status, body = self.request("POST", API + name, json.dumps(request or {}).encode(), token)
+        return unwrap(status, body, self.url)
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+class Http:
+    """A kernel's REST API over HTTP(S) with a bearer token (`https://HOST`). TLS is verified
+    against the system store, or $SSL_CERT_FILE for a private CA."""
+
+    def __init__(self, url: str, timeout: float = 300.0) -> None:
+        import httpx
+        self.url = url.rstrip("/")
+        self._httpx = httpx
+        self.client = httpx.Client(base_url=self.url, timeout=timeout,
+                                   headers={"X-Dataos-Version": __version__},
+                                   verify=os.environ.get("SSL_CERT_FILE") or True)
+
+    def call(self, name: str, request: dict[str, Any] | None, token: str | None) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            response = self.client.post(API + name, json=request or {}, headers=headers)
+        except self._httpx.TimeoutException:
+            raise SyscallError("ETIMEDOUT", f"the kernel at {self.url} did not answer in time") from None
+        except self._httpx.TransportError as e:
+            raise SyscallError("EUNAVAIL", f"cannot reach the kernel at {self.url}: {e}") from None
+        return unwrap(response.status_code, response.content, self.url)
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,96 @@
+"""Typed shapes of syscall responses (JSON objects on the wire, TypedDicts in Python)."""
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict
+
+UserType = Literal["person", "application"]
+
+
+class Identity(TypedDict):
+    id: str
+    type: UserType
+    tags: list[str]
+
+
+class ApiKey(TypedDict):
+    name: str
+    user: str
+    created: str
+    expires: str | None
+    expired: bool
+
+
+class NewApiKey(ApiKey):
+    token: str  # shown once, never stored or returned again
+
+
+class User(Identity):
+    description: str
+    created: str
+    apikeys: list[ApiKey]
+
+
+class Decision(TypedDict):
+    allow: bool
+    policy: str | None
+    reason: str
+
+
+class Resource(TypedDict, total=False):
+    """A manifest as applied (name, version, type, workspace, owner, the type's section…) + status."""
+    name: str
+    version: str
+    type: str
+    workspace: str
+    owner: str
+    status: dict[str, Any]
+
+
+class ApplyOutcome(TypedDict):
+    type: str
+    name: str
+    workspace: str | None
+    action: Literal["created", "configured", "unchanged"]
+    generation: int
+    resource: Resource
+
+
+class ApplyResult(TypedDict):
+    dry_run: bool
+    results: list[ApplyOutcome]
+
+
+class Generation(TypedDict):
+    uid: str
+    generation: int
+    applied: str
+    by: str
+    action: str
+    manifest: dict[str, Any]
+
+
+class ResourceType(TypedDict):
+    type: str
+    level: Literal["workspace", "instance"]
+    versions: list[str]
+    summary: str
+
+
+class AuditEntry(TypedDict):
+    time: str
+    user: str | None
+    syscall: str
+    object: str | None
+    decision: Literal["allow", "deny", "none"]
+    policy: str | None
+    errno: str | None
+    duration_us: int
+
+
+class KernelInfo(TypedDict):
+    version: str
+    pid: int
+    started: str
+    state_dir: str
+    cloud: str
+    syscalls: int
