@@ -22,6 +22,8 @@ from syscalls.table import TABLE
 
 from .kernel import Kernel
 
+MAX_BODY = 32 * 1024 * 1024  # a request larger than this is refused before it is parsed
+
 
 def _json(body: Any, status: int = 200) -> Response:
     return Response(json.dumps(body, separators=(",", ":")), status,
@@ -46,6 +48,8 @@ def create_app(kernel: Kernel) -> Starlette:
         return _json({"ok": True, "result": [s.describe() for s in TABLE.values()]})
 
     async def syscall(request: Request) -> Response:
+        if int(request.headers.get("content-length") or 0) > MAX_BODY:
+            return _error(SyscallError("EINVAL", f"the request is larger than {MAX_BODY // 2**20} MiB"))
         body = await request.body()
         try:
             payload = json.loads(body) if body.strip() else {}

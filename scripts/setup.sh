@@ -17,19 +17,28 @@ find_python() {
     return 1
 }
 
+quietly() {  # run a command; show its output only if it fails
+    local log="$VENV/install.log"
+    if ! "$@" >"$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        echo "failed: $* (full log: $log)" >&2
+        return 1
+    fi
+}
+
 ensure_venv() {
     local what="$1" extras="" stamp digest
     [ "$what" = test ] && extras="[test]"
     if [ ! -x "$VENV/bin/python" ]; then
         echo "setting up $VENV (once) ..." >&2
         "$(find_python)" -m venv "$VENV"
-        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
+        quietly "$VENV/bin/python" -m pip install --disable-pip-version-check --upgrade pip
     fi
     stamp="$VENV/.installed-$what"
     digest="$(cat "$ROOT/pyproject.toml" | "$VENV/bin/python" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
         echo "installing dataos-shell$extras into $VENV ..." >&2
-        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT$extras" >&2
+        quietly "$VENV/bin/python" -m pip install --disable-pip-version-check -e "$ROOT$extras"
         echo "$digest" > "$stamp"
     fi
 }

@@ -27,8 +27,10 @@ class Locations:
             root = Path(home).expanduser().absolute()
             return cls(root / "config", root / "data", root / "run", root / "logs", True)
         import platformdirs
-        run = Path(platformdirs.user_runtime_dir(APP))
-        if not run.parent.exists():
+        runtime = os.environ.get("XDG_RUNTIME_DIR")  # without it platformdirs warns and guesses
+        if runtime and Path(runtime).is_dir():
+            run = Path(platformdirs.user_runtime_dir(APP))
+        else:
             run = Path(platformdirs.user_state_dir(APP)) / "run"
         return cls(Path(platformdirs.user_config_dir(APP)), Path(platformdirs.user_data_dir(APP)), run,
                    Path(platformdirs.user_log_dir(APP)), False)

@@ -8,6 +8,8 @@ import typer
 
 from syscalls.daemon import LocalKernel
 
+from syscalls import connect
+
 from ..output import Format, emit, render
 from .options import OUTPUT
 
@@ -21,6 +23,7 @@ def start() -> None:
     local = LocalKernel()
     before = local.health()
     health = before or local.start()
+    connect("local://").close()  # a new kernel hands its first operator token over: store it now
     state = "already running" if before else "started"
     emit(f"kernel {state} (pid {health['pid']}, version {health['version']}, socket {local.locations.socket})")
 

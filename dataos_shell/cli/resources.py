@@ -11,9 +11,12 @@ from syscalls.errors import SyscallError
 
 from ..output import Format, age, emit, paint, render, table, to_yaml
 from ..session import client
+from . import complete
 from . import identifiers as ids
 from .options import OUTPUT, WORKSPACE
 
+KIND = typer.Argument(None, help="Resource type (workflow, depot, policy, …).", autocompletion=complete.types)
+NAME = typer.Argument(None, help="Resource name.", autocompletion=complete.names)
 FILES = typer.Option(..., "--file", "-f", help="A manifest file, a directory, or - for stdin (repeatable).")
 RECURSIVE = typer.Option(False, "--recursive", "-R", help="Read directories recursively.")
 
@@ -86,8 +89,9 @@ def _rows(resources: list[dict[str, Any]], wide: bool) -> tuple[list[str], list[
     return headers, rows
 
 
-def get(kind: Optional[str] = typer.Argument(None, help="Resource type (workflow, depot, policy, …)."),
-        name: Optional[str] = typer.Argument(None, help="Resource name; all of the type when left out."),
+def get(kind: Optional[str] = KIND,
+        name: Optional[str] = typer.Argument(None, help="Resource name; all of the type when left out.",
+                                             autocompletion=complete.names),
         workspace: Optional[str] = WORKSPACE,
         all_workspaces: bool = typer.Option(False, "--all-workspaces", "-A", help="Every workspace."),
         type_opt: Optional[str] = ids.TYPE, name_opt: Optional[str] = ids.NAME,
@@ -109,7 +113,7 @@ def get(kind: Optional[str] = typer.Argument(None, help="Resource type (workflow
     render(value, output, headers, rows, (_ref_name(r) for r in resources))
 
 
-def describe(kind: Optional[str] = typer.Argument(None), name: Optional[str] = typer.Argument(None),
+def describe(kind: Optional[str] = KIND, name: Optional[str] = NAME,
              workspace: Optional[str] = WORKSPACE, type_opt: Optional[str] = ids.TYPE,
              name_opt: Optional[str] = ids.NAME, ident: Optional[str] = ids.IDENT,
              id_: Optional[str] = ids.ID) -> None:
@@ -137,7 +141,7 @@ def describe(kind: Optional[str] = typer.Argument(None), name: Optional[str] = t
     emit("\n".join(out))
 
 
-def delete(kind: Optional[str] = typer.Argument(None), name: Optional[str] = typer.Argument(None),
+def delete(kind: Optional[str] = KIND, name: Optional[str] = NAME,
            files: Optional[list[str]] = typer.Option(None, "--file", "-f", help="Delete what these manifests name."),
            recursive: bool = RECURSIVE, workspace: Optional[str] = WORKSPACE,
            type_opt: Optional[str] = ids.TYPE, name_opt: Optional[str] = ids.NAME,
@@ -170,7 +174,7 @@ def delete(kind: Optional[str] = typer.Argument(None), name: Optional[str] = typ
         emit("\n".join(_ref_name(r) + ("" if output is Format.name else " deleted") for r in done) or "nothing deleted")
 
 
-def history(kind: Optional[str] = typer.Argument(None), name: Optional[str] = typer.Argument(None),
+def history(kind: Optional[str] = KIND, name: Optional[str] = NAME,
             workspace: Optional[str] = WORKSPACE, type_opt: Optional[str] = ids.TYPE,
             name_opt: Optional[str] = ids.NAME, ident: Optional[str] = ids.IDENT, id_: Optional[str] = ids.ID,
             output: Format = OUTPUT) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -160,28 +160,26 @@ def _bucket_key(pattern: str, variable: str | None = None) -> str:
     return "~" + head[:last]
 
 
-def _request_keys(values: Iterable[str]) -> list[str]:
+def _request_keys(values: Iterable[str], namespace: str = "") -> set[str]:
     """Every key a pattern matching one of `values` can be stored under (see `_bucket_key`)."""
-    keys = {"~"}
+    keys = {namespace + "~"}
     for value in values:
-        keys.add("=" + value)
-        keys.update("~" + value[:m.end()] for m in _SEPARATOR.finditer(value))
-    return list(keys)
+        keys.add(f"{namespace}={value}")
+        keys.update(f"{namespace}~{value[:m.end()]}" for m in _SEPARATOR.finditer(value))
+    return keys
 
 
 @lru_cache(maxsize=16384)
-def _subject_keys(tags: frozenset[str]) -> tuple[str, ...]:
-    return tuple(_request_keys(tags))
+def _subject_keys(tags: frozenset[str]) -> frozenset[str]:
+    return frozenset(_request_keys(tags))
 
 
 @lru_cache(maxsize=16384)
-def _path_keys(path: str) -> tuple[str, ...]:
-    return tuple("p" + key for key in _request_keys((path,)))
-
-
-@lru_cache(maxsize=16384)
-def _object_tag_keys(tags: frozenset[str]) -> tuple[str, ...]:
-    return tuple("t" + key for key in _request_keys(tags)) if tags else ()
+def _object_keys(path: str, tags: frozenset[str]) -> frozenset[str]:
+    keys = _request_keys((path,), "p")
+    if tags:
+        keys |= _request_keys(tags, "t")
+    return frozenset(keys)
 
 
 # An object check runs when an entry was reached through a glob key: (path, object_tags, user) -> bool.
@@ -306,23 +304,19 @@ class PolicyIndex:
         if not isinstance(object_tags, frozenset):
             object_tags = frozenset(object_tags)
         subject_keys = _subject_keys(subject_tags)
-        object_keys: Sequence[str] = ()
+        object_keys: frozenset[str] | None = None
         best_allow: str | None = None
         best_deny: str | None = None
         for predicate_key in (predicate, "*") if predicate != "*" else ("*",):
             by_subject = self._index.get(predicate_key)
             if by_subject is None:
                 continue
-            for subject_key in subject_keys:
-                by_object = by_subject.get(subject_key)
-                if by_object is None:
-                    continue
-                if not object_keys:
-                    object_keys = _path_keys(path) + _object_tag_keys(object_tags)
-                for object_key in object_keys:
-                    bucket = by_object.get(object_key)
-                    if bucket is None:
-                        continue
+            for subject_key in by_subject.keys() & subject_keys:
+                by_object = by_subject[subject_key]
+                if object_keys is None:
+                    object_keys = _object_keys(path, object_tags)
+                for object_key in by_object.keys() & object_keys:
+                    bucket = by_object[object_key]
                     for name, allow, literals, globs, check in bucket:
                         if allow:
                             if best_deny is not None or (best_allow is not None and name >= best_allow):

@@ -77,20 +77,12 @@ def path_match(pattern: str, path: str, user: str | None) -> bool:
 
 def policy_matches(policy: AccessPolicy, subject_tags: frozenset[str], predicate: str, path: str,
                    object_tags: frozenset[str], user: str | None) -> bool:
-    subject_ok = False
-    for clause in policy.subjects:
-        if all(any(glob_match(p, tag) for tag in subject_tags) for p in clause):
-            subject_ok = True
-    predicate_ok = predicate in policy.predicates or "*" in policy.predicates
-    object_ok = False
-    for p in policy.paths:
-        if path_match(p, path, user):
-            object_ok = True
-    for p in policy.object_tags:
-        for tag in object_tags:
-            if glob_match(p, tag):
-                object_ok = True
-    return subject_ok and predicate_ok and object_ok
+    if predicate not in policy.predicates and "*" not in policy.predicates:
+        return False
+    if not any(all(any(glob_match(p, tag) for tag in subject_tags) for p in clause) for clause in policy.subjects):
+        return False
+    return (any(path_match(p, path, user) for p in policy.paths)
+            or any(glob_match(p, tag) for p in policy.object_tags for tag in object_tags))
 
 
 def reference_decide(policies: Iterable[AccessPolicy], subject_tags: frozenset[str], predicate: str,

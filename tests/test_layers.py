@@ -1,0 +1,34 @@
+"""The layering of DESIGN.md, enforced: import-linter contracts in pyproject.toml, plus a
+check that a contract really fails when the rule is broken (so the guard can fail)."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def lint_imports(cwd: Path) -> subprocess.CompletedProcess:
+    exe = shutil.which("lint-imports") or str(Path(sys.executable).with_name("lint-imports"))
+    return subprocess.run([exe, "--no-cache"], cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def test_import_contracts_hold():
+    result = lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 kept, 0 broken" in result.stdout
+
+
+def test_a_user_layer_import_of_kernel_is_caught(tmp_path):
+    copy = tmp_path / "repo"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".git", "*.egg-info", "__pycache__",
+                                                              ".hypothesis", ".pytest_cache"))
+    (copy / "dataos_shell" / "sneaky.py").write_text("import kernel.kernel\n")
+    result = subprocess.run([sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command;"
+                             " sys.exit(lint_imports_command(['--no-cache']))"],
+                            cwd=copy, capture_output=True, text=True, timeout=120,
+                            env={"PYTHONPATH": str(copy), "PATH": "/usr/bin:/bin"})
+    assert result.returncode != 0
+    assert "dataos_shell.sneaky -> kernel" in result.stdout
