@@ -2,8 +2,10 @@
 (and optionally on TCP, with TLS) until SIGTERM."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import socket
 import stat
 import sys
@@ -47,9 +49,24 @@ def _run(kernel, sockets: list[socket.socket], tls_cert: str | None, tls_key: st
     import uvicorn
 
     from .api import create_app
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):
+            """Stop on SIGTERM/SIGINT and return, so the kernel closes cleanly (uvicorn's own
+            handler re-raises the signal after shutdown, killing us before the audit is flushed)."""
+            stop = lambda *_: setattr(self, "should_exit", True)  # noqa: E731
+            previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
     config = uvicorn.Config(create_app(kernel), log_level="warning", access_log=False, lifespan="off",
-                            ssl_certfile=tls_cert, ssl_keyfile=tls_key, timeout_keep_alive=60)
-    server = uvicorn.Server(config)
+                            ssl_certfile=tls_cert, ssl_keyfile=tls_key, timeout_keep_alive=60,
+                            timeout_graceful_shutdown=5)
+    server = Server(config)
     log.info("kernel %s serving %s (pid %d)", kernel.state_dir,
              ", ".join(str(s.getsockname()) for s in sockets), os.getpid())
     server.run(sockets=sockets)

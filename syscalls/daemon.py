@@ -33,9 +33,11 @@ class LocalKernel:
     def pid(self) -> int | None:
         try:
             pid = int(self.locations.pidfile.read_text().split()[0])
-            os.kill(pid, 0)
-            return pid
-        except (FileNotFoundError, ValueError, IndexError, ProcessLookupError, PermissionError):
+        except (FileNotFoundError, ValueError, IndexError):
+            return None
+        try:
+            return pid if _alive(pid) else None
+        except PermissionError:  # a pid file naming someone else's process: stale
             return None
 
     def ensure(self, notices: list[str] | None = None) -> UnixSocket:
@@ -85,13 +87,9 @@ class LocalKernel:
             return None
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
+        while time.monotonic() < deadline and _alive(pid):
             time.sleep(0.02)
-        else:
+        if _alive(pid):
             os.kill(pid, signal.SIGKILL)
         self.transport.close()
         return pid
@@ -112,3 +110,17 @@ class LocalKernel:
         except FileNotFoundError:
             return "no log"
         return lines[-1] if lines else "no log"
+
+
+def _alive(pid: int) -> bool:
+    """Is the process running? (A daemon this process started is reaped, not left a zombie.)"""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -7,12 +7,13 @@ order policies were loaded in.
 
 `PolicyIndex` never scans all policies. Each policy is stored three levels deep:
 
-    predicate ─▶ subject-clause key ─▶ object key ─▶ {entries}
+    subject-clause key ─▶ object key (path or object tag) ─▶ predicate ─▶ {entries}
 
 A key is ``=TEXT`` for a glob-free pattern (exact match) or ``~PREFIX`` for a glob, where PREFIX is
 the pattern's literal head cut after its last separator (``/``, ``:`` or ``.``). A request derives
 the same keys from its own strings (each string, and each of its prefixes ending at a separator),
-so `decide` costs a few dict look-ups plus a check of the few entries they reach.
+so `decide` costs two set intersections per subject key present plus a check of the few entries
+they reach.
 """
 from __future__ import annotations
 
@@ -21,12 +22,15 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate
+from operator import add
 from typing import Any
 
 USER_VAR = "${user}"
 """In a path pattern, stands for the caller's user id (substituted literally)."""
 
 _SEPARATOR = re.compile(r"[/:.]")
+_SEPARATOR_SPLIT = re.compile(r"([/:.])")
 _GLOB_TOKEN = re.compile(r"\*\*|\*|\?")
 _TOKEN_REGEX = {"**": ".*", "*": "[^/]*", "?": "[^/]"}
 
@@ -160,26 +164,29 @@ def _bucket_key(pattern: str, variable: str | None = None) -> str:
     return "~" + head[:last]
 
 
-def _request_keys(values: Iterable[str], namespace: str = "") -> set[str]:
+def _request_keys(values: Iterable[str], namespace: str = "") -> frozenset[str]:
     """Every key a pattern matching one of `values` can be stored under (see `_bucket_key`)."""
     keys = {namespace + "~"}
     for value in values:
         keys.add(f"{namespace}={value}")
-        keys.update(f"{namespace}~{value[:m.end()]}" for m in _SEPARATOR.finditer(value))
-    return keys
-
-
-@lru_cache(maxsize=16384)
-def _subject_keys(tags: frozenset[str]) -> frozenset[str]:
-    return frozenset(_request_keys(tags))
-
-
-@lru_cache(maxsize=16384)
-def _object_keys(path: str, tags: frozenset[str]) -> frozenset[str]:
-    keys = _request_keys((path,), "p")
-    if tags:
-        keys |= _request_keys(tags, "t")
+        parts = _SEPARATOR_SPLIT.split(value)  # text, separator, text, …, text
+        keys.update(accumulate(map(add, parts[0:-1:2], parts[1::2]), initial=namespace + "~"))
     return frozenset(keys)
+
+
+@lru_cache(maxsize=4096)
+def _subject_keys(tags: frozenset[str]) -> frozenset[str]:
+    return _request_keys(tags)
+
+
+@lru_cache(maxsize=4096)
+def _path_keys(path: str) -> frozenset[str]:
+    return _request_keys((path,), "p")
+
+
+@lru_cache(maxsize=4096)
+def _object_tag_keys(tags: frozenset[str]) -> frozenset[str]:
+    return _request_keys(tags, "t")
 
 
 # An object check runs when an entry was reached through a glob key: (path, object_tags, user) -> bool.
@@ -224,18 +231,18 @@ def _object_tag_check(pattern: str) -> _ObjectCheck | None:
 # --- the index -------------------------------------------------------------------------------------
 
 # (policy name, allow, literal tags the caller must hold, tag globs each matching some caller tag,
-#  object check or None)
-_Entry = tuple[str, bool, frozenset[str], tuple[Callable[[str], Any], ...], _ObjectCheck | None]
-_Location = tuple[str, str, str, _Entry]
+#  object check or None, the decision to return)
+_Entry = tuple[str, bool, frozenset[str], tuple[Callable[[str], Any], ...], _ObjectCheck | None, Decision]
+_Location = tuple[str, str, str, _Entry]  # subject key, object key, predicate, entry
 
 
 class PolicyIndex:
-    """Access policies indexed by predicate, subject clause and object, for fast `decide` calls."""
+    """Access policies indexed by subject clause, object and predicate, for fast `decide` calls."""
 
     def __init__(self, policies: Iterable[AccessPolicy] = ()) -> None:
         self._policies: dict[str, AccessPolicy] = {}
         self._locations: dict[str, list[_Location]] = {}
-        self._index: dict[str, dict[str, dict[str, set[_Entry]]]] = {}
+        self._index: dict[str, dict[str, dict[str, set[_Entry]]]] = {}  # see the module docstring
         self._subject_load: Counter[str] = Counter()
         for policy in policies:
             self.put(policy)
@@ -252,17 +259,19 @@ class PolicyIndex:
         self._policies[policy.name] = policy
         objects = [("p" + _bucket_key(p, USER_VAR), _path_check(p)) for p in policy.paths]
         objects += [("t" + _bucket_key(t), _object_tag_check(t)) for t in policy.object_tags]
+        reason = f"{'allowed' if policy.allow else 'denied'} by policy '{policy.name}'"
+        decision = Decision(policy.allow, policy.name, reason)
         locations: list[_Location] = []
         for clause in policy.subjects:
             subject_key, literals, globs = self._clause_key(clause)
-            for predicate in policy.predicates:
-                for object_key, check in objects:
-                    entry = (policy.name, policy.allow, literals, globs, check)
-                    by_object = self._index.setdefault(predicate, {}).setdefault(subject_key, {})
-                    bucket = by_object.setdefault(object_key, set())
+            for object_key, check in objects:
+                entry = (policy.name, policy.allow, literals, globs, check, decision)
+                for predicate in policy.predicates:
+                    by_predicate = self._index.setdefault(subject_key, {}).setdefault(object_key, {})
+                    bucket = by_predicate.setdefault(predicate, set())
                     if entry not in bucket:
                         bucket.add(entry)
-                        locations.append((predicate, subject_key, object_key, entry))
+                        locations.append((subject_key, object_key, predicate, entry))
                         self._subject_load[subject_key] += 1
         self._locations[policy.name] = locations
 
@@ -270,17 +279,17 @@ class PolicyIndex:
         """Remove the policy called `name` and all its index entries; no error if absent."""
         if self._policies.pop(name, None) is None:
             return
-        for predicate, subject_key, object_key, entry in self._locations.pop(name):
-            by_subject = self._index[predicate]
-            by_object = by_subject[subject_key]
-            bucket = by_object[object_key]
+        for subject_key, object_key, predicate, entry in self._locations.pop(name):
+            by_object = self._index[subject_key]
+            by_predicate = by_object[object_key]
+            bucket = by_predicate[predicate]
             bucket.remove(entry)
             if not bucket:
-                del by_object[object_key]
-                if not by_object:
-                    del by_subject[subject_key]
-                    if not by_subject:
-                        del self._index[predicate]
+                del by_predicate[predicate]
+                if not by_predicate:
+                    del by_object[object_key]
+                    if not by_object:
+                        del self._index[subject_key]
             self._subject_load[subject_key] -= 1
             if not self._subject_load[subject_key]:
                 del self._subject_load[subject_key]
@@ -305,23 +314,25 @@ class PolicyIndex:
             object_tags = frozenset(object_tags)
         subject_keys = _subject_keys(subject_tags)
         object_keys: frozenset[str] | None = None
-        best_allow: str | None = None
-        best_deny: str | None = None
-        for predicate_key in (predicate, "*") if predicate != "*" else ("*",):
-            by_subject = self._index.get(predicate_key)
-            if by_subject is None:
-                continue
-            for subject_key in by_subject.keys() & subject_keys:
-                by_object = by_subject[subject_key]
-                if object_keys is None:
-                    object_keys = _object_keys(path, object_tags)
-                for object_key in by_object.keys() & object_keys:
-                    bucket = by_object[object_key]
-                    for name, allow, literals, globs, check in bucket:
+        granted: Decision | None = None
+        denied: Decision | None = None
+        index = self._index
+        for subject_key in index.keys() & subject_keys:
+            by_object = index[subject_key]
+            if object_keys is None:
+                object_keys = _path_keys(path)
+                if object_tags:
+                    object_keys |= _object_tag_keys(object_tags)
+            for object_key in by_object.keys() & object_keys:
+                by_predicate = by_object[object_key]
+                for bucket in (by_predicate.get(predicate), by_predicate.get("*")):
+                    if bucket is None:
+                        continue
+                    for name, allow, literals, globs, check, decision in bucket:
                         if allow:
-                            if best_deny is not None or (best_allow is not None and name >= best_allow):
+                            if denied is not None or (granted is not None and name >= granted.policy):
                                 continue
-                        elif best_deny is not None and name >= best_deny:
+                        elif denied is not None and name >= denied.policy:
                             continue
                         if literals and not literals <= subject_tags:
                             continue
@@ -330,11 +341,7 @@ class PolicyIndex:
                         if check is not None and not check(path, object_tags, user):
                             continue
                         if allow:
-                            best_allow = name
+                            granted = decision
                         else:
-                            best_deny = name
-        if best_deny is not None:
-            return Decision(False, best_deny, f"denied by policy '{best_deny}'")
-        if best_allow is not None:
-            return Decision(True, best_allow, f"allowed by policy '{best_allow}'")
-        return Decision(False, None, f"no policy allows {predicate} on {path}")
+                            denied = decision
+        return denied or granted or Decision(False, None, f"no policy allows {predicate} on {path}")
