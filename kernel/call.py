@@ -22,22 +22,24 @@ class Call:
         self.syscall = syscall
         self.decisions = 0
         self.object: str | None = None
-        self.decision: Decision | None = None  # the first denial, else the first decision
+        self.decision: Decision | None = None  # what the audit shows: the denial, else the first allow
+
+    def _decide(self, predicate: str, obj: str, tags: frozenset[str]) -> Decision:
+        decision = self.kernel.heimdall.decide(self.caller, predicate, obj, tags)
+        self.decisions += 1
+        if self.decision is None or (decision.allow and not self.decision.allow):
+            self.decision, self.object = decision, obj
+        return decision
 
     def allowed(self, predicate: str, obj: str, tags: frozenset[str] = frozenset()) -> bool:
         """Ask Heimdall, and remember that this call was authorized (for lists that filter)."""
-        decision = self.kernel.heimdall.decide(self.caller, predicate, obj, tags)
-        self.decisions += 1
-        if self.decision is None or (self.decision.allow and not decision.allow):
-            self.decision = decision
-            self.object = obj
-        return decision.allow
+        return self._decide(predicate, obj, tags).allow
 
     def authorize(self, predicate: str, obj: str, tags: frozenset[str] = frozenset()) -> None:
         """Raise EACCES, naming the deciding policy, unless the caller may do `predicate` on `obj`."""
-        if not self.allowed(predicate, obj, tags):
-            assert self.decision is not None
-            policy = self.decision.policy
-            why = f"denied by policy {policy!r}" if policy else "no policy allows it"
+        decision = self._decide(predicate, obj, tags)
+        if not decision.allow:
+            self.decision, self.object = decision, obj
+            why = f"denied by policy {decision.policy!r}" if decision.policy else "no policy allows it"
             raise SyscallError("EACCES", f"user {self.caller.id!r} may not {predicate} {obj}: {why}",
-                               predicate=predicate, object=obj, policy=policy)
+                               predicate=predicate, object=obj, policy=decision.policy)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from syscalls.errors import SyscallError
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_SECONDS = 100 * 366 * 86400
 _DURATION = re.compile(r"(\d+)([smhdw])")
 
 
@@ -20,6 +21,8 @@ def parse_duration(text: str, field: str) -> timedelta:
     seconds = sum(int(n) * _UNITS[u] for n, u in parts)
     if seconds <= 0:
         raise SyscallError("EINVAL", f"{field}: the duration must be positive", field=field)
+    if seconds > MAX_SECONDS:
+        raise SyscallError("EINVAL", f"{field}: {text!r} is longer than 100 years", field=field)
     return timedelta(seconds=seconds)
 
 

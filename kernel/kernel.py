@@ -79,11 +79,10 @@ class Kernel:
             log.exception("syscall %s failed", name)
             raise SyscallError("EIO", f"{name}: internal error ({type(e).__name__}); see `dataos kernel logs`") from None
         finally:
-            decision = "none"
-            if call is not None and call.decisions:
-                decision = "deny" if errno == "EACCES" else "allow"
-            policy = call.decision.policy if call is not None and call.decision is not None else None
-            self.audit.record(user, name, call.object if call else None, decision, policy, errno,
+            taken = call.decision if call is not None else None  # the denial, else the first allow
+            self.audit.record(user, name, call.object if call else None,
+                              "none" if taken is None else "allow" if taken.allow else "deny",
+                              taken.policy if taken else None, errno,
                               (time.perf_counter_ns() - started) // 1000)
 
     # --- hooks from Poros: the policy "reconciler" ------------------------------------------

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from . import __version__
@@ -31,14 +32,20 @@ class LocalKernel:
         return json.loads(body) if status == 200 else None
 
     def pid(self) -> int | None:
+        """The daemon's pid: as it answers itself, else from the pid file if that process is
+        really our kernel (a stale pid file may name an unrelated process by now)."""
+        health = self.health()
+        if health is not None:
+            return health["pid"]
         try:
             pid = int(self.locations.pidfile.read_text().split()[0])
         except (FileNotFoundError, ValueError, IndexError):
             return None
         try:
-            return pid if _alive(pid) else None
-        except PermissionError:  # a pid file naming someone else's process: stale
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
             return None
+        return pid if _alive(pid) and str(self.locations.state).encode() in cmdline else None
 
     def ensure(self, notices: list[str] | None = None) -> UnixSocket:
         """The transport to a running daemon of our version, starting or restarting it as needed."""

@@ -19,18 +19,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import accumulate
-from operator import add
 from typing import Any
 
 USER_VAR = "${user}"
 """In a path pattern, stands for the caller's user id (substituted literally)."""
 
-_SEPARATOR = re.compile(r"[/:.]")
-_SEPARATOR_SPLIT = re.compile(r"([/:.])")
 _GLOB_TOKEN = re.compile(r"\*\*|\*|\?")
 _TOKEN_REGEX = {"**": ".*", "*": "[^/]*", "?": "[^/]"}
 
@@ -154,39 +150,43 @@ def _compile_user(pieces: tuple[str, ...], user: str) -> re.Pattern[str]:
     return re.compile(re.escape(user).join(_glob_regex(piece) for piece in pieces), re.DOTALL)
 
 
-def _bucket_key(pattern: str, variable: str | None = None) -> str:
-    """``=pattern`` if it is literal, else ``~`` + its literal head cut after the last separator."""
+def _bucket_key(pattern: str, variable: str | None = None) -> tuple[str, str]:
+    """(key, stem): ``=pattern`` for a literal; for a glob, ``~`` + its literal head cut after the
+    last separator, and the stem: the rest of the literal head (e.g. 'res' for '/a/res*')."""
     cuts = [i for i in (pattern.find("*"), pattern.find("?"), pattern.find(variable) if variable else -1) if i >= 0]
     if not cuts:
-        return "=" + pattern
+        return "=" + pattern, ""
     head = pattern[:min(cuts)]
-    last = max((m.end() for m in _SEPARATOR.finditer(head)), default=0)
-    return "~" + head[:last]
+    cut = _last_separator(head) + 1
+    return "~" + head[:cut], head[cut:]
 
 
-def _request_keys(values: Iterable[str], namespace: str = "") -> frozenset[str]:
-    """Every key a pattern matching one of `values` can be stored under (see `_bucket_key`)."""
-    keys = {namespace + "~"}
-    for value in values:
-        keys.add(f"{namespace}={value}")
-        parts = _SEPARATOR_SPLIT.split(value)  # text, separator, text, …, text
-        keys.update(accumulate(map(add, parts[0:-1:2], parts[1::2]), initial=namespace + "~"))
-    return frozenset(keys)
+def _last_separator(text: str) -> int:
+    return max(text.rfind("/"), text.rfind(":"), text.rfind("."))
+
+
+@lru_cache(maxsize=16384)
+def _prefix_keys(namespace: str, prefix: str) -> frozenset[str]:
+    """The ``~`` keys of `prefix` (empty, or ending at a separator) and of each shorter such prefix."""
+    if not prefix:
+        return frozenset([namespace + "~"])
+    return _prefix_keys(namespace, prefix[:_last_separator(prefix[:-1]) + 1]) | {f"{namespace}~{prefix}"}
+
+
+@lru_cache(maxsize=16384)
+def _value_keys(namespace: str, value: str) -> frozenset[str]:
+    """Every key a pattern matching `value` can be stored under (see `_bucket_key`)."""
+    return _prefix_keys(namespace, value[:_last_separator(value) + 1]) | {f"{namespace}={value}"}
 
 
 @lru_cache(maxsize=4096)
 def _subject_keys(tags: frozenset[str]) -> frozenset[str]:
-    return _request_keys(tags)
-
-
-@lru_cache(maxsize=4096)
-def _path_keys(path: str) -> frozenset[str]:
-    return _request_keys((path,), "p")
+    return frozenset(["~"]).union(*[_value_keys("", tag) for tag in tags])
 
 
 @lru_cache(maxsize=4096)
 def _object_tag_keys(tags: frozenset[str]) -> frozenset[str]:
-    return _request_keys(tags, "t")
+    return frozenset().union(*[_value_keys("t", tag) for tag in tags])
 
 
 # An object check runs when an entry was reached through a glob key: (path, object_tags, user) -> bool.
@@ -225,7 +225,7 @@ def _object_tag_check(pattern: str) -> _ObjectCheck | None:
     if not _is_glob(pattern):
         return None
     fullmatch = _compile(pattern).fullmatch
-    return lambda path, object_tags, user: any(fullmatch(tag) for tag in object_tags)
+    return lambda path, object_tags, user: any(map(fullmatch, object_tags))
 
 
 # --- the index -------------------------------------------------------------------------------------
@@ -233,7 +233,39 @@ def _object_tag_check(pattern: str) -> _ObjectCheck | None:
 # (policy name, allow, literal tags the caller must hold, tag globs each matching some caller tag,
 #  object check or None, the decision to return)
 _Entry = tuple[str, bool, frozenset[str], tuple[Callable[[str], Any], ...], _ObjectCheck | None, Decision]
-_Location = tuple[str, str, str, _Entry]  # subject key, object key, predicate, entry
+_Location = tuple[str, str, str, str, _Entry]  # subject key, object key, predicate, stem, entry
+
+
+class _Bucket:
+    """The entries under one (subject key, object key, predicate), by stem (see `_bucket_key`):
+    a request path only reaches the globs whose stem starts the rest of the path after the key's
+    prefix, so thousands of globs sharing a prefix ('/ws/a/res1*', '/ws/a/res2*', …) stay cheap."""
+
+    __slots__ = ("offset", "stems", "lengths")
+
+    def __init__(self, offset: int) -> None:
+        self.offset = offset  # where, in a request path, a stem starts
+        self.stems: dict[str, set[_Entry]] = {}
+        self.lengths: Counter[int] = Counter()  # stem length -> number of stems of that length
+
+    def add(self, stem: str, entry: _Entry) -> bool:
+        entries = self.stems.get(stem)
+        if entries is None:
+            entries = self.stems[stem] = set()
+            self.lengths[len(stem)] += 1
+        elif entry in entries:
+            return False
+        entries.add(entry)
+        return True
+
+    def remove(self, stem: str, entry: _Entry) -> None:
+        entries = self.stems[stem]
+        entries.remove(entry)
+        if not entries:
+            del self.stems[stem]
+            self.lengths[len(stem)] -= 1
+            if not self.lengths[len(stem)]:
+                del self.lengths[len(stem)]
 
 
 class PolicyIndex:
@@ -242,8 +274,8 @@ class PolicyIndex:
     def __init__(self, policies: Iterable[AccessPolicy] = ()) -> None:
         self._policies: dict[str, AccessPolicy] = {}
         self._locations: dict[str, list[_Location]] = {}
-        self._index: dict[str, dict[str, dict[str, set[_Entry]]]] = {}  # see the module docstring
-        self._subject_load: Counter[str] = Counter()
+        self._index: dict[str, dict[str, dict[str, _Bucket]]] = {}  # see the module docstring
+        self._subject_load: Counter[str] = Counter()  # subject key -> entries stored under it
         for policy in policies:
             self.put(policy)
 
@@ -257,21 +289,23 @@ class PolicyIndex:
         """Add `policy`, replacing any policy of the same name."""
         self.remove(policy.name)
         self._policies[policy.name] = policy
-        objects = [("p" + _bucket_key(p, USER_VAR), _path_check(p)) for p in policy.paths]
-        objects += [("t" + _bucket_key(t), _object_tag_check(t)) for t in policy.object_tags]
+        objects = [("p" + key, stem, _path_check(p)) for p in policy.paths for key, stem in [_bucket_key(p, USER_VAR)]]
+        objects += [("t" + _bucket_key(t)[0], "", _object_tag_check(t)) for t in policy.object_tags]
         reason = f"{'allowed' if policy.allow else 'denied'} by policy '{policy.name}'"
         decision = Decision(policy.allow, policy.name, reason)
         locations: list[_Location] = []
         for clause in policy.subjects:
             subject_key, literals, globs = self._clause_key(clause)
-            for object_key, check in objects:
+            for object_key, stem, check in objects:
                 entry = (policy.name, policy.allow, literals, globs, check, decision)
                 for predicate in policy.predicates:
                     by_predicate = self._index.setdefault(subject_key, {}).setdefault(object_key, {})
-                    bucket = by_predicate.setdefault(predicate, set())
-                    if entry not in bucket:
-                        bucket.add(entry)
-                        locations.append((subject_key, object_key, predicate, entry))
+                    bucket = by_predicate.get(predicate)
+                    if bucket is None:
+                        offset = len(object_key) - 2 if object_key.startswith("p~") else 0
+                        bucket = by_predicate[predicate] = _Bucket(offset)
+                    if bucket.add(stem, entry):
+                        locations.append((subject_key, object_key, predicate, stem, entry))
                         self._subject_load[subject_key] += 1
         self._locations[policy.name] = locations
 
@@ -279,12 +313,12 @@ class PolicyIndex:
         """Remove the policy called `name` and all its index entries; no error if absent."""
         if self._policies.pop(name, None) is None:
             return
-        for subject_key, object_key, predicate, entry in self._locations.pop(name):
+        for subject_key, object_key, predicate, stem, entry in self._locations.pop(name):
             by_object = self._index[subject_key]
             by_predicate = by_object[object_key]
             bucket = by_predicate[predicate]
-            bucket.remove(entry)
-            if not bucket:
+            bucket.remove(stem, entry)
+            if not bucket.stems:
                 del by_predicate[predicate]
                 if not by_predicate:
                     del by_object[object_key]
@@ -299,11 +333,31 @@ class PolicyIndex:
         and return it with what is left to check: the other literal tags and the tag globs."""
         if not clause:
             return "~", frozenset(), ()
-        keyed = sorted(clause, key=lambda tag: (_is_glob(tag), self._subject_load[_bucket_key(tag)], -len(tag), tag))
-        chosen = keyed[0]
+        chosen = min(clause, key=lambda tag: (_is_glob(tag), self._subject_load[_bucket_key(tag)[0]], -len(tag), tag))
         literals = frozenset(tag for tag in clause if not _is_glob(tag)) - {chosen}
         globs = tuple(_compile(tag).fullmatch for tag in sorted(clause) if _is_glob(tag))
-        return _bucket_key(chosen), literals, globs
+        return _bucket_key(chosen)[0], literals, globs
+
+    def _candidates(self, subject_tags: frozenset[str], predicate: str, path: str,
+                    object_tags: frozenset[str]) -> Iterator[set[_Entry]]:
+        """The entry sets a request reaches through its subject, object and predicate keys."""
+        index = self._index
+        object_keys = None
+        for subject_key in index.keys() & _subject_keys(subject_tags):
+            by_object = index[subject_key]
+            if object_keys is None:
+                object_keys = _value_keys("p", path)
+                if object_tags:
+                    object_keys |= _object_tag_keys(object_tags)
+            for object_key in by_object.keys() & object_keys:
+                by_predicate = by_object[object_key]
+                for bucket in (by_predicate.get(predicate), by_predicate.get("*")):
+                    if bucket is not None:
+                        rest = path[bucket.offset:]
+                        for length in bucket.lengths:
+                            entries = bucket.stems.get(rest[:length])
+                            if entries is not None:
+                                yield entries
 
     def decide(self, subject_tags: frozenset[str], predicate: str, path: str,
                object_tags: frozenset[str] = frozenset(), user: str | None = None) -> Decision:
@@ -312,36 +366,23 @@ class PolicyIndex:
             subject_tags = frozenset(subject_tags)
         if not isinstance(object_tags, frozenset):
             object_tags = frozenset(object_tags)
-        subject_keys = _subject_keys(subject_tags)
-        object_keys: frozenset[str] | None = None
         granted: Decision | None = None
         denied: Decision | None = None
-        index = self._index
-        for subject_key in index.keys() & subject_keys:
-            by_object = index[subject_key]
-            if object_keys is None:
-                object_keys = _path_keys(path)
-                if object_tags:
-                    object_keys |= _object_tag_keys(object_tags)
-            for object_key in by_object.keys() & object_keys:
-                by_predicate = by_object[object_key]
-                for bucket in (by_predicate.get(predicate), by_predicate.get("*")):
-                    if bucket is None:
+        for entries in self._candidates(subject_tags, predicate, path, object_tags):
+            for name, allow, literals, globs, check, decision in entries:
+                if allow:
+                    if denied is not None or (granted is not None and name >= granted.policy):
                         continue
-                    for name, allow, literals, globs, check, decision in bucket:
-                        if allow:
-                            if denied is not None or (granted is not None and name >= granted.policy):
-                                continue
-                        elif denied is not None and name >= denied.policy:
-                            continue
-                        if literals and not literals <= subject_tags:
-                            continue
-                        if globs and not all(any(match(tag) for tag in subject_tags) for match in globs):
-                            continue
-                        if check is not None and not check(path, object_tags, user):
-                            continue
-                        if allow:
-                            granted = decision
-                        else:
-                            denied = decision
+                elif denied is not None and name >= denied.policy:
+                    continue
+                if literals and not literals <= subject_tags:
+                    continue
+                if globs and not all(any(map(match, subject_tags)) for match in globs):
+                    continue
+                if check is not None and not check(path, object_tags, user):
+                    continue
+                if allow:
+                    granted = decision
+                else:
+                    denied = decision
         return denied or granted or Decision(False, None, f"no policy allows {predicate} on {path}")

@@ -90,8 +90,14 @@ def resource_delete(call: Call, type: str, name: str, workspace: str | None,
 def resource_history(call: Call, type: str, name: str, workspace: str | None) -> list[dict[str, Any]]:
     poros = call.kernel.poros
     _, ws = poros.workspace_of(type, workspace)
-    call.authorize("read", object_path(type, name, ws))
-    return poros.history(type, name, workspace)
+    path = object_path(type, name, ws)
+    found = poros.find(type, name, workspace)
+    call.authorize("read", path, _tags(found) if found else frozenset())
+    generations = poros.history(type, name, workspace)
+    # A deleted resource's history is governed by the tags its generations carried.
+    for tags in {frozenset(g["manifest"].get("tags", ())) for g in generations} - {_tags(found or {})}:
+        call.authorize("read", path, tags)
+    return generations
 
 
 HANDLERS = {
