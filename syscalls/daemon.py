@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,8 @@ class LocalKernel:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                 start_new_session=True, close_fds=True)
         log.close()
+        # Reap it when it exits, however long we live (a shell, the TUI): no zombie daemons.
+        threading.Thread(target=proc.wait, name="reap-kernel", daemon=True).start()
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             health = self.health()
@@ -120,14 +123,13 @@ class LocalKernel:
 
 
 def _alive(pid: int) -> bool:
-    """Is the process running? (A daemon this process started is reaped, not left a zombie.)"""
-    try:
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    except ChildProcessError:
-        pass
+    """Is the process running? A zombie (exited, not yet reaped by its parent) is not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] != "Z"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import threading
 from pathlib import Path
 from typing import Any, Protocol
@@ -126,9 +127,10 @@ class Http:
         import httpx
         self.url = url.rstrip("/")
         self._httpx = httpx
+        cafile = os.environ.get("SSL_CERT_FILE")
+        verify = ssl.create_default_context(cafile=cafile) if cafile else True
         self.client = httpx.Client(base_url=self.url, timeout=timeout,
-                                   headers={"X-Dataos-Version": __version__},
-                                   verify=os.environ.get("SSL_CERT_FILE") or True)
+                                   headers={"X-Dataos-Version": __version__}, verify=verify)
 
     def call(self, name: str, request: dict[str, Any] | None, token: str | None) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -307,7 +308,7 @@ def start_server(directory: Path, tls: tuple[Path, Path] | None = None) -> Serve
     import httpx
     state, log = directory / "state", directory / "kernel.log"
     scheme = "https" if tls else "http"
-    verify: Any = str(tls[0]) if tls else True
+    verify: Any = ssl.create_default_context(cafile=str(tls[0])) if tls else True
     for _attempt in range(3):  # a free port can be taken by someone else before we bind it
         port = free_port()
         cmd = [PYTHON, "-m", "kernel", "serve", "--state", str(state), "--listen", f"127.0.0.1:{port}",

@@ -108,7 +108,7 @@ def get(kind: Optional[str] = KIND,
     headers, rows = _rows(resources, output is Format.wide)
     if not resources and output in (Format.table, Format.wide):
         where = "in any workspace" if all_workspaces else f"in workspace {ref.workspace or 'public'}"
-        print(f"no {ref.type or 'resource'}s found {where}", file=sys.stderr)
+        print(f"no {ids.plural(ref.type or 'resource')} found {where}", file=sys.stderr)
         return
     render(value, output, headers, rows, (_ref_name(r) for r in resources))
 

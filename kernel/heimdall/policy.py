@@ -5,15 +5,15 @@ with ``allow: true`` matches it and no policy with ``allow: false`` does (deny o
 default deny). Ties are broken by the smallest policy name, so decisions never depend on the
 order policies were loaded in.
 
-`PolicyIndex` never scans all policies. Each policy is stored three levels deep:
+`PolicyIndex` never scans all policies. Each policy is stored under keys, four levels deep:
 
-    subject-clause key ─▶ object key (path or object tag) ─▶ predicate ─▶ {entries}
+    subject-clause key ─▶ object key (path or object tag) ─▶ predicate ─▶ path stem ─▶ {entries}
 
 A key is ``=TEXT`` for a glob-free pattern (exact match) or ``~PREFIX`` for a glob, where PREFIX is
-the pattern's literal head cut after its last separator (``/``, ``:`` or ``.``). A request derives
-the same keys from its own strings (each string, and each of its prefixes ending at a separator),
-so `decide` costs two set intersections per subject key present plus a check of the few entries
-they reach.
+the pattern's literal head cut after its last separator (``/``, ``:`` or ``.``); the rest of a path
+glob's literal head is its stem. A request derives the same keys from its own strings (each string,
+and each of its prefixes ending at a separator), so `decide` costs a set intersection per level
+and a check of the few entries it reaches, whatever the number of policies.
 """
 from __future__ import annotations
 
@@ -269,7 +269,9 @@ class _Bucket:
 
 
 class PolicyIndex:
-    """Access policies indexed by subject clause, object and predicate, for fast `decide` calls."""
+    """Access policies indexed for fast `decide` calls (see the module docstring).
+
+    Concurrent `decide` calls are safe; `put` and `remove` need exclusive access."""
 
     def __init__(self, policies: Iterable[AccessPolicy] = ()) -> None:
         self._policies: dict[str, AccessPolicy] = {}
@@ -289,8 +291,12 @@ class PolicyIndex:
         """Add `policy`, replacing any policy of the same name."""
         self.remove(policy.name)
         self._policies[policy.name] = policy
-        objects = [("p" + key, stem, _path_check(p)) for p in policy.paths for key, stem in [_bucket_key(p, USER_VAR)]]
-        objects += [("t" + _bucket_key(t)[0], "", _object_tag_check(t)) for t in policy.object_tags]
+        objects: list[tuple[str, str, _ObjectCheck | None]] = []  # (object key, stem, check)
+        for pattern in policy.paths:
+            key, stem = _bucket_key(pattern, USER_VAR)
+            objects.append(("p" + key, stem, _path_check(pattern)))
+        for pattern in policy.object_tags:
+            objects.append(("t" + _bucket_key(pattern)[0], "", _object_tag_check(pattern)))
         reason = f"{'allowed' if policy.allow else 'denied'} by policy '{policy.name}'"
         decision = Decision(policy.allow, policy.name, reason)
         locations: list[_Location] = []

@@ -1,6 +1,7 @@
 """Heimdall: authentication (API tokens) and the policy decision point."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +15,15 @@ class Heimdall:
     def __init__(self, state_dir: Path) -> None:
         self.identities = Identities(state_dir / "heimdall.db")
         self.policies = PolicyIndex()
+        self._policy_lock = threading.Lock()  # the index is not safe to read while it changes
 
     def authenticate(self, token: str | None) -> Caller:
         return self.identities.authenticate(token)
 
     def decide(self, caller: Caller, predicate: str, obj: str, object_tags: frozenset[str] = frozenset()
                ) -> Decision:
-        return self.policies.decide(caller.tags, predicate, obj, object_tags, caller.id)
+        with self._policy_lock:
+            return self.policies.decide(caller.tags, predicate, obj, object_tags, caller.id)
 
     # --- access policies, fed by Poros when policy resources are applied or deleted ----------
 
@@ -36,13 +39,15 @@ class Heimdall:
 
     def load(self, resource: dict[str, Any]) -> None:
         access = resource["policy"].get("access")
-        if access is None:
+        policy = None if access is None else parse_access_policy(resource["name"], access)
+        with self._policy_lock:
             self.policies.remove(resource["name"])
-        else:
-            self.policies.put(parse_access_policy(resource["name"], access))
+            if policy is not None:
+                self.policies.put(policy)
 
     def unload(self, resource: dict[str, Any]) -> None:
-        self.policies.remove(resource["name"])
+        with self._policy_lock:
+            self.policies.remove(resource["name"])
 
     def close(self) -> None:
         self.identities.close()

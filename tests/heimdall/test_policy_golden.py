@@ -44,6 +44,10 @@ ROWS: list[tuple[str, list[AccessPolicy], dict[str, Any], tuple[bool, str | None
     ("user cannot read another identity", [SELF_READ], req(ALICE, "read", "/heimdall/users/bob", user="alice"),
      (False, None)),
     ("${user} never matches without a user", [SELF_READ], req(ALICE, "read", "/heimdall/users/alice"), (False, None)),
+    ("${user} path is whole-string", [SELF_READ],
+     req(ALICE, "read", "/heimdall/users/alice/keys", user="alice"), (False, None)),
+    ("${user} is not a prefix match", [SELF_READ], req(ALICE, "read", "/heimdall/users/alice", user="ali"),
+     (False, None)),
     ("literal path beside ${user}", [SELF_READ], req(ALICE, "read", "/poros/types"), (True, "self-read")),
     ("literal path is whole-string", [SELF_READ], req(ALICE, "read", "/poros/types/x"), (False, None)),
     ("predicate must be listed", [SELF_READ], req(ALICE, "update", "/heimdall/users/alice", user="alice"),
@@ -135,13 +139,22 @@ ROWS: list[tuple[str, list[AccessPolicy], dict[str, Any], tuple[bool, str | None
      req(ALICE, "read", "/poros/x", {"public"}), (True, "both")),
     ("paths OR tags: neither", [pol("both", [["roles:id:user"]], ["read"], ["/kernel/audit"], ["public"])],
      req(ALICE, "read", "/poros/x", {"private"}), (False, None)),
+    ("globs sharing a prefix, stems of several lengths",
+     [pol("s-r", [["roles:id:user"]], ["read"], ["/ws/svc/r*"]), pol("s-res12", [["roles:id:user"]], ["read"],
+                                                                     ["/ws/svc/res12*"]),
+      pol("s-res9", [["roles:id:user"]], ["read"], ["/ws/svc/res9*"], allow=False)],
+     req(ALICE, "read", "/ws/svc/res123"), (True, "s-r")),
+    ("a deny whose stem matches", [pol("s-r", [["roles:id:user"]], ["read"], ["/ws/svc/r*"]),
+                                   pol("s-res9", [["roles:id:user"]], ["read"], ["/ws/svc/res9*"], allow=False)],
+     req(ALICE, "read", "/ws/svc/res9"), (False, "s-res9")),
     ("request predicate '*' is literal", [pol("readers", [["roles:id:user"]], ["read"], ["**"])],
      req(ALICE, "*", "/x"), (False, None)),
 ]
 
 
 @pytest.mark.parametrize(("policies", "request_", "expected"), [row[1:] for row in ROWS], ids=[row[0] for row in ROWS])
-def test_decision_table(policies: list[AccessPolicy], request_: dict[str, Any], expected: tuple[bool, str | None]) -> None:
+def test_decision_table(policies: list[AccessPolicy], request_: dict[str, Any],
+                        expected: tuple[bool, str | None]) -> None:
     index = PolicyIndex(policies)
     decision = index.decide(**request_)
     assert (decision.allow, decision.policy) == expected
@@ -196,7 +209,8 @@ PARSE_ERRORS: list[tuple[str, Any, str]] = [
     ("subjects without tags", {**GOOD, "subjects": {}}, "policy.access.subjects.tags"),
     ("subject tags empty", {**GOOD, "subjects": {"tags": []}}, "policy.access.subjects.tags"),
     ("subject tags a string", {**GOOD, "subjects": {"tags": "roles:id:user"}}, "policy.access.subjects.tags"),
-    ("subject tag not a string", {**GOOD, "subjects": {"tags": [["a"], ["b", 1]]}}, "policy.access.subjects.tags[1][1]"),
+    ("subject tag not a string", {**GOOD, "subjects": {"tags": [["a"], ["b", 1]]}},
+     "policy.access.subjects.tags[1][1]"),
     ("subject tag empty", {**GOOD, "subjects": {"tags": [["a", ""]]}}, "policy.access.subjects.tags[0][1]"),
     ("subject clause empty", {**GOOD, "subjects": {"tags": [["a"], []]}}, "policy.access.subjects.tags[1]"),
     ("subject clause null", {**GOOD, "subjects": {"tags": [None]}}, "policy.access.subjects.tags[0]"),

@@ -24,11 +24,11 @@ PATH_GLOBS = ["**", "*", "/poros/**", "/poros/workspaces/*/workflow/*", "/poros/
               "/heimdall/users/${user}", "/heimdall/users/*", "/heimdall/**", "dataos://hr:*/**", "dataos://*:*/*",
               "dataos://hr:people/?????????", "/a+b/(x)[?]", "/a+b/(x)[*]", "/kernel/*", "/heimdall/users/${user}*",
               "${user}", "/poros/workspaces/p?blic/**", "dataos://lake:sales/*.parquet", "**/orders*",
-              "/heimdall/users/a?${user}", "/**/${user}/**", "*${user}"]
+              "/heimdall/users/a?${user}", "/**/${user}/**", "*${user}", "/poros/workspaces/${user}"]
 OBJECT_TAGS = ["PII.Email", "PII.Phone", "public", "tier:gold", "tier:silver"]
 OBJECT_GLOBS = ["PII.*", "tier:*", "*", "**", "?ublic", "PII.E*", "tier:g?ld"]
 PREDICATES = ["read", "create", "update", "delete", "select"]
-USERS = [None, "alice", "bob", "a*"]
+USERS = [None, "alice", "ali", "bob", "a*"]
 NAMES = [*"abcdefghijklmnop", "allow-1", "deny-1", "z", "Z", "p10", "p9", "p-9", "p_9"]
 GLOB_TOKENS = ["*", "**", "?", "${user}"]
 
