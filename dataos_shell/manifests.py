@@ -25,6 +25,8 @@ _TYPED = {_TAG + "int": "a number", _TAG + "float": "a number", _TAG + "bool": "
 _EXTENSIONS = (".yaml", ".yml", ".json")
 _STDIN = "<stdin>"
 _BUILDING = object()  # marks a node being built, to catch recursive aliases
+MAX_VALUES = 1_000_000  # a document expanding (through aliases) to more values is refused
+POLICY_VARIABLES = frozenset({"user"})  # ${user} belongs to access policies: never interpolated
 # $$ | ${NAME} | ${NAME:-default} | $NAME
 _VAR = re.compile(r"\$(?:(\$)|\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
 
@@ -117,6 +119,7 @@ class _Builder:
         self.loader = loader
         self.lines: dict[str, int] = {}  # field -> line, per document
         self.built: dict[int, Any] = {}  # id(node) -> value, per document: an alias is built once
+        self.sizes: dict[int, int] = {}  # id(node) -> values it expands to, aliases included
 
     def manifest(self, root: Node, index: int) -> Manifest:
         line = root.start_mark.line + 1
@@ -124,6 +127,7 @@ class _Builder:
             raise _invalid(self.file, line, f"expected a mapping (a resource manifest), got {_kind(root)}")
         self.lines = {}
         self.built = {}
+        self.sizes = {}
         return Manifest(self.build(root, ""), self.file, index, line, self.lines)
 
     def build(self, node: Node, path: str) -> Any:
@@ -140,6 +144,7 @@ class _Builder:
             else:
                 raise self.error(node, path, f"unsupported YAML tag {_short(node.tag)}")
             self.built[key] = value
+            self.sizes[key] = 1
             return value
         self.built[key] = _BUILDING
         if isinstance(node, SequenceNode) and node.tag == _SEQ:
@@ -148,6 +153,11 @@ class _Builder:
             value = self.mapping(node, path)
         else:
             raise self.error(node, path, f"unsupported YAML tag {_short(node.tag)}")
+        children = node.value if isinstance(node, SequenceNode) else [v for _, v in node.value]
+        size = self.sizes[key] = 1 + sum(self.sizes.get(id(child), 1) for child in children)
+        if size > MAX_VALUES:
+            raise self.error(node, path, f"the document expands to more than {MAX_VALUES:,} values "
+                             "(aliases nested too deep?)")
         self.built[key] = value
         return value
 
@@ -193,6 +203,8 @@ class _Builder:
             if dollar:
                 return "$"
             name = braced or bare
+            if name in POLICY_VARIABLES:
+                return match.group(0)
             found = self.env.get(name)
             if default is not None and not found:
                 return default

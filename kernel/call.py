@@ -24,7 +24,7 @@ class Call:
         self.object: str | None = None
         self.decision: Decision | None = None  # what the audit shows: the denial, else the first allow
 
-    def _decide(self, predicate: str, obj: str, tags: frozenset[str]) -> Decision:
+    def decide(self, predicate: str, obj: str, tags: frozenset[str] = frozenset()) -> Decision:
         decision = self.kernel.heimdall.decide(self.caller, predicate, obj, tags)
         self.decisions += 1
         if self.decision is None or (decision.allow and not self.decision.allow):
@@ -33,13 +33,22 @@ class Call:
 
     def allowed(self, predicate: str, obj: str, tags: frozenset[str] = frozenset()) -> bool:
         """Ask Heimdall, and remember that this call was authorized (for lists that filter)."""
-        return self._decide(predicate, obj, tags).allow
+        return self.decide(predicate, obj, tags).allow
 
     def authorize(self, predicate: str, obj: str, tags: frozenset[str] = frozenset()) -> None:
         """Raise EACCES, naming the deciding policy, unless the caller may do `predicate` on `obj`."""
-        decision = self._decide(predicate, obj, tags)
+        decision = self.decide(predicate, obj, tags)
         if not decision.allow:
             self.decision, self.object = decision, obj
             why = f"denied by policy {decision.policy!r}" if decision.policy else "no policy allows it"
             raise SyscallError("EACCES", f"user {self.caller.id!r} may not {predicate} {obj}: {why}",
                                predicate=predicate, object=obj, policy=decision.policy)
+
+    def hide(self, decision: Decision, obj: str) -> None:
+        """Audit a denial that the caller is answered as ENOENT (their tags hide the object)."""
+        self.decision, self.object = decision, obj
+
+    def refuse(self, obj: str, message: str, **details: object) -> None:
+        """EACCES for a rule of the kernel itself (not a policy), audited as a denial."""
+        self.decision, self.object = Decision(False, None, message), obj
+        raise SyscallError("EACCES", message, object=obj, **details)

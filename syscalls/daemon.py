@@ -8,12 +8,12 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .errors import SyscallError
 from .locations import TOKEN_HANDOFF, Locations
+from .procs import alive, runs
 from .transports import UnixSocket
 
 START_TIMEOUT = 20.0
@@ -22,7 +22,7 @@ START_TIMEOUT = 20.0
 class LocalKernel:
     def __init__(self, locations: Locations | None = None) -> None:
         self.locations = locations or Locations.current()
-        self.transport = UnixSocket(self.locations.socket)
+        self.transport = UnixSocket(self.locations.socket, own=True)
 
     def health(self) -> dict[str, Any] | None:
         """The daemon's `/healthz` ({version, pid, started}), or None when nothing answers."""
@@ -33,20 +33,13 @@ class LocalKernel:
         return json.loads(body) if status == 200 else None
 
     def pid(self) -> int | None:
-        """The daemon's pid: as it answers itself, else from the pid file if that process is
-        really our kernel (a stale pid file may name an unrelated process by now)."""
-        health = self.health()
-        if health is not None:
-            return health["pid"]
+        """The daemon's pid, from the pid file if that process is really our kernel (a stale pid
+        file may name an unrelated process by now)."""
         try:
             pid = int(self.locations.pidfile.read_text().split()[0])
         except (FileNotFoundError, ValueError, IndexError):
             return None
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            return None
-        return pid if _alive(pid) and str(self.locations.state).encode() in cmdline else None
+        return pid if runs(pid, str(self.locations.state)) else None
 
     def ensure(self, notices: list[str] | None = None) -> UnixSocket:
         """The transport to a running daemon of our version, starting or restarting it as needed."""
@@ -97,9 +90,9 @@ class LocalKernel:
             return None
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _alive(pid):
+        while time.monotonic() < deadline and alive(pid):
             time.sleep(0.02)
-        if _alive(pid):
+        if alive(pid):
             os.kill(pid, signal.SIGKILL)
         self.transport.close()
         return pid
@@ -121,15 +114,3 @@ class LocalKernel:
             return "no log"
         return lines[-1] if lines else "no log"
 
-
-def _alive(pid: int) -> bool:
-    """Is the process running? A zombie (exited, not yet reaped by its parent) is not."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[0] != "Z"

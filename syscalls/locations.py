@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,11 +42,13 @@ class Locations:
 
     @property
     def socket(self) -> Path:
+        """`run/kernel.sock`, or — when that path is too long for AF_UNIX — a socket in a private
+        (0700, ours, checked) directory under the temp dir."""
         path = self.run / "kernel.sock"
         if len(str(path)) <= SOCKET_MAX:
             return path
         digest = hashlib.sha256(str(self.run).encode()).hexdigest()[:16]
-        return Path(tempfile.gettempdir()) / f"dataos-{os.getuid()}-{digest}.sock"
+        return Path(tempfile.gettempdir()) / f"dataos-{os.getuid()}" / f"{digest}.sock"
 
     @property
     def pidfile(self) -> Path:
@@ -58,3 +61,15 @@ class Locations:
     def ensure(self) -> None:
         for path in (self.config, self.data, self.run, self.logs):
             path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.socket.parent)
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` 0700 if missing; refuse it unless it is a real directory, ours, 0700."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    st = path.lstat()
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        from .errors import SyscallError
+        raise SyscallError("EUNAVAIL", f"{path} must be a directory owned by you with mode 0700; "
+                           "refusing to use it for the kernel's socket")
+    return path

@@ -5,11 +5,13 @@ Every transport speaks the same envelope, `{"ok": true, "result": …}` or
 """
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
 import ssl
 import threading
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,6 +20,8 @@ from .errors import SyscallError
 from .locations import TOKEN_HANDOFF
 
 API = "/api/v1/syscalls/"
+IDLE = 20.0  # seconds a kept-alive connection may idle before we open a new one (the server allows 60)
+READ_ONLY = frozenset({"get", "list", "history", "types", "whoami", "info", "check"})
 
 
 class Transport(Protocol):
@@ -58,65 +62,97 @@ class Embedded:
         self.kernel.close()
 
 
-def _unix_connection(path: Path, timeout: float):
-    """http.client over AF_UNIX: tens of microseconds of client work a call, and a fast import."""
-    import http.client
+def _unix_connection(path: Path, timeout: float, own: bool):
+    """http.client over AF_UNIX: tens of microseconds of client work a call, and a fast import.
+    With `own`, the server must run as our user (SO_PEERCRED), or no token is sent to it."""
 
     class Connection(http.client.HTTPConnection):
         def connect(self) -> None:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self.sock.settimeout(timeout)
             self.sock.connect(str(path))
+            if own and _peer_uid(self.sock, path) != os.getuid():
+                self.sock.close()
+                raise SyscallError("EUNAVAIL", f"{path} is served by another user; refusing to send credentials")
 
     return Connection("localhost", timeout=timeout)
+
+
+def _peer_uid(sock: socket.socket, path: Path) -> int:
+    if hasattr(socket, "SO_PEERCRED"):
+        import struct
+        _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                              struct.calcsize("3i")))
+        return uid
+    return path.stat().st_uid
 
 
 class UnixSocket:
     """The local kernel daemon's REST API over its Unix socket (`unix://PATH`)."""
 
-    def __init__(self, path: str | Path, timeout: float = 300.0) -> None:
+    def __init__(self, path: str | Path, timeout: float = 300.0, own: bool = False) -> None:
         self.path = Path(path)
         self.url = f"unix://{self.path}"
         self.timeout = timeout
+        self.own = own
         self._local = threading.local()
 
     def _conn(self):
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = _unix_connection(self.path, self.timeout)
+            conn = self._local.conn = _unix_connection(self.path, self.timeout, self.own)
         return conn
 
-    def request(self, method: str, path: str, body: bytes | None = None, token: str | None = None
-                ) -> tuple[int, bytes]:
+    def request(self, method: str, path: str, body: bytes | None = None, token: str | None = None,
+                idempotent: bool = True) -> tuple[int, bytes]:
+        """One HTTP exchange. A kept-alive connection that turns out dead is replaced once —
+        for a call that may have run already (not idempotent) only if the request never left."""
         headers = {"Content-Type": "application/json", "X-Dataos-Version": __version__}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         for attempt in (1, 2):
             conn = self._conn()
+            reused = conn.sock is not None
+            if reused and time.monotonic() - getattr(self._local, "used", 0.0) > IDLE:
+                conn.close()  # the server drops idle connections: don't race it
+                reused = False
             try:
                 conn.request(method, path, body=body, headers=headers)
+            except OSError as e:
+                self._drop()
+                if reused and attempt == 1:
+                    continue
+                raise self._unavailable(e) from None
+            try:
                 response = conn.getresponse()
-                return response.status, response.read()
-            except (ConnectionError, OSError) as e:
-                conn.close()
-                self._local.conn = None
-                # A kept-alive connection the daemon closed: retry once on a new one.
-                if attempt == 2 or isinstance(e, (FileNotFoundError, ConnectionRefusedError, socket.timeout)):
-                    if isinstance(e, socket.timeout):
-                        raise SyscallError("ETIMEDOUT", f"the kernel at {self.url} did not answer in time") from None
-                    raise SyscallError("EUNAVAIL", f"cannot reach the kernel at {self.url}: "
-                                       f"{e.strerror or e}") from None
+                data = response.read()
+            except (OSError, http.client.HTTPException) as e:
+                self._drop()
+                if reused and idempotent and attempt == 1 and not isinstance(e, socket.timeout):
+                    continue
+                raise self._unavailable(e) from None
+            self._local.used = time.monotonic()
+            return response.status, data
         raise AssertionError("unreachable")
 
-    def call(self, name: str, request: dict[str, Any] | None, token: str | None) -> Any:
-        status, body = self.request("POST", API + name, json.dumps(request or {}).encode(), token)
-        return unwrap(status, body, self.url)
-
-    def close(self) -> None:
+    def _drop(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
-            self._local.conn = None
+        self._local.conn = None
+
+    def _unavailable(self, e: Exception) -> SyscallError:
+        if isinstance(e, socket.timeout):
+            return SyscallError("ETIMEDOUT", f"the kernel at {self.url} did not answer in time")
+        return SyscallError("EUNAVAIL", f"cannot reach the kernel at {self.url}: {getattr(e, 'strerror', None) or e}")
+
+    def call(self, name: str, request: dict[str, Any] | None, token: str | None) -> Any:
+        status, body = self.request("POST", API + name, json.dumps(request or {}).encode(), token,
+                                    idempotent=name.rpartition(".")[2] in READ_ONLY)
+        return unwrap(status, body, self.url)
+
+    def close(self) -> None:
+        self._drop()
 
 
 class Http:

@@ -45,6 +45,27 @@ class Heimdall:
             if policy is not None:
                 self.policies.put(policy)
 
+    def trial(self, caller: Caller, manifests: dict[str, dict[str, Any]], checks: list[tuple[str, str]]
+              ) -> tuple[str, str] | None:
+        """With these policy manifests in force, would `caller` still be allowed every (predicate,
+        object) in `checks`? Returns the first that would be denied; the index is left as it was."""
+        trial = {name: parse_access_policy(name, m["policy"]["access"]) for name, m in manifests.items()}
+        with self._policy_lock:
+            saved = {name: self.policies.get(name) for name in trial}
+            try:
+                for policy in trial.values():
+                    self.policies.remove(policy.name)
+                    self.policies.put(policy)
+                for predicate, obj in checks:
+                    if not self.policies.decide(caller.tags, predicate, obj, frozenset(), caller.id).allow:
+                        return predicate, obj
+                return None
+            finally:
+                for name, old in saved.items():
+                    self.policies.remove(name)
+                    if old is not None:
+                        self.policies.put(old)
+
     def unload(self, resource: dict[str, Any]) -> None:
         with self._policy_lock:
             self.policies.remove(resource["name"])

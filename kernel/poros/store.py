@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,7 @@ class Plan:
     manifest: dict[str, Any]  # normalized, without status
     current: dict[str, Any] | None  # the stored resource, if any
     action: str  # created | configured | unchanged
+    expected: dict[str, Any]  # the uid/generation the manifest was read at (its `status`), if any
 
     @property
     def generation(self) -> int:
@@ -75,10 +77,13 @@ class Poros:
     def get(self, type_name: str, name: str, workspace: str | None) -> dict[str, Any]:
         found = self.find(type_name, name, workspace)
         if found is None:
-            _, ws = self.workspace_of(type_name, workspace)
-            where = f" in workspace {ws!r}" if ws else ""
-            raise SyscallError("ENOENT", f"no {type_name} named {name!r}{where}", type=type_name, name=name)
+            raise self.missing(type_name, name, workspace)
         return found
+
+    def missing(self, type_name: str, name: str, workspace: str | None) -> SyscallError:
+        _, ws = self.workspace_of(type_name, workspace)
+        where = f" in workspace {ws!r}" if ws else ""
+        return SyscallError("ENOENT", f"no {type_name} named {name!r}{where}", type=type_name, name=name)
 
     def list(self, type_name: str | None = None, workspace: str | None = None) -> list[dict[str, Any]]:
         sql, params = "SELECT * FROM resources WHERE 1=1", []
@@ -126,20 +131,29 @@ class Poros:
         if ws:
             check_name(ws, "workspace", "workspace name")
         current = self.find(kind.type, manifest["name"], ws or None)
-        expected = (manifest.get("status") or {})
-        if current is not None and expected:
-            stale = [k for k in ("uid", "generation") if k in expected and expected[k] != current["status"][k]]
-            if stale:
-                raise SyscallError(
-                    "ECONFLICT", f"{kind.type} {manifest['name']!r} changed since it was read: it is at generation "
-                    f"{current['status']['generation']}, the manifest was read at {expected.get('generation')}; "
-                    "get it again and re-apply", field=f"status.{stale[0]}")
+        expected = {k: v for k, v in (manifest.get("status") or {}).items() if k in ("uid", "generation")}
+        if not isinstance(expected.get("generation", 0), int) or isinstance(expected.get("generation"), bool):
+            raise SyscallError("EINVAL", "status.generation: expected an integer", field="status.generation")
         normal = _normalize(manifest, kind, ws, owner=current.get("owner") if current else None)
         if current is None:
             action = "created"
         else:
             action = "unchanged" if normal == _spec(current) else "configured"
-        return Plan(kind, ws, normal, current, action)
+        return Plan(kind, ws, normal, current, action, expected)
+
+    @staticmethod
+    def check_fresh(plan: Plan) -> None:
+        """ECONFLICT when the manifest was read at another generation than the stored one.
+        (Called after authorization, so a denied caller learns nothing from it.)"""
+        if plan.current is None or not plan.expected:
+            return
+        status = plan.current["status"]
+        stale = [k for k, v in plan.expected.items() if v != status[k]]
+        if stale:
+            raise SyscallError(
+                "ECONFLICT", f"{plan.kind.type} {plan.manifest['name']!r} changed since it was read: it is at "
+                f"generation {status['generation']}, the manifest was read at {plan.expected.get('generation')}; "
+                "get it again and re-apply", field=f"status.{stale[0]}")
 
     def apply(self, plans: Iterable[Plan], by: str) -> list[dict[str, Any]]:
         """Write every plan in one transaction: all or nothing."""
@@ -158,15 +172,19 @@ class Poros:
                 else:
                     status = plan.current["status"]
                     uid, generation, created = status["uid"], status["generation"] + 1, status["created"]
-                    row = c.execute("SELECT generation FROM resources WHERE uid=?", (uid,)).fetchone()
-                    if row is None or row[0] != status["generation"]:
-                        raise SyscallError("ECONFLICT", f"{plan.kind.type} {manifest['name']!r} was changed "
-                                           "concurrently; re-apply")
                 status = {**(plan.current or {}).get("status", {}), "uid": uid, "generation": generation,
                           "created": created, "updated": stamp, "aggregateStatus": "active"}
-                c.execute("INSERT OR REPLACE INTO resources VALUES (?,?,?,?,?,?,?,?,?,?)",
-                          (plan.kind.type, plan.workspace, manifest["name"], uid, generation,
-                           json.dumps(manifest), json.dumps(status), manifest["owner"], created, stamp))
+                row = (plan.kind.type, plan.workspace, manifest["name"], uid, generation, json.dumps(manifest),
+                       json.dumps(status), manifest["owner"], created, stamp)
+                if plan.current is None:
+                    try:
+                        c.execute("INSERT INTO resources VALUES (?,?,?,?,?,?,?,?,?,?)", row)
+                    except sqlite3.IntegrityError:
+                        raise _raced(plan) from None
+                elif c.execute("UPDATE resources SET generation=?, manifest=?, status=?, updated=? "
+                               "WHERE uid=? AND generation=?", (generation, row[5], row[6], stamp, uid,
+                                                                 generation - 1)).rowcount != 1:
+                    raise _raced(plan)
                 c.execute("INSERT INTO generations VALUES (?,?,?,?,?,?,?,?,?)",
                           (uid, generation, plan.kind.type, plan.workspace, manifest["name"],
                            json.dumps(manifest), stamp, by, plan.action))
@@ -181,7 +199,10 @@ class Poros:
             raise SyscallError("ECONFLICT", f"{type_name} {name!r} is at generation {status['generation']}, "
                                f"not {generation}")
         with self.db.transaction() as c:
-            c.execute("DELETE FROM resources WHERE uid=?", (status["uid"],))
+            if c.execute("DELETE FROM resources WHERE uid=? AND generation=?",
+                         (status["uid"], status["generation"])).rowcount != 1:
+                raise SyscallError("ECONFLICT", f"{type_name} {name!r} changed while it was being deleted; "
+                                   "try again")
             c.execute("INSERT INTO generations VALUES (?,?,?,?,?,?,?,?,?)",
                       (status["uid"], status["generation"], current["type"], current.get("workspace", ""),
                        name, json.dumps(_spec(current)), now(), by, "deleted"))
@@ -189,6 +210,11 @@ class Poros:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _raced(plan: Plan) -> SyscallError:
+    return SyscallError("ECONFLICT", f"{plan.kind.type} {plan.manifest['name']!r} was changed concurrently; "
+                        "re-apply")
 
 
 def object_path(type_name: str, name: str, workspace: str) -> str:

@@ -1,4 +1,9 @@
-"""Syscall handlers of Poros: resource.*. Each authorizes per resource object."""
+"""Syscall handlers of Poros: resource.*. Each authorizes per resource object.
+
+Reads answer as if a resource hidden from the caller by its tags did not exist: ENOENT where a
+missing one would be ENOENT, EACCES where a missing one would be EACCES. Existence and versions
+are never revealed before the caller is authorized.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -7,11 +12,13 @@ from syscalls.errors import SyscallError
 
 from ..call import Call
 from .kinds import KINDS
-from .store import object_path
+from .store import Plan, object_path
+
+POLICY_ADMIN = ("update", "delete")  # what a caller must keep on a policy they apply
 
 
-def _tags(resource: dict[str, Any]) -> frozenset[str]:
-    return frozenset(resource.get("tags", ()))
+def _tags(resource: dict[str, Any] | None) -> frozenset[str]:
+    return frozenset((resource or {}).get("tags", ()))
 
 
 def _path(resource: dict[str, Any]) -> str:
@@ -29,10 +36,12 @@ def resource_apply(call: Call, manifests: list[dict], workspace: str | None, dry
     plans = poros.plan(manifests, workspace)
     for i, plan in enumerate(plans):
         try:
-            _authorize_write(call, plan.manifest, plan.current, plan.action)
+            _authorize_write(call, plan)
+            poros.check_fresh(plan)
         except SyscallError as e:
             e.details.setdefault("document", i)
             raise
+    _keep_policy_control(call, plans)
     written = [p.manifest for p in plans] if dry_run else poros.apply(plans, call.caller.id)
     if not dry_run:
         for plan, resource in zip(plans, written):
@@ -44,28 +53,57 @@ def resource_apply(call: Call, manifests: list[dict], workspace: str | None, dry
         for p, r in zip(plans, written)]}
 
 
-def _authorize_write(call: Call, manifest: dict[str, Any], current: dict[str, Any] | None, action: str) -> None:
-    path = object_path(manifest["type"], manifest["name"], manifest.get("workspace", ""))
-    system = manifest.get("layer") == "system" or (current or {}).get("layer") == "system"
-    if system and action != "unchanged":
-        raise SyscallError("EACCES", f"{path} is a system-layer resource, managed by the kernel",
-                           object=path, field="layer")
-    if current is None:
-        call.authorize("create", path, _tags(manifest))
+def _authorize_write(call: Call, plan: Plan) -> None:
+    path = object_path(plan.kind.type, plan.manifest["name"], plan.workspace)
+    if plan.current is None:
+        call.authorize("create", path, _tags(plan.manifest))
     else:
-        call.authorize("update", path, _tags(current))
-        if _tags(manifest) != _tags(current):
-            call.authorize("update", path, _tags(manifest))
+        call.authorize("update", path, _tags(plan.current))
+        if _tags(plan.manifest) != _tags(plan.current):
+            call.authorize("update", path, _tags(plan.manifest))
+    system = plan.manifest.get("layer") == "system" or (plan.current or {}).get("layer") == "system"
+    if system and plan.action != "unchanged":
+        call.refuse(path, f"{path} is a system-layer resource, managed by the kernel", field="layer")
+
+
+def _keep_policy_control(call: Call, plans: list[Plan]) -> None:
+    """Refuse access policies that would leave the caller unable to change or delete them
+    (a deny on `**` can otherwise lock every operator out for good)."""
+    changed = {p.manifest["name"]: p.manifest for p in plans
+               if p.kind.type == "policy" and p.action != "unchanged" and "access" in p.manifest["policy"]}
+    if not changed:
+        return
+    checks = [(predicate, object_path("policy", name, "")) for name in changed for predicate in POLICY_ADMIN]
+    lost = call.kernel.heimdall.trial(call.caller, changed, checks)
+    if lost is not None:
+        predicate, path = lost
+        raise SyscallError("EINVAL", f"policy.access: this would deny you ({call.caller.id}) {predicate} on "
+                           f"{path}, so you could never change or remove it; narrow its subjects or objects",
+                           field="policy.access", document=next(i for i, p in enumerate(plans)
+                                                                if object_path("policy", p.manifest["name"], "")
+                                                                == path))
+
+
+def _read(call: Call, predicate: str, type_name: str, name: str, workspace: str | None
+          ) -> dict[str, Any] | None:
+    """Authorize `predicate` on a resource, hiding it when only its tags deny the caller."""
+    poros = call.kernel.poros
+    _, ws = poros.workspace_of(type_name, workspace)
+    path = object_path(type_name, name, ws)
+    found = poros.find(type_name, name, workspace)
+    if found is not None:
+        decision = call.decide(predicate, path, _tags(found))
+        if not decision.allow and call.decide(predicate, path, frozenset()).allow:
+            call.hide(decision, path)
+            return None  # what a caller who may see the path but not this object learns: nothing
+    call.authorize(predicate, path, _tags(found))
+    return found
 
 
 def resource_get(call: Call, type: str, name: str, workspace: str | None) -> dict[str, Any]:
-    poros = call.kernel.poros
-    _, ws = poros.workspace_of(type, workspace)
-    found = poros.find(type, name, workspace)
-    # Authorize before answering ENOENT, so a denied caller learns nothing about existence.
-    call.authorize("read", object_path(type, name, ws), _tags(found) if found else frozenset())
+    found = _read(call, "read", type, name, workspace)
     if found is None:
-        return poros.get(type, name, workspace)
+        raise call.kernel.poros.missing(type, name, workspace)
     return found
 
 
@@ -75,28 +113,31 @@ def resource_list(call: Call, type: str | None, workspace: str | None) -> list[d
 
 def resource_delete(call: Call, type: str, name: str, workspace: str | None,
                     generation: int | None) -> dict[str, Any]:
+    found = _read(call, "delete", type, name, workspace)
     poros = call.kernel.poros
-    _, ws = poros.workspace_of(type, workspace)
-    found = poros.find(type, name, workspace)
-    path = object_path(type, name, ws)
-    call.authorize("delete", path, _tags(found) if found else frozenset())
-    if found and found.get("layer") == "system":
-        raise SyscallError("EACCES", f"{path} is a system-layer resource and cannot be deleted", object=path)
+    if found is None:
+        raise poros.missing(type, name, workspace)
+    if found.get("layer") == "system":
+        call.refuse(_path(found), f"{_path(found)} is a system-layer resource and cannot be deleted")
     deleted = poros.delete(type, name, workspace, call.caller.id, generation)
     call.kernel.deleted(deleted)
     return deleted
 
 
 def resource_history(call: Call, type: str, name: str, workspace: str | None) -> list[dict[str, Any]]:
+    found = _read(call, "read", type, name, workspace)
     poros = call.kernel.poros
-    _, ws = poros.workspace_of(type, workspace)
-    path = object_path(type, name, ws)
-    found = poros.find(type, name, workspace)
-    call.authorize("read", path, _tags(found) if found else frozenset())
-    generations = poros.history(type, name, workspace)
+    generations = poros.history(type, name, workspace) if found is not None or \
+        poros.find(type, name, workspace) is None else []
+    if not generations:
+        raise SyscallError("ENOENT", f"no {type} named {name!r} has ever been applied")
     # A deleted resource's history is governed by the tags its generations carried.
-    for tags in {frozenset(g["manifest"].get("tags", ())) for g in generations} - {_tags(found or {})}:
-        call.authorize("read", path, tags)
+    path = object_path(type, name, poros.workspace_of(type, workspace)[1])
+    for tags in {frozenset(g["manifest"].get("tags", ())) for g in generations} - {_tags(found)}:
+        decision = call.decide("read", path, tags)
+        if not decision.allow:
+            call.hide(decision, path)
+            raise SyscallError("ENOENT", f"no {type} named {name!r} has ever been applied")
     return generations
 
 

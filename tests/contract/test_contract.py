@@ -378,8 +378,15 @@ def test_a_deny_by_object_tag_hides_the_resource(k):
     k.op.resource.apply(manifests=[
         access_policy(uniq("p"), [[role]], ["read"], ["/poros/workspaces/public/workflow/*"]),
         access_policy(uniq("d"), [[role]], ["read"], object_tags=[secret], allow=False)])
-    fails("EACCES", client.resource.get, type="workflow", name=wf)
+    # Hidden exactly like a resource that does not exist: nothing to learn from the answer.
+    hidden = fails("ENOENT", client.resource.get, type="workflow", name=wf)
+    missing = fails("ENOENT", client.resource.get, type="workflow", name=uniq("nothing"))
+    assert hidden.message.replace(wf, "X") == missing.message.replace(missing.message.split("'")[1], "X")
+    # No delete right at all: the same EACCES whether the resource exists or not.
+    fails("EACCES", client.resource.delete, type="workflow", name=wf)
+    fails("EACCES", client.resource.delete, type="workflow", name=uniq("nothing"))
     assert wf not in [r["name"] for r in client.resource.list(type="workflow")]
+    assert k.op.resource.get(type="workflow", name=wf)["name"] == wf  # still there
 
 
 def test_a_deny_by_object_tag_also_hides_the_history(k):
@@ -391,7 +398,7 @@ def test_a_deny_by_object_tag_also_hides_the_history(k):
     k.op.resource.apply(manifests=[
         access_policy(uniq("p"), [[role]], ["read"], ["/poros/workspaces/public/workflow/*"]),
         access_policy(uniq("d"), [[role]], ["read"], object_tags=[secret], allow=False)])
-    fails("EACCES", client.resource.history, type="workflow", name=wf)
+    fails("ENOENT", client.resource.history, type="workflow", name=wf)
 
 
 def test_invalid_policy_is_einval_naming_the_field(k):

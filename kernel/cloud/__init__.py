@@ -1,0 +1,52 @@
+"""The cloud kernel: where pods run. One interface, two drivers: `local` (OS processes) and
+`kubernetes` (Jobs and Deployments through the official client).
+
+A pod is one run of one command. Drivers report phases in Kubernetes' vocabulary.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable, Iterator, Protocol
+
+PENDING, RUNNING, SUCCEEDED, FAILED, UNKNOWN = "Pending", "Running", "Succeeded", "Failed", "Unknown"
+TERMINAL = frozenset({SUCCEEDED, FAILED})
+
+
+@dataclass(frozen=True)
+class PodSpec:
+    name: str
+    workspace: str
+    command: list[str]
+    labels: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    image: str | None = None  # used by the kubernetes driver; the local driver runs `command` directly
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PodStatus:
+    name: str
+    workspace: str
+    phase: str
+    labels: dict[str, str]
+    created: str
+    started: str | None = None
+    finished: str | None = None
+    exit_code: int | None = None
+    reason: str | None = None
+    node: str = "local"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Driver(Protocol):
+    name: str
+
+    def run(self, spec: PodSpec) -> PodStatus: ...
+    def kill(self, name: str, grace: float = 5.0) -> None: ...
+    def delete(self, name: str) -> None: ...
+    def poll(self) -> Iterable[PodStatus]: ...
+    def logs(self, name: str, tail: int | None = None, follow: bool = False) -> Iterator[str]: ...

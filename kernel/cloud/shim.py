@@ -1,0 +1,65 @@
+"""The pod shim: `python -m kernel.cloud.shim POD_DIR` runs one pod's command and records how
+it ended, so pods outlive the kernel daemon and a restarted daemon still learns exit codes.
+
+The shim leads the pod's process group; SIGTERM to the group reaches the command, and the shim
+writes `status.json` (atomically) when it starts the command and when the command exits.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def write_status(pod_dir: Path, **status: object) -> None:
+    path = pod_dir / "status.json"
+    try:
+        current = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        current = {}
+    tmp = pod_dir / "status.json.tmp"
+    tmp.write_text(json.dumps({**current, **status}))
+    tmp.replace(path)
+
+
+def main(pod_dir: Path) -> int:
+    spec = json.loads((pod_dir / "spec.json").read_text())
+    env = {**os.environ, **spec.get("env", {})}
+    env.pop("DATAOS_SHIM", None)
+    log = open(pod_dir / "pod.log", "ab", buffering=0)
+    try:
+        child = subprocess.Popen(spec["command"], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                 env=env, cwd=spec.get("cwd") or pod_dir)
+    except OSError as e:
+        log.write(f"dataos: cannot start {spec['command'][0]!r}: {e.strerror}\n".encode())
+        write_status(pod_dir, phase="Failed", exit_code=127, reason="StartError", started=now(), finished=now(),
+                     shim_pid=os.getpid())
+        return 127
+    write_status(pod_dir, phase="Running", pid=child.pid, shim_pid=os.getpid(), started=now())
+    stopping = []
+
+    def forward(signum: int, _frame: object) -> None:
+        stopping.append(signum)
+        child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    code = child.wait()
+    if code < 0:
+        code = 128 - code  # killed by a signal: the shell's convention (SIGKILL -> 137)
+    reason = "Killed" if stopping else ("Completed" if code == 0 else "Error")
+    write_status(pod_dir, phase="Succeeded" if code == 0 else "Failed", exit_code=code, reason=reason,
+                 finished=now())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1])))
