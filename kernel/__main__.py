@@ -16,11 +16,28 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--pidfile", type=Path)
     serve.add_argument("--tls-cert", help="serve HTTPS on --listen with this certificate (PEM)")
     serve.add_argument("--tls-key", help="the certificate's private key (PEM)")
+    serve.add_argument("--insecure", action="store_true", help="allow plain HTTP on a non-loopback --listen")
     args = parser.parse_args(argv)
     if not args.socket and not args.listen:
         parser.error("give --socket, --listen or both")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("give both --tls-cert and --tls-key")
+    if args.listen and not args.tls_cert and not args.insecure and not _loopback(args.listen):
+        parser.error(f"--listen {args.listen} would send API tokens in clear text: give --tls-cert and "
+                     "--tls-key, or --insecure")
     from .daemon import serve as run
     return run(args.state, args.socket, args.pidfile, args.listen, args.tls_cert, args.tls_key)
+
+
+def _loopback(listen: str) -> bool:
+    import ipaddress
+    host = listen.rpartition(":")[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 if __name__ == "__main__":

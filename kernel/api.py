@@ -40,6 +40,28 @@ def _token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+async def _body(request: Request) -> bytes:
+    """The request body, read through a size cap (whatever Content-Length says, if anything)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise SyscallError("EINVAL", f"the request is larger than {MAX_BODY // 2**20} MiB")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decode(body: bytes) -> object:
+    if not body.strip():
+        return {}
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise SyscallError("EINVAL", "the request body is nested too deeply") from None
+    except ValueError as e:
+        raise SyscallError("EINVAL", f"the request body is not valid JSON: {e}") from None
+
+
 def create_app(kernel: Kernel) -> Starlette:
     async def health(request: Request) -> Response:
         return _json({"ok": True, "version": __version__, "pid": os.getpid(), "started": kernel.started})
@@ -48,13 +70,10 @@ def create_app(kernel: Kernel) -> Starlette:
         return _json({"ok": True, "result": [s.describe() for s in TABLE.values()]})
 
     async def syscall(request: Request) -> Response:
-        if int(request.headers.get("content-length") or 0) > MAX_BODY:
-            return _error(SyscallError("EINVAL", f"the request is larger than {MAX_BODY // 2**20} MiB"))
-        body = await request.body()
         try:
-            payload = json.loads(body) if body.strip() else {}
-        except ValueError as e:
-            return _error(SyscallError("EINVAL", f"the request body is not valid JSON: {e}"))
+            payload = _decode(await _body(request))
+        except SyscallError as e:
+            return _error(e)
         try:
             result = await run_in_threadpool(kernel.call, _token(request), request.path_params["name"], payload)
         except SyscallError as e:

@@ -26,14 +26,18 @@ from .heimdall.builtin import BUILTIN_POLICIES, OPERATOR_ROLE
 from .heimdall.service import Heimdall
 from .names import sanitize
 from .poros import syscalls as poros_syscalls
-from .poros.store import Poros
+from .poros.store import Poros, tags_of_path
 from .store import now
 
 log = logging.getLogger("dataos.kernel")
+BOOTSTRAP_KEY = "bootstrap"  # the first operator's first key
 
 
 class Kernel:
-    def __init__(self, state_dir: str | Path, *, operator: str | None = None) -> None:
+    def __init__(self, state_dir: str | Path, *, operator: str | None = None, handoff: bool = True) -> None:
+        """Open (or create) the kernel state in `state_dir`. On first start an operator user is
+        made; with `handoff`, its token is left in `operator.token` for the client that started
+        us (deleted as soon as that token is first used)."""
         self.state_dir = Path(state_dir).expanduser().resolve()
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock = _lock(self.state_dir / "kernel.lock")
@@ -45,7 +49,8 @@ class Kernel:
             **heimdall_syscalls.HANDLERS, **poros_syscalls.HANDLERS,
             "kernel.info": self._info, "audit.list": self._audit_list,
         }
-        self._bootstrap(operator or sanitize(getpass.getuser()))
+        self._handoff = self.state_dir / TOKEN_HANDOFF
+        self._bootstrap(operator or sanitize(getpass.getuser()), handoff)
         for resource in self.poros.list("policy"):
             self.heimdall.load(resource)
 
@@ -63,6 +68,8 @@ class Kernel:
                 raise SyscallError("ENOSYS", f"{name} is not supported by this kernel")
             caller = self.heimdall.authenticate(token)
             user = caller.id
+            if caller.key == BOOTSTRAP_KEY:
+                self._handoff.unlink(missing_ok=True)  # the client has it now
             args = spec.decode(request)
             call = Call(self, caller, spec)
             if spec.predicate is not None:
@@ -106,19 +113,32 @@ class Kernel:
 
     # --- first start ------------------------------------------------------------------------
 
-    def _bootstrap(self, operator: str) -> None:
+    def object_tags(self, path: str) -> frozenset[str]:
+        return tags_of_path(self.poros, path)
+
+    def session_token(self) -> str:
+        """A token for the first operator that lives only in this process's memory: how an
+        in-process (embedded) client authenticates without a token on disk."""
+        return self.heimdall.identities.session(self._operator())
+
+    def _operator(self) -> str:
+        users = self.heimdall.identities.list_users()
+        return next((u["id"] for u in sorted(users, key=lambda u: u["created"]) if OPERATOR_ROLE in u["tags"]),
+                    users[0]["id"] if users else "")
+
+    def _bootstrap(self, operator: str, handoff: bool) -> None:
         plans = self.poros.plan([p for p in BUILTIN_POLICIES
                                  if self.poros.find("policy", p["name"], None) is None], None)
         self.poros.apply(plans, "system")
         identities = self.heimdall.identities
         if identities.is_empty():
             identities.create_user(operator, "person", [OPERATOR_ROLE], "The first operator, created at first start")
-            key = identities.create_key(operator, "bootstrap", None)
-            handoff = self.state_dir / TOKEN_HANDOFF
-            fd = os.open(handoff, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(key["token"] + "\n")
-            log.info("created operator user %r (its token is handed to the first client)", operator)
+            key = identities.create_key(operator, BOOTSTRAP_KEY, None)
+            if handoff:
+                fd = os.open(self._handoff, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(key["token"] + "\n")
+            log.info("created operator user %r", operator)
 
     def close(self) -> None:
         self.audit.close()

@@ -84,22 +84,19 @@ def connect(url: str | None = None, token: str | None = None) -> Client:
     notices: list[str] = []
     if url.startswith("embedded://"):
         transport: Transport = Embedded(url.removeprefix("embedded://"))
-        token = token or _env_token() or transport.handoff_token()
+        token = token or _env_token() or transport.session_token()
     elif url.startswith("local://"):
         from .daemon import LocalKernel
         contexts = contexts or Contexts()
         local = LocalKernel(contexts.locations)
         transport = local.ensure(notices)
         context = context or "local"
+        handed = local.take_handoff_token()  # a new kernel's operator token: store it at once
+        if handed is not None:
+            notice = contexts.save_token(context, handed)
+            if notice:
+                notices.append(notice)
         token = token or contexts.token(context)
-        if token is None:
-            token = local.take_handoff_token()
-            if token is not None:
-                notice = contexts.save_token(context, token)
-                if notice:
-                    notices.append(notice)
-            else:
-                token = contexts.token(context)  # a concurrent first client saved it
     elif url.startswith("unix://"):
         transport = UnixSocket(url.removeprefix("unix://"))
     elif url.startswith(("http://", "https://")):

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-#: code -> (meaning, CLI exit code, HTTP status). DESIGN.md's table, plus EIO for kernel bugs.
+#: code -> (meaning, CLI exit code, HTTP status). DESIGN.md's table, plus EIO for bugs (exit 70, as
+#: sysexits' EX_SOFTWARE: exit 1 stays what it means to kubectl-style `diff`, "there are changes").
 ERRNO: dict[str, tuple[str, int, int]] = {
     "EAUTH": ("no or invalid credentials", 3, 401),
     "EACCES": ("authenticated, denied by policy", 4, 403),
@@ -15,7 +16,7 @@ ERRNO: dict[str, tuple[str, int, int]] = {
     "ETIMEDOUT": ("a service or the cluster is slow; safe to retry", 7, 504),
     "ECANCELED": ("cancelled by the user", 8, 499),
     "ENOSYS": ("unknown syscall or not supported here", 8, 501),
-    "EIO": ("internal error in the kernel (a bug: see the kernel log)", 1, 500),
+    "EIO": ("internal error (a bug: see the kernel log)", 70, 500),  # 70: sysexits' EX_SOFTWARE
 }
 
 #: Every syscall may fail with these, whatever its own list says.

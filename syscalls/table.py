@@ -47,10 +47,10 @@ def user_list() -> list[User]:
     """The users the caller may read."""
 
 
-@syscall("user.update", predicate="update", object="/heimdall/users/{name}", errors=("ENOENT",))
+@syscall("user.update", errors=("ENOENT",))
 def user_update(name: str, add_tags: list[str] = [], remove_tags: list[str] = [],  # noqa: B006
                 description: str | None = None) -> User:
-    """Add or remove a user's tags, or change the description."""
+    """Add or remove a user's tags (update on /heimdall/users/NAME/tags), or change the description."""
 
 
 @syscall("user.delete", predicate="delete", object="/heimdall/users/{name}", errors=("ENOENT",))

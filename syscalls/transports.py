@@ -17,7 +17,6 @@ from typing import Any, Protocol
 
 from . import __version__
 from .errors import SyscallError
-from .locations import TOKEN_HANDOFF
 
 API = "/api/v1/syscalls/"
 IDLE = 20.0  # seconds a kept-alive connection may idle before we open a new one (the server allows 60)
@@ -49,11 +48,11 @@ class Embedded:
     def __init__(self, state_dir: str) -> None:
         from kernel.kernel import Kernel  # the one place the system layer loads the kernel itself
         self.url = f"embedded://{state_dir}"
-        self.kernel = Kernel(state_dir)
+        self.kernel = Kernel(state_dir, handoff=False)
 
-    def handoff_token(self) -> str | None:
-        path = self.kernel.state_dir / TOKEN_HANDOFF
-        return path.read_text().strip() if path.exists() else None
+    def session_token(self) -> str:
+        """Whoever opens the state in-process owns it: a memory-only operator token."""
+        return self.kernel.session_token()
 
     def call(self, name: str, request: dict[str, Any] | None, token: str | None) -> Any:
         return self.kernel.call(token, name, request)

@@ -77,9 +77,9 @@ def run(args: list[str]) -> None:
     except Exception as e:  # a bug: one line, the traceback only on request
         if os.environ.get("DATAOS_DEBUG"):
             raise
-        print(error_line(SyscallError("EIO", f"internal error: {type(e).__name__}: {e} "
-                                      "(set DATAOS_DEBUG=1 for the traceback)")), file=sys.stderr)
-        code = 1
+        bug = SyscallError("EIO", f"internal error: {type(e).__name__}: {e} (set DATAOS_DEBUG=1 for the traceback)")
+        print(error_line(bug), file=sys.stderr)
+        code = bug.exit_code
     finally:
         session.close()
     sys.exit(code)

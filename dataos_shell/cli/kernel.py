@@ -47,7 +47,7 @@ def status(output: Format = OUTPUT) -> None:
     render(info, output, ["status", "pid", "version", "started", "socket"],
            [["running" if health else "stopped", info["pid"], info["version"], info["started"], info["socket"]]],
            ["running" if health else "stopped"])
-    if health is None and output in (Format.table, Format.wide):
+    if health is None:
         raise typer.Exit(7)
 
 

@@ -158,16 +158,26 @@ def delete(kind: Optional[str] = KIND, name: Optional[str] = NAME,
         ref = ids.require(ids.resolve(kind, name, type_opt=type_opt, name_opt=name_opt, workspace=workspace,
                                       ident=ident, id_=id_), "delete")
         targets = [(ref.type, ref.name, ref.workspace, None)]
+    def located(e: SyscallError, manifest) -> SyscallError:
+        if manifest is not None:
+            e.message = f"{manifest.where()}: {e.message}"
+        return e
+
+    present = []
+    for target in targets:  # find every one first: a missing one stops the delete before it starts
+        try:
+            client().resource.get(type=target[0], name=target[1], workspace=target[2])
+            present.append(target)
+        except SyscallError as e:
+            if not (e.code == "ENOENT" and ignore_not_found):
+                raise located(e, target[3]) from None
     done = []
-    for type_name, res_name, ws, manifest in targets:
+    for type_name, res_name, ws, manifest in present:
         try:
             done.append(client().resource.delete(type=type_name, name=res_name, workspace=ws))
         except SyscallError as e:
-            if e.code == "ENOENT" and ignore_not_found:
-                continue
-            if manifest is not None:
-                e.message = f"{manifest.where()}: {e.message}"
-            raise
+            if not (e.code == "ENOENT" and ignore_not_found):
+                raise located(e, manifest) from None
     if output in (Format.json, Format.yaml):
         render(done, output)
     else:

@@ -1,7 +1,7 @@
 """Built-in access policies: applied on first start, visible like any other, never deletable."""
 from __future__ import annotations
 
-OPERATOR_ROLE = "roles:id:operator"
+from .identity import OPERATOR_ROLE
 
 
 def _policy(name: str, description: str, subjects: list[list[str]], predicates: list[str],

@@ -16,6 +16,7 @@ from ..names import check_name, check_tag
 from ..store import Database, now
 
 TOKEN_PREFIX = "dos_"
+OPERATOR_ROLE = "roles:id:operator"
 USER_TYPES = ("person", "application")
 
 MIGRATIONS = [
@@ -59,12 +60,15 @@ class Identities:
         self.db = Database(path, MIGRATIONS)
         self._users: dict[str, Caller] = {}
         self._keys: dict[str, tuple[str, str, float | None]] = {}  # hash -> (user, key, expires)
+        self._sessions: dict[str, tuple[str, str, float | None]] = {}  # in-memory keys (embedded clients)
         self._reload()
 
     def _reload(self) -> None:
         self._users = {r["id"]: self._caller(r) for r in self.db.query("SELECT * FROM users")}
         self._keys = {r["hash"]: (r["user"], r["name"], _epoch(r["expires"]))
                       for r in self.db.query("SELECT user, name, hash, expires FROM apikeys")}
+        self._sessions = {h: k for h, k in self._sessions.items() if k[0] in self._users}
+        self._keys.update(self._sessions)
 
     @staticmethod
     def _caller(row: Any) -> Caller:
@@ -127,6 +131,8 @@ class Identities:
             raise SyscallError("EINVAL", f"remove_tags: {implied} is implied and cannot be removed",
                                field="remove_tags")
         tags = (set(current["tags"]) | set(_clean_tags(name, add_tags, "add_tags"))) - set(remove_tags) - {implied}
+        if OPERATOR_ROLE not in tags:
+            self._keep_an_operator(name, "remove_tags")
         with self.db.transaction() as c:
             c.execute("UPDATE users SET tags=?, description=COALESCE(?, description) WHERE id=?",
                       (json.dumps(sorted(tags)), description, name))
@@ -135,10 +141,18 @@ class Identities:
 
     def delete_user(self, name: str) -> dict[str, Any]:
         user = self.get_user(name)
+        self._keep_an_operator(name, "name")
         with self.db.transaction() as c:
             c.execute("DELETE FROM users WHERE id=?", (name,))
         self._reload()
         return user
+
+    def _keep_an_operator(self, leaving: str, field: str) -> None:
+        """There must always be an operator: the last one cannot go or lose the role."""
+        others = [u for u, c in self._users.items() if u != leaving and OPERATOR_ROLE in c.tags]
+        if OPERATOR_ROLE in self.caller(leaving).tags and not others:
+            raise SyscallError("EINVAL", f"{leaving!r} is the last user with {OPERATOR_ROLE}; make another "
+                               "operator first", field=field)
 
     # --- API keys ---------------------------------------------------------------------------
 
@@ -155,6 +169,13 @@ class Identities:
             c.execute("INSERT INTO apikeys VALUES (?,?,?,?,?)", (user, name, hash_token(token), created, expiry))
         self._reload()
         return {**_key(user, name, created, expiry), "token": token}
+
+    def session(self, user: str) -> str:
+        """A key kept only in memory (its hash), gone when the kernel stops."""
+        token = new_token()
+        self._sessions[hash_token(token)] = (self.caller(user).id, "session", None)
+        self._keys.update(self._sessions)
+        return token
 
     def list_keys(self, user: str) -> list[dict[str, Any]]:
         rows = self.db.query("SELECT * FROM apikeys WHERE user=? ORDER BY created, name", (user,))
@@ -177,6 +198,9 @@ class Identities:
 def _clean_tags(user: str, tags: list[str], field: str = "tags") -> list[str]:
     for i, tag in enumerate(tags):
         check_tag(tag, f"{field}[{i}]")
+        if tag.startswith("users:id:") and tag != f"users:id:{user}":
+            raise SyscallError("EINVAL", f"{field}[{i}]: {tag} is another user's identity tag; users:id:NAME "
+                               "is implied for each user and cannot be given", field=f"{field}[{i}]")
     return sorted(set(tags) - {f"users:id:{user}"})
 
 

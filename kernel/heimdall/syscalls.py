@@ -25,6 +25,10 @@ def user_list(call: Call) -> list[dict[str, Any]]:
 
 def user_update(call: Call, name: str, add_tags: list[str], remove_tags: list[str],
                 description: str | None) -> dict[str, Any]:
+    if add_tags or remove_tags:  # tags grant rights: a separate object from the profile
+        call.authorize("update", f"/heimdall/users/{name}/tags")
+    if description is not None or not (add_tags or remove_tags):
+        call.authorize("update", f"/heimdall/users/{name}")
     return call.kernel.heimdall.identities.update_user(name, add_tags, remove_tags, description)
 
 
@@ -47,7 +51,8 @@ def user_apikey_delete(call: Call, user: str, name: str) -> dict[str, Any]:
 
 def policy_check(call: Call, user: str, predicate: str, object: str, object_tags: list[str]) -> dict[str, Any]:
     heimdall = call.kernel.heimdall
-    decision = heimdall.decide(heimdall.identities.caller(user), predicate, object, frozenset(object_tags))
+    tags = frozenset(object_tags) or call.kernel.object_tags(object)
+    decision = heimdall.decide(heimdall.identities.caller(user), predicate, object, tags)
     return {"allow": decision.allow, "policy": decision.policy, "reason": decision.reason}
 
 

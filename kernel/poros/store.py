@@ -127,6 +127,9 @@ class Poros:
         kind = validate(manifest)
         if kind.type in self.admit:
             self.admit[kind.type](manifest)
+        if kind.level == "workspace" and workspace and manifest.get("workspace") not in (None, workspace):
+            raise SyscallError("EINVAL", f"workspace: the manifest says {manifest['workspace']!r} but "
+                               f"{workspace!r} was asked for (-w); remove one", field="workspace")
         ws = "" if kind.level == "instance" else manifest.get("workspace") or workspace or DEFAULT_WORKSPACE
         if ws:
             check_name(ws, "workspace", "workspace name")
@@ -210,6 +213,24 @@ class Poros:
 
     def close(self) -> None:
         self.db.close()
+
+
+def tags_of_path(poros: "Poros", path: str) -> frozenset[str]:
+    """The tags of the resource a Heimdall object path names (none if it names no resource)."""
+    parts = path.split("/")
+    if path.startswith("/poros/workspaces/") and len(parts) == 6:
+        ws, type_name, name = parts[3:]
+    elif path.startswith("/poros/instance/") and len(parts) == 5:
+        ws, (type_name, name) = None, parts[3:]
+    else:
+        return frozenset()
+    if type_name not in KINDS:
+        return frozenset()
+    try:
+        found = poros.find(type_name, name, ws)
+    except SyscallError:
+        return frozenset()
+    return frozenset(found.get("tags", ())) if found else frozenset()
 
 
 def _raced(plan: Plan) -> SyscallError:

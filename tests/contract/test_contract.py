@@ -531,8 +531,8 @@ def test_a_denied_document_writes_nothing(k):
     k.op.resource.apply(manifests=[access_policy(uniq("p"), [[role]], ["create", "read"],
                                                  [f"/poros/workspaces/{ws}/**"])])
     mine, theirs = uniq("mine"), uniq("theirs")
-    e = fails("EACCES", client.resource.apply, manifests=[workflow(mine), workflow(theirs, workspace="public")],
-              workspace=ws)
+    e = fails("EACCES", client.resource.apply, manifests=[workflow(mine, workspace=ws),
+                                                          workflow(theirs, workspace="public")])
     assert e.details.get("document") == 1
     fails("ENOENT", k.op.resource.get, type="workflow", name=mine, workspace=ws)
     [ok] = client.resource.apply(manifests=[workflow(mine)], workspace=ws)["results"]
@@ -545,10 +545,12 @@ def test_workspace_and_instance_levels(k):
     assert r["workspace"] == ws and r["resource"]["workspace"] == ws
     assert k.op.resource.get(type="workflow", name=name, workspace=ws)["name"] == name
     fails("ENOENT", k.op.resource.get, type="workflow", name=name)  # default workspace: public
-    # the manifest's own workspace wins over the request's
+    # the manifest's own workspace is used when the request names none; a different one is refused
     other = uniq("wf")
-    [r] = k.op.resource.apply(manifests=[workflow(other, workspace=ws)], workspace="public")["results"]
+    [r] = k.op.resource.apply(manifests=[workflow(other, workspace=ws)])["results"]
     assert r["workspace"] == ws
+    e = fails("EINVAL", k.op.resource.apply, manifests=[workflow(uniq("wf"), workspace=ws)], workspace="public")
+    assert e.details.get("field") == "workspace" and e.details.get("document") == 0
 
     [d] = k.op.resource.apply(manifests=[depot(dep)], workspace=ws)["results"]
     assert d["workspace"] is None and "workspace" not in d["resource"]
@@ -778,3 +780,11 @@ def test_concurrent_applies_keep_generations_consistent(k):
     history = [g["generation"] for g in k.op.resource.history(type="workflow", name=name)]
     assert history == list(range(1, len(history) + 1)) and history[-1] == 1 + len(generations)
     assert k.op.resource.get(type="workflow", name=name)["status"]["generation"] == history[-1]
+
+
+def test_a_deeply_nested_request_is_einval(http):
+    import httpx
+    body = "[" * 100_000 + "]" * 100_000
+    r = httpx.post(f"{http.url}/api/v1/syscalls/auth.whoami", content=body,
+                   headers={"Authorization": f"Bearer {http.op.token}"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "EINVAL"
