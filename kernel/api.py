@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Any, Iterator
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from syscalls import __version__
@@ -62,6 +62,19 @@ def _decode(body: bytes) -> object:
         raise SyscallError("EINVAL", f"the request body is not valid JSON: {e}") from None
 
 
+def _ndjson(items: Iterator[Any]) -> Iterator[bytes]:
+    """A stream as NDJSON: `{"item": …}` per item; a failure part-way is a last `{"error": …}` line."""
+    try:
+        for item in items:
+            yield json.dumps({"item": item}, separators=(",", ":")).encode() + b"\n"
+    except SyscallError as e:
+        yield json.dumps({"error": e.to_dict()}).encode() + b"\n"
+    except Exception as e:  # a bug: end the stream with an error line, never a torn body
+        import logging
+        logging.getLogger("dataos.kernel").exception("stream failed")
+        yield json.dumps({"error": {"code": "EIO", "message": f"internal error ({type(e).__name__})"}}).encode() + b"\n"
+
+
 def create_app(kernel: Kernel) -> Starlette:
     async def health(request: Request) -> Response:
         return _json({"ok": True, "version": __version__, "pid": os.getpid(), "started": kernel.started})
@@ -74,10 +87,14 @@ def create_app(kernel: Kernel) -> Starlette:
             payload = _decode(await _body(request))
         except SyscallError as e:
             return _error(e)
+        name = request.path_params["name"]
         try:
-            result = await run_in_threadpool(kernel.call, _token(request), request.path_params["name"], payload)
+            result = await run_in_threadpool(kernel.call, _token(request), name, payload)
         except SyscallError as e:
             return _error(e)
+        if name in TABLE and TABLE[name].stream:
+            return StreamingResponse(_ndjson(result), media_type="application/x-ndjson",
+                                     headers={"X-Dataos-Version": __version__})
         return _json({"ok": True, "result": result})
 
     return Starlette(routes=[

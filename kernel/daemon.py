@@ -22,7 +22,7 @@ def serve(state: Path, sock_path: Path | None, pidfile: Path | None, listen: str
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from .kernel import Kernel
     try:
-        kernel = Kernel(state)
+        kernel = Kernel(state, url=f"unix://{sock_path}" if sock_path else None)
     except SyscallError as e:
         print(f"dataos kernel: {e}", file=sys.stderr)
         return e.exit_code

@@ -11,6 +11,7 @@ import getpass
 import logging
 import os
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,7 +27,13 @@ from .heimdall.builtin import BUILTIN_POLICIES, OPERATOR_ROLE
 from .heimdall.service import Heimdall
 from .names import sanitize
 from .poros import syscalls as poros_syscalls
+from .caretaker import Caretaker
+from .cloud.local import LocalDriver
+from .poros import runtime_syscalls
+from .poros.reconcile import WORKLOADS, Reconciler
+from .poros.reconcile.state import RuntimeState
 from .poros.store import Poros, tags_of_path
+from . import stacks
 from .store import now
 
 log = logging.getLogger("dataos.kernel")
@@ -34,25 +41,36 @@ BOOTSTRAP_KEY = "bootstrap"  # the first operator's first key
 
 
 class Kernel:
-    def __init__(self, state_dir: str | Path, *, operator: str | None = None, handoff: bool = True) -> None:
+    def __init__(self, state_dir: str | Path, *, operator: str | None = None, handoff: bool = True,
+                 workloads: bool = True, url: str | None = None) -> None:
         """Open (or create) the kernel state in `state_dir`. On first start an operator user is
         made; with `handoff`, its token is left in `operator.token` for the client that started
-        us (deleted as soon as that token is first used)."""
+        us (deleted as soon as that token is first used). With `workloads`, the reconcilers run
+        (in a thread); `url` is how pods reach this kernel (the daemon's socket)."""
         self.state_dir = Path(state_dir).expanduser().resolve()
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock = _lock(self.state_dir / "kernel.lock")
         self.started = now()
         self.heimdall = Heimdall(self.state_dir)
-        self.poros = Poros(self.state_dir / "poros.db", admit={"policy": Heimdall.admit})
+        self.poros = Poros(self.state_dir / "poros.db", admit={"policy": Heimdall.admit, **{
+            t: stacks.admit for t in WORKLOADS}})
         self.audit = audit_mod.Audit(self.state_dir / "audit.db")
+        self.url = url
+        self.clock = lambda: datetime.now(timezone.utc)  # schedules read time here (tests move it)
+        self.cloud = LocalDriver(self.state_dir)
+        self.caretaker = Caretaker(self.state_dir / "caretaker.db")
+        self.runtime_state = RuntimeState(self.state_dir / "runtime.db")
+        self.reconciler = Reconciler(self)
         self.handlers: dict[str, Callable[..., Any]] = {
-            **heimdall_syscalls.HANDLERS, **poros_syscalls.HANDLERS,
+            **heimdall_syscalls.HANDLERS, **poros_syscalls.HANDLERS, **runtime_syscalls.HANDLERS,
             "kernel.info": self._info, "audit.list": self._audit_list,
         }
         self._handoff = self.state_dir / TOKEN_HANDOFF
         self._bootstrap(operator or sanitize(getpass.getuser()), handoff)
         for resource in self.poros.list("policy"):
             self.heimdall.load(resource)
+        if workloads:
+            self.reconciler.start()
 
     # --- the syscall entry ------------------------------------------------------------------
 
@@ -75,7 +93,7 @@ class Kernel:
             if spec.predicate is not None:
                 call.authorize(spec.predicate, spec.object_for(args, caller.id))
             result = handler(call, **args)
-            if call.decisions == 0 and result:
+            if call.decisions == 0 and result and not spec.stream:  # streams check each item
                 raise RuntimeError(f"{name} returned data without an access decision")
             return result
         except SyscallError as e:
@@ -97,10 +115,12 @@ class Kernel:
     def applied(self, resource: dict[str, Any]) -> None:
         if resource["type"] == "policy":
             self.heimdall.load(resource)
+        self.reconciler.wake()
 
     def deleted(self, resource: dict[str, Any]) -> None:
         if resource["type"] == "policy":
             self.heimdall.unload(resource)
+        self.reconciler.teardown(resource)
 
     # --- kernel.* and audit.* ---------------------------------------------------------------
 
@@ -141,6 +161,9 @@ class Kernel:
             log.info("created operator user %r", operator)
 
     def close(self) -> None:
+        self.reconciler.stop()
+        self.runtime_state.close()
+        self.caretaker.close()
         self.audit.close()
         self.poros.close()
         self.heimdall.close()

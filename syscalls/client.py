@@ -26,6 +26,10 @@ class Client:
         return self.transport.url
 
     def call(self, name: str, request: dict[str, Any] | None = None) -> Any:
+        """Run a syscall; a streaming one returns an iterator of its items."""
+        spec = TABLE.get(name)
+        if spec is not None and spec.stream:
+            return self.transport.stream(name, request, self.token)
         return self.transport.call(name, request, self.token)
 
     def __getattr__(self, attr: str) -> "_Namespace":

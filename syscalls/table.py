@@ -6,9 +6,11 @@ per object (see `syscalls.spec`).
 """
 from __future__ import annotations
 
+from typing import Iterator, Literal
+
 from .spec import Syscall, syscall
 from .types import (ApiKey, ApplyResult, AuditEntry, Decision, Generation, Identity, KernelInfo,
-                    NewApiKey, Resource, ResourceType, User, UserType)
+                    NewApiKey, Pod, Resource, ResourceType, Runtime, User, UserType)
 
 
 # --- kernel ---------------------------------------------------------------------------------
@@ -113,6 +115,45 @@ def resource_delete(type: str, name: str, workspace: str | None = None,
 @syscall("resource.history", errors=("ENOENT",))
 def resource_history(type: str, name: str, workspace: str | None = None) -> list[Generation]:
     """Every applied generation of a resource, oldest first."""
+
+
+# --- runtime: pods and workloads -----------------------------------------------------------
+
+@syscall("pod.list")
+def pod_list(workspace: str | None = None, type: str | None = None, name: str | None = None) -> list[Pod]:
+    """Pods of the resources the caller may read (optionally of one workspace or resource)."""
+
+
+@syscall("pod.get", errors=("ENOENT",))
+def pod_get(name: str) -> Pod:
+    """One pod: phase, times, exit code, and its phase history."""
+
+
+@syscall("pod.logs", errors=("ENOENT",), stream=True)
+def pod_logs(name: str, tail: int | None = None, follow: bool = False) -> Iterator[str]:
+    """A pod's output, line by line; with follow, until the pod ends."""
+
+
+@syscall("pod.watch", stream=True)
+def pod_watch(workspace: str | None = None, type: str | None = None, name: str | None = None,
+              timeout: float | None = None) -> Iterator[Pod]:
+    """Pods as they change (first the current ones), until the timeout (seconds) if any."""
+
+
+@syscall("pod.kill", errors=("ENOENT",))
+def pod_kill(name: str) -> Pod:
+    """Stop a pod (SIGTERM, then SIGKILL); its controller decides what happens next."""
+
+
+@syscall("runtime.get", errors=("ENOENT",))
+def runtime_get(type: str, name: str, workspace: str | None = None) -> Runtime:
+    """A workload's runtime: state, progress, the current run's jobs or the replicas, and pods."""
+
+
+@syscall("runtime.control", errors=("ENOENT",))
+def runtime_control(type: str, name: str, action: Literal["pause", "resume", "stop", "rerun", "run"],
+                    workspace: str | None = None) -> Runtime:
+    """Pause, resume, stop (abort the run or the pods), rerun or run a workload now."""
 
 
 TABLE: dict[str, Syscall] = {s.name: s for s in globals().values() if isinstance(s, Syscall)}

@@ -13,7 +13,7 @@ import ssl
 import threading
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Iterator, Protocol
 
 from . import __version__
 from .errors import SyscallError
@@ -27,7 +27,19 @@ class Transport(Protocol):
     url: str
 
     def call(self, name: str, request: dict[str, Any] | None, token: str | None) -> Any: ...
+    def stream(self, name: str, request: dict[str, Any] | None, token: str | None) -> Iterator[Any]: ...
     def close(self) -> None: ...
+
+
+def items(lines: Iterator[bytes]) -> Iterator[Any]:
+    """The items of an NDJSON stream; an error line raises."""
+    for line in lines:
+        if not line.strip():
+            continue
+        entry = json.loads(line)
+        if "error" in entry:
+            raise SyscallError.from_dict(entry["error"])
+        yield entry["item"]
 
 
 def unwrap(status: int, body: bytes, where: str) -> Any:
@@ -55,6 +67,9 @@ class Embedded:
         return self.kernel.session_token()
 
     def call(self, name: str, request: dict[str, Any] | None, token: str | None) -> Any:
+        return self.kernel.call(token, name, request)
+
+    def stream(self, name: str, request: dict[str, Any] | None, token: str | None) -> Iterator[Any]:
         return self.kernel.call(token, name, request)
 
     def close(self) -> None:
@@ -150,6 +165,33 @@ class UnixSocket:
                                     idempotent=name.rpartition(".")[2] in READ_ONLY)
         return unwrap(status, body, self.url)
 
+    def stream(self, name: str, request: dict[str, Any] | None, token: str | None) -> Iterator[Any]:
+        """A streaming syscall, on a connection of its own (closed when the iterator is)."""
+        conn = _unix_connection(self.path, self.timeout, self.own)
+        headers = {"Content-Type": "application/json", "X-Dataos-Version": __version__}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            conn.request("POST", API + name, body=json.dumps(request or {}).encode(), headers=headers)
+            response = conn.getresponse()
+        except (OSError, http.client.HTTPException) as e:
+            conn.close()
+            raise self._unavailable(e) from None
+        if response.status != 200 or "ndjson" not in (response.getheader("Content-Type") or ""):
+            body = response.read()
+            conn.close()
+            unwrap(response.status, body, self.url)
+            raise SyscallError("EIO", f"{name} answered without a stream")
+        return self._lines(conn, response)
+
+    def _lines(self, conn, response) -> Iterator[Any]:
+        try:
+            yield from items(iter(response.readline, b""))
+        except (OSError, http.client.HTTPException) as e:
+            raise self._unavailable(e) from None
+        finally:
+            conn.close()
+
     def close(self) -> None:
         self._drop()
 
@@ -176,6 +218,30 @@ class Http:
         except self._httpx.TransportError as e:
             raise SyscallError("EUNAVAIL", f"cannot reach the kernel at {self.url}: {e}") from None
         return unwrap(response.status_code, response.content, self.url)
+
+    def stream(self, name: str, request: dict[str, Any] | None, token: str | None) -> Iterator[Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            response = self.client.send(self.client.build_request("POST", API + name, json=request or {},
+                                                                  headers=headers), stream=True)
+        except self._httpx.TimeoutException:
+            raise SyscallError("ETIMEDOUT", f"the kernel at {self.url} did not answer in time") from None
+        except self._httpx.TransportError as e:
+            raise SyscallError("EUNAVAIL", f"cannot reach the kernel at {self.url}: {e}") from None
+        if "ndjson" not in response.headers.get("content-type", ""):
+            response.read()
+            response.close()
+            unwrap(response.status_code, response.content, self.url)
+            raise SyscallError("EIO", f"{name} answered without a stream")
+        return self._lines(response)
+
+    def _lines(self, response) -> Iterator[Any]:
+        try:
+            yield from items(response.iter_lines())
+        except self._httpx.TransportError as e:
+            raise SyscallError("EUNAVAIL", f"the stream from {self.url} broke: {e}") from None
+        finally:
+            response.close()
 
     def close(self) -> None:
         self.client.close()

@@ -94,3 +94,30 @@ class KernelInfo(TypedDict):
     state_dir: str
     cloud: str
     syscalls: int
+
+
+class Pod(TypedDict):
+    name: str
+    workspace: str
+    resource: str | None  # WORKSPACE/TYPE/NAME
+    job: str | None
+    phase: Literal["Pending", "Running", "Succeeded", "Failed", "Unknown"]
+    labels: dict[str, str]
+    created: str
+    started: str | None
+    finished: str | None
+    exit_code: int | None
+    reason: str | None
+    node: str | None
+
+
+class Runtime(TypedDict):
+    type: str
+    name: str
+    workspace: str | None
+    runtime: str | None
+    progress: str | None
+    run: dict[str, Any] | None
+    replicas: list[dict[str, Any]] | None
+    message: str | None
+    pods: list[Pod]

@@ -1,7 +1,6 @@
 """Resource types: level (workspace or instance), versions and the schema of their section."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -19,9 +18,25 @@ UDL = Str(pattern=r"dataos://[a-z0-9][-a-z0-9_]*(:[A-Za-z0-9_\-]+(/[A-Za-z0-9_.\
           hint="an address such as dataos://depot:collection/dataset")
 
 
+def _timezone(value: str, path: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise fail(path, f"{value!r} is not a time zone (an IANA name such as Europe/Berlin or UTC)") from None
+
+
+def _instant(value: str, path: str) -> None:
+    from datetime import datetime
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise fail(path, f"{value!r} is not an ISO 8601 time such as 2027-01-01T00:00:00Z") from None
+
+
 def _cron(value: str, path: str) -> None:
-    fields = value.split()
-    if len(fields) != 5 or not all(re.fullmatch(r"[\d*/,\-A-Za-z?]+", f) for f in fields):
+    from croniter import croniter
+    if len(value.split()) != 5 or not croniter.is_valid(value):
         raise fail(path, f"{value!r} is not a cron expression (five fields: minute hour day month weekday)")
 
 
@@ -45,7 +60,7 @@ JOB = Map({
 WORKFLOW = Map({
     "title": Str(),
     "schedule": Map({"cron": Str(validate=_cron), "concurrencyPolicy": Str(enum=("Allow", "Forbid", "Replace")),
-                     "timezone": Str(), "endOn": Str()}, required=("cron",)),
+                     "timezone": Str(validate=_timezone), "endOn": Str(validate=_instant)}, required=("cron",)),
     "dag": List(JOB, min=1, unique_by="name"),
 }, required=("dag",))
 

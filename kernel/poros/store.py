@@ -211,6 +211,23 @@ class Poros:
                        name, json.dumps(_spec(current)), now(), by, "deleted"))
         return {**current, "status": {**status, "aggregateStatus": "deleted"}}
 
+    def generation(self, uid: str, generation: int) -> dict[str, Any]:
+        """The manifest of one applied generation."""
+        rows = self.db.query("SELECT manifest FROM generations WHERE uid=? AND generation=? AND action!='deleted'",
+                             (uid, generation))
+        if not rows:
+            raise SyscallError("ENOENT", f"no generation {generation} of resource {uid}")
+        return json.loads(rows[0]["manifest"])
+
+    def set_status(self, uid: str, fields: dict[str, Any]) -> None:
+        """Merge runtime fields into a resource's status (no new generation)."""
+        with self.db.transaction() as c:
+            row = c.execute("SELECT status FROM resources WHERE uid=?", (uid,)).fetchone()
+            if row is None:
+                return
+            status = {**json.loads(row[0]), **fields}
+            c.execute("UPDATE resources SET status=? WHERE uid=?", (json.dumps(status), uid))
+
     def close(self) -> None:
         self.db.close()
 

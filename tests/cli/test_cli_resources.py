@@ -52,10 +52,10 @@ description: {description}
   schedule: {{cron: "0 * * * *", concurrencyPolicy: Forbid}}
   dag:
     - name: load
-      spec: {{stack: sql, stackSpec: {{}}}}
+      spec: {{stack: container, stackSpec: {{command: ["true"]}}}}
     - name: report
       dependencies: [load]
-      spec: {{stack: python}}
+      spec: {{stack: python, stackSpec: {{script: "pass"}}}}
 """
 
 
@@ -277,7 +277,7 @@ def test_describe(run_module, applied):
     fields = dict(re.findall(r"^([A-Za-z]+):[ \t]+(.*)$", r.stdout, re.M))
     assert fields["Name"] == name and fields["Type"] == "workflow (v1)" and fields["Workspace"] == "public"
     assert fields["Generation"] == "2" and fields["Description"] == "second" and fields["Tags"] == "retail"
-    assert "Spec:" in r.stdout and "stack: sql" in r.stdout
+    assert "Spec:" in r.stdout and "stack: container" in r.stdout
     history = r.stdout.split("History:")[1].splitlines()
     assert [line.split()[0] for line in history[2:]] == ["1", "2"]
     assert ok(run_module("describe", f"workflow/{name}")).stdout.split("Created:")[0] == \
@@ -354,7 +354,7 @@ BAD = {
     "malformed": ("name: x\ntype: workflow\n  bad: [\n", 3, None),
     "unknown-type": ("name: x\nversion: v1\ntype: spaceship\n", 3, "type"),
     "bad-name": (workflow_yaml("Bad_Name"), 1, "name"),
-    "missing-version": ("name: x\ntype: workflow\nworkflow:\n  dag:\n    - name: a\n      spec: {stack: sql}\n",
+    "missing-version": ("name: x\ntype: workflow\nworkflow:\n  dag:\n    - name: a\n      spec: {stack: python}\n",
                         1, "version"),
     "bad-stack": ("name: x\nversion: v1\ntype: workflow\nworkflow:\n  dag:\n    - name: a\n"
                   "      spec: {stack: 42}\n", 7, "workflow.dag[0].spec.stack"),

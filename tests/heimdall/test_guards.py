@@ -91,7 +91,7 @@ def test_policy_check_uses_the_stored_tags_of_a_resource(k):
          "policy": {"access": {"subjects": {"tags": [["roles:id:analyst"]]}, "predicates": ["read"],
                                "objects": {"tags": ["restricted"]}, "allow": False}}},
         {"name": "plan", "version": "v1", "type": "workflow", "tags": ["restricted"],
-         "workflow": {"dag": [{"name": "a", "spec": {"stack": "sql"}}]}}])
+         "workflow": {"dag": [{"name": "a", "spec": {"stack": "container", "stackSpec": {"command": ["true"]}}}]}}])
     check = k.policy.check(user="ana", predicate="read", object="/poros/workspaces/public/workflow/plan")
     assert check == {"allow": False, "policy": "no-restricted", "reason": "denied by policy 'no-restricted'"}
 

@@ -1,0 +1,158 @@
+"""Poros' reconcilers: desired state (resources) into runtime (pods), in the operator pattern.
+
+One thread wakes every `TICK` seconds, or at once when a resource is applied or deleted or a
+pod changes phase: it asks the cloud driver for pod states (Caretaker records transitions),
+then lets each workload's controller move it one step towards what its manifest asks for.
+Controllers are idempotent: a tick may be repeated, or the daemon killed between two, safely.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from syscalls.errors import SyscallError
+
+from ...cloud import PodSpec
+from ...stacks import STACKS
+
+if TYPE_CHECKING:
+    from ...kernel import Kernel
+
+log = logging.getLogger("dataos.poros")
+TICK = 0.25
+WORKLOADS = ("workflow", "service", "worker")
+
+
+def pod_name(*parts: object) -> str:
+    """A DNS-1123 pod name ≤ 63 characters: the parts joined by '-', hashed when too long."""
+    name = "-".join(str(p) for p in parts)
+    if len(name) <= 63:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[:54].rstrip('-')}-{digest}"
+
+
+class Reconciler:
+    def __init__(self, kernel: "Kernel") -> None:
+        from .service import Services
+        from .workflow import Workflows
+        self.kernel = kernel
+        self.controllers = {"workflow": Workflows(self), "service": Services(self), "worker": Services(self)}
+        self._wake = threading.Event()
+        self._ticking = threading.Lock()  # the loop and syscalls (runtime.control) tick in turn
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="reconciler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # a bug must not stop reconciling every other resource
+                log.exception("reconcile tick failed")
+            self._wake.wait(TICK)
+            self._wake.clear()
+
+    def tick(self) -> None:
+        with self._ticking:
+            self._tick()
+
+    def _tick(self) -> None:
+        kernel = self.kernel
+        changed = kernel.caretaker.observe(kernel.cloud.poll())
+        for pod in changed:
+            self.pod_changed(pod)
+        for resource in kernel.poros.list():
+            if resource["type"] in self.controllers:
+                try:
+                    self.controllers[resource["type"]].reconcile(resource)
+                except SyscallError as e:
+                    log.warning("%s/%s: %s", resource["type"], resource["name"], e)
+
+    def pod_changed(self, pod: dict[str, Any]) -> None:
+        """A pod reached an end: revoke the token its job was given."""
+        if pod["phase"] in ("Succeeded", "Failed", "Unknown"):
+            owner = pod["labels"].get("dataos.io/owner")
+            if owner:
+                try:
+                    self.kernel.heimdall.identities.delete_key(owner, token_key(pod["name"]))
+                except SyscallError:
+                    pass
+
+    def teardown(self, resource: dict[str, Any]) -> None:
+        """A workload was deleted: stop its pods and forget its runtime."""
+        if resource["type"] not in self.controllers:
+            return
+        key = resource_key(resource)
+        for pod in self.kernel.caretaker.list(resource=key):
+            if pod["phase"] not in ("Succeeded", "Failed"):
+                try:
+                    self.kernel.cloud.kill(pod["name"], grace=5.0)
+                except SyscallError:
+                    pass
+        self.kernel.runtime_state.forget(resource["status"]["uid"])
+        self.wake()
+
+    def launch(self, resource: dict[str, Any], name: str, workload: dict[str, Any], extra: dict[str, str],
+               generation: int) -> None:
+        """Start pod `name` for a workload spec (`stack`, `stackSpec`, `envs`); a pod of that name
+        that exists already (a restart between recording and starting it) is simply adopted."""
+        stack = STACKS[workload["stack"]]
+        spec = workload.get("stackSpec") or {}
+        env = {k: str(v) for k, v in {**(workload.get("envs") or {}), **(spec.get("envs") or {})}.items()}
+        labels = {"app.kubernetes.io/managed-by": "dataos", "dataos.io/resource": resource["name"],
+                  "dataos.io/type": resource["type"], "dataos.io/workspace": resource.get("workspace", ""),
+                  "dataos.io/generation": str(generation), **extra}
+        if stack.needs_token:
+            labels["dataos.io/owner"] = resource["owner"]
+            env.update(self._job_credentials(resource["owner"], name))
+        try:
+            self.kernel.cloud.run(PodSpec(name, resource.get("workspace", ""), stack.command(spec), labels, env,
+                                          spec.get("image")))
+        except SyscallError as e:
+            if e.code != "EEXIST":
+                raise
+
+    def _job_credentials(self, owner: str, pod: str) -> dict[str, str]:
+        """A short-lived key for the resource's owner: the job's syscalls are the owner's, no more."""
+        identities = self.kernel.heimdall.identities
+        try:
+            identities.delete_key(owner, token_key(pod))
+        except SyscallError:
+            pass
+        key = identities.create_key(owner, token_key(pod), "24h")
+        env = {"DATAOS_TOKEN": key["token"]}
+        if self.kernel.url:
+            env["DATAOS_URL"] = self.kernel.url
+        return env
+
+
+def token_key(pod: str) -> str:
+    return "pod-" + hashlib.sha256(pod.encode()).hexdigest()[:16]
+
+
+def resource_key(resource: dict[str, Any]) -> str:
+    return f"{resource.get('workspace', '')}/{resource['type']}/{resource['name']}"
+
+
+def backoff(restarts: int) -> float:
+    """Seconds before restarting a crashed replica: 1, 2, 4 … capped at 5 minutes."""
+    return min(300.0, 2.0 ** max(0, restarts - 1))
+
+
+def monotonic() -> float:
+    return time.monotonic()

@@ -1,0 +1,104 @@
+"""The service and worker controller: `replicas` long-running pods, each restarted with
+exponential backoff when it exits, and replaced one at a time when a new generation is applied
+(a rolling update: the next replica is replaced once the new one runs)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from syscalls.errors import SyscallError
+
+from ...cloud import RUNNING, TERMINAL, UNKNOWN
+from . import backoff, monotonic, pod_name
+
+if TYPE_CHECKING:
+    from . import Reconciler
+
+HEALTHY_AFTER = 60.0  # seconds of running after which a replica's restart count starts over
+
+
+class Services:
+    def __init__(self, reconciler: "Reconciler") -> None:
+        self.r = reconciler
+        self.kernel = reconciler.kernel
+
+    def reconcile(self, resource: dict[str, Any]) -> None:
+        status = resource["status"]
+        uid, generation = status["uid"], status["generation"]
+        section = resource[resource["type"]]
+        desired = 0 if status.get("paused") else section.get("replicas", 1)
+        state = self.kernel.runtime_state
+        slots = state.replicas(uid)
+        phases = {slot: self._phase(row) for slot, row in slots.items()}
+        for slot in sorted(set(slots) - set(range(desired))):  # scale down
+            self._stop(slots[slot])
+            state.drop_replica(uid, slot)
+        rolling = False
+        for slot in range(desired):
+            row = slots.get(slot) or {"uid": uid, "slot": slot, "generation": generation, "launches": 0,
+                                      "restarts": 0, "pod": None, "not_before": 0.0}
+            phase = phases.get(slot)
+            if row["pod"] and phase in TERMINAL | {UNKNOWN}:  # crashed (or lost): restart after a backoff
+                row.update(pod=None, restarts=row["restarts"] + 1,
+                           not_before=monotonic() + backoff(row["restarts"] + 1))
+                state.put_replica(row)
+            elif row["pod"] and row["generation"] < generation and not rolling:
+                if all(p == RUNNING for s, p in phases.items() if s != slot and s < desired):
+                    self._stop(row)  # rolling update: this replica now, the next once this one runs
+                    row.update(pod=None, generation=generation, restarts=0, not_before=0.0)
+                    state.put_replica(row)
+                rolling = True
+            if row["pod"] is None and monotonic() >= row["not_before"]:
+                row["launches"] += 1
+                row["generation"] = generation
+                row["pod"] = pod_name(resource["name"], slot, uid[:4], row["launches"])
+                state.put_replica(row)  # recorded first, then started
+                manifest = self.kernel.poros.generation(uid, generation)
+                self.r.launch(resource, row["pod"], manifest[resource["type"]],
+                              {"dataos.io/replica": str(slot)}, generation)
+            elif row["pod"] and phase == RUNNING and row["restarts"] and self._ran_for(row) > HEALTHY_AFTER:
+                row["restarts"] = 0
+                state.put_replica(row)
+            slots[slot] = row
+        self.publish(resource, desired, slots)
+
+    def _phase(self, row: dict[str, Any]) -> str | None:
+        if not row["pod"]:
+            return None
+        try:
+            return self.kernel.cloud.status(row["pod"]).phase
+        except SyscallError:
+            return None
+
+    def _ran_for(self, row: dict[str, Any]) -> float:
+        from datetime import datetime, timezone
+        started = self.kernel.cloud.status(row["pod"]).started
+        if not started:
+            return 0.0
+        return (datetime.now(timezone.utc) - datetime.fromisoformat(started.replace("Z", "+00:00"))).total_seconds()
+
+    def _stop(self, row: dict[str, Any]) -> None:
+        if row["pod"]:
+            try:
+                self.kernel.cloud.kill(row["pod"], grace=5.0)
+            except SyscallError:
+                pass
+
+    def publish(self, resource: dict[str, Any], desired: int, slots: dict[int, dict[str, Any]]) -> None:
+        status = resource["status"]
+        replicas = []
+        for slot in range(desired):
+            row = slots[slot]
+            phase = self._phase(row) if row["pod"] else None
+            waiting = max(0.0, row["not_before"] - monotonic())
+            replicas.append({"slot": slot, "pod": row["pod"], "phase": phase or ("Backoff" if waiting else "Pending"),
+                             "restarts": row["restarts"], "generation": row["generation"]})
+        running = sum(r["phase"] == RUNNING for r in replicas)
+        backing_off = [r for r in replicas if r["phase"] == "Backoff"]
+        message = None
+        if backing_off:
+            worst = max(backing_off, key=lambda r: r["restarts"])
+            message = f"crash loop: replica {worst['slot']} restarted {worst['restarts']} times, backing off"
+        runtime = "paused" if status.get("paused") else f"running:{running}"
+        fields = {"runtime": runtime, "replicas": replicas, "message": message}
+        if any(status.get(k) != v for k, v in fields.items()):
+            self.kernel.poros.set_status(status["uid"], fields)

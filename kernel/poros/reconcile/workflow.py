@@ -1,0 +1,214 @@
+"""The workflow controller: runs of a DAG of jobs, with retries, progress and a result.
+
+Each new generation of an unscheduled workflow starts one run (`runtime rerun` another). A
+job starts once all its dependencies succeeded; a failed attempt is retried while `retry.count`
+allows and its `strategy` matches (OnFailure: the command failed; OnError: the pod was lost;
+Always: both). The run fails once a job has failed for good and nothing else is running.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from syscalls.errors import SyscallError
+
+from ...cloud import FAILED, RUNNING, SUCCEEDED, UNKNOWN
+from ...clock import iso
+from . import pod_name
+
+if TYPE_CHECKING:
+    from . import Reconciler
+
+DONE = ("succeeded", "failed")
+RETRY_ON = {"OnFailure": {"failed"}, "OnError": {"lost"}, "Always": {"failed", "lost"}}
+LOG_LINES = 5
+
+
+class Workflows:
+    def __init__(self, reconciler: "Reconciler") -> None:
+        self.r = reconciler
+        self.kernel = reconciler.kernel
+
+    def reconcile(self, resource: dict[str, Any]) -> None:
+        status = resource["status"]
+        uid, generation = status["uid"], status["generation"]
+        state = self.kernel.runtime_state
+        schedule = resource["workflow"].get("schedule")
+        latest = state.latest_run(uid)
+        if status.get("paused"):
+            pass
+        elif schedule is not None:
+            self._schedule(resource, schedule)
+        elif latest is None or (latest["generation"] < generation and latest["finished"]):
+            state.new_run(uid, generation, "apply")
+        for run in state.active_runs(uid):
+            self.advance(resource, run)
+        self.publish(resource, state.latest_run(uid), self._next(resource, schedule) if schedule else None)
+
+    # --- schedules ----------------------------------------------------------------------------
+
+    def _schedule(self, resource: dict[str, Any], schedule: dict[str, Any]) -> None:
+        """Start the run that is due (one, however many fire times the daemon slept through)."""
+        status = resource["status"]
+        uid = status["uid"]
+        state = self.kernel.runtime_state
+        now = self.kernel.clock()
+        due = self._due(resource, schedule, now)
+        if due is None:
+            return
+        active = state.active_runs(uid)
+        policy = schedule.get("concurrencyPolicy", "Allow")
+        if active and policy == "Forbid":
+            state.new_run(uid, status["generation"], "schedule", iso(due), state="skipped")
+            return
+        if active and policy == "Replace":
+            for run in active:
+                self.abort(resource, run)
+        state.new_run(uid, status["generation"], "schedule", iso(due))
+
+    def _due(self, resource: dict[str, Any], schedule: dict[str, Any], now: datetime) -> datetime | None:
+        from croniter import croniter
+        tz = ZoneInfo(schedule.get("timezone") or "UTC")
+        last = self.kernel.runtime_state.last_scheduled(resource["status"]["uid"]) or resource["status"]["created"]
+        since = _time(last).astimezone(tz)
+        if croniter(schedule["cron"], since).get_next(datetime) > now:
+            return None
+        due = croniter(schedule["cron"], now.astimezone(tz)).get_prev(datetime)
+        end = schedule.get("endOn")
+        if end and due > _time(end):
+            return None
+        return due if due > since else None
+
+    def _next(self, resource: dict[str, Any], schedule: dict[str, Any]) -> str | None:
+        from croniter import croniter
+        tz = ZoneInfo(schedule.get("timezone") or "UTC")
+        next_time = croniter(schedule["cron"], self.kernel.clock().astimezone(tz)).get_next(datetime)
+        end = schedule.get("endOn")
+        return None if end and next_time > _time(end) else iso(next_time)
+
+    def abort(self, resource: dict[str, Any], run: dict[str, Any]) -> None:
+        """Stop a run: kill its pods, mark it aborted."""
+        uid = resource["status"]["uid"]
+        for rows in self.kernel.runtime_state.attempts(uid, run["run"]).values():
+            if rows[-1]["state"] in ("pending", "running"):
+                try:
+                    self.kernel.cloud.kill(rows[-1]["pod"])
+                except SyscallError:
+                    pass
+                self.kernel.runtime_state.set_attempt(rows[-1]["pod"], "aborted", None)
+        self.kernel.runtime_state.finish_run(uid, run["run"], "aborted")
+
+    def advance(self, resource: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+        uid, number = resource["status"]["uid"], run["run"]
+        state = self.kernel.runtime_state
+        manifest = self.kernel.poros.generation(uid, run["generation"])
+        dag = manifest["workflow"]["dag"]
+        attempts = state.attempts(uid, number)
+        outcome = {}
+        for job in dag:
+            rows = attempts.get(job["name"], [])
+            if rows and rows[-1]["state"] not in DONE:
+                self._observe(resource, run, job, rows[-1])
+            outcome[job["name"]] = self._outcome(job, rows)
+        failing = any(o == "failed" for o in outcome.values())
+        for job in dag:
+            name = job["name"]
+            rows = attempts.get(name, [])
+            if failing:
+                continue  # a run that has failed starts nothing more
+            if outcome[name] == "retry" or (outcome[name] == "waiting" and
+                                            all(outcome[d] == "succeeded" for d in job.get("dependencies", []))):
+                attempt = len(rows) + 1
+                pod = pod_name(resource["name"], name, resource["status"]["uid"][:4], number, attempt)
+                state.add_attempt(uid, number, name, attempt, pod)  # recorded first: exactly once
+                self.r.launch(resource, pod, job["spec"], {"dataos.io/job": name, "dataos.io/run": str(number)},
+                              run["generation"])
+                state.set_attempt(pod, "running", None)
+                outcome[name] = "running"
+        busy = any(o in ("running", "retry") for o in outcome.values())
+        if all(o == "succeeded" for o in outcome.values()):
+            state.finish_run(uid, number, "succeeded")
+        elif failing and not busy:
+            state.finish_run(uid, number, "failed")
+        return state.latest_run(uid) or run
+
+    def _observe(self, resource: dict[str, Any], run: dict[str, Any], job: dict[str, Any],
+                 attempt: dict[str, Any]) -> None:
+        """Bring one attempt's state up to date with its pod; start it if it was never started."""
+        try:
+            pod = self.kernel.cloud.status(attempt["pod"])
+        except SyscallError:  # recorded, never started (the daemon died in between): start it now
+            self.r.launch(resource, attempt["pod"], job["spec"],
+                          {"dataos.io/job": job["name"], "dataos.io/run": str(run["run"])}, run["generation"])
+            return
+        if pod.phase == SUCCEEDED:
+            self.kernel.runtime_state.set_attempt(attempt["pod"], "succeeded", pod.exit_code)
+        elif pod.phase == FAILED:
+            self.kernel.runtime_state.set_attempt(attempt["pod"], "failed", pod.exit_code)
+        elif pod.phase == UNKNOWN:
+            self.kernel.runtime_state.set_attempt(attempt["pod"], "lost", pod.exit_code)
+        elif pod.phase == RUNNING and attempt["state"] != "running":
+            self.kernel.runtime_state.set_attempt(attempt["pod"], "running", None)
+        attempt.update(self.kernel.runtime_state.attempts(attempt["uid"], attempt["run"])[job["name"]][-1])
+
+    @staticmethod
+    def _outcome(job: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+        """waiting | running | retry | succeeded | failed, for one job of a run."""
+        if not rows:
+            return "waiting"
+        last = rows[-1]["state"]
+        if last in ("pending", "running"):
+            return "running"
+        if last == "succeeded":
+            return "succeeded"
+        retry = job.get("retry") or {}
+        if len(rows) <= retry.get("count", 0) and last in RETRY_ON[retry.get("strategy", "OnFailure")]:
+            return "retry"
+        return "failed"
+
+    def publish(self, resource: dict[str, Any], run: dict[str, Any] | None, next_time: str | None) -> None:
+        """Write the runtime into the resource's status (only when it changed)."""
+        status = resource["status"]
+        idle = f"next:{next_time}" if next_time else "pending"
+        if run is None:
+            fields = {"runtime": "paused" if status.get("paused") else idle, "progress": None, "run": None}
+        else:
+            manifest = self.kernel.poros.generation(status["uid"], run["generation"])
+            attempts = self.kernel.runtime_state.attempts(status["uid"], run["run"])
+            jobs = []
+            for job in manifest["workflow"]["dag"]:
+                rows = attempts.get(job["name"], [])
+                last = rows[-1] if rows else None
+                jobs.append({"name": job["name"], "state": last["state"] if last else "waiting",
+                             "attempts": len(rows), "pod": last["pod"] if last else None,
+                             "exitCode": last["exit_code"] if last else None})
+            done = sum(j["state"] == "succeeded" for j in jobs)
+            runtime = run["state"] if run["finished"] else ("running" if any(j["pod"] for j in jobs) else "pending")
+            if run["finished"] and next_time and not status.get("paused"):
+                runtime = f"next:{next_time}"
+            elif status.get("paused") and run["finished"]:
+                runtime = "paused"
+            fields = {"runtime": runtime, "progress": f"{done}/{len(jobs)}",
+                      "run": {"id": run["run"], "generation": run["generation"], "trigger": run["trigger"],
+                              "state": run["state"], "started": run["created"], "finished": run["finished"],
+                              "jobs": jobs, "message": self._message(jobs) if run["state"] == "failed" else None}}
+        if any(status.get(k) != v for k, v in fields.items()):
+            self.kernel.poros.set_status(status["uid"], fields)
+
+    def _message(self, jobs: list[dict[str, Any]]) -> str | None:
+        """Why a run failed: the job, its exit code and its last log lines."""
+        for job in jobs:
+            if job["state"] in ("failed", "lost") and job["pod"]:
+                try:
+                    tail = "".join(self.kernel.cloud.logs(job["pod"], tail=LOG_LINES)).strip()
+                except SyscallError:
+                    tail = ""
+                code = job["exitCode"]
+                return f"job {job['name']} failed (exit code {code})" + (f": {tail}" if tail else "")
+        return None
+
+
+def _time(text: str) -> datetime:
+    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)

@@ -1,0 +1,151 @@
+"""Syscall handlers of the runtime: pod.*, runtime.*. A pod is read (logs included) with `read`
+on the resource it belongs to, and killed or controlled with `update` on it."""
+from __future__ import annotations
+
+import time
+from typing import Any, Iterator
+
+from syscalls.errors import SyscallError
+
+from ..call import Call
+from .reconcile import WORKLOADS, resource_key
+from .store import object_path
+from .syscalls import _read
+
+
+def _owner_path(pod: dict[str, Any]) -> str:
+    labels = pod["labels"]
+    if "dataos.io/resource" not in labels:
+        return f"/caretaker/pods/{pod['name']}"
+    return object_path(labels["dataos.io/type"], labels["dataos.io/resource"], labels.get("dataos.io/workspace", ""))
+
+
+def _pod(call: Call, name: str, predicate: str) -> dict[str, Any]:
+    try:
+        pod = call.kernel.caretaker.get(name)
+    except SyscallError:
+        call.authorize(predicate, f"/caretaker/pods/{name}")  # only an operator learns it is missing
+        raise
+    call.authorize(predicate, _owner_path(pod))
+    return pod
+
+
+def _matches(pod: dict[str, Any], workspace: str | None, key_prefix: str | None) -> bool:
+    if workspace is not None and pod["workspace"] != workspace:
+        return False
+    return key_prefix is None or (pod["resource"] or "") == key_prefix
+
+
+def _selector(workspace: str | None, type: str | None, name: str | None) -> str | None:
+    if type is None or name is None:
+        if name is not None:
+            raise SyscallError("EINVAL", "a resource name needs its type", field="type")
+        return None
+    level_ws = "" if type not in WORKLOADS else (workspace or "public")
+    return f"{level_ws}/{type}/{name}"
+
+
+def pod_list(call: Call, workspace: str | None, type: str | None, name: str | None) -> list[dict[str, Any]]:
+    key = _selector(workspace, type, name)
+    return [p for p in call.kernel.caretaker.list(workspace)
+            if _matches(p, workspace, key) and call.allowed("read", _owner_path(p))]
+
+
+def pod_get(call: Call, name: str) -> dict[str, Any]:
+    pod = _pod(call, name, "read")
+    return {**pod, "history": call.kernel.caretaker.history(name)}
+
+
+def pod_logs(call: Call, name: str, tail: int | None, follow: bool) -> Iterator[str]:
+    _pod(call, name, "read")
+    return call.kernel.cloud.logs(name, tail=tail, follow=follow)
+
+
+def pod_watch(call: Call, workspace: str | None, type: str | None, name: str | None,
+              timeout: float | None) -> Iterator[dict[str, Any]]:
+    key = _selector(workspace, type, name)
+    caretaker = call.kernel.caretaker
+    # Nothing is shown before each pod passes its own check, as it goes by.
+
+    def events() -> Iterator[dict[str, Any]]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        seen: dict[str, tuple] = {}
+        seq = caretaker.seq
+        while True:
+            for pod in caretaker.list(workspace):
+                state = (pod["phase"], pod["exit_code"], pod["started"], pod["finished"])
+                if seen.get(pod["name"]) != state and _matches(pod, workspace, key) \
+                        and call.allowed("read", _owner_path(pod)):
+                    seen[pod["name"]] = state
+                    yield pod
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return
+            seq = caretaker.wait(seq, min(left, 1.0) if left is not None else 1.0)
+
+    return events()
+
+
+def pod_kill(call: Call, name: str) -> dict[str, Any]:
+    _pod(call, name, "update")
+    call.kernel.cloud.kill(name)
+    call.kernel.caretaker.observe([call.kernel.cloud.status(name)])
+    call.kernel.reconciler.wake()
+    return call.kernel.caretaker.get(name)
+
+
+def _runtime(call: Call, resource: dict[str, Any]) -> dict[str, Any]:
+    status = resource["status"]
+    return {"type": resource["type"], "name": resource["name"], "workspace": resource.get("workspace"),
+            "runtime": status.get("runtime"), "progress": status.get("progress"), "run": status.get("run"),
+            "replicas": status.get("replicas"), "message": status.get("message") or (status.get("run") or {}).get(
+                "message"), "paused": bool(status.get("paused")),
+            "pods": call.kernel.caretaker.list(resource=resource_key(resource))}
+
+
+def _workload(call: Call, predicate: str, type: str, name: str, workspace: str | None) -> dict[str, Any]:
+    if type not in WORKLOADS:
+        raise SyscallError("EINVAL", f"a {type} has no runtime (workloads: {', '.join(WORKLOADS)})", field="type")
+    found = _read(call, predicate, type, name, workspace)
+    if found is None:
+        raise call.kernel.poros.missing(type, name, workspace)
+    return found
+
+
+def runtime_get(call: Call, type: str, name: str, workspace: str | None) -> dict[str, Any]:
+    return _runtime(call, _workload(call, "read", type, name, workspace))
+
+
+def runtime_control(call: Call, type: str, name: str, action: str, workspace: str | None) -> dict[str, Any]:
+    resource = _workload(call, "update", type, name, workspace)
+    kernel = call.kernel
+    uid = resource["status"]["uid"]
+    if action in ("pause", "resume"):
+        kernel.poros.set_status(uid, {"paused": action == "pause"})
+    elif action == "stop" and type == "workflow":
+        for run in kernel.runtime_state.active_runs(uid):
+            kernel.reconciler.controllers["workflow"].abort(resource, run)
+    elif action == "stop":  # a service or worker: its pods go, and it stays down until resumed
+        kernel.poros.set_status(uid, {"paused": True})
+    elif type != "workflow":
+        raise SyscallError("EINVAL", f"{action}: only workflows have runs; a {type} restarts by itself",
+                           field="action")
+    else:
+        active = kernel.runtime_state.active_runs(uid)
+        if active:
+            raise SyscallError("EINVAL", f"{action}: run {active[-1]['run']} of workflow {name!r} is still "
+                               "running; stop it first", field="action")
+        kernel.runtime_state.new_run(uid, resource["status"]["generation"], action)
+    kernel.reconciler.tick()
+    return _runtime(call, kernel.poros.get(type, name, workspace))
+
+
+HANDLERS = {
+    "pod.list": pod_list,
+    "pod.get": pod_get,
+    "pod.logs": pod_logs,
+    "pod.watch": pod_watch,
+    "pod.kill": pod_kill,
+    "runtime.get": runtime_get,
+    "runtime.control": runtime_control,
+}
