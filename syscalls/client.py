@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 from typing import Any
 
 from .contexts import Contexts
@@ -81,6 +82,7 @@ def connect(url: str | None = None, token: str | None = None) -> Client:
     """A client for `url`, or for the current context (its URL and stored credential)."""
     contexts = None
     context = None
+    url = url or os.environ.get("DATAOS_URL")  # set for pods, so a job's syscalls reach its kernel
     if url is None:
         contexts = Contexts()
         ctx = contexts.get()
@@ -114,7 +116,6 @@ def connect(url: str | None = None, token: str | None = None) -> Client:
 
 
 def _env_token() -> str | None:
-    import os
     return os.environ.get("DATAOS_TOKEN") or None
 
 

@@ -10,7 +10,7 @@ from syscalls.errors import SyscallError
 
 from .. import session
 from ..output import error_line, paint
-from . import audit, contexts, kernel, policy, resources, syscall, users
+from . import audit, contexts, kernel, policy, resources, runtime, syscall, users
 
 app = typer.Typer(
     name="dataos", no_args_is_help=False, add_completion=True, pretty_exceptions_enable=False,
@@ -48,6 +48,7 @@ def _welcome() -> None:
 
 
 resources.register(app)
+runtime.register(app)
 contexts.register(app)
 app.add_typer(users.app, name="user")
 app.add_typer(policy.app, name="policy")

@@ -92,11 +92,20 @@ def _rows(resources: list[dict[str, Any]], wide: bool) -> tuple[list[str], list[
 def get(kind: Optional[str] = KIND,
         name: Optional[str] = typer.Argument(None, help="Resource name; all of the type when left out.",
                                              autocompletion=complete.names),
+        runtime_name: Optional[str] = typer.Argument(None, hidden=True, help="`get runtime TYPE NAME`."),
         workspace: Optional[str] = WORKSPACE,
         all_workspaces: bool = typer.Option(False, "--all-workspaces", "-A", help="Every workspace."),
         type_opt: Optional[str] = ids.TYPE, name_opt: Optional[str] = ids.NAME,
         ident: Optional[str] = ids.IDENT, id_: Optional[str] = ids.ID, output: Format = OUTPUT) -> None:
     """List resources, or show one."""
+    if kind == "runtime":  # `get runtime -t workflow -n NAME`, dataos-ctl's form
+        ref = ids.require(ids.resolve(name, runtime_name, type_opt=type_opt, name_opt=name_opt,
+                                      workspace=workspace, ident=ident, id_=id_), "get runtime")
+        from .runtime import show_runtime
+        show_runtime(client().runtime.get(type=ref.type, name=ref.name, workspace=ref.workspace), output)
+        return
+    if runtime_name is not None:
+        raise SyscallError("EINVAL", f"get: unexpected argument {runtime_name!r}", field="name")
     ref = ids.resolve(kind, name, type_opt=type_opt, name_opt=name_opt, workspace=workspace, ident=ident, id_=id_)
     if ref.name:
         ids.require(ref, "get")

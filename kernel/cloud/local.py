@@ -72,14 +72,15 @@ class LocalDriver:
         if phase == RUNNING and not runs(raw["shim_pid"], str(pod_dir)):
             raw = json.loads((pod_dir / "status.json").read_text())  # it may have just finished
             phase, reason = raw["phase"], raw.get("reason")
-            if phase == RUNNING:
+            if phase == RUNNING:  # the shim died without recording an end: take its group down too
                 phase, reason = UNKNOWN, "ShimLost"
+                _signal_group(raw["shim_pid"], signal.SIGKILL)
         elif phase == PENDING and name not in self._children and _age(raw["created"]) > START_GRACE:
             phase, reason = UNKNOWN, "NeverStarted"
         status = PodStatus(name=name, workspace=raw.get("workspace", ""), phase=phase, labels=raw.get("labels", {}),
                            created=raw["created"], started=raw.get("started"), finished=raw.get("finished"),
                            exit_code=raw.get("exit_code"), reason=reason)
-        if phase in TERMINAL:
+        if phase in TERMINAL or reason == "ShimLost":
             self._final[name] = status
         return status
 

@@ -1,0 +1,177 @@
+"""Runtime verbs: `pods`, `logs`, `top`, `runtime pause|resume|stop|rerun|run`, `get runtime`."""
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from typing import Any, Optional
+
+import typer
+
+from syscalls.errors import SyscallError
+
+from ..output import Format, age, emit, paint, render, table
+from ..session import client
+from . import identifiers as ids
+from .options import OUTPUT, WORKSPACE
+
+PHASE_STYLE = {"Running": "green", "Succeeded": "dim", "Failed": "red", "Unknown": "yellow", "Pending": "yellow"}
+
+runtime_app = typer.Typer(help="Control a workload: pause, resume, stop, rerun, run now.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(pods)
+    app.command()(logs)
+    app.command()(top)
+    app.add_typer(runtime_app, name="runtime")
+
+
+def _resource_filter(resource: str | None) -> tuple[str | None, str | None]:
+    if not resource:
+        return None, None
+    type_name, _, name = resource.partition("/")
+    if not name:
+        raise SyscallError("EINVAL", f"-r: {resource!r} is not TYPE/NAME", field="-r")
+    return ids.singular(type_name), name
+
+
+def _pod_rows(pods: list[dict[str, Any]], wide: bool) -> tuple[list[str], list[list[Any]]]:
+    headers = ["name", "phase", "exit", "resource", "job", "age"]
+    if wide:
+        headers += ["workspace", "started", "finished", "reason", "node"]
+    rows = []
+    for p in pods:
+        phase = paint(p["phase"], PHASE_STYLE.get(p["phase"], "dim"))
+        resource = "/".join((p["resource"] or "-").split("/")[1:]) or p["resource"]
+        row = [p["name"], phase, p["exit_code"], resource, p["job"] or p["labels"].get("dataos.io/replica"),
+               age(p["created"])]
+        if wide:
+            row += [p["workspace"] or "-", p["started"], p["finished"], p["reason"], p["node"]]
+        rows.append(row)
+    return headers, rows
+
+
+def pods(workspace: Optional[str] = WORKSPACE,
+         all_workspaces: bool = typer.Option(False, "--all-workspaces", "-A", help="Every workspace."),
+         resource: Optional[str] = typer.Option(None, "--resource", "-r", help="Only the pods of TYPE/NAME."),
+         watch: bool = typer.Option(False, "--watch", help="Keep printing pods as they change."),
+         output: Format = OUTPUT) -> None:
+    """Pods (the processes or Kubernetes pods that run workloads), now or as they change."""
+    type_name, name = _resource_filter(resource)
+    ws = None if all_workspaces else (workspace or "public")
+    if watch:
+        headers = None
+        for pod in client().pod.watch(workspace=ws, type=type_name, name=name):
+            if output in (Format.json, Format.yaml):
+                print(__import__("json").dumps(pod), flush=True)  # NDJSON, one pod a line
+                continue
+            h, rows = _pod_rows([pod], output is Format.wide)
+            lines = table(h, rows).splitlines()
+            if headers is None:
+                headers = lines[0]
+                print(headers)
+            print(lines[1], flush=True)
+        return
+    found = client().pod.list(workspace=ws, type=type_name, name=name)
+    headers, rows = _pod_rows(found, output is Format.wide)
+    if not found and output in (Format.table, Format.wide):
+        print("no pods found", file=sys.stderr)
+        return
+    render(found, output, headers, rows, (p["name"] for p in found))
+
+
+def logs(pod: Optional[str] = typer.Argument(None, help="A pod name (see `dataos pods`)."),
+         type_opt: Optional[str] = ids.TYPE, name_opt: Optional[str] = ids.NAME,
+         workspace: Optional[str] = WORKSPACE,
+         follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the pod ends."),
+         tail: Optional[int] = typer.Option(None, "--tail", help="Only the last N lines."),
+         container: Optional[str] = typer.Option(None, "--container", "-c",
+                                                 help="For a workflow: the job whose pod to show.")) -> None:
+    """A pod's output: by pod name, or the latest pod of a resource (-t TYPE -n NAME)."""
+    if pod is None:
+        if not (type_opt and name_opt):
+            raise SyscallError("EINVAL", "logs: give a pod name, or -t TYPE -n NAME", field="pod")
+        candidates = client().pod.list(workspace=workspace or "public", type=ids.singular(type_opt), name=name_opt)
+        if container:
+            candidates = [p for p in candidates if p["job"] == container]
+        if not candidates:
+            raise SyscallError("ENOENT", f"{type_opt} {name_opt!r} has no pods"
+                               + (f" for job {container!r}" if container else "") + " yet")
+        pod = max(candidates, key=lambda p: p["created"])["name"]
+    for line in client().pod.logs(name=pod, tail=tail, follow=follow):
+        sys.stdout.write(line)
+        if follow:
+            sys.stdout.flush()
+
+
+def top(workspace: Optional[str] = WORKSPACE,
+        all_workspaces: bool = typer.Option(True, "--all-workspaces/--workspace-only", "-A",
+                                            help="Every workspace (default) or only -w."),
+        output: Format = OUTPUT) -> None:
+    """Pods by phase, the most restarted and the busiest resources."""
+    found = client().pod.list(workspace=None if all_workspaces else (workspace or "public"))
+    phases = Counter(p["phase"] for p in found)
+    by_resource = Counter(p["resource"] for p in found if p["resource"])
+    running = Counter(p["resource"] for p in found if p["resource"] and p["phase"] == "Running")
+    failed = Counter(p["resource"] for p in found if p["resource"] and p["phase"] == "Failed")
+    summary = {"pods": len(found), "phases": dict(phases),
+               "resources": [{"resource": r, "pods": n, "running": running[r], "failed": failed[r]}
+                             for r, n in by_resource.most_common(10)]}
+    if output in (Format.json, Format.yaml):
+        render(summary, output)
+        return
+    out = [f"{len(found)} pods: " + ", ".join(f"{paint(k, PHASE_STYLE.get(k, 'dim'))} {v}"
+                                              for k, v in sorted(phases.items()))]
+    if by_resource:
+        out += ["", table(["resource", "pods", "running", "failed"],
+                          [[r["resource"], r["pods"], r["running"], r["failed"]] for r in summary["resources"]])]
+    emit("\n".join(out))
+
+
+def show_runtime(rt: dict[str, Any], output: Format) -> None:
+    """`get runtime -t TYPE -n NAME`: the state, the run's jobs or the replicas, the pods."""
+    if output in (Format.json, Format.yaml):
+        render(rt, output)
+        return
+    out = [f"{paint(rt['type'] + '/' + rt['name'], 'bold')}  runtime {rt['runtime'] or '-'}"
+           + (f"  progress {rt['progress']}" if rt.get("progress") else "")]
+    if rt.get("message"):
+        out.append(paint(rt["message"], "red"))
+    run = rt.get("run")
+    if run:
+        out.append(f"run {run['id']} (generation {run['generation']}, {run['trigger']}) {run['state']}, "
+                   f"started {run['started']}" + (f", finished {run['finished']}" if run["finished"] else ""))
+        out.append(table(["job", "state", "attempts", "exit", "pod"],
+                         [[j["name"], j["state"], j["attempts"], j["exitCode"], j["pod"]] for j in run["jobs"]]))
+    if rt.get("replicas"):
+        out.append(table(["replica", "phase", "restarts", "generation", "pod"],
+                         [[r["slot"], r["phase"], r["restarts"], r["generation"], r["pod"]] for r in rt["replicas"]]))
+    if rt["pods"]:
+        headers, rows = _pod_rows(rt["pods"], False)
+        out += ["", table(headers, rows)]
+    emit("\n".join(out))
+
+
+def _control(action: str, help_text: str):
+    def command(kind: Optional[str] = typer.Argument(None, help="workflow, service or worker."),
+                name: Optional[str] = typer.Argument(None), workspace: Optional[str] = WORKSPACE,
+                type_opt: Optional[str] = ids.TYPE, name_opt: Optional[str] = ids.NAME,
+                output: Format = OUTPUT) -> None:
+        ref = ids.require(ids.resolve(kind, name, type_opt=type_opt, name_opt=name_opt, workspace=workspace),
+                          f"runtime {action}")
+        rt = client().runtime.control(type=ref.type, name=ref.name, action=action, workspace=ref.workspace)
+        if output in (Format.json, Format.yaml):
+            render(rt, output)
+        else:
+            emit(f"{ref.type}/{ref.name} {action}: runtime {rt['runtime'] or '-'}")
+    command.__doc__ = help_text
+    runtime_app.command(action)(command)
+
+
+for _action, _help in (("pause", "Pause: no new runs (workflows), no pods (services)."),
+                       ("resume", "Resume a paused workload."),
+                       ("stop", "Stop: abort the current run, or take a service's pods down (until resume)."),
+                       ("rerun", "Run a workflow's current generation again."),
+                       ("run", "Run a scheduled workflow now.")):
+    _control(_action, _help)

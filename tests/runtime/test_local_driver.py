@@ -1,0 +1,97 @@
+"""The local cloud driver: pods are real process groups that outlive the driver."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from kernel.cloud import PodSpec
+from kernel.cloud.local import LocalDriver
+from syscalls.errors import SyscallError
+from syscalls.procs import alive
+
+
+def wait_phase(driver, name, phases, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = driver.status(name)
+        if status.phase in phases:
+            return status
+        time.sleep(0.02)
+    raise AssertionError(f"{name} stayed {driver.status(name).phase}")
+
+
+@pytest.fixture
+def driver(tmp_path):
+    d = LocalDriver(tmp_path)
+    yield d
+    for pod in d.poll():
+        d.kill(pod.name, grace=1)
+
+
+def test_a_pod_runs_records_its_exit_code_and_output(driver):
+    driver.run(PodSpec("p", "public", ["sh", "-c", "echo out; echo err >&2; exit 3"], {"a": "b"}, {"X": "y"}))
+    status = wait_phase(driver, "p", {"Failed"})
+    assert (status.exit_code, status.reason, status.labels) == (3, "Error", {"a": "b"})
+    assert status.started and status.finished
+    assert list(driver.logs("p")) == ["out\n", "err\n"]
+    assert list(driver.logs("p", tail=1)) == ["err\n"]
+
+
+def test_environment_reaches_the_command_and_dataos_variables_do_not_leak(driver, monkeypatch):
+    monkeypatch.setenv("DATAOS_TOKEN", "dos_secret")
+    driver.run(PodSpec("env", "public", ["sh", "-c", 'echo "$X-${DATAOS_TOKEN:-none}"'], env={"X": "y"}))
+    wait_phase(driver, "env", {"Succeeded"})
+    assert list(driver.logs("env")) == ["y-none\n"]
+
+
+def test_a_missing_command_fails_with_127(driver):
+    driver.run(PodSpec("nope", "public", ["no-such-command-here"]))
+    status = wait_phase(driver, "nope", {"Failed"})
+    assert status.exit_code == 127 and status.reason == "StartError"
+    assert "cannot start" in "".join(driver.logs("nope"))
+
+
+def test_names_are_unique(driver):
+    driver.run(PodSpec("once", "public", ["true"]))
+    with pytest.raises(SyscallError) as e:
+        driver.run(PodSpec("once", "public", ["true"]))
+    assert e.value.code == "EEXIST"
+
+
+def test_kill_stops_the_whole_group(driver):
+    driver.run(PodSpec("long", "public", ["sh", "-c", "sleep 60 & sleep 60"]))
+    wait_phase(driver, "long", {"Running"})
+    driver.kill("long", grace=2)
+    status = driver.status("long")
+    assert status.phase == "Failed" and status.reason == "Killed" and status.exit_code == 143
+
+
+def test_pods_outlive_the_driver_and_are_adopted(tmp_path, driver):
+    driver.run(PodSpec("adopt", "public", ["sh", "-c", "sleep 0.5; exit 4"]))
+    wait_phase(driver, "adopt", {"Running"})
+    again = LocalDriver(tmp_path)  # a restarted daemon
+    assert again.status("adopt").phase == "Running"
+    assert wait_phase(again, "adopt", {"Failed"}).exit_code == 4
+
+
+def test_a_lost_shim_makes_the_pod_unknown_and_takes_its_processes_down(driver, tmp_path):
+    import json
+    driver.run(PodSpec("lost", "public", ["sleep", "60"]))
+    wait_phase(driver, "lost", {"Running"})
+    raw = json.loads((tmp_path / "pods" / "lost" / "status.json").read_text())
+    os.kill(raw["shim_pid"], signal.SIGKILL)
+    time.sleep(0.2)
+    status = wait_phase(driver, "lost", {"Unknown"})
+    assert status.reason == "ShimLost"
+    deadline = time.monotonic() + 5
+    while alive(raw["pid"]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(raw["pid"])
+
+
+def test_logs_follow_until_the_pod_ends(driver):
+    driver.run(PodSpec("chatty", "public", ["sh", "-c", "for i in 1 2 3; do echo line $i; sleep 0.1; done"]))
+    assert list(driver.logs("chatty", follow=True)) == ["line 1\n", "line 2\n", "line 3\n"]
