@@ -1,0 +1,125 @@
+"""The runtime through the real daemon and CLI: a kill -9 of the daemon mid-workflow loses
+nothing and runs nothing twice; a Python job acts with its owner's rights only."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import DATAOS
+
+pytestmark = pytest.mark.slow
+
+
+def wait_for(fn, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(0.1)
+    raise AssertionError(f"timed out; last: {last!r}")
+
+
+def runtime(run_dataos, kind, name):
+    r = run_dataos("get", "runtime", kind, name, "-o", "json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+WORKFLOW = """\
+name: steady
+version: v1
+type: workflow
+workflow:
+  dag:
+    - name: first
+      spec: {stack: container, stackSpec: {command: [sh, -c, "echo first >> %(log)s; sleep 2"]}}
+    - name: second
+      dependencies: [first]
+      spec: {stack: container, stackSpec: {command: [sh, -c, "echo second >> %(log)s"]}}
+"""
+
+
+def test_kill_9_of_the_daemon_mid_workflow_loses_nothing_and_runs_nothing_twice(run_dataos, dataos_home, tmp_path):
+    log = tmp_path / "ran.log"
+    manifest = tmp_path / "wf.yaml"
+    manifest.write_text(WORKFLOW % {"log": log})
+    assert run_dataos("apply", "-f", manifest).returncode == 0
+    wait_for(lambda: runtime(run_dataos, "workflow", "steady")["runtime"] == "running")
+    pid = int((Path(dataos_home) / "run" / "kernel.pid").read_text())
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.3)
+    rt = wait_for(lambda: (r := runtime(run_dataos, "workflow", "steady"))["runtime"] == "succeeded" and r)
+    assert [j["attempts"] for j in rt["run"]["jobs"]] == [1, 1]
+    assert log.read_text().splitlines() == ["first", "second"]
+    pods = json.loads(run_dataos("pods", "-o", "json").stdout)
+    assert sorted(p["job"] for p in pods) == ["first", "second"]
+
+
+JOB = """\
+name: whoami-job
+version: v1
+type: workflow
+workflow:
+  dag:
+    - name: ask
+      spec:
+        stack: python
+        stackSpec:
+          script: |
+            from syscalls import connect
+            from syscalls.errors import SyscallError
+            with connect() as c:
+                print("I am", c.auth.whoami()["id"])
+                try:
+                    c.user.list()
+                    c.user.create(name="sneaky")
+                    print("created a user")
+                except SyscallError as e:
+                    print("refused:", e.code)
+"""
+
+
+def test_a_python_job_calls_syscalls_as_its_owner_and_no_more(run_dataos, dataos_home, tmp_path):
+    assert run_dataos("user", "create", "ana", "--tag", "roles:id:dev").returncode == 0
+    token = run_dataos("user", "apikey", "create", "ana").stdout.strip()
+    policy = tmp_path / "p.yaml"
+    policy.write_text("name: devs\nversion: v1\ntype: policy\npolicy:\n  access:\n"
+                      "    subjects: {tags: [[roles:id:dev]]}\n    predicates: [create, read, update]\n"
+                      "    objects: {paths: ['/poros/workspaces/public/**']}\n")
+    assert run_dataos("apply", "-f", policy).returncode == 0
+    job = tmp_path / "job.yaml"
+    job.write_text(JOB)
+    r = run_dataos("apply", "-f", job, env={"DATAOS_TOKEN": token})
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: runtime(run_dataos, "workflow", "whoami-job")["runtime"] == "succeeded")
+    out = run_dataos("logs", "-t", "workflow", "-n", "whoami-job").stdout
+    assert out.splitlines() == ["I am ana", "refused: EACCES"]
+    keys = json.loads(run_dataos("user", "apikey", "list", "ana", "-o", "json").stdout)
+    assert [k["name"] for k in keys if k["name"].startswith("pod-")] == []  # revoked when the pod ended
+
+
+def test_logs_follow_streams_while_the_pod_runs(run_dataos, dataos_home, tmp_path):
+    manifest = tmp_path / "w.yaml"
+    manifest.write_text("name: ticker\nversion: v1\ntype: worker\nworker:\n  stack: container\n"
+                        "  stackSpec: {command: [sh, -c, 'for i in 1 2 3; do echo tick $$i; sleep 0.3; done; "
+                        "exec sleep 60']}\n")
+    assert run_dataos("apply", "-f", manifest).returncode == 0
+    wait_for(lambda: runtime(run_dataos, "worker", "ticker")["runtime"] == "running:1")
+    pod = json.loads(run_dataos("pods", "-r", "worker/ticker", "-o", "json").stdout)[0]["name"]
+    proc = subprocess.Popen([*DATAOS, "logs", pod, "-f"], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "DATAOS_HOME": str(dataos_home)})
+    try:
+        lines = [proc.stdout.readline() for _ in range(3)]
+        assert lines == ["tick 1\n", "tick 2\n", "tick 3\n"]
+    finally:
+        proc.kill()
+    assert run_dataos("runtime", "stop", "worker", "ticker").returncode == 0
+    wait_for(lambda: json.loads(run_dataos("pods", "-r", "worker/ticker", "-o", "json").stdout)[0]["phase"] == "Failed")
