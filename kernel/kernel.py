@@ -24,7 +24,7 @@ from . import audit as audit_mod
 from .call import Call
 from .heimdall import syscalls as heimdall_syscalls
 from .heimdall.builtin import BUILTIN_POLICIES, OPERATOR_ROLE
-from .heimdall.service import Heimdall
+from .heimdall.service import SECRET_TYPES, Heimdall
 from .names import sanitize
 from .poros import syscalls as poros_syscalls
 from .caretaker import Caretaker
@@ -53,7 +53,7 @@ class Kernel:
         self.started = now()
         self.heimdall = Heimdall(self.state_dir)
         self.poros = Poros(self.state_dir / "poros.db", admit={"policy": Heimdall.admit, **{
-            t: stacks.admit for t in WORKLOADS}})
+            t: stacks.admit for t in WORKLOADS}}, seal={t: self.heimdall.seal_secret for t in SECRET_TYPES})
         self.audit = audit_mod.Audit(self.state_dir / "audit.db")
         self.url = url
         self.clock = lambda: datetime.now(timezone.utc)  # schedules read time here (tests move it)

@@ -20,9 +20,12 @@ class PodSpec:
     labels: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     image: str | None = None  # used by the kubernetes driver; the local driver runs `command` directly
+    secret_env: dict[str, str] = field(default_factory=dict, repr=False)  # never written to disk
+    secret_files: dict[str, str] = field(default_factory=dict, repr=False)  # name -> content
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """What may be stored: everything but the secrets."""
+        return {k: v for k, v in asdict(self).items() if not k.startswith("secret_")}
 
 
 @dataclass(frozen=True)

@@ -50,10 +50,14 @@ class LocalDriver:
         (pod_dir / "spec.json").write_text(json.dumps(spec.to_dict()))
         write_status(pod_dir, phase=PENDING, created=now(), labels=spec.labels, workspace=spec.workspace)
         env = {k: v for k, v in os.environ.items() if not k.startswith("DATAOS_")}
-        self._children[spec.name] = subprocess.Popen(
-            [sys.executable, "-m", "kernel.cloud.shim", str(pod_dir)], stdin=subprocess.DEVNULL,
+        shim = subprocess.Popen(
+            [sys.executable, "-m", "kernel.cloud.shim", str(pod_dir)], stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL, stderr=open(pod_dir / "shim.log", "ab"), start_new_session=True,
             close_fds=True, env=env, cwd=pod_dir)
+        # Secrets travel on the shim's stdin, never through a file the kernel keeps.
+        with shim.stdin:
+            shim.stdin.write(json.dumps({"env": spec.secret_env, "files": spec.secret_files}).encode())
+        self._children[spec.name] = shim
         return self.status(spec.name)
 
     def status(self, name: str) -> PodStatus:

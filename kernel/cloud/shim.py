@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,8 +33,16 @@ def write_status(pod_dir: Path, **status: object) -> None:
 
 def main(pod_dir: Path) -> int:
     spec = json.loads((pod_dir / "spec.json").read_text())
-    env = {**os.environ, **spec.get("env", {})}
-    env.pop("DATAOS_SHIM", None)
+    secrets = json.loads(sys.stdin.read() or "{}")
+    env = {**os.environ, **spec.get("env", {}), **secrets.get("env", {})}
+    if secrets.get("files"):
+        folder = pod_dir / "secrets"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        for name, content in secrets["files"].items():
+            fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(content)
+        env["DATAOS_SECRETS_DIR"] = str(folder)
     log = open(pod_dir / "pod.log", "ab", buffering=0)
     try:
         child = subprocess.Popen(spec["command"], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -53,6 +62,7 @@ def main(pod_dir: Path) -> int:
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     code = child.wait()
+    shutil.rmtree(pod_dir / "secrets", ignore_errors=True)  # secret files live as long as the command
     if code < 0:
         code = 128 - code  # killed by a signal: the shell's convention (SIGKILL -> 137)
     reason = "Killed" if stopping else ("Completed" if code == 0 else "Error")

@@ -9,12 +9,14 @@ from syscalls.errors import SyscallError
 
 from .identity import Caller, Identities
 from .policy import Decision, PolicyError, PolicyIndex, parse_access_policy
+from .vault import REDACTED, Vault
 
 
 class Heimdall:
     def __init__(self, state_dir: Path) -> None:
         self.identities = Identities(state_dir / "heimdall.db")
         self.policies = PolicyIndex()
+        self.vault = Vault(state_dir / "vault.key")
         self._policy_lock = threading.Lock()  # the index is not safe to read while it changes
 
     def authenticate(self, token: str | None) -> Caller:
@@ -70,5 +72,42 @@ class Heimdall:
         with self._policy_lock:
             self.policies.remove(resource["name"])
 
+    # --- secrets ---------------------------------------------------------------------------
+
+    def seal_secret(self, manifest: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
+        """The stored form of a secret: every value sealed; a value shown as <redacted> (a
+        manifest fetched with `get -o yaml`) keeps the sealed value it stands for."""
+        section = manifest[manifest["type"]]
+        old = (current or {}).get(manifest["type"], {}).get("data", {})
+        data = {}
+        for key, value in section["data"].items():
+            if value == REDACTED:
+                if key not in old:
+                    raise SyscallError("EINVAL", f"{manifest['type']}.data.{key}: {REDACTED} stands for a stored "
+                                       "value, and this secret has none under that key", field=f"{manifest['type']}.data.{key}")
+                data[key] = old[key]
+            else:
+                data[key] = self.vault.seal(str(value), *_context(manifest, key))
+        return {**manifest, manifest["type"]: {**section, "data": data}}
+
+    def open_secret(self, resource: dict[str, Any]) -> dict[str, str]:
+        return {key: self.vault.unseal(value, *_context(resource, key))
+                for key, value in resource[resource["type"]]["data"].items()}
+
     def close(self) -> None:
         self.identities.close()
+
+
+def _context(resource: dict[str, Any], key: str) -> tuple[str, ...]:
+    return resource["type"], resource.get("workspace", ""), resource["name"], key
+
+
+def redact(resource: dict[str, Any]) -> dict[str, Any]:
+    """A secret as anyone may see it: its keys, never its values (sealed or not)."""
+    if resource.get("type") not in SECRET_TYPES or resource["type"] not in resource:
+        return resource
+    section = resource[resource["type"]]
+    return {**resource, resource["type"]: {**section, "data": {k: REDACTED for k in section.get("data", {})}}}
+
+
+SECRET_TYPES = ("secret", "instance-secret")

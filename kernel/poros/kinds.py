@@ -40,11 +40,15 @@ def _cron(value: str, path: str) -> None:
         raise fail(path, f"{value!r} is not a cron expression (five fields: minute hour day month weekday)")
 
 
+SECRET_REF = Map({"name": NAME, "workspace": NAME, "instance": Bool(), "keys": List(Str(), min=1),
+                  "allKeys": Bool(), "consumptionType": Str(enum=("envVars", "propFile"))}, required=("name",))
+
 WORKLOAD = {
     "stack": Str(pattern=r"[a-z][a-z0-9-]*(\+[a-z0-9-]+)?(:\d+(\.\d+)*)?", hint="a stack name such as sql or python"),
     "compute": NAME,
     "stackSpec": Anything(),
     "envs": ENVS,
+    "dataosSecrets": List(SECRET_REF),
     "resources": Map({"requests": Map({"cpu": Str(), "memory": QUANTITY}),
                       "limits": Map({"cpu": Str(), "memory": QUANTITY})}),
 }
@@ -82,6 +86,9 @@ CLUSTER = Map({"type": Str(enum=("duckdb",)), "compute": NAME,
               required=("type",))
 
 POLICY = Map({"access": Anything(), "data": Anything()}, one_of=("access", "data"))
+
+SECRET = Map({"type": Str(enum=("key-value", "key-value-properties", "certificates")),
+              "acl": Str(enum=("r", "rw")), "data": Map(values=Scalar())}, required=("data",))
 
 COMPUTE = Map({"dataplane": Str(), "purpose": Str(enum=("runnable", "query", "gpu")),
                "nodePool": Anything(), "resources": Anything()}, required=("purpose",))
@@ -142,6 +149,8 @@ KINDS: dict[str, Kind] = {k.type: k for k in (
     Kind("depot", "instance", "A connection to a data source, addressed dataos://depot", DEPOT,
          versions=("v1", "v2alpha"), check=_check_depot),
     Kind("policy", "instance", "An access policy (Heimdall) or a data policy (Gateway)", POLICY),
+    Kind("secret", "workspace", "Values sealed at rest, given to pods as env or files", SECRET),
+    Kind("instance-secret", "instance", "A secret for every workspace (depots' credentials)", SECRET),
     Kind("compute", "instance", "A pool of machines workloads and clusters run on", COMPUTE),
 )}
 

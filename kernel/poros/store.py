@@ -56,9 +56,14 @@ class Plan:
 
 
 class Poros:
-    def __init__(self, path: Path, admit: dict[str, Callable[[dict[str, Any]], None]] | None = None) -> None:
+    def __init__(self, path: Path, admit: dict[str, Callable[[dict[str, Any]], None]] | None = None,
+                 seal: dict[str, Callable[[dict[str, Any], dict[str, Any] | None], dict[str, Any]]] | None = None
+                 ) -> None:
+        """`admit[type]` checks a manifest beyond its schema; `seal[type]` turns it into what is
+        stored (secret values sealed), given the stored resource it replaces."""
         self.db = Database(path, MIGRATIONS)
         self.admit = admit or {}
+        self.seal = seal or {}
 
     # --- reads ------------------------------------------------------------------------------
 
@@ -138,6 +143,8 @@ class Poros:
         if not isinstance(expected.get("generation", 0), int) or isinstance(expected.get("generation"), bool):
             raise SyscallError("EINVAL", "status.generation: expected an integer", field="status.generation")
         normal = _normalize(manifest, kind, ws, owner=current.get("owner") if current else None)
+        if kind.type in self.seal:
+            normal = self.seal[kind.type](normal, current)
         if current is None:
             action = "created"
         else:

@@ -11,6 +11,7 @@ from typing import Any
 from syscalls.errors import SyscallError
 
 from ..call import Call
+from ..heimdall.service import redact
 from .kinds import KINDS
 from .store import Plan, object_path
 
@@ -42,6 +43,7 @@ def resource_apply(call: Call, manifests: list[dict], workspace: str | None, dry
             e.details.setdefault("document", i)
             raise
     _keep_policy_control(call, plans)
+    _check_secret_references(call, plans)
     written = [p.manifest for p in plans] if dry_run else poros.apply(plans, call.caller.id)
     if not dry_run:
         for plan, resource in zip(plans, written):
@@ -49,7 +51,7 @@ def resource_apply(call: Call, manifests: list[dict], workspace: str | None, dry
                 call.kernel.applied(resource)
     return {"dry_run": dry_run, "results": [
         {"type": p.kind.type, "name": p.manifest["name"], "workspace": p.workspace or None, "action": p.action,
-         "generation": p.generation, "resource": r}
+         "generation": p.generation, "resource": redact(r)}
         for p, r in zip(plans, written)]}
 
 
@@ -84,6 +86,45 @@ def _keep_policy_control(call: Call, plans: list[Plan]) -> None:
                                                                 == path))
 
 
+def secret_refs(manifest: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(field, reference) of every `dataosSecrets` entry of a workload manifest."""
+    section = manifest.get(manifest["type"], {})
+    if manifest["type"] == "workflow":
+        specs = [(f"workflow.dag[{i}].spec", job["spec"]) for i, job in enumerate(section.get("dag", []))]
+    else:
+        specs = [(manifest["type"], section)]
+    return [(f"{where}.dataosSecrets[{j}]", ref) for where, spec in specs
+            for j, ref in enumerate(spec.get("dataosSecrets") or [])]
+
+
+def secret_path(ref: dict[str, Any], workspace: str) -> tuple[str, str | None]:
+    """The type and workspace of the secret a reference names."""
+    if ref.get("instance"):
+        return "instance-secret", None
+    return "secret", ref.get("workspace") or workspace or "public"
+
+
+def _check_secret_references(call: Call, plans: list[Plan]) -> None:
+    """A workload may use only secrets that exist (here or in this apply) and its author may read."""
+    coming = {(p.kind.type, p.workspace, p.manifest["name"]) for p in plans}
+    for i, plan in enumerate(plans):
+        for field, ref in secret_refs(plan.manifest):
+            type_name, ws = secret_path(ref, plan.workspace)
+            try:
+                found = _read(call, "read", type_name, ref["name"], ws)
+                if found is None and (type_name, ws or "", ref["name"]) not in coming:
+                    raise SyscallError("EINVAL", f"{field}.name: no {type_name} named {ref['name']!r}"
+                                       + (f" in workspace {ws!r}" if ws else ""), field=f"{field}.name")
+                keys = set((found or {}).get(type_name, {}).get("data", {}))
+                missing = [k for k in ref.get("keys", []) if found is not None and k not in keys]
+                if missing:
+                    raise SyscallError("EINVAL", f"{field}.keys: {type_name} {ref['name']!r} has no key "
+                                       f"{missing[0]!r} (keys: {', '.join(sorted(keys))})", field=f"{field}.keys")
+            except SyscallError as e:
+                e.details.setdefault("document", i)
+                raise
+
+
 def _read(call: Call, predicate: str, type_name: str, name: str, workspace: str | None
           ) -> dict[str, Any] | None:
     """Authorize `predicate` on a resource, hiding it when only its tags deny the caller."""
@@ -104,11 +145,11 @@ def resource_get(call: Call, type: str, name: str, workspace: str | None) -> dic
     found = _read(call, "read", type, name, workspace)
     if found is None:
         raise call.kernel.poros.missing(type, name, workspace)
-    return found
+    return redact(found)
 
 
 def resource_list(call: Call, type: str | None, workspace: str | None) -> list[dict[str, Any]]:
-    return [r for r in call.kernel.poros.list(type, workspace) if call.allowed("read", _path(r), _tags(r))]
+    return [redact(r) for r in call.kernel.poros.list(type, workspace) if call.allowed("read", _path(r), _tags(r))]
 
 
 def resource_delete(call: Call, type: str, name: str, workspace: str | None,
@@ -121,7 +162,7 @@ def resource_delete(call: Call, type: str, name: str, workspace: str | None,
         call.refuse(_path(found), f"{_path(found)} is a system-layer resource and cannot be deleted")
     deleted = poros.delete(type, name, workspace, call.caller.id, generation)
     call.kernel.deleted(deleted)
-    return deleted
+    return redact(deleted)
 
 
 def resource_history(call: Call, type: str, name: str, workspace: str | None) -> list[dict[str, Any]]:
@@ -138,7 +179,7 @@ def resource_history(call: Call, type: str, name: str, workspace: str | None) ->
         if not decision.allow:
             call.hide(decision, path)
             raise SyscallError("ENOENT", f"no {type} named {name!r} has ever been applied")
-    return generations
+    return [{**g, "manifest": redact(g["manifest"])} for g in generations]
 
 
 HANDLERS = {

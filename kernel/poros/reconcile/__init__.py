@@ -117,15 +117,33 @@ class Reconciler:
         labels = {"app.kubernetes.io/managed-by": "dataos", "dataos.io/resource": resource["name"],
                   "dataos.io/type": resource["type"], "dataos.io/workspace": resource.get("workspace", ""),
                   "dataos.io/generation": str(generation), **extra}
+        secret_env, secret_files = self._secrets(resource, workload)
         if stack.needs_token:
             labels["dataos.io/owner"] = resource["owner"]
-            env.update(self._job_credentials(resource["owner"], name))
+            secret_env.update(self._job_credentials(resource["owner"], name))
         try:
             self.kernel.cloud.run(PodSpec(name, resource.get("workspace", ""), stack.command(spec), labels, env,
-                                          spec.get("image")))
+                                          spec.get("image"), secret_env, secret_files))
         except SyscallError as e:
             if e.code != "EEXIST":
                 raise
+
+    def _secrets(self, resource: dict[str, Any], workload: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+        """The values of the secrets a workload names, as env vars or `KEY=VALUE` files."""
+        from ..syscalls import secret_path
+        env: dict[str, str] = {}
+        files: dict[str, str] = {}
+        for ref in workload.get("dataosSecrets") or []:
+            type_name, ws = secret_path(ref, resource.get("workspace", ""))
+            secret = self.kernel.poros.get(type_name, ref["name"], ws)
+            values = self.kernel.heimdall.open_secret(secret)
+            if ref.get("keys"):
+                values = {k: values[k] for k in ref["keys"] if k in values}
+            if ref.get("consumptionType") == "propFile":
+                files[ref["name"]] = "".join(f"{k}={v}\n" for k, v in values.items())
+            else:
+                env.update(values)
+        return env, files
 
     def _job_credentials(self, owner: str, pod: str) -> dict[str, str]:
         """A short-lived key for the resource's owner: the job's syscalls are the owner's, no more."""

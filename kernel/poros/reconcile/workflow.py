@@ -15,12 +15,12 @@ from syscalls.errors import SyscallError
 
 from ...cloud import FAILED, RUNNING, SUCCEEDED, UNKNOWN
 from ...clock import iso
-from . import pod_name
+from . import log, pod_name
 
 if TYPE_CHECKING:
     from . import Reconciler
 
-DONE = ("succeeded", "failed")
+DONE = ("succeeded", "failed", "unstartable")
 RETRY_ON = {"OnFailure": {"failed"}, "OnError": {"lost"}, "Always": {"failed", "lost"}}
 LOG_LINES = 5
 
@@ -36,6 +36,10 @@ class Workflows:
         state = self.kernel.runtime_state
         schedule = resource["workflow"].get("schedule")
         latest = state.latest_run(uid)
+        published = status.get("run") or {}
+        if schedule is None and latest and latest["finished"] and latest["generation"] == generation \
+                and published.get("id") == latest["run"] and published.get("state") == latest["state"]:
+            return  # done, and the status says so: nothing to do until something changes
         if status.get("paused"):
             pass
         elif schedule is not None:
@@ -122,8 +126,15 @@ class Workflows:
                 attempt = len(rows) + 1
                 pod = pod_name(resource["name"], name, resource["status"]["uid"][:4], number, attempt)
                 state.add_attempt(uid, number, name, attempt, pod)  # recorded first: exactly once
-                self.r.launch(resource, pod, job["spec"], {"dataos.io/job": name, "dataos.io/run": str(number)},
-                              run["generation"])
+                try:
+                    self.r.launch(resource, pod, job["spec"], {"dataos.io/job": name, "dataos.io/run": str(number)},
+                                  run["generation"])
+                except SyscallError as e:  # e.g. a secret it names was deleted since the apply
+                    log.warning("%s: job %s cannot start: %s", resource["name"], name, e)
+                    state.set_attempt(pod, "unstartable", None)
+                    outcome[name] = "failed"
+                    failing = True
+                    continue
                 state.set_attempt(pod, "running", None)
                 outcome[name] = "running"
         busy = any(o in ("running", "retry") for o in outcome.values())
@@ -162,6 +173,8 @@ class Workflows:
             return "running"
         if last == "succeeded":
             return "succeeded"
+        if last == "unstartable":
+            return "failed"
         retry = job.get("retry") or {}
         if len(rows) <= retry.get("count", 0) and last in RETRY_ON[retry.get("strategy", "OnFailure")]:
             return "retry"
@@ -199,6 +212,8 @@ class Workflows:
     def _message(self, jobs: list[dict[str, Any]]) -> str | None:
         """Why a run failed: the job, its exit code and its last log lines."""
         for job in jobs:
+            if job["state"] == "unstartable":
+                return f"job {job['name']} could not start (see `dataos kernel logs`)"
             if job["state"] in ("failed", "lost") and job["pod"]:
                 try:
                     tail = "".join(self.kernel.cloud.logs(job["pod"], tail=LOG_LINES)).strip()
