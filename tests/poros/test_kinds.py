@@ -22,6 +22,8 @@ GOOD = {
     "policy": {"access": {"subjects": {"tags": [["roles:id:x"]]}, "predicates": ["read"],
                           "objects": {"paths": ["/x"]}}},
     "compute": {"purpose": "runnable"},
+    "secret": {"type": "key-value", "data": {"user": "x", "port": 5432}},
+    "instance-secret": {"type": "key-value-properties", "acl": "r", "data": {"password": "x"}},
 }
 
 
