@@ -36,6 +36,7 @@ FIELDS = ("name", "workspace", "resource", "job", "phase", "labels", "created", 
 class Caretaker:
     def __init__(self, path: Path) -> None:
         self.db = Database(path, MIGRATIONS)
+        self.archive_dir = path.parent / "archive"
         self._lock = threading.Lock()
         self._known: dict[str, tuple] = {}  # name -> (phase, exit_code, started, finished)
         self._changed = threading.Condition()
@@ -99,8 +100,36 @@ class Caretaker:
         return _pod(dict(rows[0]))
 
     def history(self, name: str) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.db.query(
+        """A pod's phase transitions, oldest first: archived ones (Parquet) then recent ones."""
+        recent = [dict(r) for r in self.db.query(
             "SELECT time, phase, previous, exit_code, reason FROM events WHERE pod=? ORDER BY seq", (name,))]
+        files = sorted(self.archive_dir.glob("events-*.parquet"))
+        if not files:
+            return recent
+        import duckdb
+        with duckdb.connect() as con:
+            old = con.execute("SELECT time, phase, previous, exit_code, reason FROM read_parquet(?) WHERE pod = ? "
+                              "ORDER BY seq", [[str(f) for f in files], name]).fetchall()
+        return [dict(zip(("time", "phase", "previous", "exit_code", "reason"), row)) for row in old] + recent
+
+    def archive(self, before: str) -> int:
+        """Move the events older than `before` (ISO time) to a Parquet file; returns how many."""
+        rows = self.db.query("SELECT * FROM events WHERE time < ? ORDER BY seq", (before,))
+        if not rows:
+            return 0
+        import duckdb
+        self.archive_dir.mkdir(exist_ok=True)
+        target = self.archive_dir / f"events-{rows[0]['seq']:012d}-{rows[-1]['seq']:012d}.parquet"
+        tmp = target.with_suffix(".tmp")
+        with duckdb.connect() as con:
+            con.execute("CREATE TABLE events (seq BIGINT, time VARCHAR, pod VARCHAR, workspace VARCHAR, "
+                        "resource VARCHAR, phase VARCHAR, previous VARCHAR, exit_code INTEGER, reason VARCHAR)")
+            con.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?)", [tuple(r) for r in rows])
+            con.execute(f"COPY events TO '{tmp}' (FORMAT parquet)")
+        tmp.replace(target)  # written whole before the rows leave SQLite: nothing is lost midway
+        with self._lock, self.db.transaction() as c:
+            c.execute("DELETE FROM events WHERE seq <= ? AND time < ?", (rows[-1]["seq"], before))
+        return len(rows)
 
     def close(self) -> None:
         self.db.close()

@@ -95,3 +95,19 @@ def test_a_lost_shim_makes_the_pod_unknown_and_takes_its_processes_down(driver, 
 def test_logs_follow_until_the_pod_ends(driver):
     driver.run(PodSpec("chatty", "public", ["sh", "-c", "for i in 1 2 3; do echo line $i; sleep 0.1; done"]))
     assert list(driver.logs("chatty", follow=True)) == ["line 1\n", "line 2\n", "line 3\n"]
+
+
+def test_caretaker_archives_old_history_to_parquet_and_still_answers_it(tmp_path):
+    from kernel.caretaker import Caretaker
+    from kernel.cloud import PodStatus
+    c = Caretaker(tmp_path / "caretaker.db")
+    base = dict(workspace="public", labels={}, created="2026-01-01T00:00:00.000Z")
+    c.observe([PodStatus(name="old", phase="Running", **base)])
+    c.observe([PodStatus(name="old", phase="Succeeded", exit_code=0, **base)])
+    assert c.archive("9999-01-01T00:00:00Z") == 2
+    assert list((tmp_path / "archive").glob("events-*.parquet"))
+    assert c.db.query("SELECT COUNT(*) FROM events")[0][0] == 0
+    c.observe([PodStatus(name="old", phase="Failed", exit_code=1, **base)])
+    assert [e["phase"] for e in c.history("old")] == ["Running", "Succeeded", "Failed"]
+    assert c.archive("1999-01-01T00:00:00Z") == 0
+    c.close()

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dataos.poros")
 TICK = 0.25
+ARCHIVE_EVERY = 3600.0  # seconds between moves of old pod history to Parquet
+ARCHIVE_AFTER = 7 * 86400.0  # pod events older than this are archived
 WORKLOADS = ("workflow", "service", "worker")
 
 
@@ -45,6 +47,7 @@ class Reconciler:
         self._ticking = threading.Lock()  # the loop and syscalls (runtime.control) tick in turn
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="reconciler", daemon=True)
+        self._archived = monotonic()
 
     def start(self) -> None:
         self._thread.start()
@@ -76,6 +79,11 @@ class Reconciler:
         changed = kernel.caretaker.observe(kernel.cloud.poll())
         for pod in changed:
             self.pod_changed(pod)
+        if monotonic() - self._archived > ARCHIVE_EVERY:
+            self._archived = monotonic()
+            from ...clock import iso
+            from datetime import timedelta
+            kernel.caretaker.archive(iso(kernel.clock() - timedelta(seconds=ARCHIVE_AFTER)))
         for resource in kernel.poros.list():
             if resource["type"] in self.controllers:
                 try:
