@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections import Counter
 from typing import Any, Optional
 

@@ -4,41 +4,18 @@ from __future__ import annotations
 
 import json
 import stat
-import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
 import yaml
 
 from conftest import daemon_pid
+from clitools import as_json, error_line, ok, uniq
 
 
-def uniq(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def no_traceback(r: subprocess.CompletedProcess) -> None:
-    assert "Traceback" not in r.stdout + r.stderr, r.stdout + r.stderr
 
-
-def ok(r: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert r.returncode == 0, f"exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    no_traceback(r)
-    return r
-
-
-def error_line(r: subprocess.CompletedProcess, code: str, exit_code: int) -> str:
-    assert r.returncode == exit_code, f"exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    no_traceback(r)
-    lines = r.stderr.splitlines()
-    assert len(lines) == 1, r.stderr
-    assert lines[0].startswith(f"error: {code}: "), lines[0]
-    return lines[0]
-
-
-def as_json(r: subprocess.CompletedProcess):
-    return json.loads(ok(r).stdout)
 
 
 def new_user(run, *tags: str, key: str | None = None) -> tuple[str, str]:

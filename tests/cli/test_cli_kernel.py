@@ -14,16 +14,9 @@ import uuid
 import pytest
 
 from conftest import ROOT, alive, cli_env, daemon_pid, pids_serving, wait_gone
+from clitools import no_traceback, ok
 
 
-def no_traceback(r: subprocess.CompletedProcess) -> None:
-    assert "Traceback" not in r.stdout + r.stderr, r.stdout + r.stderr
-
-
-def ok(r: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert r.returncode == 0, f"exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    no_traceback(r)
-    return r
 
 
 def status(run) -> tuple[int, dict]:

@@ -7,38 +7,17 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
 import yaml
 
 import syscalls
+from clitools import error_line, no_traceback, ok, uniq
 
 
-def uniq(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def no_traceback(r: subprocess.CompletedProcess) -> None:
-    assert "Traceback" not in r.stdout + r.stderr, r.stdout + r.stderr
-
-
-def ok(r: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert r.returncode == 0, f"exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    no_traceback(r)
-    return r
-
-
-def error_line(r: subprocess.CompletedProcess, code: str, exit_code: int) -> str:
-    """The one error line of a failed command (and nothing else on stderr)."""
-    assert r.returncode == exit_code, f"exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    no_traceback(r)
-    lines = r.stderr.splitlines()
-    assert len(lines) == 1, r.stderr
-    assert lines[0].startswith(f"error: {code}: "), lines[0]
-    return lines[0]
 
 
 def workflow_yaml(name: str, description: str = "daily orders", extra: str = "") -> str:

@@ -1,0 +1,34 @@
+"""Assertions about a finished `dataos` command, shared by the CLI tests."""
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+
+
+def uniq(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def no_traceback(r: subprocess.CompletedProcess) -> None:
+    assert "Traceback" not in r.stdout + r.stderr, r.stdout + r.stderr
+
+
+def ok(r: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert r.returncode == 0, f"exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    no_traceback(r)
+    return r
+
+
+def error_line(r: subprocess.CompletedProcess, code: str, exit_code: int) -> str:
+    """The one error line of a failed command (and nothing else on stderr)."""
+    assert r.returncode == exit_code, f"exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    no_traceback(r)
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith(f"error: {code}: "), lines[0]
+    return lines[0]
+
+
+def as_json(r: subprocess.CompletedProcess):
+    return json.loads(ok(r).stdout)
