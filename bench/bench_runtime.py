@@ -207,6 +207,7 @@ def bench_caretaker(root: str, count: int, rate: int, seconds: float) -> dict[st
         thread.start()
         ready.wait(60)
         out["watch_initial_ms"] = (time.perf_counter() - t0) * 1000
+        observe_ms: list[float] = []
         start = time.perf_counter()
         for i in range(changes):
             due = start + i / rate
@@ -214,8 +215,9 @@ def bench_caretaker(root: str, count: int, rate: int, seconds: float) -> dict[st
             if delay > 0:
                 time.sleep(delay)
             s = pods[i]
-            changed_at[s.name] = time.perf_counter()
+            changed_at[s.name] = before = time.perf_counter()
             kernel.caretaker.observe([dataclasses.replace(s, phase="Running", started=now())])
+            observe_ms.append((time.perf_counter() - before) * 1000)
         fed = time.perf_counter() - start
         thread.join(seconds + 15)
         if failure:
@@ -223,7 +225,8 @@ def bench_caretaker(root: str, count: int, rate: int, seconds: float) -> dict[st
         lags = [(seen_at[n] - changed_at[n]) * 1000 for n in changed_at if n in seen_at]
         out["watch"] = {"changes": changes, "fed_s": fed, "rate_fed": changes / fed if fed else None,
                         "seen": len(lags), "seen_share": len(lags) / changes if changes else None,
-                        "lag_ms": summary(lags) if lags else None}
+                        "lag_ms": summary(lags) if lags else None,
+                        "observe_ms": summary(observe_ms) if observe_ms else None}
     finally:
         kernel.close()
     return out
@@ -369,22 +372,23 @@ def bench_logs(root: str, rate: int, seconds: float) -> dict[str, Any]:
         client.runtime.control(type="worker", name="spew", action="stop")
         client.resource.delete(type="worker", name="spew")
         wait_until(lambda: client.pod.get(name=pod)["phase"] not in ("Running", "Pending"), 10)
-    finally:
-        if cli is not None and cli.poll() is None:
-            cli.kill()
-            cli.wait()
-        if client is not None:
-            try:
-                client.close()
-            except Exception:  # noqa: BLE001 - the daemon may be gone already
-                pass
+    finally:  # each step runs even if an earlier one fails (main() then sweeps what is left)
         try:
-            LocalKernel().stop()
+            if cli is not None and cli.poll() is None:
+                cli.kill()
+                cli.wait(5)
         finally:
-            if previous is None:
-                os.environ.pop("DATAOS_HOME", None)
-            else:
-                os.environ["DATAOS_HOME"] = previous
+            try:
+                if client is not None:
+                    client.close()
+            finally:
+                try:
+                    LocalKernel().stop()
+                finally:
+                    if previous is None:
+                        os.environ.pop("DATAOS_HOME", None)
+                    else:
+                        os.environ["DATAOS_HOME"] = previous
     return out
 
 
@@ -405,8 +409,8 @@ def rows_for(data: dict[str, Any]) -> list[tuple[str, str, str]]:
             (f"{d['jobs']} jobs: last pod started", "-", fmt(w["last_started_s"], "s", 2)),
             (f"{d['jobs']} jobs: all in pod.list, Running+", "-", fmt(w["all_running_s"], "s", 2)),
             (f"{d['jobs']} jobs: run {w['state']}", "-", fmt(w["succeeded_s"], "s", 2)),
-            (f"1-job workflow apply → pod.list Running+ p50", "-", fmt(d["single_visible_ms"]["p50"], "ms")),
-            (f"1-job workflow apply → pod.list Running+ p99", "-", fmt(d["single_visible_ms"]["p99"], "ms")),
+            ("1-job workflow apply → pod.list Running+ p50", "-", fmt(d["single_visible_ms"]["p50"], "ms")),
+            ("1-job workflow apply → pod.list Running+ p99", "-", fmt(d["single_visible_ms"]["p99"], "ms")),
         ]
         if d["single_started_ms"]:
             rows += [("1-job workflow apply → process started p50", "-", fmt(d["single_started_ms"]["p50"], "ms")),
@@ -425,6 +429,8 @@ def rows_for(data: dict[str, Any]) -> list[tuple[str, str, str]]:
              fmt(100 * w["seen_share"], "%")),
             ("pod.watch lag p50", "-", fmt(w["lag_ms"]["p50"] if w["lag_ms"] else None, "ms")),
             ("pod.watch lag p99", "-", fmt(w["lag_ms"]["p99"] if w["lag_ms"] else None, "ms")),
+            ("observe() of 1 pod while watched p50", "-", fmt((w["observe_ms"] or {}).get("p50"), "ms", 2)),
+            ("observe() of 1 pod while watched p99", "-", fmt((w["observe_ms"] or {}).get("p99"), "ms", 2)),
         ]
     lg = data.get("logs")
     if lg:

@@ -98,6 +98,8 @@ class LocalDriver:
         return out
 
     def kill(self, name: str, grace: float = 5.0) -> None:
+        """SIGTERM to the pod's group, SIGKILL after `grace`. A pod killed before its shim could
+        record an end (e.g. still starting) is recorded as killed here."""
         status = self.status(name)
         if status.phase in TERMINAL:
             return
@@ -106,17 +108,21 @@ class LocalDriver:
         if shim is None or not alive(shim):
             child = self._children.get(name)
             shim = child.pid if child else None
-        if shim is None:
-            write_status(self._dir(name), phase=FAILED, exit_code=137, reason="Killed", finished=now())
-            return
-        _signal_group(shim, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and alive(shim):
+        code = 143
+        if shim is not None:
+            _signal_group(shim, signal.SIGTERM)
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline and alive(shim):
+                self._reap(name)
+                time.sleep(0.02)
+            if alive(shim):
+                _signal_group(shim, signal.SIGKILL)
+                code = 137
             self._reap(name)
-            time.sleep(0.02)
-        if alive(shim):
-            _signal_group(shim, signal.SIGKILL)
-        self._reap(name)
+        self._final.pop(name, None)
+        if self.status(name).phase not in TERMINAL:
+            write_status(self._dir(name), phase=FAILED, exit_code=code, reason="Killed", finished=now())
+            self._final.pop(name, None)
 
     def _reap(self, name: str) -> None:
         child = self._children.get(name)

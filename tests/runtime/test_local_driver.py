@@ -111,3 +111,10 @@ def test_caretaker_archives_old_history_to_parquet_and_still_answers_it(tmp_path
     assert [e["phase"] for e in c.history("old")] == ["Running", "Succeeded", "Failed"]
     assert c.archive("1999-01-01T00:00:00Z") == 0
     c.close()
+
+
+def test_a_pod_killed_while_starting_ends_killed_not_unknown(driver):
+    driver.run(PodSpec("early", "public", ["sleep", "60"]))
+    driver.kill("early", grace=2)  # at once: the shim may not have started the command yet
+    status = driver.status("early")
+    assert status.phase == "Failed" and status.reason == "Killed"

@@ -37,6 +37,17 @@ def pod_name(*parts: object) -> str:
     return f"{name[:54].rstrip('-')}-{digest}"
 
 
+class Controller:
+    """Moves one type of workload towards its manifest, one idempotent step per `reconcile`."""
+
+    def __init__(self, reconciler: "Reconciler") -> None:
+        self.r = reconciler
+        self.kernel = reconciler.kernel
+
+    def reconcile(self, resource: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
 class Reconciler:
     def __init__(self, kernel: "Kernel") -> None:
         from .service import Services

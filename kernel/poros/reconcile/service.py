@@ -3,24 +3,17 @@ exponential backoff when it exits, and replaced one at a time when a new generat
 (a rolling update: the next replica is replaced once the new one runs)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from syscalls.errors import SyscallError
 
 from ...cloud import RUNNING, TERMINAL, UNKNOWN
-from . import backoff, monotonic, pod_name
-
-if TYPE_CHECKING:
-    from . import Reconciler
+from . import Controller, backoff, monotonic, pod_name
 
 HEALTHY_AFTER = 60.0  # seconds of running after which a replica's restart count starts over
 
 
-class Services:
-    def __init__(self, reconciler: "Reconciler") -> None:
-        self.r = reconciler
-        self.kernel = reconciler.kernel
-
+class Services(Controller):
     def reconcile(self, resource: dict[str, Any]) -> None:
         status = resource["status"]
         uid, generation = status["uid"], status["generation"]

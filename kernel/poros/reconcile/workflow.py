@@ -8,28 +8,21 @@ Always: both). The run fails once a job has failed for good and nothing else is 
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from syscalls.errors import SyscallError
 
 from ...cloud import FAILED, RUNNING, SUCCEEDED, UNKNOWN
 from ...clock import iso
-from . import log, pod_name
-
-if TYPE_CHECKING:
-    from . import Reconciler
+from . import Controller, log, pod_name
 
 DONE = ("succeeded", "failed", "unstartable")
 RETRY_ON = {"OnFailure": {"failed"}, "OnError": {"lost"}, "Always": {"failed", "lost"}}
 LOG_LINES = 5
 
 
-class Workflows:
-    def __init__(self, reconciler: "Reconciler") -> None:
-        self.r = reconciler
-        self.kernel = reconciler.kernel
-
+class Workflows(Controller):
     def reconcile(self, resource: dict[str, Any]) -> None:
         status = resource["status"]
         uid, generation = status["uid"], status["generation"]
