@@ -6,9 +6,12 @@
 """
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
-from typing import Any, Iterator
+import threading
+from typing import Any, AsyncIterator, Iterator
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -20,6 +23,7 @@ from syscalls import __version__
 from syscalls.errors import SyscallError
 from syscalls.table import TABLE
 
+from . import streams
 from .kernel import Kernel
 
 MAX_BODY = 32 * 1024 * 1024  # a request larger than this is refused before it is parsed
@@ -62,7 +66,7 @@ def _decode(body: bytes) -> object:
         raise SyscallError("EINVAL", f"the request body is not valid JSON: {e}") from None
 
 
-def _ndjson(items: Iterator[Any]) -> Iterator[bytes]:
+def _ndjson_lines(items: Iterator[Any]) -> Iterator[bytes]:
     """A stream as NDJSON: `{"item": …}` per item; a failure part-way is a last `{"error": …}` line."""
     try:
         for item in items:
@@ -70,9 +74,52 @@ def _ndjson(items: Iterator[Any]) -> Iterator[bytes]:
     except SyscallError as e:
         yield json.dumps({"error": e.to_dict()}).encode() + b"\n"
     except Exception as e:  # a bug: end the stream with an error line, never a torn body
-        import logging
         logging.getLogger("dataos.kernel").exception("stream failed")
         yield json.dumps({"error": {"code": "EIO", "message": f"internal error ({type(e).__name__})"}}).encode() + b"\n"
+
+
+async def _ndjson(items: Iterator[Any], batch: int = 1 << 16) -> AsyncIterator[bytes]:
+    """Run the (blocking) stream in one thread and send whatever is ready as one chunk: a fast
+    producer costs one send per batch, not one thread hop and one send per line."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=1024)  # bounded: a slow reader slows the producer
+    stop = threading.Event()
+
+    def produce() -> None:
+        streams.run_with(stop)
+        try:
+            for line in _ndjson_lines(items):
+                if stop.is_set():
+                    break
+                asyncio.run_coroutine_threadsafe(queue.put(line), loop).result()
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+            if not stop.is_set():
+                asyncio.run_coroutine_threadsafe(queue.put(None), loop).result()
+
+    producer = loop.run_in_executor(None, produce)
+    try:
+        while True:
+            line = await queue.get()
+            if line is None:
+                break
+            chunk = [line]
+            size = len(line)
+            while size < batch and not queue.empty():
+                more = queue.get_nowait()
+                if more is None:
+                    yield b"".join(chunk)
+                    return
+                chunk.append(more)
+                size += len(more)
+            yield b"".join(chunk)
+    finally:
+        stop.set()
+        while not queue.empty():  # let a producer blocked on a full queue see `stop`
+            queue.get_nowait()
+        await asyncio.wait([producer], timeout=5)
 
 
 def create_app(kernel: Kernel) -> Starlette:

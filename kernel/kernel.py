@@ -30,9 +30,9 @@ from .poros import syscalls as poros_syscalls
 from .caretaker import Caretaker
 from .cloud.local import LocalDriver
 from .poros import runtime_syscalls
-from .poros.reconcile import WORKLOADS, Reconciler
+from .poros.reconcile import Reconciler
 from .poros.reconcile.state import RuntimeState
-from .poros.store import Poros, tags_of_path
+from .poros.store import WORKLOAD_TYPES, Poros, tags_of_path
 from . import stacks
 from .store import now
 
@@ -53,7 +53,7 @@ class Kernel:
         self.started = now()
         self.heimdall = Heimdall(self.state_dir)
         self.poros = Poros(self.state_dir / "poros.db", admit={"policy": Heimdall.admit, **{
-            t: stacks.admit for t in WORKLOADS}}, seal={t: self.heimdall.seal_secret for t in SECRET_TYPES})
+            t: stacks.admit for t in WORKLOAD_TYPES}}, seal={t: self.heimdall.seal_secret for t in SECRET_TYPES})
         self.audit = audit_mod.Audit(self.state_dir / "audit.db")
         self.url = url
         self.clock = lambda: datetime.now(timezone.utc)  # schedules read time here (tests move it)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import deque
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -29,20 +30,22 @@ MIGRATIONS = [
     """,
 ]
 
+CHANGES_KEPT = 100_000  # pod changes a watch can catch up on without listing everything again
 FIELDS = ("name", "workspace", "resource", "job", "phase", "labels", "created", "started", "finished",
           "exit_code", "reason", "node", "updated")
 
 
 class Caretaker:
+    """Pods now (kept in memory as well, for fast lists and watches) and their history (SQLite)."""
+
     def __init__(self, path: Path) -> None:
         self.db = Database(path, MIGRATIONS)
         self.archive_dir = path.parent / "archive"
         self._lock = threading.Lock()
-        self._known: dict[str, tuple] = {}  # name -> (phase, exit_code, started, finished)
+        self._pods: dict[str, dict[str, Any]] = {r["name"]: _pod(dict(r)) for r in self.db.query("SELECT * FROM pods")}
+        self._changes: deque[tuple[int, str]] = deque(maxlen=CHANGES_KEPT)  # (seq, pod) for watches
         self._changed = threading.Condition()
-        self.seq = self.db.query("SELECT COALESCE(MAX(seq), 0) FROM events")[0][0]
-        for row in self.db.query("SELECT name, phase, exit_code, started, finished FROM pods"):
-            self._known[row["name"]] = (row["phase"], row["exit_code"], row["started"], row["finished"])
+        self.seq = 0
 
     def observe(self, statuses: Iterable[PodStatus]) -> list[dict[str, Any]]:
         """Record what changed since the last observation; returns the changed pods."""
@@ -50,32 +53,36 @@ class Caretaker:
         stamp = now()
         with self._lock, self.db.transaction() as c:
             for s in statuses:
-                key = (s.phase, s.exit_code, s.started, s.finished)
-                previous = self._known.get(s.name)
-                if previous == key:
+                previous = self._pods.get(s.name)
+                if previous is not None and (previous["phase"], previous["exit_code"], previous["started"],
+                                             previous["finished"]) == (s.phase, s.exit_code, s.started, s.finished):
                     continue
-                self._known[s.name] = key
                 resource = resource_key(s.labels)
-                job = s.labels.get("dataos.io/job")
-                row = (s.name, s.workspace, resource, job, s.phase, json.dumps(s.labels), s.created, s.started,
-                       s.finished, s.exit_code, s.reason, s.node, stamp)
+                row = (s.name, s.workspace, resource, s.labels.get("dataos.io/job"), s.phase, json.dumps(s.labels),
+                       s.created, s.started, s.finished, s.exit_code, s.reason, s.node, stamp)
                 c.execute(f"INSERT OR REPLACE INTO pods ({', '.join(FIELDS)}) VALUES ({', '.join('?' * len(FIELDS))})",
                           row)
-                if previous is None or previous[0] != s.phase:
+                if previous is None or previous["phase"] != s.phase:
                     c.execute("INSERT INTO events (time, pod, workspace, resource, phase, previous, exit_code, reason)"
                               " VALUES (?,?,?,?,?,?,?,?)", (stamp, s.name, s.workspace, resource, s.phase,
-                                                            previous[0] if previous else None, s.exit_code, s.reason))
-                changed.append(_pod(dict(zip(FIELDS, row))))
+                                                            previous["phase"] if previous else None, s.exit_code,
+                                                            s.reason))
+                pod = _pod(dict(zip(FIELDS, row)))
+                changed.append(pod)
         if changed:
             with self._changed:
-                self.seq += len(changed)
+                for pod in changed:
+                    self._pods[pod["name"]] = pod
+                    self.seq += 1
+                    self._changes.append((self.seq, pod["name"]))
                 self._changed.notify_all()
         return changed
 
     def forget(self, name: str) -> None:
         with self._lock, self.db.transaction() as c:
             c.execute("DELETE FROM pods WHERE name=?", (name,))
-        self._known.pop(name, None)
+        with self._changed:
+            self._pods.pop(name, None)
 
     def wait(self, seq: int, timeout: float) -> int:
         """Block until something changed after `seq` (or the timeout); returns the new seq."""
@@ -83,21 +90,29 @@ class Caretaker:
             self._changed.wait_for(lambda: self.seq != seq, timeout)
             return self.seq
 
+    def changed_since(self, seq: int) -> tuple[int, list[dict[str, Any]] | None]:
+        """The pods changed after `seq` (each once), and the seq now; None when `seq` is too old
+        to answer from memory (the caller should list everything again)."""
+        with self._changed:
+            if self._changes and self._changes[0][0] > seq + 1:
+                return self.seq, None
+            names = dict.fromkeys(name for s, name in self._changes if s > seq)
+            return self.seq, [dict(self._pods[n]) for n in names if n in self._pods]
+
     def list(self, workspace: str | None = None, resource: str | None = None) -> list[dict[str, Any]]:
-        sql, params = "SELECT * FROM pods WHERE 1=1", []
-        if workspace is not None:
-            sql += " AND workspace=?"
-            params.append(workspace)
-        if resource is not None:
-            sql += " AND resource=?"
-            params.append(resource)
-        return [_pod(dict(r)) for r in self.db.query(sql + " ORDER BY created, name", params)]
+        with self._changed:
+            pods = [dict(p) for p in self._pods.values()
+                    if (workspace is None or p["workspace"] == workspace)
+                    and (resource is None or p["resource"] == resource)]
+        pods.sort(key=lambda p: (p["created"], p["name"]))
+        return pods
 
     def get(self, name: str) -> dict[str, Any]:
-        rows = self.db.query("SELECT * FROM pods WHERE name=?", (name,))
-        if not rows:
+        with self._changed:
+            pod = self._pods.get(name)
+        if pod is None:
             raise SyscallError("ENOENT", f"no pod {name!r}", pod=name)
-        return _pod(dict(rows[0]))
+        return dict(pod)
 
     def history(self, name: str) -> list[dict[str, Any]]:
         """A pod's phase transitions, oldest first: archived ones (Parquet) then recent ones."""

@@ -23,9 +23,11 @@ from syscalls.errors import SyscallError
 from syscalls.procs import alive, runs
 
 from ..store import now
+from ..streams import cancelled
 from . import FAILED, PENDING, RUNNING, TERMINAL, UNKNOWN, PodSpec, PodStatus
 from .shim import write_status
 
+SHIM = str(Path(__file__).with_name("shim.py"))  # run with -S: the standard library is all it needs
 START_GRACE = 10.0  # seconds a Pending pod may take to start its shim before it is Unknown
 
 
@@ -51,7 +53,7 @@ class LocalDriver:
         write_status(pod_dir, phase=PENDING, created=now(), labels=spec.labels, workspace=spec.workspace)
         env = {k: v for k, v in os.environ.items() if not k.startswith("DATAOS_")}
         shim = subprocess.Popen(
-            [sys.executable, "-m", "kernel.cloud.shim", str(pod_dir)], stdin=subprocess.PIPE,
+            [sys.executable, "-S", SHIM, str(pod_dir)], stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL, stderr=open(pod_dir / "shim.log", "ab"), start_new_session=True,
             close_fds=True, env=env, cwd=pod_dir)
         # Secrets travel on the shim's stdin, never through a file the kernel keeps.
@@ -141,7 +143,7 @@ class LocalDriver:
         path = self._dir(name) / "pod.log"
         self.status(name)
         while not path.exists():
-            if not follow or self.status(name).phase in TERMINAL | {UNKNOWN}:
+            if not follow or cancelled() or self.status(name).phase in TERMINAL | {UNKNOWN}:
                 return
             time.sleep(0.05)
         with open(path, "r", errors="replace") as f:
@@ -163,7 +165,9 @@ class LocalDriver:
                     if rest:
                         yield rest
                     return
-                time.sleep(0.05)
+                if cancelled():
+                    return
+                time.sleep(0.02)
 
 
 def _signal_group(pid: int, sig: int) -> None:

@@ -9,7 +9,9 @@ from typing import Any, Iterator
 from syscalls.errors import SyscallError
 
 from ..call import Call
-from .reconcile import WORKLOADS, resource_key
+from ..streams import cancelled
+from .reconcile import resource_key
+from .store import WORKLOAD_TYPES as WORKLOADS
 from .store import object_path
 from .syscalls import _read
 
@@ -70,19 +72,17 @@ def pod_watch(call: Call, workspace: str | None, type: str | None, name: str | N
 
     def events() -> Iterator[dict[str, Any]]:
         deadline = None if timeout is None else time.monotonic() + timeout
-        seen: dict[str, tuple] = {}
-        seq = caretaker.seq
+        allowed = functools.lru_cache(maxsize=4096)(lambda path: call.allowed("read", path))
+        seq, pods = caretaker.seq, caretaker.list(workspace, key)
         while True:
-            for pod in caretaker.list(workspace):
-                state = (pod["phase"], pod["exit_code"], pod["started"], pod["finished"])
-                if seen.get(pod["name"]) != state and _matches(pod, workspace, key) \
-                        and call.allowed("read", _owner_path(pod)):
-                    seen[pod["name"]] = state
+            for pod in pods if pods is not None else caretaker.list(workspace, key):
+                if _matches(pod, workspace, key) and allowed(_owner_path(pod)):
                     yield pod
             left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
+            if (left is not None and left <= 0) or cancelled():
                 return
-            seq = caretaker.wait(seq, min(left, 1.0) if left is not None else 1.0)
+            caretaker.wait(seq, min(left, 1.0) if left is not None else 1.0)
+            seq, pods = caretaker.changed_since(seq)
 
     return events()
 

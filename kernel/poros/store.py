@@ -15,6 +15,7 @@ from ..store import Database, now
 from .kinds import KINDS, Kind, kind_of, validate
 
 DEFAULT_WORKSPACE = "public"
+WORKLOAD_TYPES = ("workflow", "service", "worker")
 ORDER = ("name", "version", "type", "tags", "description", "owner", "workspace", "layer")
 
 MIGRATIONS = [
@@ -183,7 +184,9 @@ class Poros:
                     status = plan.current["status"]
                     uid, generation, created = status["uid"], status["generation"] + 1, status["created"]
                 status = {**(plan.current or {}).get("status", {}), "uid": uid, "generation": generation,
-                          "created": created, "updated": stamp, "aggregateStatus": "active"}
+                          "created": created, "updated": stamp, "aggregateStatus": "active",
+                          # a workload's controller builds each generation into runtime; others are ready
+                          "builderState": "pending" if plan.kind.type in WORKLOAD_TYPES else "ready"}
                 row = (plan.kind.type, plan.workspace, manifest["name"], uid, generation, json.dumps(manifest),
                        json.dumps(status), manifest["owner"], created, stamp)
                 if plan.current is None:

@@ -23,9 +23,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dataos.poros")
 TICK = 0.25
+QUICK_TICK = 0.05  # after starting pods: see them run without waiting a whole tick
+LAUNCH_BUDGET = 0.1  # seconds of pod starts per tick; the rest go next tick (others get reconciled)
 ARCHIVE_EVERY = 3600.0  # seconds between moves of old pod history to Parquet
 ARCHIVE_AFTER = 7 * 86400.0  # pod events older than this are archived
-WORKLOADS = ("workflow", "service", "worker")
 
 
 def pod_name(*parts: object) -> str:
@@ -59,6 +60,8 @@ class Reconciler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="reconciler", daemon=True)
         self._archived = monotonic()
+        self._launched = False
+        self._budget_until = 0.0
 
     def start(self) -> None:
         self._thread.start()
@@ -78,15 +81,21 @@ class Reconciler:
                 self.tick()
             except Exception:  # a bug must not stop reconciling every other resource
                 log.exception("reconcile tick failed")
-            self._wake.wait(TICK)
+            self._wake.wait(QUICK_TICK if self._launched else TICK)
             self._wake.clear()
 
     def tick(self) -> None:
         with self._ticking:
             self._tick()
 
+    def may_launch(self) -> bool:
+        """Is there time left in this tick to start another pod?"""
+        return monotonic() < self._budget_until
+
     def _tick(self) -> None:
         kernel = self.kernel
+        self._launched = False
+        self._budget_until = monotonic() + LAUNCH_BUDGET
         changed = kernel.caretaker.observe(kernel.cloud.poll())
         for pod in changed:
             self.pod_changed(pod)
@@ -136,6 +145,7 @@ class Reconciler:
         labels = {"app.kubernetes.io/managed-by": "dataos", "dataos.io/resource": resource["name"],
                   "dataos.io/type": resource["type"], "dataos.io/workspace": resource.get("workspace", ""),
                   "dataos.io/generation": str(generation), **extra}
+        self._launched = True
         secret_env, secret_files = self._secrets(resource, workload)
         if stack.needs_token:
             labels["dataos.io/owner"] = resource["owner"]

@@ -92,6 +92,6 @@ class Services(Controller):
             worst = max(backing_off, key=lambda r: r["restarts"])
             message = f"crash loop: replica {worst['slot']} restarted {worst['restarts']} times, backing off"
         runtime = "paused" if status.get("paused") else f"running:{running}"
-        fields = {"runtime": runtime, "replicas": replicas, "message": message}
+        fields = {"runtime": runtime, "replicas": replicas, "message": message, "builderState": "built"}
         if any(status.get(k) != v for k, v in fields.items()):
             self.kernel.poros.set_status(status["uid"], fields)

@@ -114,8 +114,9 @@ class Workflows(Controller):
             rows = attempts.get(name, [])
             if failing:
                 continue  # a run that has failed starts nothing more
-            if outcome[name] == "retry" or (outcome[name] == "waiting" and
-                                            all(outcome[d] == "succeeded" for d in job.get("dependencies", []))):
+            ready = outcome[name] == "retry" or (outcome[name] == "waiting" and
+                                                 all(outcome[d] == "succeeded" for d in job.get("dependencies", [])))
+            if ready and self.r.may_launch():
                 attempt = len(rows) + 1
                 pod = pod_name(resource["name"], name, resource["status"]["uid"][:4], number, attempt)
                 state.add_attempt(uid, number, name, attempt, pod)  # recorded first: exactly once
@@ -130,7 +131,7 @@ class Workflows(Controller):
                     continue
                 state.set_attempt(pod, "running", None)
                 outcome[name] = "running"
-        busy = any(o in ("running", "retry") for o in outcome.values())
+        busy = any(o == "running" for o in outcome.values())
         if all(o == "succeeded" for o in outcome.values()):
             state.finish_run(uid, number, "succeeded")
         elif failing and not busy:
@@ -146,15 +147,12 @@ class Workflows(Controller):
             self.r.launch(resource, attempt["pod"], job["spec"],
                           {"dataos.io/job": job["name"], "dataos.io/run": str(run["run"])}, run["generation"])
             return
-        if pod.phase == SUCCEEDED:
-            self.kernel.runtime_state.set_attempt(attempt["pod"], "succeeded", pod.exit_code)
-        elif pod.phase == FAILED:
-            self.kernel.runtime_state.set_attempt(attempt["pod"], "failed", pod.exit_code)
-        elif pod.phase == UNKNOWN:
-            self.kernel.runtime_state.set_attempt(attempt["pod"], "lost", pod.exit_code)
-        elif pod.phase == RUNNING and attempt["state"] != "running":
-            self.kernel.runtime_state.set_attempt(attempt["pod"], "running", None)
-        attempt.update(self.kernel.runtime_state.attempts(attempt["uid"], attempt["run"])[job["name"]][-1])
+        state, code = {SUCCEEDED: ("succeeded", pod.exit_code), FAILED: ("failed", pod.exit_code),
+                       UNKNOWN: ("lost", pod.exit_code), RUNNING: ("running", None)}.get(pod.phase,
+                                                                                 (attempt["state"], None))
+        if state != attempt["state"]:
+            self.kernel.runtime_state.set_attempt(attempt["pod"], state, code)
+        attempt.update(state=state, exit_code=code)
 
     @staticmethod
     def _outcome(job: dict[str, Any], rows: list[dict[str, Any]]) -> str:
@@ -199,6 +197,7 @@ class Workflows(Controller):
                       "run": {"id": run["run"], "generation": run["generation"], "trigger": run["trigger"],
                               "state": run["state"], "started": run["created"], "finished": run["finished"],
                               "jobs": jobs, "message": self._message(jobs) if run["state"] == "failed" else None}}
+        fields["builderState"] = "built"
         if any(status.get(k) != v for k, v in fields.items()):
             self.kernel.poros.set_status(status["uid"], fields)
 
