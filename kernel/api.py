@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import threading
+from collections import deque
 from typing import Any, AsyncIterator, Iterator
 
 from starlette.applications import Starlette
@@ -78,12 +79,23 @@ def _ndjson_lines(items: Iterator[Any]) -> Iterator[bytes]:
         yield json.dumps({"error": {"code": "EIO", "message": f"internal error ({type(e).__name__})"}}).encode() + b"\n"
 
 
-async def _ndjson(items: Iterator[Any], batch: int = 1 << 16) -> AsyncIterator[bytes]:
+async def _ndjson(items: Iterator[Any], high_water: int = 10_000) -> AsyncIterator[bytes]:
     """Run the (blocking) stream in one thread and send whatever is ready as one chunk: a fast
-    producer costs one send per batch, not one thread hop and one send per line."""
+    producer costs one wake-up and one send per batch, not a thread hop and a send per line.
+    A slow reader makes the producer wait (at `high_water` lines), so memory stays bounded."""
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=1024)  # bounded: a slow reader slows the producer
+    ready = asyncio.Event()
+    lines: deque[bytes | None] = deque()
+    room = threading.Condition()
     stop = threading.Event()
+
+    def push(line: bytes | None) -> None:
+        with room:
+            room.wait_for(lambda: len(lines) < high_water or stop.is_set())
+            was_empty = not lines
+            lines.append(line)
+        if was_empty:
+            loop.call_soon_threadsafe(ready.set)
 
     def produce() -> None:
         streams.run_with(stop)
@@ -91,34 +103,32 @@ async def _ndjson(items: Iterator[Any], batch: int = 1 << 16) -> AsyncIterator[b
             for line in _ndjson_lines(items):
                 if stop.is_set():
                     break
-                asyncio.run_coroutine_threadsafe(queue.put(line), loop).result()
+                push(line)
         finally:
             close = getattr(items, "close", None)
             if close is not None:
                 close()
-            if not stop.is_set():
-                asyncio.run_coroutine_threadsafe(queue.put(None), loop).result()
+            push(None)
 
     producer = loop.run_in_executor(None, produce)
     try:
         while True:
-            line = await queue.get()
-            if line is None:
-                break
-            chunk = [line]
-            size = len(line)
-            while size < batch and not queue.empty():
-                more = queue.get_nowait()
-                if more is None:
-                    yield b"".join(chunk)
-                    return
-                chunk.append(more)
-                size += len(more)
-            yield b"".join(chunk)
+            await ready.wait()
+            with room:
+                ready.clear()
+                batch = list(lines)
+                lines.clear()
+                room.notify_all()
+            done = bool(batch) and batch[-1] is None
+            chunk = b"".join(line for line in batch if line is not None)
+            if chunk:
+                yield chunk
+            if done:
+                return
     finally:
         stop.set()
-        while not queue.empty():  # let a producer blocked on a full queue see `stop`
-            queue.get_nowait()
+        with room:
+            room.notify_all()
         await asyncio.wait([producer], timeout=5)
 
 

@@ -24,6 +24,7 @@ import math
 import os
 import re
 import threading
+import time
 from base64 import b64encode
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -50,6 +51,7 @@ SECRETS_VOLUME = "dataos-secrets"
 KILLED_EXIT = 137  # a killed pod's exit code, as the local driver's (128 + SIGKILL)
 WATCH_TIMEOUT = 300  # seconds a watch request lasts before the server ends it (then it reconnects)
 BACKOFF_MIN, BACKOFF_MAX = 0.5, 30.0  # seconds between reconnections of a failing watch
+FOLLOW_TIMEOUT = 86400.0  # seconds a followed log may stay silent
 MERGE_PATCH = "application/merge-patch+json"
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -184,14 +186,16 @@ class KubernetesDriver:
         if status.phase in TERMINAL:
             return
         namespace = self._namespace_of(name)
+        killed = replace(status, phase=FAILED, exit_code=KILLED_EXIT, reason="Killed", finished=now())
+        with self._lock:  # before the deletion, which a watch may report at once
+            self._final[name] = killed
         try:
             self._delete_job(name, namespace, grace)
         except SyscallError as e:
             if e.code != "ENOENT":
+                with self._lock:
+                    self._final.pop(name, None)
                 raise
-        with self._lock:
-            self._final[name] = replace(status, phase=FAILED, exit_code=KILLED_EXIT, reason="Killed",
-                                        finished=now())
 
     def delete(self, name: str) -> None:
         with self._lock:
@@ -228,8 +232,8 @@ class KubernetesDriver:
                     try:
                         yield from self._pod_log(pod["metadata"]["name"], namespace, tail, follow and started)
                         return
-                    except SyscallError as e:  # 400: "container … is waiting to start"
-                        if e.code != "EINVAL":
+                    except _ApiError as e:  # 400: "container … is waiting to start"
+                        if e.status != 400:
                             raise
                         if not follow:
                             return
@@ -247,6 +251,7 @@ class KubernetesDriver:
         unreachable; 410 Gone (that version is too old) restarts with a fresh list."""
         rv = resource_version
         delay = BACKOFF_MIN
+        gone = 0  # 410s in a row
         while not self._closed.is_set():
             try:
                 if rv is None:
@@ -260,8 +265,9 @@ class KubernetesDriver:
                     yield from statuses
                     if rv is None:  # a server without versions: nothing to resume from
                         raise SyscallError("EUNAVAIL", "the Kubernetes API gave a list without a resourceVersion")
+                opened, events = time.monotonic(), 0
                 for event in self._watch_events(rv):
-                    delay = BACKOFF_MIN
+                    delay, gone, events = BACKOFF_MIN, 0, events + 1
                     kind, obj = event.get("type"), event.get("object") or {}
                     if kind == "ERROR":
                         if obj.get("code") == 410:
@@ -274,11 +280,17 @@ class KubernetesDriver:
                     rv = self.resource_version = version
                     if status is not None:
                         yield status
+                if not events and time.monotonic() - opened < 1.0:  # refused at once, without an error
+                    raise SyscallError("EUNAVAIL", "the Kubernetes API ended the watch at once")
                 delay = BACKOFF_MIN  # the server ended the watch (its timeout): go on at once
             except _Gone:
                 log.info("watch: resource version %s is gone, listing again", rv)
-                rv = None
+                rv, gone = None, gone + 1
+                if gone > 1 and self._closed.wait(delay):
+                    return
             except SyscallError as e:
+                if self._closed.is_set():
+                    return
                 if e.code not in ("EUNAVAIL", "ETIMEDOUT", "EIO"):
                     raise
                 log.warning("watch: %s; again in %.1f s", e.message, delay)
@@ -532,7 +544,7 @@ class KubernetesDriver:
         with self._api():
             resp = self._core.read_namespaced_pod_log(
                 pod, namespace, _preload_content=False,
-                _request_timeout=(self.request_timeout, None) if follow else self.request_timeout, **kwargs)
+                _request_timeout=(self.request_timeout, FOLLOW_TIMEOUT) if follow else self.request_timeout, **kwargs)
         if not follow:
             try:
                 with self._api():
