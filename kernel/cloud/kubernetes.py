@@ -133,6 +133,10 @@ class KubernetesDriver:
         labels = {MANAGED_BY: "dataos", **spec.labels, POD_LABEL: spec.name}
         check_names(labels, name=spec.name, namespace=namespace)
         _check_secret_keys(spec)
+        with self._lock:
+            elsewhere = self._where.get(spec.name, namespace) != namespace
+        if elsewhere:  # pod names are one namespace, as on the local driver
+            raise SyscallError("EEXIST", f"pod {spec.name!r} already exists")
         self._ensure_namespace(namespace, spec.workspace)
         secret = f"{spec.name}-secrets" if spec.secret_env or spec.secret_files else None
         if secret:
@@ -171,12 +175,12 @@ class KubernetesDriver:
         pods = self._pods_by_name(self._call(self._core.list_pod_for_all_namespaces, label_selector=MANAGED))
         out, seen = [], set()
         for job in jobs:
-            name = job["metadata"]["name"]
+            name, namespace = job["metadata"]["name"], job["metadata"].get("namespace", "")
             seen.add(name)
             with self._lock:
-                self._where[name] = job["metadata"].get("namespace", "")
+                self._where[name] = namespace
                 final = self._final.get(name)
-            out.append(final or self._status(job, pods.get(name, [])))
+            out.append(final or self._status(job, pods.get((namespace, name), [])))
         with self._lock:
             out.extend(status for name, status in self._final.items() if name not in seen)
         return out
@@ -259,7 +263,8 @@ class KubernetesDriver:
                     pods = self._pods_by_name(self._call(self._core.list_pod_for_all_namespaces,
                                                          label_selector=MANAGED))
                     rv = (jobs.get("metadata") or {}).get("resourceVersion") or None
-                    statuses = [self._remember(job, pods.get(job["metadata"]["name"], []))
+                    statuses = [self._remember(job, pods.get((job["metadata"].get("namespace", ""),
+                                                              job["metadata"]["name"]), []))
                                 for job in self._managed(jobs)]
                     self.resource_version = rv
                     yield from statuses
@@ -419,7 +424,8 @@ class KubernetesDriver:
         """The Job of pod `name`, wherever it is (the server may ignore the selector: filter here)."""
         listing = self._call(self._batch.list_job_for_all_namespaces, label_selector=f"{POD_LABEL}={name}")
         for job in listing.get("items") or []:
-            if (job.get("metadata", {}).get("labels") or {}).get(POD_LABEL) == name:
+            if (job.get("metadata", {}).get("labels") or {}).get(POD_LABEL) == name \
+                    and job["metadata"].get("namespace", "").startswith(self.namespace_prefix):
                 with self._lock:
                     self._where[name] = job["metadata"]["namespace"]
                 return job
@@ -520,22 +526,26 @@ class KubernetesDriver:
 
     def _pods_of(self, name: str, namespace: str) -> list[dict[str, Any]]:
         listing = self._call(self._core.list_namespaced_pod, namespace, label_selector=f"{POD_LABEL}={name}")
-        return self._pods_by_name(listing).get(name, [])
+        return self._pods_by_name(listing).get((namespace, name), [])
 
-    def _pods_by_name(self, listing: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-        out: dict[str, list[dict[str, Any]]] = {}
+    def _pods_by_name(self, listing: dict[str, Any]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+        """Pods by (namespace, the pod name of their Job)."""
+        out: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for pod in listing.get("items") or []:
-            labels = pod.get("metadata", {}).get("labels") or {}
+            meta = pod.get("metadata") or {}
+            labels = meta.get("labels") or {}
             name = labels.get(POD_LABEL) or labels.get("batch.kubernetes.io/job-name") or labels.get("job-name")
             if name:
-                out.setdefault(name, []).append(pod)
+                out.setdefault((meta.get("namespace", ""), name), []).append(pod)
         return out
 
-    @staticmethod
-    def _managed(listing: dict[str, Any]) -> list[dict[str, Any]]:
+    def _managed(self, listing: dict[str, Any]) -> list[dict[str, Any]]:
+        """The items of a listing that are this driver's: labelled as managed by dataos, in a
+        namespace of its prefix (the server may have ignored the label selector)."""
         return [item for item in listing.get("items") or []
                 if (item.get("metadata", {}).get("labels") or {}).get(MANAGED_BY) == "dataos"
-                and item.get("metadata", {}).get("name")]
+                and item.get("metadata", {}).get("name")
+                and item["metadata"].get("namespace", "").startswith(self.namespace_prefix)]
 
     def _pod_log(self, pod: str, namespace: str, tail: int | None, follow: bool) -> Iterator[str]:
         kwargs: dict[str, Any] = {"container": CONTAINER, "follow": follow}
@@ -758,13 +768,15 @@ def _load_config(kubeconfig: str | None, context: str | None) -> tuple[Any, str]
         config.load_incluster_config(client_configuration=configuration)
         return client.ApiClient(configuration), "in-cluster"
     try:
-        _, active = config.list_kube_config_contexts(config_file=kubeconfig)
         api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
-    except (config.ConfigException, OSError, ValueError, TypeError) as e:
+        if context is None:
+            _, active = config.list_kube_config_contexts(config_file=kubeconfig)
+            context = (active or {}).get("name")
+    except (config.ConfigException, OSError, ValueError, TypeError, KeyError, AttributeError) as e:
         where = f" {kubeconfig!r}" if kubeconfig else ""
         raise SyscallError("EINVAL", f"cannot load the kubeconfig{where}"
                            f"{f' for context {context!r}' if context else ''}: {e}") from None
-    return api_client, context or (active or {}).get("name") or "?"
+    return api_client, context or "?"
 
 
 def _owner(api_version: str, kind: str, obj: dict[str, Any]) -> dict[str, Any]:

@@ -323,6 +323,9 @@ def test_a_second_pod_of_the_same_name_is_eexist(backend, driver, kube):
         assert e.value.code == "EEXIST" and "twice" in e.value.message
     secret = kube.get(kube.core.read_namespaced_secret, "twice-secrets", backend.prefix + "ws-a")
     assert secret["data"]["env.K"] == "Zmlyc3Q="  # the first pod's secret is untouched
+    with pytest.raises(SyscallError) as e:
+        driver.run(spec("twice", workspace="ws-b"))  # pod names are one namespace across workspaces
+    assert e.value.code == "EEXIST"
 
 
 def test_bad_labels_and_names_are_einval_before_anything_is_created(backend, driver, kube):
@@ -426,6 +429,16 @@ def test_poll_lists_only_the_managed_jobs(backend, driver, kube):
     names = {s.name: s for s in driver.poll()}
     assert {"managed-1", "managed-2"} <= names.keys() and "foreign" not in names
     assert names["managed-2"].workspace == "ws-b"
+
+    other = KubernetesDriver(api_client=backend.api_client(), namespace_prefix=backend.prefix + "other-")
+    try:  # another kernel on the same cluster, with its own namespace prefix
+        other.run(spec("theirs"))
+        assert [s.name for s in other.poll()] == ["theirs"]
+        with pytest.raises(SyscallError) as e:
+            other.status("managed-1")
+        assert e.value.code == "ENOENT"
+    finally:
+        other.close()
 
 
 # --- watching -----------------------------------------------------------------------------------
