@@ -145,7 +145,7 @@ class KubernetesDriver:
             job = self._call(self._batch.create_namespaced_job, namespace, self._job(spec, namespace, labels, secret))
         except SyscallError as e:
             if secret:
-                self._forget_secret(namespace, secret)
+                self._forget_secret(namespace, secret, quiet=True)
             if e.code == "EEXIST":
                 raise SyscallError("EEXIST", f"pod {spec.name!r} already exists") from None
             raise
@@ -216,7 +216,7 @@ class KubernetesDriver:
             except SyscallError as e:
                 if e.code != "ENOENT" or not known:
                     raise
-            self._forget_secret(namespace, f"{name}-secrets")
+            self._forget_secret(namespace, f"{name}-secrets", quiet=True)  # also gone with its owner
         with self._lock:
             self._final.pop(name, None)
             self._where.pop(name, None)
@@ -321,6 +321,8 @@ class KubernetesDriver:
         _check_secret_keys(spec)
         if port is not None and not (isinstance(port, int) and 0 < port < 65536):
             raise SyscallError("EINVAL", f"port {port!r} is not a TCP port", field="port")
+        if not isinstance(replicas, int) or replicas < 0:
+            raise SyscallError("EINVAL", f"replicas {replicas!r} is not a count", field="replicas")
         self._ensure_namespace(namespace, spec.workspace)
         secret = f"{name}-secrets" if spec.secret_env or spec.secret_files else None
         if secret:
@@ -347,8 +349,11 @@ class KubernetesDriver:
         else:
             self._forget_secret(namespace, f"{name}-secrets")
         if port is None:
-            with contextlib.suppress(SyscallError):
+            try:
                 self._call(self._core.delete_namespaced_service, name, namespace)
+            except SyscallError as e:
+                if e.code != "ENOENT":
+                    raise
             return
         service_spec = {"selector": {DEPLOYMENT_LABEL: name},
                         "ports": [{"name": "main", "port": port, "targetPort": port, "protocol": "TCP"}]}
@@ -514,9 +519,13 @@ class KubernetesDriver:
         self._call(patch, name, namespace, {"metadata": {"ownerReferences": [_owner(api_version, kind, owner)]}},
                    _content_type=MERGE_PATCH)
 
-    def _forget_secret(self, namespace: str, secret: str) -> None:
-        with contextlib.suppress(SyscallError):
+    def _forget_secret(self, namespace: str, secret: str, quiet: bool = False) -> None:
+        """Delete a Secret if it is there (`quiet`: whatever happens, as a best effort)."""
+        try:
             self._call(self._core.delete_namespaced_secret, secret, namespace)
+        except SyscallError as e:
+            if not quiet and e.code != "ENOENT":
+                raise
 
     def _delete_job(self, name: str, namespace: str, grace: float) -> None:
         seconds = max(0, math.ceil(grace))
