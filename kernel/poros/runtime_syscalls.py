@@ -121,23 +121,24 @@ def runtime_control(call: Call, type: str, name: str, action: str, workspace: st
     resource = _workload(call, "update", type, name, workspace)
     kernel = call.kernel
     uid = resource["status"]["uid"]
-    if action in ("pause", "resume"):
-        kernel.poros.set_status(uid, {"paused": action == "pause"})
-    elif action == "stop" and type == "workflow":
-        for run in kernel.runtime_state.active_runs(uid):
-            kernel.reconciler.controllers["workflow"].abort(resource, run)
-    elif action == "stop":  # a service or worker: its pods go, and it stays down until resumed
-        kernel.poros.set_status(uid, {"paused": True})
-    elif type != "workflow":
-        raise SyscallError("EINVAL", f"{action}: only workflows have runs; a {type} restarts by itself",
-                           field="action")
-    else:
-        active = kernel.runtime_state.active_runs(uid)
-        if active:
-            raise SyscallError("EINVAL", f"{action}: run {active[-1]['run']} of workflow {name!r} is still "
-                               "running; stop it first", field="action")
-        kernel.runtime_state.new_run(uid, resource["status"]["generation"], action)
-    kernel.reconciler.tick()
+    with kernel.reconciler.exclusive():  # no tick may finish the run meanwhile
+        if action in ("pause", "resume"):
+            kernel.poros.set_status(uid, {"paused": action == "pause"})
+        elif action == "stop" and type == "workflow":
+            for run in kernel.runtime_state.active_runs(uid):
+                kernel.reconciler.controllers["workflow"].abort(resource, run)
+        elif action == "stop":  # a service or worker: its pods go, and it stays down until resumed
+            kernel.poros.set_status(uid, {"paused": True})
+        elif type != "workflow":
+            raise SyscallError("EINVAL", f"{action}: only workflows have runs; a {type} restarts by itself",
+                               field="action")
+        else:
+            active = kernel.runtime_state.active_runs(uid)
+            if active:
+                raise SyscallError("EINVAL", f"{action}: run {active[-1]['run']} of workflow {name!r} is still "
+                                   "running; stop it first", field="action")
+            kernel.runtime_state.new_run(uid, resource["status"]["generation"], action)
+        kernel.reconciler.tick()
     return _runtime(call, kernel.poros.get(type, name, workspace))
 
 

@@ -56,7 +56,7 @@ class Reconciler:
         self.kernel = kernel
         self.controllers = {"workflow": Workflows(self), "service": Services(self), "worker": Services(self)}
         self._wake = threading.Event()
-        self._ticking = threading.Lock()  # the loop and syscalls (runtime.control) tick in turn
+        self._ticking = threading.RLock()  # the loop and syscalls (runtime.control) act in turn
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="reconciler", daemon=True)
         self._archived = monotonic()
@@ -87,6 +87,10 @@ class Reconciler:
     def tick(self) -> None:
         with self._ticking:
             self._tick()
+
+    def exclusive(self) -> threading.RLock:
+        """Hold this to change runtime state with no tick running meanwhile (`with r.exclusive():`)."""
+        return self._ticking
 
     def may_launch(self) -> bool:
         """Is there time left in this tick to start another pod?"""
