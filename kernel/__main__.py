@@ -17,6 +17,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--tls-cert", help="serve HTTPS on --listen with this certificate (PEM)")
     serve.add_argument("--tls-key", help="the certificate's private key (PEM)")
     serve.add_argument("--insecure", action="store_true", help="allow plain HTTP on a non-loopback --listen")
+    serve.add_argument("--cloud", choices=("local", "kubernetes"),
+                       help="where workloads run (remembered in the state dir) [default: local]")
+    serve.add_argument("--kubeconfig", help="with --cloud kubernetes: the kubeconfig [default: ~/.kube/config]")
+    serve.add_argument("--kube-context", help="with --cloud kubernetes: the kubeconfig context")
+    serve.add_argument("--namespace-prefix", default="", help="with --cloud kubernetes: prefix of namespaces")
     args = parser.parse_args(argv)
     if not args.socket and not args.listen:
         parser.error("give --socket, --listen or both")
@@ -25,8 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.listen and not args.tls_cert and not args.insecure and not _loopback(args.listen):
         parser.error(f"--listen {args.listen} would send API tokens in clear text: give --tls-cert and "
                      "--tls-key, or --insecure")
+    cloud = None
+    if args.cloud == "kubernetes":
+        cloud = {"driver": "kubernetes", "kubeconfig": args.kubeconfig, "context": args.kube_context,
+                 "namespacePrefix": args.namespace_prefix}
+    elif args.cloud == "local":
+        cloud = {"driver": "local"}
     from .daemon import serve as run
-    return run(args.state, args.socket, args.pidfile, args.listen, args.tls_cert, args.tls_key)
+    return run(args.state, args.socket, args.pidfile, args.listen, args.tls_cert, args.tls_key, cloud)
 
 
 def _loopback(listen: str) -> bool:

@@ -17,12 +17,12 @@ log = logging.getLogger("dataos.kernel")
 
 
 def serve(state: Path, sock_path: Path | None, pidfile: Path | None, listen: str | None = None,
-          tls_cert: str | None = None, tls_key: str | None = None) -> int:
+          tls_cert: str | None = None, tls_key: str | None = None, cloud: dict | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from .kernel import Kernel
     try:
-        kernel = Kernel(state, url=f"unix://{sock_path}" if sock_path else None)
+        kernel = Kernel(state, url=f"unix://{sock_path}" if sock_path else None, cloud=cloud)
     except SyscallError as e:
         print(f"dataos kernel: {e}", file=sys.stderr)
         return e.exit_code

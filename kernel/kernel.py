@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import getpass
+import json
 import logging
 import os
 import time
@@ -28,7 +29,7 @@ from .heimdall.service import SECRET_TYPES, Heimdall
 from .names import sanitize
 from .poros import syscalls as poros_syscalls
 from .caretaker import Caretaker
-from .cloud.local import LocalDriver
+from .cloud import make_driver
 from .poros import runtime_syscalls
 from .poros.reconcile import Reconciler
 from .poros.reconcile.state import RuntimeState
@@ -42,11 +43,12 @@ BOOTSTRAP_KEY = "bootstrap"  # the first operator's first key
 
 class Kernel:
     def __init__(self, state_dir: str | Path, *, operator: str | None = None, handoff: bool = True,
-                 workloads: bool = True, url: str | None = None) -> None:
+                 workloads: bool = True, url: str | None = None, cloud: dict[str, Any] | None = None) -> None:
         """Open (or create) the kernel state in `state_dir`. On first start an operator user is
         made; with `handoff`, its token is left in `operator.token` for the client that started
         us (deleted as soon as that token is first used). With `workloads`, the reconcilers run
-        (in a thread); `url` is how pods reach this kernel (the daemon's socket)."""
+        (in a thread); `url` is how pods reach this kernel (the daemon's socket). `cloud` picks the
+        cloud driver (see `kernel.cloud.make_driver`) and is remembered in `cloud.json`."""
         self.state_dir = Path(state_dir).expanduser().resolve()
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock = _lock(self.state_dir / "kernel.lock")
@@ -57,7 +59,9 @@ class Kernel:
         self.audit = audit_mod.Audit(self.state_dir / "audit.db")
         self.url = url
         self.clock = lambda: datetime.now(timezone.utc)  # schedules read time here (tests move it)
-        self.cloud = LocalDriver(self.state_dir)
+        self.cloud = make_driver(self.state_dir, cloud or self._stored_cloud())
+        if cloud is not None:  # remembered once it works
+            (self.state_dir / "cloud.json").write_text(json.dumps(cloud))
         self.caretaker = Caretaker(self.state_dir / "caretaker.db")
         self.runtime_state = RuntimeState(self.state_dir / "runtime.db")
         self.reconciler = Reconciler(self)
@@ -126,12 +130,16 @@ class Kernel:
 
     def _info(self, call: Call) -> dict[str, Any]:
         return {"version": __version__, "pid": os.getpid(), "started": self.started,
-                "state_dir": str(self.state_dir), "cloud": "local", "syscalls": len(TABLE)}
+                "state_dir": str(self.state_dir), "cloud": self.cloud.name, "syscalls": len(TABLE)}
 
     def _audit_list(self, call: Call, **filters: Any) -> list[dict[str, Any]]:
         return self.audit.list(**filters)
 
     # --- first start ------------------------------------------------------------------------
+
+    def _stored_cloud(self) -> dict[str, Any]:
+        path = self.state_dir / "cloud.json"
+        return json.loads(path.read_text()) if path.exists() else {"driver": "local"}
 
     def object_tags(self, path: str) -> frozenset[str]:
         return tags_of_path(self.poros, path)
@@ -162,6 +170,7 @@ class Kernel:
 
     def close(self) -> None:
         self.reconciler.stop()
+        getattr(self.cloud, "close", lambda: None)()
         self.runtime_state.close()
         self.caretaker.close()
         self.audit.close()

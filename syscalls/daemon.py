@@ -53,7 +53,8 @@ class LocalKernel:
             self.start()
         return self.transport
 
-    def start(self) -> dict[str, Any]:
+    def start(self, options: list[str] = ()) -> dict[str, Any]:
+        """Start the daemon (with `python -m kernel serve` options such as `--cloud kubernetes`)."""
         health = self.health()
         if health is not None:
             return health
@@ -61,7 +62,7 @@ class LocalKernel:
         loc.ensure()
         log = open(loc.kernel_log, "ab")
         cmd = [sys.executable, "-m", "kernel", "serve", "--state", str(loc.state),
-               "--socket", str(loc.socket), "--pidfile", str(loc.pidfile)]
+               "--socket", str(loc.socket), "--pidfile", str(loc.pidfile), *options]
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                 start_new_session=True, close_fds=True)
         log.close()

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from typing import Optional
 
 import typer
 
 from syscalls.daemon import LocalKernel
 
 from syscalls import connect
+from syscalls.errors import SyscallError
 
 from ..output import Format, emit, render
 from .options import OUTPUT
@@ -18,11 +20,21 @@ app = typer.Typer(help="The local kernel daemon (started on demand by any comman
 
 
 @app.command()
-def start() -> None:
+def start(cloud: Optional[str] = typer.Option(None, "--cloud", help="Where workloads run: local (processes) or "
+                                              "kubernetes. Remembered for later starts."),
+          kubeconfig: Optional[str] = typer.Option(None, "--kubeconfig", help="With --cloud kubernetes."),
+          kube_context: Optional[str] = typer.Option(None, "--kube-context", help="With --cloud kubernetes."),
+          namespace_prefix: Optional[str] = typer.Option(None, "--namespace-prefix",
+                                                         help="With --cloud kubernetes: prefix of namespaces.")) -> None:
     """Start the local kernel if it is not running."""
     local = LocalKernel()
+    options = [flag for name, value in (("--cloud", cloud), ("--kubeconfig", kubeconfig),
+                                        ("--kube-context", kube_context), ("--namespace-prefix", namespace_prefix))
+               if value for flag in (name, value)]
     before = local.health()
-    health = before or local.start()
+    if before and options:
+        raise SyscallError("EINVAL", "the kernel is running: `dataos kernel stop` first to change its cloud")
+    health = before or local.start(options)
     connect("local://").close()  # a new kernel hands its first operator token over: store it now
     state = "already running" if before else "started"
     emit(f"kernel {state} (pid {health['pid']}, version {health['version']}, socket {local.locations.socket})")

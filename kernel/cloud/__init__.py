@@ -54,3 +54,21 @@ class Driver(Protocol):
     def delete(self, name: str) -> None: ...
     def poll(self) -> Iterable[PodStatus]: ...
     def logs(self, name: str, tail: int | None = None, follow: bool = False) -> Iterator[str]: ...
+
+
+DRIVERS = ("local", "kubernetes")
+
+
+def make_driver(state_dir, config: dict[str, Any]) -> Driver:
+    """The cloud driver a kernel's `cloud.json` asks for: {"driver": "local"} (the default) or
+    {"driver": "kubernetes", "kubeconfig": PATH, "context": NAME, "namespacePrefix": "dataos-"}."""
+    driver = config.get("driver", "local")
+    if driver == "local":
+        from .local import LocalDriver
+        return LocalDriver(state_dir)
+    if driver == "kubernetes":
+        from .kubernetes import KubernetesDriver
+        return KubernetesDriver(kubeconfig=config.get("kubeconfig"), context=config.get("context"),
+                                namespace_prefix=config.get("namespacePrefix", ""))
+    from syscalls.errors import SyscallError
+    raise SyscallError("EINVAL", f"unknown cloud driver {driver!r} (known: {', '.join(DRIVERS)})", field="cloud")

@@ -684,3 +684,55 @@ def test_an_unreachable_api_is_eunavail_naming_the_context(tmp_path):
             call()
         assert e.value.code == "EUNAVAIL"
         assert e.value.message.startswith("cannot reach the Kubernetes API of context 'dead-ctx': ")
+
+
+# --- the kernel on Kubernetes: the same manifests, as Jobs and Deployments -------------------------
+
+def test_the_same_manifests_run_on_kubernetes(tmp_path):
+    from kernel.kernel import Kernel
+    server = KubeServer().start()
+    kernel = Kernel(tmp_path / "state", operator="ops", cloud={
+        "driver": "kubernetes", "kubeconfig": kubeconfig(tmp_path, server.url, "kmock"), "context": "kmock"})
+    api = KubernetesDriver(kubeconfig=kubeconfig(tmp_path, server.url, "kmock"), context="kmock")
+    kube = Kube(api.api_client)
+    token = kernel.session_token()
+    try:
+        assert kernel.call(token, "kernel.info")["cloud"] == "kubernetes"
+        step = {"stack": "container", "stackSpec": {"image": "busybox", "command": ["sh", "-c", "echo hi"]}}
+        kernel.call(token, "resource.apply", {"manifests": [
+            {"name": "nightly", "version": "v1", "type": "workflow", "workflow": {"dag": [
+                {"name": "extract", "spec": step}, {"name": "load", "dependencies": ["extract"], "spec": step}]}},
+            {"name": "orders-api", "version": "v1", "type": "service", "service": {
+                "replicas": 2, "servicePort": 8080, **step}}]})
+
+        def job_named(prefix):
+            jobs = kube.get(kube.batch.list_namespaced_job, "public")["items"]
+            return next((j for j in jobs if j["metadata"]["name"].startswith(prefix)), None)
+
+        first = wait_for(lambda: job_named("nightly-extract-"))
+        labels = first["metadata"]["labels"]
+        assert labels["app.kubernetes.io/managed-by"] == "dataos" and labels["dataos.io/workspace"] == "public"
+        assert labels["dataos.io/resource"] == "nightly" and labels["dataos.io/job"] == "extract"
+        assert first["spec"]["template"]["spec"]["containers"][0]["image"] == "busybox"
+        assert job_named("nightly-load-") is None  # waits for its dependency
+        for prefix in ("nightly-extract-", "nightly-load-"):  # play the Job controller
+            name = wait_for(lambda: job_named(prefix))["metadata"]["name"]
+            kube.set_pod("public", name, "Succeeded", {"terminated": {"exitCode": 0, "reason": "Completed",
+                                                                      "startedAt": T1, "finishedAt": T2}})
+            kube.set_job_status("public", name, succeeded=1, completionTime=T2, conditions=[
+                {"type": "Complete", "status": "True", "lastTransitionTime": T2}])
+        rt = wait_for(lambda: (r := kernel.call(token, "runtime.get", {"type": "workflow", "name": "nightly"}))
+                      ["runtime"] == "succeeded" and r)
+        assert rt["progress"] == "2/2"
+
+        deployment = wait_for(lambda: kube.exists(kube.apps.read_namespaced_deployment, "orders-api", "public")
+                              and kube.get(kube.apps.read_namespaced_deployment, "orders-api", "public"))
+        assert deployment["spec"]["replicas"] == 2
+        assert deployment["metadata"]["labels"]["dataos.io/type"] == "service"
+        assert kube.get(kube.core.read_namespaced_service, "orders-api", "public")["spec"]["ports"][0]["port"] == 8080
+        kernel.call(token, "resource.delete", {"type": "service", "name": "orders-api"})
+        wait_for(lambda: not kube.exists(kube.apps.read_namespaced_deployment, "orders-api", "public"))
+    finally:
+        kernel.close()
+        api.close()
+        server.close()

@@ -48,13 +48,18 @@ class Controller:
     def reconcile(self, resource: dict[str, Any]) -> None:
         raise NotImplementedError
 
+    def teardown(self, resource: dict[str, Any]) -> None:
+        """The resource was deleted: anything beyond its pods to remove."""
+
 
 class Reconciler:
     def __init__(self, kernel: "Kernel") -> None:
-        from .service import Services
+        from .service import Deployments, Services
         from .workflow import Workflows
         self.kernel = kernel
-        self.controllers = {"workflow": Workflows(self), "service": Services(self), "worker": Services(self)}
+        # Long-running pods: kept by us as restartable pods, or by Kubernetes as a Deployment.
+        keeper = Deployments if hasattr(kernel.cloud, "deploy") else Services
+        self.controllers = {"workflow": Workflows(self), "service": keeper(self), "worker": keeper(self)}
         self._wake = threading.Event()
         self._ticking = threading.RLock()  # the loop and syscalls (runtime.control) act in turn
         self._stop = threading.Event()
@@ -129,6 +134,7 @@ class Reconciler:
         """A workload was deleted: stop its pods and forget its runtime."""
         if resource["type"] not in self.controllers:
             return
+        self.controllers[resource["type"]].teardown(resource)
         key = resource_key(resource)
         for pod in self.kernel.caretaker.list(resource=key):
             if pod["phase"] not in ("Succeeded", "Failed"):
@@ -139,24 +145,29 @@ class Reconciler:
         self.kernel.runtime_state.forget(resource["status"]["uid"])
         self.wake()
 
-    def launch(self, resource: dict[str, Any], name: str, workload: dict[str, Any], extra: dict[str, str],
-               generation: int) -> None:
-        """Start pod `name` for a workload spec (`stack`, `stackSpec`, `envs`); a pod of that name
-        that exists already (a restart between recording and starting it) is simply adopted."""
+    def pod_spec(self, resource: dict[str, Any], name: str, workload: dict[str, Any], extra: dict[str, str],
+                 generation: int) -> PodSpec:
+        """What pod `name` of a workload spec (`stack`, `stackSpec`, `envs`, `dataosSecrets`) runs."""
         stack = STACKS[workload["stack"]]
         spec = workload.get("stackSpec") or {}
         env = {k: str(v) for k, v in {**(workload.get("envs") or {}), **(spec.get("envs") or {})}.items()}
         labels = {"app.kubernetes.io/managed-by": "dataos", "dataos.io/resource": resource["name"],
                   "dataos.io/type": resource["type"], "dataos.io/workspace": resource.get("workspace", ""),
                   "dataos.io/generation": str(generation), **extra}
-        self._launched = True
         secret_env, secret_files = self._secrets(resource, workload)
         if stack.needs_token:
             labels["dataos.io/owner"] = resource["owner"]
             secret_env.update(self._job_credentials(resource["owner"], name))
+        return PodSpec(name, resource.get("workspace", ""), stack.command(spec), labels, env, spec.get("image"),
+                       secret_env, secret_files)
+
+    def launch(self, resource: dict[str, Any], name: str, workload: dict[str, Any], extra: dict[str, str],
+               generation: int) -> None:
+        """Start pod `name`; a pod of that name that exists already (a restart between recording
+        and starting it) is simply adopted."""
+        self._launched = True
         try:
-            self.kernel.cloud.run(PodSpec(name, resource.get("workspace", ""), stack.command(spec), labels, env,
-                                          spec.get("image"), secret_env, secret_files))
+            self.kernel.cloud.run(self.pod_spec(resource, name, workload, extra, generation))
         except SyscallError as e:
             if e.code != "EEXIST":
                 raise

@@ -95,3 +95,32 @@ class Services(Controller):
         fields = {"runtime": runtime, "replicas": replicas, "message": message, "builderState": "built"}
         if any(status.get(k) != v for k, v in fields.items()):
             self.kernel.poros.set_status(status["uid"], fields)
+
+
+class Deployments(Controller):
+    """Services and workers on Kubernetes: a Deployment (and a Service on `servicePort`) that
+    Kubernetes keeps at `replicas`, restarting and rolling pods itself. We apply each new
+    generation, replica count or pause, and read back how many pods are ready."""
+
+    def reconcile(self, resource: dict[str, Any]) -> None:
+        status = resource["status"]
+        section = resource[resource["type"]]
+        replicas = 0 if status.get("paused") else section.get("replicas", 1)
+        wanted = {"generation": status["generation"], "replicas": replicas}
+        cloud = self.kernel.cloud
+        if status.get("deployed") != wanted:
+            manifest = self.kernel.poros.generation(status["uid"], status["generation"])
+            spec = self.r.pod_spec(resource, resource["name"], manifest[resource["type"]], {}, status["generation"])
+            cloud.deploy(resource["name"], spec, replicas, section.get("servicePort"))
+            self.kernel.poros.set_status(status["uid"], {"deployed": wanted})
+        ready = cloud.deployment_status(resource["name"], resource.get("workspace", ""))
+        fields = {"runtime": "paused" if status.get("paused") else f"running:{ready.get('ready') or 0}",
+                  "replicas": None, "deployment": ready, "builderState": "built"}
+        if any(status.get(k) != v for k, v in fields.items()):
+            self.kernel.poros.set_status(status["uid"], fields)
+
+    def teardown(self, resource: dict[str, Any]) -> None:
+        try:
+            self.kernel.cloud.undeploy(resource["name"], resource.get("workspace", ""))
+        except SyscallError:
+            pass
