@@ -141,6 +141,17 @@ class Kernel:
         path = self.state_dir / "cloud.json"
         return json.loads(path.read_text()) if path.exists() else {"driver": "local"}
 
+    def check_placement(self, workspace: str) -> None:
+        """EINVAL now, not at run time, when the cloud could not place a workspace's pods (on
+        Kubernetes: the workspace's namespace name must be a DNS label)."""
+        namespace = getattr(self.cloud, "namespace", None)
+        if namespace is not None:
+            from .cloud.kubernetes import check_names
+            try:
+                check_names({}, namespace=namespace(workspace))
+            except SyscallError as e:
+                raise SyscallError("EINVAL", f"workspace: {e.message}", field="workspace") from None
+
     def object_tags(self, path: str) -> frozenset[str]:
         return tags_of_path(self.poros, path)
 

@@ -13,7 +13,7 @@ from syscalls.errors import SyscallError
 from ..call import Call
 from ..heimdall.service import redact
 from .kinds import KINDS
-from .store import Plan, object_path
+from .store import WORKLOAD_TYPES, Plan, object_path
 
 POLICY_ADMIN = ("update", "delete")  # what a caller must keep on a policy they apply
 
@@ -44,6 +44,13 @@ def resource_apply(call: Call, manifests: list[dict], workspace: str | None, dry
             raise
     _keep_policy_control(call, plans)
     _check_secret_references(call, plans)
+    for i, plan in enumerate(plans):
+        if plan.kind.type in WORKLOAD_TYPES:
+            try:
+                call.kernel.check_placement(plan.workspace)
+            except SyscallError as e:
+                e.details.setdefault("document", i)
+                raise
     written = [p.manifest for p in plans] if dry_run else poros.apply(plans, call.caller.id)
     if not dry_run:
         for plan, resource in zip(plans, written):

@@ -736,3 +736,21 @@ def test_the_same_manifests_run_on_kubernetes(tmp_path):
         kernel.close()
         api.close()
         server.close()
+
+
+def test_a_workspace_kubernetes_could_not_hold_is_refused_at_apply(tmp_path):
+    from kernel.kernel import Kernel
+    server = KubeServer().start()
+    kernel = Kernel(tmp_path / "state", operator="ops", workloads=False, cloud={
+        "driver": "kubernetes", "kubeconfig": kubeconfig(tmp_path, server.url, "kmock"), "context": "kmock",
+        "namespacePrefix": "a-very-long-installation-prefix-for-this-cluster-"})
+    try:
+        with pytest.raises(SyscallError) as e:
+            kernel.call(kernel.session_token(), "resource.apply", {"manifests": [
+                {"name": "w", "version": "v1", "type": "workflow", "workspace": "analytics-and-reporting",
+                 "workflow": {"dag": [{"name": "a", "spec": {"stack": "container",
+                                                             "stackSpec": {"command": ["true"]}}}]}}]})
+        assert e.value.code == "EINVAL" and e.value.details["field"] == "workspace"
+    finally:
+        kernel.close()
+        server.close()

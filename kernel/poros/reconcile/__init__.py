@@ -70,6 +70,26 @@ class Reconciler:
 
     def start(self) -> None:
         self._thread.start()
+        if self.watching:
+            threading.Thread(target=self._watch, name="pod-watch", daemon=True).start()
+
+    @property
+    def watching(self) -> bool:
+        """Drivers with a watch (Kubernetes) push pod changes; the local one is polled each tick."""
+        return hasattr(self.kernel.cloud, "watch")
+
+    def _watch(self) -> None:
+        """Feed the Caretaker from the driver's watch (it resumes and backs off by itself)."""
+        try:
+            for status in self.kernel.cloud.watch():
+                if self._stop.is_set():
+                    return
+                for pod in self.kernel.caretaker.observe([status]):
+                    self.pod_changed(pod)
+                    self.wake()
+        except Exception:
+            if not self._stop.is_set():
+                log.exception("pod watch ended")
 
     def wake(self) -> None:
         self._wake.set()
@@ -105,9 +125,9 @@ class Reconciler:
         kernel = self.kernel
         self._launched = False
         self._budget_until = monotonic() + LAUNCH_BUDGET
-        changed = kernel.caretaker.observe(kernel.cloud.poll())
-        for pod in changed:
-            self.pod_changed(pod)
+        if not self.watching:
+            for pod in kernel.caretaker.observe(kernel.cloud.poll()):
+                self.pod_changed(pod)
         if monotonic() - self._archived > ARCHIVE_EVERY:
             self._archived = monotonic()
             from ...clock import iso
