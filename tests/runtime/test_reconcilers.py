@@ -27,9 +27,10 @@ def wait_for(fn, timeout=20.0, every=0.05):
 def k(tmp_path):
     c = connect(f"embedded://{tmp_path / 'state'}")
     yield c
-    for pod in c.pod.list(workspace=None):
-        if pod["phase"] in ("Pending", "Running"):
-            c.pod.kill(name=pod["name"])
+    kernel = c.transport.kernel
+    kernel.reconciler.stop()  # nothing new starts; then every pod the driver knows goes
+    for pod in kernel.cloud.poll():
+        kernel.cloud.kill(pod.name, grace=1)
     c.close()
 
 

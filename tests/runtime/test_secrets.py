@@ -28,6 +28,9 @@ def wait_for(fn, timeout=20.0):
 def k(tmp_path):
     with connect(f"embedded://{tmp_path / 'state'}") as c:
         yield c
+        c.transport.kernel.reconciler.stop()
+        for pod in c.transport.kernel.cloud.poll():
+            c.transport.kernel.cloud.kill(pod.name, grace=1)
 
 
 def secret(name="db", **data):
