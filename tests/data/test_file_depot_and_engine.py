@@ -1,0 +1,89 @@
+"""The file depot and the locked-down DuckDB engine."""
+from __future__ import annotations
+
+import threading
+import time
+
+import duckdb
+import pytest
+
+from kernel.depot import Address
+from kernel.depot.file import FileDepot
+from kernel.minerva.duckdb_engine import Limits, Query
+from syscalls.errors import SyscallError
+
+
+@pytest.fixture
+def lake(tmp_path):
+    root = tmp_path / "lake"
+    (root / "retail" / "orders").mkdir(parents=True)
+    (root / "hr").mkdir()
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT 1 AS id, 'ana@example.com' AS email) TO '{root}/hr/people.parquet' (FORMAT parquet)")
+    for part in range(2):
+        con.execute(f"COPY (SELECT range AS id FROM range({part * 10}, {part * 10 + 10})) "
+                    f"TO '{root}/retail/orders/part-{part}.parquet' (FORMAT parquet)")
+    (root / "hr" / "notes.txt").write_text("not a dataset")
+    (root / ".hidden").mkdir()
+    con.close()
+    (tmp_path / "secret.parquet").write_bytes((root / "hr" / "people.parquet").read_bytes())
+    return root
+
+
+def test_collections_and_datasets(lake):
+    depot = FileDepot("lake", {"path": str(lake), "format": "parquet"})
+    assert depot.collections() == ["hr", "retail"]
+    assert depot.datasets("hr") == ["people"] and depot.datasets("retail") == ["orders"]
+    with pytest.raises(SyscallError) as e:
+        depot.datasets("..")
+    assert e.value.code == "ENOENT"
+    with pytest.raises(SyscallError) as e:
+        depot.source("hr", "nobody")
+    assert e.value.code == "ENOENT"
+
+
+def run(depot, sql, limits=Limits()):
+    q = Query(sql, depot.allowed_directories(), limits)
+    try:
+        return q.run().fetchall()
+    finally:
+        q.close()
+
+
+def test_the_engine_reads_a_depot_and_nothing_else(lake, tmp_path):
+    depot = FileDepot("lake", {"path": str(lake)})
+    assert run(depot, f"SELECT count(*) FROM {depot.source('retail', 'orders').sql}") == [(20,)]
+    assert run(depot, f"SELECT email FROM {depot.source('hr', 'people').sql}") == [("ana@example.com",)]
+    for sql in (f"SELECT * FROM read_parquet('{tmp_path}/secret.parquet')", "SELECT * FROM read_csv('/etc/passwd')",
+                f"SELECT * FROM read_parquet('{lake}/../secret.parquet')", "ATTACH '/tmp/x.duckdb'",
+                "SET enable_external_access = true", "INSTALL httpfs", "LOAD httpfs", "SET lock_configuration = false"):
+        with pytest.raises(SyscallError) as e:
+            run(depot, sql)
+        assert e.value.code == "EINVAL", sql
+
+
+def test_a_query_past_its_timeout_is_interrupted(lake):
+    depot = FileDepot("lake", {"path": str(lake)})
+    start = time.monotonic()
+    with pytest.raises(SyscallError) as e:
+        run(depot, "SELECT count(*) FROM range(10000000000) a, range(10) b", Limits(timeout=0.3))
+    assert e.value.code == "ETIMEDOUT" and time.monotonic() - start < 5
+
+
+def test_a_query_can_be_cancelled(lake):
+    depot = FileDepot("lake", {"path": str(lake)})
+    q = Query("SELECT count(*) FROM range(10000000000) a, range(10) b", depot.allowed_directories(), Limits())
+    threading.Timer(0.3, q.cancel).start()
+    with pytest.raises(SyscallError) as e:
+        q.run()
+    assert e.value.code == "ECANCELED"
+    q.close()
+
+
+def test_addresses():
+    a = Address.parse("dataos://lake:retail/orders")
+    assert (a.depot, a.collection, a.dataset, a.sql_name, str(a)) == ("lake", "retail", "orders",
+                                                                      "lake.retail.orders", "dataos://lake:retail/orders")
+    assert Address.parse("dataos://lake").sql_name == "lake"
+    with pytest.raises(SyscallError):
+        Address.parse("s3://bucket/x")
