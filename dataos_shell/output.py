@@ -42,11 +42,12 @@ def to_yaml(value: Any) -> str:
     return yaml.safe_dump(value, sort_keys=False, allow_unicode=True)
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """Plain aligned columns, like kubectl: no borders, nothing wrapped."""
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], upper: bool = True) -> str:
+    """Plain aligned columns, like kubectl: no borders, nothing wrapped (headers upper-cased,
+    unless they are data, such as a query's column names)."""
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
-    lines = ["   ".join(h.upper().ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    lines = ["   ".join((h.upper() if upper else h).ljust(w) for h, w in zip(headers, widths)).rstrip()]
     lines += ["   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
     return "\n".join(lines)
 

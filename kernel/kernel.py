@@ -29,6 +29,9 @@ from .heimdall.service import SECRET_TYPES, Heimdall
 from .names import sanitize
 from .poros import syscalls as poros_syscalls
 from .caretaker import Caretaker
+from .depot.registry import Depots
+from .gateway import syscalls as gateway_syscalls
+from .gateway.service import Gateway
 from .cloud import make_driver
 from .poros import runtime_syscalls
 from .poros.reconcile import Reconciler
@@ -54,7 +57,7 @@ class Kernel:
         self._lock = _lock(self.state_dir / "kernel.lock")
         self.started = now()
         self.heimdall = Heimdall(self.state_dir)
-        self.poros = Poros(self.state_dir / "poros.db", admit={"policy": Heimdall.admit, **{
+        self.poros = Poros(self.state_dir / "poros.db", admit={"policy": _admit_policy, **{
             t: stacks.admit for t in WORKLOAD_TYPES}}, seal={t: self.heimdall.seal_secret for t in SECRET_TYPES})
         self.audit = audit_mod.Audit(self.state_dir / "audit.db")
         self.url = url
@@ -65,14 +68,20 @@ class Kernel:
         self.caretaker = Caretaker(self.state_dir / "caretaker.db")
         self.runtime_state = RuntimeState(self.state_dir / "runtime.db")
         self.reconciler = Reconciler(self)
+        self.depots = Depots()
+        self.gateway = Gateway(self.state_dir, self.depots)
         self.handlers: dict[str, Callable[..., Any]] = {
             **heimdall_syscalls.HANDLERS, **poros_syscalls.HANDLERS, **runtime_syscalls.HANDLERS,
+            **gateway_syscalls.HANDLERS,
             "kernel.info": self._info, "audit.list": self._audit_list,
         }
         self._handoff = self.state_dir / TOKEN_HANDOFF
         self._bootstrap(operator or sanitize(getpass.getuser()), handoff)
         for resource in self.poros.list("policy"):
             self.heimdall.load(resource)
+            self.gateway.load(resource)
+        for resource in self.poros.list("depot"):
+            self.depots.load(resource)
         if workloads:
             self.reconciler.start()
 
@@ -119,11 +128,17 @@ class Kernel:
     def applied(self, resource: dict[str, Any]) -> None:
         if resource["type"] == "policy":
             self.heimdall.load(resource)
+            self.gateway.load(resource)
+        elif resource["type"] == "depot":
+            self.depots.load(resource)
         self.reconciler.wake()
 
     def deleted(self, resource: dict[str, Any]) -> None:
         if resource["type"] == "policy":
             self.heimdall.unload(resource)
+            self.gateway.unload(resource["name"])
+        elif resource["type"] == "depot":
+            self.depots.unload(resource["name"])
         self.reconciler.teardown(resource)
 
     # --- kernel.* and audit.* ---------------------------------------------------------------
@@ -184,10 +199,16 @@ class Kernel:
         getattr(self.cloud, "close", lambda: None)()
         self.runtime_state.close()
         self.caretaker.close()
+        self.gateway.close()
         self.audit.close()
         self.poros.close()
         self.heimdall.close()
         self._lock.close()
+
+
+def _admit_policy(manifest: dict[str, Any]) -> None:
+    Heimdall.admit(manifest)
+    Gateway.admit(manifest)
 
 
 def _lock(path: Path):

@@ -10,7 +10,7 @@ from typing import Iterator, Literal
 
 from .spec import Syscall, syscall
 from .types import (ApiKey, ApplyResult, AuditEntry, Decision, Generation, Identity, KernelInfo,
-                    NewApiKey, Pod, Resource, ResourceType, Runtime, User, UserType)
+                    NewApiKey, Pod, QueryResult, Resource, ResourceType, Runtime, User, UserType)
 
 
 # --- kernel ---------------------------------------------------------------------------------
@@ -154,6 +154,25 @@ def runtime_get(type: str, name: str, workspace: str | None = None) -> Runtime:
 def runtime_control(type: str, name: str, action: Literal["pause", "resume", "stop", "rerun", "run"],
                     workspace: str | None = None) -> Runtime:
     """Pause, resume, stop (abort the run or the pods), rerun or run a workload now."""
+
+
+# --- gateway: governed SQL ------------------------------------------------------------------
+
+@syscall("query.execute", predicate="execute", object="/gateway/queries",
+         errors=("ENOENT", "ETIMEDOUT", "ECANCELED"))
+def query_execute(sql: str, dialect: str = "duckdb", limit: int = 1000, depot: str | None = None,
+                  collection: str | None = None, timeout: float | None = None) -> QueryResult:
+    """Run governed SQL (any dialect): select checked per dataset, masks and filters applied."""
+
+
+@syscall("query.cancel", predicate="execute", object="/gateway/queries", errors=("ENOENT",))
+def query_cancel(id: str) -> dict:
+    """Cancel a running query (yours, or any as an operator)."""
+
+
+@syscall("query.history", predicate="execute", object="/gateway/queries")
+def query_history(limit: int = 50, user: str | None = None) -> list[dict]:
+    """Recent queries: who, SQL, rewritten SQL, policies applied, rows, time."""
 
 
 TABLE: dict[str, Syscall] = {s.name: s for s in globals().values() if isinstance(s, Syscall)}

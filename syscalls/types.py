@@ -121,3 +121,19 @@ class Runtime(TypedDict):
     replicas: list[dict[str, Any]] | None
     message: str | None
     pods: list[Pod]
+
+
+class QueryColumn(TypedDict):
+    name: str
+    type: str
+    masked: str | None  # the mask operator, when the column shows masked values
+
+
+class QueryResult(TypedDict):
+    id: str
+    columns: list[QueryColumn]
+    rows: list[list[Any]]
+    row_count: int
+    truncated: bool
+    elapsed_ms: float
+    governance: dict[str, Any]  # {"policies": [...], "datasets": [...], "sql": the rewritten SQL}

@@ -2,8 +2,25 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
+import sys
 import uuid
+from pathlib import Path
+
+
+def dataos_command() -> list[str]:
+    """The installed `dataos` beside this Python, else on PATH, else `python -m dataos_shell`."""
+    beside = Path(sys.executable).with_name("dataos")
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which("dataos")
+    if found:
+        return [found]
+    return [sys.executable, "-m", "dataos_shell"]
+
+
+DATAOS = dataos_command()
 
 
 def uniq(prefix: str) -> str:

@@ -11,7 +11,6 @@ import contextlib
 import datetime as dt
 import ipaddress
 import os
-import shutil
 import signal
 import socket
 import ssl
@@ -122,17 +121,7 @@ def stop_home(home: Path) -> None:
         terminate(pid)
 
 
-def dataos_command() -> list[str]:
-    beside = Path(sys.executable).with_name("dataos")
-    if beside.exists():
-        return [str(beside)]
-    found = shutil.which("dataos")
-    if found:
-        return [found]
-    return [sys.executable, "-m", "dataos_shell"]
-
-
-DATAOS = dataos_command()
+from clitools import DATAOS  # noqa: E402  (the console script the CLI tests run)
 
 
 def cli_env(home: Path, extra: dict[str, str | None] | None = None) -> dict[str, str]:

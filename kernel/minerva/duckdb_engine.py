@@ -24,7 +24,8 @@ class Limits:
 class Query:
     """One running query: `result()` waits for it, `cancel()` interrupts it."""
 
-    def __init__(self, sql: str, allowed_directories: list[str], limits: Limits) -> None:
+    def __init__(self, sql: str, allowed_directories: list[str], limits: Limits,
+                 params: dict[str, Any] | None = None) -> None:
         import duckdb
         self._duckdb = duckdb
         self.con = duckdb.connect(config={"autoload_known_extensions": False, "autoinstall_known_extensions": False})
@@ -36,6 +37,7 @@ class Query:
         self.con.execute("SET enable_external_access = false")
         self.con.execute("SET lock_configuration = true")
         self.sql = sql
+        self.params = params or {}
         self.limits = limits
         self.cancelled = False
         self.timed_out = False
@@ -56,7 +58,7 @@ class Query:
             timer.daemon = True
             timer.start()
         try:
-            return self.con.execute(self.sql)
+            return self.con.execute(self.sql, self.params) if self.params else self.con.execute(self.sql)
         except self._duckdb.InterruptException:
             if self.timed_out:
                 raise SyscallError("ETIMEDOUT", f"the query ran past its {self.limits.timeout:g} s timeout") from None

@@ -51,7 +51,7 @@ def test_a_deny_that_would_lock_its_author_out_is_refused(k):
     me = k.auth.whoami()["id"]
     e = fails("EINVAL", k.resource.apply, manifests=[policy("lockout", [["users:id:*"]], ["*"], ["**"], False)])
     assert e.details["field"] == "policy.access" and "never change or remove it" in e.message
-    assert [p["name"] for p in k.resource.list(type="policy")] == ["operator-full-access", "self-read"]
+    assert [p["name"] for p in k.resource.list(type="policy")] == ["operator-full-access", "query-submit", "self-read"]
     assert k.auth.whoami()["id"] == me  # nothing changed
     # a narrow deny is fine
     k.resource.apply(manifests=[policy("no-audit", [["roles:id:analyst"]], ["*"], ["/kernel/audit"], False)])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DATAOS
+from clitools import DATAOS
 
 pytestmark = pytest.mark.slow
 

@@ -1,0 +1,77 @@
+"""The depots of this kernel, built from their resources, and what their datasets look like.
+
+Schemas are read with the engine itself (`DESCRIBE` of the dataset's source, on a locked-down
+connection) and cached until the file behind the dataset changes."""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from syscalls.errors import SyscallError
+
+from . import Source
+from .file import FileDepot
+
+DRIVERS = {"file": FileDepot}
+
+
+class Depots:
+    def __init__(self) -> None:
+        self._depots: dict[str, Any] = {}
+        self._schemas: dict[tuple[str, str], tuple[float, dict[str, str]]] = {}
+        self._lock = threading.Lock()
+
+    def load(self, resource: dict[str, Any]) -> None:
+        """A depot resource was applied: (re)build its driver."""
+        section = resource["depot"]
+        driver = DRIVERS.get(section["type"])
+        with self._lock:
+            if driver is None:  # known type, driver not built here yet: not queryable
+                self._depots.pop(resource["name"], None)
+            else:
+                self._depots[resource["name"]] = driver(resource["name"], section[section["type"]])
+            self._schemas = {k: v for k, v in self._schemas.items() if not k[0].startswith(resource["name"] + ".")}
+
+    def unload(self, name: str) -> None:
+        with self._lock:
+            self._depots.pop(name, None)
+
+    def names(self) -> list[str]:
+        return sorted(self._depots)
+
+    def get(self, name: str) -> Any:
+        try:
+            return self._depots[name]
+        except KeyError:
+            raise SyscallError("ENOENT", f"no depot {name!r} (see `dataos get depot`)") from None
+
+    def allowed_directories(self) -> list[str]:
+        return [d for depot in self._depots.values() for d in depot.allowed_directories()]
+
+    def source(self, depot: str, collection: str, dataset: str) -> Source:
+        return self.get(depot).source(collection, dataset)
+
+    def columns(self, depot: str, collection: str, dataset: str) -> dict[str, str]:
+        """Column name -> DuckDB type of a dataset (cached until its files change)."""
+        source = self.source(depot, collection, dataset)
+        key = (f"{depot}.{collection}.{dataset}", source.sql)
+        stamp = max((_mtime(p) for p in source.paths), default=0.0)
+        cached = self._schemas.get(key)
+        if cached and cached[0] == stamp:
+            return cached[1]
+        from ..minerva.duckdb_engine import Limits, Query
+        q = Query(f"DESCRIBE SELECT * FROM {source.sql}", self.get(depot).allowed_directories(), Limits(timeout=60))
+        try:
+            columns = {row[0]: row[1] for row in q.run().fetchall()}
+        finally:
+            q.close()
+        self._schemas[key] = (stamp, columns)
+        return columns
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0

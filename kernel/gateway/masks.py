@@ -1,0 +1,148 @@
+"""Mask operators and row filters as DuckDB SQL, and the governed derived table that replaces every
+reference to a dataset.
+
+A governed table is ``(SELECT <mask(col)> AS col, … FROM <source_sql> AS gw_source WHERE <filters>)``:
+columns keep their names, order and (where the operator allows) types. With row filters, every output
+column is also gated, ``CASE WHEN <filters> THEN <mask(col)> END``: should the engine ever evaluate
+a user predicate before the policy's WHERE (its optimizer may reorder conjuncts), rows the policy
+hides show only NULLs, so neither results nor error messages can reveal them.
+
+Operators (NULL stays NULL unless noted):
+
+- ``hash``: keyed HMAC-SHA256 of ``CAST(col AS VARCHAR)``, lowercase hex (VARCHAR). The key enters
+  only as the prepared-statement parameters ``$gw_hmac_ipad``/``$gw_hmac_opad`` (RFC 2104 pads,
+  `hmac_params`), never as SQL text, so the SQL can be shown and stored; DuckDB has no ``hmac``,
+  so HMAC is spelled out: ``sha256(opad || unhex(sha256(ipad || encode(value))))``.
+- ``redact``: string columns become the replacement (default ``'#####'``); other types become a
+  NULL of the column's type, so comparisons and arithmetic still type-check.
+- ``bucket_number``: the lower bound of the value's bucket, cast to the column type (NULL below the
+  first bound or for non-numeric columns).
+- ``bucket_date``: ``date_trunc(precision, col)`` cast back to the column type (NULL for columns
+  that are neither dates nor timestamps).
+- ``regex_replace``: ``regexp_replace(CAST(col AS VARCHAR), pattern, replacement, 'g')`` (RE2).
+- ``rand_pattern``: a fresh random string per row: each ``#`` of the pattern a random digit, any
+  other character kept.
+- ``pass_through``: the raw column.
+
+Operators that do not apply to a column's type fail closed (NULL).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+
+import sqlglot
+from sqlglot import exp
+
+from .model import Dataset
+from .policies import Governance
+
+HMAC_PARAMS = ("gw_hmac_ipad", "gw_hmac_opad")
+SOURCE_ALIAS = "gw_source"
+"""The raw source's alias inside a governed table; user queries may not use this identifier, so a
+column the source lacks fails to bind instead of binding to a relation of the user's."""
+_BLOCK = 64  # SHA-256 block size
+
+_COMPARISONS = {"equals": "=", "not_equals": "<>", "greater_than": ">", "greater_than_equals": ">=",
+                "less_than": "<", "less_than_equals": "<="}
+_DATE_TYPES = exp.DataType.TEMPORAL_TYPES - {exp.DataType.Type.TIME, exp.DataType.Type.TIMETZ}
+
+
+def hmac_params(key: bytes) -> dict[str, bytes]:
+    """The prepared-statement parameters that key ``hash`` masks: HMAC's inner and outer pads."""
+    block = (hashlib.sha256(key).digest() if len(key) > _BLOCK else key).ljust(_BLOCK, b"\0")
+    return {HMAC_PARAMS[0]: bytes(b ^ 0x36 for b in block), HMAC_PARAMS[1]: bytes(b ^ 0x5C for b in block)}
+
+
+def governed_sql(dataset: Dataset, governance: Governance) -> str:
+    """``SELECT … FROM source WHERE …`` for `dataset` under `governance`, in DuckDB SQL."""
+    spec = json.dumps([dataset.source_sql, list(dataset.columns.items()),
+                       {column: mask for column, (_, mask) in governance.masks.items()},
+                       [filters for _, filters in governance.filters]], sort_keys=True)
+    return _governed_sql(spec)
+
+
+@lru_cache(maxsize=1024)
+def _governed_sql(spec: str) -> str:
+    source_sql, columns, masks, filter_lists = json.loads(spec)
+    by_lower = {name.lower(): name for name, _ in columns}
+    condition = " AND ".join(_filter_sql(f, by_lower) for filters in filter_lists for f in filters)
+    outputs = []
+    for name, type_name in columns:
+        value = _mask_sql(_source(name), _data_type(type_name), masks[name]) if name in masks else _source(name)
+        if condition:
+            value = f"CASE WHEN {condition} THEN {value} END"
+        outputs.append(f"{value} AS {_ident(name)}")
+    sql = (f"SELECT {', '.join(outputs)} FROM {source_sql} AS {_ident(SOURCE_ALIAS)}"
+           + (f" WHERE {condition}" if condition else ""))
+    return sqlglot.parse_one(sql, read="duckdb").sql("duckdb", identify=True)
+
+
+def _mask_sql(column: str, data_type: exp.DataType | None, mask: dict) -> str:
+    op = mask["operator"]
+    params = mask.get(op, {})
+    typed_null = f"CAST(NULL AS {data_type.sql('duckdb')})" if data_type else "NULL"
+    if op == "hash":
+        ipad, opad = (f"${name}" for name in HMAC_PARAMS)
+        return f"sha256({opad} || unhex(sha256({ipad} || encode(CAST({column} AS VARCHAR)))))"
+    if op == "redact":
+        if data_type and data_type.is_type(*exp.DataType.TEXT_TYPES):
+            return f"CASE WHEN {column} IS NULL THEN NULL ELSE {_literal(params['replacement'])} END"
+        return typed_null
+    if op == "bucket_number":
+        if not (data_type and data_type.is_type(*exp.DataType.NUMERIC_TYPES)):
+            return typed_null
+        type_sql = data_type.sql("duckdb")
+        arms = " ".join(f"WHEN {column} >= {_literal(b)} THEN CAST({_literal(b)} AS {type_sql})"
+                        for b in reversed(params["buckets"]))
+        return f"CASE {arms} END"
+    if op == "bucket_date":
+        if not (data_type and data_type.is_type(*_DATE_TYPES)):
+            return typed_null
+        return f"CAST(date_trunc({_literal(params['precision'])}, {column}) AS {data_type.sql('duckdb')})"
+    if op == "regex_replace":
+        return (f"regexp_replace(CAST({column} AS VARCHAR), {_literal(params['pattern'])}, "
+                f"{_literal(params['replacement'])}, 'g')")
+    if op == "rand_pattern":
+        digit = "CAST(floor(random() * 10) AS INTEGER)"
+        parts = []
+        for i, run in enumerate(params["pattern"].split("#")):
+            parts += ([digit] if i else []) + ([_literal(run)] if run else [])
+        return f"CASE WHEN {column} IS NULL THEN NULL ELSE concat({', '.join(parts)}) END"
+    return column  # pass_through
+
+
+def _filter_sql(spec: dict, by_lower: dict[str, str]) -> str:
+    column = by_lower.get(spec["column"].lower())
+    if column is None:
+        return "FALSE"  # a filter on a column the dataset lacks hides every row
+    op, value = spec["operator"], spec["value"]
+    if op in ("in", "not_in"):
+        items = ", ".join(_literal(v) for v in value)
+        return f"{_source(column)} {'NOT IN' if op == 'not_in' else 'IN'} ({items})"
+    return f"{_source(column)} {_COMPARISONS[op]} {_literal(value)}"
+
+
+def _ident(name: str) -> str:
+    return exp.to_identifier(name, quoted=True).sql("duckdb")
+
+
+def _source(column: str) -> str:
+    return f"{_ident(SOURCE_ALIAS)}.{_ident(column)}"
+
+
+def _literal(value: str | int | float | bool) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, str):
+        return exp.Literal.string(value).sql("duckdb")
+    return exp.Literal.number(value).sql("duckdb")
+
+
+@lru_cache(maxsize=1024)
+def _data_type(type_name: str) -> exp.DataType | None:
+    try:
+        return exp.DataType.build(type_name, dialect="duckdb")
+    except (sqlglot.errors.ParseError, ValueError):
+        return None

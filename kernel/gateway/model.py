@@ -1,0 +1,54 @@
+"""The Gateway's value types: what the catalog knows about a dataset, a query plan, and its errors."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_PLAIN_NAME = re.compile(r"[A-Za-z_][\w$-]*")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One table as the catalog knows it: SQL name ``depot.collection.name``, its columns (DuckDB type
+    names, in table order), column tags, and the engine expression that reads the raw table."""
+
+    depot: str
+    collection: str
+    name: str
+    columns: dict[str, str]
+    source_sql: str
+    column_tags: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    @property
+    def address(self) -> str:
+        return f"dataos://{self.depot}:{self.collection}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A governed query, ready for the engine: run ``sql`` with ``params`` (the keyed-hash pads, never
+    shown to anyone). ``sql`` holds no secret and may be shown and stored in history."""
+
+    sql: str
+    datasets: tuple[str, ...]
+    policies: tuple[str, ...]
+    masked: dict[str, str]
+    params: dict[str, bytes] = field(default_factory=dict)
+
+
+class GatewayError(Exception):
+    """A query the Gateway refuses: ``code`` is EINVAL (bad syntax, with ``position`` = (line, column)
+    when known) or EACCES (a forbidden statement, function or relation, named). ``message`` is one
+    line and never contains a value from the query or the data."""
+
+    def __init__(self, code: str, message: str, position: tuple[int, int] | None = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.position = position
+
+
+def shown(name: str) -> str:
+    """`name` as an error message may show it: plain identifiers as they are, anything else (a quoted
+    name can hold any text, even a file path or a value) as a neutral placeholder."""
+    return name if _PLAIN_NAME.fullmatch(name) else "(quoted name)"

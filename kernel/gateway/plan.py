@@ -1,0 +1,263 @@
+"""The Gateway planner: user SQL in any dialect in, one governed DuckDB query out. Pure: no I/O.
+
+1. Parse with sqlglot; exactly one statement, and it must be a query.
+2. Walk the whole tree: every function is on the allowlist; no nested statement, ``SELECT … INTO``
+   or query parameter; every relation is a CTE in scope or resolves to a `Dataset`.
+3. ``can_select`` each dataset; work out the user's masks and row filters per dataset.
+4. Replace every dataset reference with its governed derived table (`masks.governed_sql`),
+   keeping the alias (or the table's own name), so everything the query does sees masked values.
+5. Generate DuckDB SQL: identifiers quoted, comments dropped.
+
+CTE scoping follows DuckDB and errs towards "dataset": a CTE is visible in the CTEs after it and in
+the rest of its query, and (``WITH RECURSIVE``, UNION bodies only) in its own recursive branch.
+A name taken for a dataset that DuckDB would bind to a CTE is merely rewritten; the reverse could
+read an engine table, so it must not happen.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
+
+from .functions import function_name, is_allowed
+from .masks import SOURCE_ALIAS, governed_sql, hmac_params
+from .model import Dataset, GatewayError, Plan, shown
+from .policies import DataPolicy, Governance, govern
+
+Resolver = Callable[[str, str | None, str | None], Dataset | None]
+
+_QUERIES = (exp.Select, exp.SetOperation, exp.Values, exp.Subquery)
+_QUERY_KEYWORDS = frozenset({"SELECT", "WITH", "VALUES", "FROM", "TABLE"})
+_STATEMENTS = (exp.DML, exp.DDL, exp.Command, exp.Drop, exp.Alter, exp.Set, exp.Pragma, exp.Use, exp.Describe,
+               exp.Show, exp.Transaction, exp.Commit, exp.Rollback, exp.Attach, exp.Detach, exp.Install,
+               exp.Summarize, exp.Export, exp.Analyze, exp.Cache, exp.Uncache, exp.Refresh, exp.Kill, exp.LoadData,
+               exp.Grant, exp.Revoke, exp.Comment, exp.Declare, exp.TruncateTable)
+_FORBIDDEN = (*_STATEMENTS, exp.Into, exp.Placeholder, exp.Parameter, exp.SessionParameter)
+_TABLE_ARGS = frozenset({"this", "db", "catalog", "alias", "pivots", "sample", "joins", "laterals"})
+_MIN_KEY = 16
+_DIALECT = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def plan(sql: str, *, dialect: str = "duckdb", resolve: Resolver, can_select: Callable[[Dataset], bool],
+         policies: Sequence[DataPolicy], user_tags: frozenset[str], hash_key: bytes,
+         default_depot: str | None = None, default_collection: str | None = None) -> Plan:
+    """Plan `sql` for a user: raise `GatewayError` (EINVAL, EACCES) or return the governed `Plan`.
+
+    `resolve(name, collection, depot)` maps a table reference (missing parts filled from the defaults)
+    to a dataset or None; `hash_key` keys the ``hash`` mask (at least 16 bytes)."""
+    if len(hash_key) < _MIN_KEY:
+        raise ValueError(f"hash_key must be at least {_MIN_KEY} bytes")
+    try:
+        tree = _parse(sql, dialect)
+        walk = _Walk(resolve, default_depot, default_collection)
+        walk.visit(tree, frozenset())
+        datasets: dict[str, Dataset] = {}
+        for _, dataset in walk.tables:
+            datasets.setdefault(dataset.address, dataset)
+        for address, dataset in datasets.items():
+            if not can_select(dataset):
+                raise GatewayError("EACCES", f"select on {address} is not allowed")
+        rules = {address: govern(dataset, policies, user_tags) for address, dataset in datasets.items()}
+        masked = _masked_outputs(tree, walk.tables, rules)
+        _unqualify_columns(tree, walk.tables)
+        for node, dataset in walk.tables:
+            node.replace(_governed(node, dataset, rules[dataset.address]))
+        out = tree.sql(dialect="duckdb", copy=False, identify=True, comments=False,
+                       unsupported_level=ErrorLevel.RAISE)
+    except RecursionError:
+        raise GatewayError("EINVAL", "the query is nested too deeply") from None
+    except UnsupportedError:
+        raise GatewayError("EINVAL", "the query uses syntax the engine does not support") from None
+    hashed = any(mask["operator"] == "hash" for rule in rules.values() for _, mask in rule.masks.values())
+    applied = sorted(set().union(*(rule.policies for rule in rules.values())))
+    return Plan(out, tuple(datasets), tuple(applied), masked, hmac_params(hash_key) if hashed else {})
+
+
+def _parse(sql: str, dialect: str) -> exp.Expression:
+    try:
+        if not _DIALECT.fullmatch(dialect):  # a bare name: no ", setting=value" suffix
+            raise ValueError(dialect)
+        Dialect.get_or_raise(dialect)
+    except ValueError:
+        raise GatewayError("EINVAL", f"unknown SQL dialect {shown(dialect)}") from None
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+    except ParseError as e:
+        error = e.errors[0] if e.errors else {}
+        position = (error["line"], error["col"]) if error.get("line") else None
+        raise GatewayError("EINVAL", "syntax error" + (" at line {}, column {}".format(*position) if position else ""),
+                           position) from None
+    except TokenError:
+        position = _token_error_position(sql, dialect)
+        raise GatewayError("EINVAL", "syntax error (unterminated string, identifier or comment?)"
+                           + (" at line {}, column {}".format(*position) if position else ""), position) from None
+    if not statements:
+        raise GatewayError("EINVAL", "no statement")
+    for statement in statements:
+        if isinstance(statement, exp.Command) and str(statement.this).upper() in _QUERY_KEYWORDS:
+            raise GatewayError("EINVAL", "unsupported query syntax")
+        if not isinstance(statement, _QUERIES):
+            raise GatewayError("EACCES", f"{_statement_name(statement)} is not allowed: only queries "
+                                         "(SELECT, VALUES, WITH … SELECT) are")
+    if len(statements) > 1:
+        raise GatewayError("EINVAL", f"one statement expected, got {len(statements)}")
+    return statements[0]
+
+
+def _token_error_position(sql: str, dialect: str) -> tuple[int, int] | None:
+    """Where the tokenizer stopped, when its (pure-Python) core exposes it."""
+    tokenizer = Dialect.get_or_raise(dialect).tokenizer()
+    try:
+        tokenizer.tokenize(sql)
+    except TokenError:
+        core = getattr(tokenizer, "_core", None)
+        line, col = getattr(core, "_line", None), getattr(core, "_col", None)
+        return (line, col) if isinstance(line, int) and isinstance(col, int) else None
+    return None
+
+
+def _statement_name(node: exp.Expression) -> str:
+    if isinstance(node, exp.Command):  # sqlglot's fallback for statements it does not model
+        return f"{shown(str(node.this).upper())} statement"
+    if isinstance(node, exp.Into):
+        return "SELECT … INTO"
+    if isinstance(node, (exp.Placeholder, exp.Parameter)):
+        return "a query parameter"
+    if isinstance(node, exp.SessionParameter):
+        return "a session variable"
+    if isinstance(node, (*_STATEMENTS, exp.Pivot)):
+        return f"{type(node).__name__.upper()} statement"
+    return "this statement"
+
+
+class _Walk:
+    """One pass over the parsed query: checks every node, collects dataset references."""
+
+    def __init__(self, resolve: Resolver, depot: str | None, collection: str | None) -> None:
+        self.resolve, self.depot, self.collection = resolve, depot, collection
+        self.tables: list[tuple[exp.Table, Dataset]] = []
+
+    def visit(self, node: exp.Expression, ctes: frozenset[str]) -> None:
+        if isinstance(node, exp.Func):
+            if not is_allowed(node):
+                raise GatewayError("EACCES", f"function {function_name(node)} is not allowed")
+        elif isinstance(node, _FORBIDDEN):
+            raise GatewayError("EACCES", f"{_statement_name(node)} is not allowed")
+        elif isinstance(node, exp.Table):
+            self._table(node, ctes)
+        elif isinstance(node, exp.Identifier) and node.name.lower() == SOURCE_ALIAS:
+            raise GatewayError("EACCES", f"the name {SOURCE_ALIAS} is reserved")
+        with_ = node.args.get("with_")
+        if with_ is not None:
+            ctes = self._with(with_, ctes)
+        for child in node.iter_expressions():
+            if child is not with_:
+                self.visit(child, ctes)
+
+    def _with(self, with_: exp.With, ctes: frozenset[str]) -> frozenset[str]:
+        visible = set(ctes)
+        for child in with_.iter_expressions():
+            if not isinstance(child, exp.CTE):
+                self.visit(child, frozenset(visible))
+                continue
+            name = _fold(child.alias_or_name)
+            body = child.this
+            for part in child.iter_expressions():
+                if part is not body:
+                    self.visit(part, frozenset(visible))
+            if with_.args.get("recursive") and isinstance(body, exp.Union) and body.args.get("with_") is None:
+                for part in body.iter_expressions():
+                    self.visit(part, frozenset(visible | {name}) if part is body.expression else frozenset(visible))
+            else:
+                self.visit(body, frozenset(visible))
+            visible.add(name)
+        return frozenset(visible)
+
+    def _table(self, node: exp.Table, ctes: frozenset[str]) -> None:
+        if isinstance(node.this, exp.Func):
+            raise GatewayError("EACCES", f"table function {function_name(node.this)} is not allowed")
+        parts = node.parts
+        names = [part.name for part in parts]
+        display = ".".join(shown(name) for name in names)
+        if len(names) > 3 or not all(isinstance(part, exp.Identifier) for part in parts):
+            raise GatewayError("EACCES", f"unknown relation {display}")
+        if len(names) == 1 and _fold(names[0]) in ctes:
+            return
+        if any(value for key, value in node.args.items() if key not in _TABLE_ARGS):
+            raise GatewayError("EINVAL", f"unsupported table modifier on {display}")
+        dataset = self.resolve(names[-1], names[-2] if len(names) > 1 else self.collection,
+                               names[-3] if len(names) > 2 else self.depot)
+        if dataset is None:
+            raise GatewayError("EACCES", f"unknown relation {display}")
+        if not dataset.columns:
+            raise GatewayError("EINVAL", f"{dataset.address} has no known columns (scan it first)")
+        self.tables.append((node, dataset))
+
+
+def _fold(name: str) -> str:
+    """Case-fold a name as DuckDB does (ASCII only): folding more could mistake a table for a CTE."""
+    return name.encode().lower().decode()
+
+
+def _governed(node: exp.Table, dataset: Dataset, rule: Governance) -> exp.Subquery:
+    """The derived table replacing `node`: aliased as the user wrote it, or by the table's own name.
+    Its body is the finished, cached SQL text of `masks.governed_sql`, spliced in as a verbatim node."""
+    sub = exp.Subquery(this=exp.Var(this=governed_sql(dataset, rule)))
+    sub.set("alias", node.args.get("alias") or exp.TableAlias(this=node.this.copy()))
+    for key in ("pivots", "sample", "joins", "laterals"):
+        if node.args.get(key):
+            sub.set(key, node.args[key])
+    return sub
+
+
+def _unqualify_columns(tree: exp.Expression, tables: list[tuple[exp.Table, Dataset]]) -> None:
+    """Shorten ``collection.table.column`` and ``depot.collection.table.column`` references to
+    ``table.column``: a governed table is known by its table name alone. Only qualifiers that end a
+    dataset reference as written (without alias) count."""
+    written = {tuple(part.name.lower() for part in node.parts) for node, _ in tables if not node.alias}
+    suffixes = {name[i:] for name in written for i in range(len(name) - 1)}
+    for column in tree.find_all(exp.Column):
+        qualifier = tuple(part.name.lower() for part in column.parts[:-1])
+        if len(qualifier) > 1 and qualifier in suffixes:
+            column.set("db", None)
+            column.set("catalog", None)
+
+
+def _masked_outputs(tree: exp.Expression, tables: list[tuple[exp.Table, Dataset]],
+                    rules: dict[str, Governance]) -> dict[str, str]:
+    """Best effort: output columns of the top-level SELECT that directly select a masked column."""
+    if not isinstance(tree, exp.Select):
+        return {}
+    by_node = {id(node): dataset for node, dataset in tables}
+    from_ = tree.args.get("from_")
+    sources: dict[str, dict[str, tuple[str, str]]] = {}
+    for source in [from_.this if from_ else None, *(join.this for join in tree.args.get("joins") or [])]:
+        dataset = by_node.get(id(source))
+        if dataset is None or source.alias_column_names:
+            continue
+        sources[source.alias_or_name.lower()] = {
+            column.lower(): (column, mask["operator"]) for column, (_, mask) in rules[dataset.address].masks.items()
+            if mask["operator"] != "pass_through"}
+    masked: dict[str, str] = {}
+    for projection in tree.expressions:
+        column = projection.unalias()
+        if isinstance(column, exp.Star):
+            scope, star = list(sources.values()), column
+        elif isinstance(column, exp.Column):
+            scope = [sources.get(column.table.lower(), {})] if column.table else list(sources.values())
+            if not isinstance(column.this, exp.Star):
+                hits = [ops[column.name.lower()] for ops in scope if column.name.lower() in ops]
+                if len(hits) == 1:
+                    masked[projection.alias_or_name] = hits[0][1]
+                continue
+            star = column.this
+        else:
+            continue
+        excluded = {e.name.lower() for e in star.args.get("except_") or []}
+        for ops in scope:
+            masked.update({name: op for key, (name, op) in ops.items() if key not in excluded})
+    return masked
