@@ -147,7 +147,8 @@ def parse_data_policy(name: str, data: Mapping[str, Any]) -> DataPolicy:
     if kind == "filter":
         if "column" in selector:
             raise PolicyError(f"{root}.selector.column", "is not allowed in a filter policy")
-        filters = tuple(_filter(f, f"{root}.filters[{i}]") for i, f in enumerate(_list(data["filters"], f"{root}.filters")))
+        items = _list(data["filters"], f"{root}.filters")
+        filters = tuple(_filter(f, f"{root}.filters[{i}]") for i, f in enumerate(items))
     else:
         if "column" not in selector:
             raise PolicyError(f"{root}.selector.column", "is required")

@@ -23,10 +23,12 @@ def query_cancel(call: Call, id: str) -> dict[str, Any]:
 
 
 def query_history(call: Call, limit: int, user: str | None) -> list[dict[str, Any]]:
-    """Everyone sees their own queries; reading others' needs read on /gateway/history."""
-    if user is None or user != call.caller.id:
-        if not call.allowed("read", "/gateway/history"):
-            user = call.caller.id
+    """Everyone sees their own queries (the default without read on /gateway/history); asking
+    for someone else's, or everyone's, needs that read."""
+    if user is None and not call.allowed("read", "/gateway/history"):
+        user = call.caller.id
+    elif user is not None and user != call.caller.id:
+        call.authorize("read", "/gateway/history")
     return call.kernel.gateway.history(limit, user)
 
 

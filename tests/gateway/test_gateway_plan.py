@@ -43,7 +43,8 @@ def test_the_hash_key_never_appears_in_the_sql(world):
     assert set(p.params) == {"gw_hmac_ipad", "gw_hmac_opad"}
     for secret in (world.HASH_KEY, *p.params.values()):
         assert secret.hex() not in p.sql.lower() and secret.decode("latin-1") not in p.sql
-    assert world.plan("SELECT id FROM employees", user_tags=frozenset({"roles:id:pii-reader"}), policies=[]).params == {}
+    reader = frozenset({"roles:id:pii-reader"})
+    assert world.plan("SELECT id FROM employees", user_tags=reader, policies=[]).params == {}
 
 
 def test_table_aliases_with_columns_rename_masked_columns(world):
@@ -76,7 +77,8 @@ def test_names_resolve_with_the_callers_defaults(world):
 
 def test_select_access_is_checked_once_per_dataset(world):
     asked = []
-    world.plan("SELECT * FROM employees a, employees b, departments", can_select=lambda d: asked.append(d.address) or True)
+    world.plan("SELECT * FROM employees a, employees b, departments",
+               can_select=lambda d: asked.append(d.address) or True)
     assert asked == ["dataos://hr:people/employees", "dataos://hr:people/departments"]
 
 

@@ -39,8 +39,8 @@ def test_parses_a_dataos_mask_policy():
 
 
 def test_parses_a_filter_policy_with_a_dataset_id_address():
-    policy = parse_data_policy("eu", {"type": "filter", "priority": 80, "dataset_id": "dataos://icebase:retail/customer",
-                                      "selector": {"user": USER},
+    policy = parse_data_policy("eu", {"type": "filter", "priority": 80,
+                                      "dataset_id": "dataos://icebase:retail/customer", "selector": {"user": USER},
                                       "filters": [{"column": "region", "operator": "in", "value": ["EU", "UK"]}]})
     assert policy.dataset == "icebase.retail.customer"
     assert policy.user_tags == (frozenset({"roles:id:user"}),)

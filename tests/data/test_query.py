@@ -1,0 +1,106 @@
+"""Governed SQL through the syscall: masks and filters for those they target, raw data for the
+rest, denied datasets refused by name, and every query in history with its policies."""
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from syscalls import connect
+from syscalls.client import Client
+from syscalls.errors import SyscallError
+
+EMAILS = [f"person{i}@example.com" for i in range(1000)]
+
+
+@pytest.fixture
+def k(tmp_path):
+    lake = tmp_path / "lake"
+    (lake / "hr").mkdir(parents=True)
+    duckdb.sql(f"COPY (SELECT i AS id, 'person' || i || '@example.com' AS email, "
+               f"CASE WHEN i % 2 = 0 THEN 'EU' ELSE 'US' END AS region FROM range(1000) t(i)) "
+               f"TO '{lake}/hr/employees.parquet' (FORMAT parquet)")
+    with connect(f"embedded://{tmp_path / 'state'}") as c:
+        c.resource.apply(manifests=[
+            {"name": "lake", "version": "v1", "type": "depot", "depot": {"type": "file", "file": {"path": str(lake)}}},
+            {"name": "mask-email", "version": "v1", "type": "policy", "policy": {"data": {
+                "type": "mask", "priority": 40, "dataset_id": "lake.hr.employees",
+                "selector": {"user": {"match": "any", "tags": ["roles:id:analyst"]}, "column": {"names": ["email"]}},
+                "mask": {"operator": "hash", "hash": {"algo": "sha256"}}}}},
+            {"name": "eu-only", "version": "v1", "type": "policy", "policy": {"data": {
+                "type": "filter", "priority": 50, "dataset_id": "lake.hr.employees",
+                "selector": {"user": {"match": "any", "tags": ["roles:id:analyst"]}},
+                "filters": [{"column": "region", "operator": "equals", "value": "EU"}]}}},
+            {"name": "analysts-select", "version": "v1", "type": "policy", "policy": {"access": {
+                "subjects": {"tags": [["roles:id:analyst"]]}, "predicates": ["select"],
+                "objects": {"paths": ["dataos://lake:hr/*"]}}}}])
+        c.user.create(name="ana", tags=["roles:id:analyst"])
+        c.user.create(name="bob", tags=["roles:id:intern"])
+        yield c
+
+
+def as_user(k, name):
+    return Client(k.transport, k.user.apikey.create(user=name)["token"])
+
+
+def test_the_operator_sees_raw_rows(k):
+    r = k.query.execute(sql="select email from lake.hr.employees order by id", limit=-1)
+    assert [row[0] for row in r["rows"]] == EMAILS and r["governance"]["policies"] == []
+
+
+def test_an_analyst_sees_hashed_emails_and_only_eu_rows(k):
+    ana = as_user(k, "ana")
+    r = ana.query.execute(sql="select * from lake.hr.employees", limit=-1)
+    assert r["row_count"] == 500 and {row[2] for row in r["rows"]} == {"EU"}
+    assert {c["name"]: c["masked"] for c in r["columns"]}["email"] == "hash"
+    assert not {row[1] for row in r["rows"]} & set(EMAILS)
+    assert r["governance"]["policies"] == ["eu-only", "mask-email"]
+    # the masked value is what WHERE sees: a raw email finds nothing
+    r = ana.query.execute(sql="select count(*) from lake.hr.employees where email = 'person0@example.com'")
+    assert r["rows"] == [[0]]
+    # any dialect in
+    r = ana.query.execute(sql="SELECT COUNT(*) FROM lake.hr.employees WHERE region <> 'EU'", dialect="trino")
+    assert r["rows"] == [[0]]
+
+
+def test_a_user_without_select_is_refused_naming_the_dataset(k):
+    bob = as_user(k, "bob")
+    with pytest.raises(SyscallError) as e:
+        bob.query.execute(sql="select 1 from lake.hr.employees")
+    assert e.value.code == "EACCES" and "dataos://lake:hr/employees" in e.value.message
+
+
+@pytest.mark.parametrize("sql, code", [
+    ("drop table lake.hr.employees", "EACCES"),
+    ("select * from read_parquet('/etc/passwd')", "EACCES"),
+    ("select * from lake.hr.nothing", "EACCES"),
+    ("select * from information_schema.tables", "EACCES"),
+    ("selec 1", "EINVAL"),
+])
+def test_forbidden_and_bad_sql(k, sql, code):
+    with pytest.raises(SyscallError) as e:
+        as_user(k, "ana").query.execute(sql=sql)
+    assert e.value.code == code
+    assert not any(email in e.value.message for email in EMAILS)
+
+
+def test_limits_and_timeouts(k):
+    r = k.query.execute(sql="select id from lake.hr.employees order by id", limit=10)
+    assert r["row_count"] == 10 and r["truncated"] is True
+    with pytest.raises(SyscallError) as e:
+        k.query.execute(sql="select count(*) from lake.hr.employees a, lake.hr.employees b, lake.hr.employees c, "
+                            "lake.hr.employees d", timeout=0.3)
+    assert e.value.code == "ETIMEDOUT"
+
+
+def test_history_records_who_what_and_which_policies(k):
+    ana = as_user(k, "ana")
+    ana.query.execute(sql="select count(*) from lake.hr.employees")
+    with pytest.raises(SyscallError):
+        ana.query.execute(sql="drop table x")
+    mine = ana.query.history()
+    assert [(h["user"], h["errno"]) for h in mine] == [("ana", "EACCES"), ("ana", None)]
+    assert mine[1]["policies"] == ["eu-only", "mask-email"] and "read_parquet" in mine[1]["rewritten"].lower()
+    with pytest.raises(SyscallError) as e:
+        ana.query.history(user="root")  # someone else's: not without read on /gateway/history
+    assert e.value.code == "EACCES"
+    assert len(k.query.history(limit=100)) >= 2
