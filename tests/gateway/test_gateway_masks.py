@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import re
+from hashlib import sha256
 from typing import Any
 
 import pytest
@@ -62,6 +64,11 @@ def test_hash_of_a_number_hashes_its_text_and_is_a_string(lab):
 def test_hash_depends_on_the_key(lab):
     mask = {"operator": "hash"}
     assert masked(lab, "s", mask, key=b"another-key-0123456789")[:2] != masked(lab, "s", mask)[:2]
+
+
+def test_keys_longer_than_a_block_are_hashed_first_as_in_rfc_2104(lab):
+    key = bytes(range(100))
+    assert masked(lab, "s", {"operator": "hash"}, key=key)[0] == hmac.new(key, b"alice@x.com", sha256).hexdigest()
 
 
 def test_redact_strings_become_the_replacement_and_null_stays_null(lab):
