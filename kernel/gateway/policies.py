@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
-from kernel.heimdall.policy import PolicyError
+from ..heimdall.fields import PolicyError, check_keys, kind, nonempty_list, string, strings
 
 from .model import Dataset
 
@@ -125,7 +125,7 @@ def govern(dataset: Dataset, policies: Sequence[DataPolicy], user_tags: frozense
 def parse_data_policy(name: str, data: Mapping[str, Any]) -> DataPolicy:
     """Build a `DataPolicy` from a manifest's ``policy.data`` section, or raise `PolicyError`."""
     root = "policy.data"
-    _check_keys(data, root, {"type", "priority", "depot", "collection", "dataset", "dataset_id", "selector",
+    check_keys(data, root, {"type", "priority", "depot", "collection", "dataset", "dataset_id", "selector",
                              "mask", "filters"}, {"type", "priority", "selector"})
     kind = data["type"]
     if kind not in ("mask", "filter"):
@@ -134,7 +134,7 @@ def parse_data_policy(name: str, data: Mapping[str, Any]) -> DataPolicy:
     if not isinstance(priority, int) or isinstance(priority, bool) or priority < 0:
         raise PolicyError(f"{root}.priority", "must be a non-negative integer")
     selector = data["selector"]
-    _check_keys(selector, f"{root}.selector", {"user", "column"}, {"user"})
+    check_keys(selector, f"{root}.selector", {"user", "column"}, {"user"})
     user_tags = _user_selector(selector["user"], f"{root}.selector.user")
     other, needed = ("filters", "mask") if kind == "mask" else ("mask", "filters")
     if other in data:
@@ -147,7 +147,7 @@ def parse_data_policy(name: str, data: Mapping[str, Any]) -> DataPolicy:
     if kind == "filter":
         if "column" in selector:
             raise PolicyError(f"{root}.selector.column", "is not allowed in a filter policy")
-        items = _list(data["filters"], f"{root}.filters")
+        items = nonempty_list(data["filters"], f"{root}.filters")
         filters = tuple(_filter(f, f"{root}.filters[{i}]") for i, f in enumerate(items))
     else:
         if "column" not in selector:
@@ -158,20 +158,20 @@ def parse_data_policy(name: str, data: Mapping[str, Any]) -> DataPolicy:
 
 
 def _user_selector(value: Any, field: str) -> tuple[frozenset[str], ...]:
-    _check_keys(value, field, {"match", "tags"}, {"tags"})
+    check_keys(value, field, {"match", "tags"}, {"tags"})
     match = value.get("match", "any")
     if match not in ("any", "all"):
         raise PolicyError(f"{field}.match", "must be 'any' or 'all'")
-    tags = _strings(value["tags"], f"{field}.tags")
+    tags = strings(value["tags"], f"{field}.tags")
     return tuple(frozenset([t]) for t in tags) if match == "any" else (frozenset(tags),)
 
 
 def _column_selector(value: Any, field: str) -> tuple[frozenset[str], frozenset[str]]:
-    _check_keys(value, field, {"names", "tags"}, set())
+    check_keys(value, field, {"names", "tags"}, set())
     if not value:
         raise PolicyError(field, "needs 'names' or 'tags'")
-    names = _strings(value["names"], f"{field}.names") if "names" in value else []
-    tags = _strings(value["tags"], f"{field}.tags") if "tags" in value else []
+    names = strings(value["names"], f"{field}.names") if "names" in value else []
+    tags = strings(value["tags"], f"{field}.tags") if "tags" in value else []
     return frozenset(n.lower() for n in names), frozenset(tags)
 
 
@@ -182,7 +182,7 @@ def _dataset_key(data: Mapping[str, Any], root: str) -> str | None:
     if "dataset_id" in data:
         if parts:
             raise PolicyError(f"{root}.{parts[0]}", "cannot be combined with dataset_id")
-        value = _string(data["dataset_id"], f"{root}.dataset_id")
+        value = string(data["dataset_id"], f"{root}.dataset_id")
         address = re.fullmatch(r"dataos://([^:/]+):([^/]+)/(.+)", value)
         key = ".".join(address.groups()) if address else value
         if not all(key.split(".")) or (len(key.split(".")) != 3 and "**" not in key):
@@ -191,7 +191,7 @@ def _dataset_key(data: Mapping[str, Any], root: str) -> str | None:
         return key
     if not parts:
         return None
-    values = {key: _string(data[key], f"{root}.{key}") for key in parts}
+    values = {key: string(data[key], f"{root}.{key}") for key in parts}
     for key, value in values.items():
         if "." in value:
             raise PolicyError(f"{root}.{key}", "must not contain '.'")
@@ -199,7 +199,7 @@ def _dataset_key(data: Mapping[str, Any], root: str) -> str | None:
 
 
 def _mask(value: Any, field: str) -> dict:
-    _check_keys(value, field, {"operator", *MASK_OPERATORS}, {"operator"})
+    check_keys(value, field, {"operator", *MASK_OPERATORS}, {"operator"})
     op = value["operator"]
     if op not in MASK_OPERATORS:
         raise PolicyError(f"{field}.operator", f"must be one of: {', '.join(MASK_OPERATORS)}")
@@ -209,19 +209,19 @@ def _mask(value: Any, field: str) -> dict:
     params = value.get(op) or {}
     sub = f"{field}.{op}"
     if op == "hash":
-        _check_keys(params, sub, {"algo"}, set())
+        check_keys(params, sub, {"algo"}, set())
         if params.get("algo", "sha256") != "sha256":
             raise PolicyError(f"{sub}.algo", "must be sha256 (hashes are keyed: HMAC-SHA256)")
         params = {"algo": "sha256"}
     elif op == "redact":
-        _check_keys(params, sub, {"replacement"}, set())
+        check_keys(params, sub, {"replacement"}, set())
         replacement = params.get("replacement", REDACTED)
         if not isinstance(replacement, str):
             raise PolicyError(f"{sub}.replacement", "must be a string")
         params = {"replacement": replacement}
     elif op == "bucket_number":
-        _check_keys(params, sub, {"buckets"}, {"buckets"})
-        buckets = _list(params["buckets"], f"{sub}.buckets")
+        check_keys(params, sub, {"buckets"}, {"buckets"})
+        buckets = nonempty_list(params["buckets"], f"{sub}.buckets")
         for i, bound in enumerate(buckets):
             if not _is_number(bound):
                 raise PolicyError(f"{sub}.buckets[{i}]", "must be a finite number")
@@ -229,32 +229,32 @@ def _mask(value: Any, field: str) -> dict:
             raise PolicyError(f"{sub}.buckets", "must be strictly increasing")
         params = {"buckets": list(buckets)}
     elif op == "bucket_date":
-        _check_keys(params, sub, {"precision"}, {"precision"})
+        check_keys(params, sub, {"precision"}, {"precision"})
         if params["precision"] not in DATE_PRECISIONS:
             raise PolicyError(f"{sub}.precision", f"must be one of: {', '.join(DATE_PRECISIONS)}")
         params = {"precision": params["precision"]}
     elif op == "regex_replace":
-        _check_keys(params, sub, {"pattern", "replacement"}, {"pattern", "replacement"})
+        check_keys(params, sub, {"pattern", "replacement"}, {"pattern", "replacement"})
         if not isinstance(params["replacement"], str):
             raise PolicyError(f"{sub}.replacement", "must be a string")
-        params = {"pattern": _string(params["pattern"], f"{sub}.pattern"), "replacement": params["replacement"]}
+        params = {"pattern": string(params["pattern"], f"{sub}.pattern"), "replacement": params["replacement"]}
     elif op == "rand_pattern":
-        _check_keys(params, sub, {"pattern"}, {"pattern"})
-        params = {"pattern": _string(params["pattern"], f"{sub}.pattern")}
+        check_keys(params, sub, {"pattern"}, {"pattern"})
+        params = {"pattern": string(params["pattern"], f"{sub}.pattern")}
     elif params:
         raise PolicyError(sub, "takes no parameters")
     return {"operator": op, op: params} if params else {"operator": op}
 
 
 def _filter(value: Any, field: str) -> dict:
-    _check_keys(value, field, {"column", "operator", "value"}, {"column", "operator", "value"})
-    column = _string(value["column"], f"{field}.column")
+    check_keys(value, field, {"column", "operator", "value"}, {"column", "operator", "value"})
+    column = string(value["column"], f"{field}.column")
     op = value["operator"]
     if op not in FILTER_OPERATORS:
         raise PolicyError(f"{field}.operator", f"must be one of: {', '.join(FILTER_OPERATORS)}")
     operand = value["value"]
     if op in ("in", "not_in"):
-        items = _list(operand, f"{field}.value")
+        items = nonempty_list(operand, f"{field}.value")
         for i, item in enumerate(items):
             _scalar(item, f"{field}.value[{i}]")
         operand = list(items)
@@ -265,35 +265,16 @@ def _filter(value: Any, field: str) -> dict:
 
 # --- field checks ----------------------------------------------------------------------------------
 
-def _check_keys(value: Any, field: str, allowed: set[str], required: set[str]) -> None:
-    if not isinstance(value, Mapping):
-        raise PolicyError(field, f"must be a mapping, not {_kind(value)}")
-    for key in value:
-        if key not in allowed:
-            raise PolicyError(f"{field}.{key}", f"unknown field (expected one of: {', '.join(sorted(allowed))})")
-    missing = sorted(required - value.keys())
-    if missing:
-        raise PolicyError(f"{field}.{missing[0]}", "is required")
 
 
-def _list(value: Any, field: str) -> list:
-    if not isinstance(value, list):
-        raise PolicyError(field, f"must be a list, not {_kind(value)}")
-    if not value:
-        raise PolicyError(field, "must not be empty")
-    return value
 
 
-def _strings(value: Any, field: str) -> list[str]:
-    return [_string(item, f"{field}[{i}]") for i, item in enumerate(_list(value, field))]
 
 
-def _string(value: Any, field: str) -> str:
-    if not isinstance(value, str):
-        raise PolicyError(field, f"must be a string, not {_kind(value)}")
-    if not value.strip():
-        raise PolicyError(field, "must not be empty")
-    return value
+
+
+
+
 
 
 def _is_number(value: Any) -> bool:
@@ -302,8 +283,6 @@ def _is_number(value: Any) -> bool:
 
 def _scalar(value: Any, field: str) -> None:
     if not (isinstance(value, (str, bool)) or _is_number(value)):
-        raise PolicyError(field, f"must be a string, number or boolean, not {_kind(value)}")
+        raise PolicyError(field, f"must be a string, number or boolean, not {kind(value)}")
 
 
-def _kind(value: Any) -> str:
-    return "null" if value is None else type(value).__name__

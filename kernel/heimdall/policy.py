@@ -24,20 +24,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from .fields import PolicyError, check_keys, kind, nonempty_list, string, strings
+
 USER_VAR = "${user}"
 """In a path pattern, stands for the caller's user id (substituted literally)."""
 
 _GLOB_TOKEN = re.compile(r"\*\*|\*|\?")
 _TOKEN_REGEX = {"**": ".*", "*": "[^/]*", "?": "[^/]"}
-
-
-class PolicyError(ValueError):
-    """A policy manifest section is invalid: `field` is a dotted path, `message` one line."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,62 +59,42 @@ class Decision:
 def parse_access_policy(name: str, access: dict) -> AccessPolicy:
     """Build an `AccessPolicy` from a manifest's ``policy.access`` section, or raise `PolicyError`."""
     root = "policy.access"
-    _check_keys(access, root, {"subjects", "predicates", "objects", "allow"}, {"subjects", "predicates", "objects"})
+    check_keys(access, root, {"subjects", "predicates", "objects", "allow"}, {"subjects", "predicates", "objects"})
     subjects = access["subjects"]
-    _check_keys(subjects, f"{root}.subjects", {"tags"}, {"tags"})
+    check_keys(subjects, f"{root}.subjects", {"tags"}, {"tags"})
     tags_field = f"{root}.subjects.tags"
     clauses = []
-    for i, clause in enumerate(_list(subjects["tags"], tags_field)):
+    for i, clause in enumerate(nonempty_list(subjects["tags"], tags_field)):
         if isinstance(clause, str):
-            clauses.append(frozenset([_string(clause, f"{tags_field}[{i}]")]))
+            clauses.append(frozenset([string(clause, f"{tags_field}[{i}]")]))
         else:
-            clauses.append(frozenset(_strings(clause, f"{tags_field}[{i}]")))
-    predicates = frozenset(_strings(access["predicates"], f"{root}.predicates"))
+            clauses.append(frozenset(strings(clause, f"{tags_field}[{i}]")))
+    predicates = frozenset(strings(access["predicates"], f"{root}.predicates"))
     objects = access["objects"]
-    _check_keys(objects, f"{root}.objects", {"paths", "tags"}, set())
+    check_keys(objects, f"{root}.objects", {"paths", "tags"}, set())
     if not objects:
         raise PolicyError(f"{root}.objects", "needs 'paths' or 'tags'")
-    paths = tuple(_strings(objects["paths"], f"{root}.objects.paths")) if "paths" in objects else ()
-    object_tags = tuple(_strings(objects["tags"], f"{root}.objects.tags")) if "tags" in objects else ()
+    paths = tuple(strings(objects["paths"], f"{root}.objects.paths")) if "paths" in objects else ()
+    object_tags = tuple(strings(objects["tags"], f"{root}.objects.tags")) if "tags" in objects else ()
     allow = access.get("allow", True)
     if not isinstance(allow, bool):
-        raise PolicyError(f"{root}.allow", f"must be true or false, not {_kind(allow)}")
+        raise PolicyError(f"{root}.allow", f"must be true or false, not {kind(allow)}")
     return AccessPolicy(name, allow, tuple(clauses), predicates, paths, object_tags)
 
 
-def _check_keys(value: Any, field: str, allowed: set[str], required: set[str]) -> None:
-    if not isinstance(value, dict):
-        raise PolicyError(field, f"must be a mapping, not {_kind(value)}")
-    for key in value:
-        if key not in allowed:
-            raise PolicyError(f"{field}.{key}", f"unknown field (expected one of: {', '.join(sorted(allowed))})")
-    missing = sorted(required - value.keys())
-    if missing:
-        raise PolicyError(f"{field}.{missing[0]}", "is required")
 
 
-def _list(value: Any, field: str) -> list:
-    if not isinstance(value, list):
-        raise PolicyError(field, f"must be a list, not {_kind(value)}")
-    if not value:
-        raise PolicyError(field, "must not be empty")
-    return value
 
 
-def _strings(value: Any, field: str) -> list[str]:
-    return [_string(item, f"{field}[{i}]") for i, item in enumerate(_list(value, field))]
 
 
-def _string(value: Any, field: str) -> str:
-    if not isinstance(value, str):
-        raise PolicyError(field, f"must be a string, not {_kind(value)}")
-    if not value.strip():
-        raise PolicyError(field, "must not be empty")
-    return value
 
 
-def _kind(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
+
+
+
+
+
 
 
 # --- globs -----------------------------------------------------------------------------------------
