@@ -41,6 +41,8 @@ class Address:
 
 @dataclass(frozen=True)
 class Source:
-    """How the engine reads one dataset: an SQL table expression, and the files it needs."""
+    """How the engine reads one dataset: an SQL table expression, the files it needs, and
+    statements that prepare the engine before it is locked down (e.g. a read-only ATTACH)."""
     sql: str
     paths: tuple[str, ...] = field(default_factory=tuple)
+    setup: tuple[str, ...] = field(default_factory=tuple)

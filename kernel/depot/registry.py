@@ -11,9 +11,10 @@ from typing import Any
 from syscalls.errors import SyscallError
 
 from . import Source
+from .duckdb_file import DuckDBDepot
 from .file import FileDepot
 
-DRIVERS = {"file": FileDepot}
+DRIVERS = {"file": FileDepot, "duckdb": DuckDBDepot}
 
 
 class Depots:
@@ -61,7 +62,8 @@ class Depots:
         if cached and cached[0] == stamp:
             return cached[1]
         from ..minerva.duckdb_engine import Limits, Query
-        q = Query(f"DESCRIBE SELECT * FROM {source.sql}", self.get(depot).allowed_directories(), Limits(timeout=60))
+        q = Query(f"DESCRIBE SELECT * FROM {source.sql}", self.get(depot).allowed_directories(), Limits(timeout=60),
+                  setup=source.setup)
         try:
             columns = {row[0]: row[1] for row in q.run().fetchall()}
         finally:

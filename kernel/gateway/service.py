@@ -83,9 +83,12 @@ class Gateway:
             except GatewayError as e:
                 raise SyscallError(e.code, e.message, **({"position": list(e.position)} if e.position else {}))
             record.update(rewritten=governed.sql, policies=list(governed.policies), datasets=list(governed.datasets))
-            directories = sorted({d for address in governed.datasets
-                                  for d in self.depots.get(Address.parse(address).depot).allowed_directories()})
-            query = Query(governed.sql, directories, Limits(timeout=timeout or 300.0), params=governed.params)
+            addresses = [Address.parse(a) for a in governed.datasets]
+            directories = sorted({d for a in addresses for d in self.depots.get(a.depot).allowed_directories()})
+            setup = tuple(s for a in addresses
+                          for s in self.depots.source(a.depot, a.collection or "", a.dataset or "").setup)
+            query = Query(governed.sql, directories, Limits(timeout=timeout or 300.0), params=governed.params,
+                          setup=setup)
             with self._lock:
                 self.running[query_id] = (user, query)
             try:

@@ -25,11 +25,14 @@ class Query:
     """One running query: `result()` waits for it, `cancel()` interrupts it."""
 
     def __init__(self, sql: str, allowed_directories: list[str], limits: Limits,
-                 params: dict[str, Any] | None = None) -> None:
+                 params: dict[str, Any] | None = None, setup: tuple[str, ...] = ()) -> None:
+        """`setup` runs before the lockdown (the depots' own statements, never user SQL)."""
         import duckdb
         self._duckdb = duckdb
         self.con = duckdb.connect(config={"autoload_known_extensions": False, "autoinstall_known_extensions": False})
         self.con.execute("SET allowed_directories = $dirs", {"dirs": list(allowed_directories)})
+        for statement in dict.fromkeys(setup):
+            self.con.execute(statement)
         if limits.memory:
             self.con.execute("SET memory_limit = $m", {"m": limits.memory})
         if limits.threads:

@@ -87,3 +87,24 @@ def test_addresses():
     assert Address.parse("dataos://lake").sql_name == "lake"
     with pytest.raises(SyscallError):
         Address.parse("s3://bucket/x")
+
+
+def test_a_duckdb_depot_is_attached_read_only(tmp_path):
+    from kernel.depot.duckdb_file import DuckDBDepot
+    db = tmp_path / "wh" / "warehouse.duckdb"
+    db.parent.mkdir()
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE SCHEMA sales; CREATE TABLE sales.orders AS SELECT range AS id FROM range(5);"
+                    "CREATE VIEW sales.big AS SELECT * FROM sales.orders WHERE id > 2")
+    depot = DuckDBDepot("wh", {"path": str(db)})
+    assert "sales" in depot.collections() and depot.datasets("sales") == ["big", "orders"]
+    source = depot.source("sales", "orders")
+    q = Query(f"SELECT count(*) FROM {source.sql}", depot.allowed_directories(), Limits(), setup=source.setup)
+    try:
+        assert q.run().fetchall() == [(5,)]
+    finally:
+        q.close()
+    q = Query(f"DELETE FROM {source.sql}", depot.allowed_directories(), Limits(), setup=source.setup)
+    with pytest.raises(SyscallError):
+        q.run()  # read-only, whatever the SQL
+    q.close()

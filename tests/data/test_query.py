@@ -104,3 +104,15 @@ def test_history_records_who_what_and_which_policies(k):
         ana.query.history(user="root")  # someone else's: not without read on /gateway/history
     assert e.value.code == "EACCES"
     assert len(k.query.history(limit=100)) >= 2
+
+
+def test_a_duckdb_depot_is_queryable_once_applied(k, tmp_path):
+    db = tmp_path / "wh.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE TABLE main.customers AS SELECT range AS id, 'c' || range AS name FROM range(3)")
+    k.resource.apply(manifests=[{"name": "wh", "version": "v1", "type": "depot",
+                                 "depot": {"type": "duckdb", "duckdb": {"path": str(db)}}}])
+    r = k.query.execute(sql="select count(*) from wh.main.customers")
+    assert r["rows"] == [[3]] and r["governance"]["datasets"] == ["dataos://wh:main/customers"]
+    r = k.query.execute(sql="select name from customers order by id", depot="wh", collection="main")
+    assert [row[0] for row in r["rows"]] == ["c0", "c1", "c2"]
