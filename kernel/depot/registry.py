@@ -11,10 +11,10 @@ from typing import Any
 from syscalls.errors import SyscallError
 
 from . import Source
-from .duckdb_file import DuckDBDepot
+from .attached import DuckDBDepot, SQLiteDepot
 from .file import FileDepot
 
-DRIVERS = {"file": FileDepot, "duckdb": DuckDBDepot}
+DRIVERS = {"file": FileDepot, "duckdb": DuckDBDepot, "sqlite": SQLiteDepot}
 
 
 class Depots:

@@ -90,7 +90,7 @@ def test_addresses():
 
 
 def test_a_duckdb_depot_is_attached_read_only(tmp_path):
-    from kernel.depot.duckdb_file import DuckDBDepot
+    from kernel.depot.attached import DuckDBDepot
     db = tmp_path / "wh" / "warehouse.duckdb"
     db.parent.mkdir()
     with duckdb.connect(str(db)) as con:

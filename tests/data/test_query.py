@@ -116,3 +116,15 @@ def test_a_duckdb_depot_is_queryable_once_applied(k, tmp_path):
     assert r["rows"] == [[3]] and r["governance"]["datasets"] == ["dataos://wh:main/customers"]
     r = k.query.execute(sql="select name from customers order by id", depot="wh", collection="main")
     assert [row[0] for row in r["rows"]] == ["c0", "c1", "c2"]
+
+
+def test_a_sqlite_depot_is_queryable_through_the_bundled_scanner(k, tmp_path):
+    import sqlite3
+    db = tmp_path / "app.sqlite"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE users (id INTEGER, email TEXT)")
+        con.executemany("INSERT INTO users VALUES (?, ?)", [(1, "x@example.com"), (2, "y@example.com")])
+    k.resource.apply(manifests=[{"name": "app", "version": "v1", "type": "depot",
+                                 "depot": {"type": "sqlite", "sqlite": {"path": str(db)}}}])
+    r = k.query.execute(sql="select count(*) from app.main.users")
+    assert r["rows"] == [[2]]

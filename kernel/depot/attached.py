@@ -1,0 +1,88 @@
+"""Depots the engine attaches read-only: a DuckDB database file, or SQLite through DuckDB's own
+scanner (loaded from its PyPI package, never downloaded at run time).
+
+    depot: {type: duckdb, duckdb: {path: /data/warehouse.duckdb}}
+    depot: {type: sqlite, sqlite: {path: /data/app.sqlite}}
+
+Collections are schemas (SQLite has one, `main`), datasets are tables and views."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from syscalls.errors import SyscallError
+
+from . import Source
+from .file import quote
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class AttachedDepot:
+    kind = "duckdb"
+    extension: tuple[str, str] | None = None  # (PyPI package, extension name) to load first
+
+    def __init__(self, name: str, spec: dict) -> None:
+        self.name = name
+        self.path = Path(spec["path"]).expanduser().resolve()
+        self.alias = f"depot_{name.replace('-', '_')}"
+
+    def setup(self) -> tuple[str, ...]:
+        """Statements that make the database visible to a (not yet locked) connection."""
+        load = (f"LOAD {quote(self._extension_file())}",) if self.extension else ()
+        options = f"TYPE {self.kind}, READ_ONLY" if self.kind != "duckdb" else "READ_ONLY"
+        return (*load, f"ATTACH {quote(str(self.path))} AS {ident(self.alias)} ({options})")
+
+    def _extension_file(self) -> str:
+        package, name = self.extension  # type: ignore[misc]
+        import importlib
+
+        import duckdb
+        try:
+            module = importlib.import_module(package.replace("-", "_"))
+        except ImportError:
+            raise SyscallError("EUNAVAIL", f"a {self.kind} depot needs DuckDB's {name} extension: "
+                               f"pip install {package}=={duckdb.__version__}") from None
+        file = Path(module.__file__).parent / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
+        if not file.is_file():
+            raise SyscallError("EUNAVAIL", f"{package} has no {name} extension for DuckDB {duckdb.__version__}")
+        return str(file)
+
+    def _catalog(self, sql: str, params: list) -> list[tuple]:
+        if not self.path.is_file():
+            raise SyscallError("EUNAVAIL", f"depot {self.name!r}: {self.path} is not a file", depot=self.name)
+        import duckdb
+        with duckdb.connect(config={"autoload_known_extensions": False,
+                                    "autoinstall_known_extensions": False}) as con:
+            for statement in self.setup():
+                con.execute(statement)
+            return con.execute(sql, [self.alias, *params]).fetchall()
+
+    def collections(self) -> list[str]:
+        rows = self._catalog("SELECT schema_name FROM duckdb_tables() WHERE database_name = ? UNION "
+                             "SELECT schema_name FROM duckdb_views() WHERE database_name = $1 AND NOT internal", [])
+        return sorted(r[0] for r in rows)
+
+    def datasets(self, collection: str) -> list[str]:
+        rows = self._catalog("SELECT table_name FROM duckdb_tables() WHERE database_name = $1 AND schema_name = $2 "
+                             "UNION SELECT view_name FROM duckdb_views() WHERE database_name = $1 "
+                             "AND schema_name = $2 AND NOT internal", [collection])
+        return sorted(r[0] for r in rows)
+
+    def source(self, collection: str, dataset: str) -> Source:
+        if dataset not in self.datasets(collection):
+            raise SyscallError("ENOENT", f"no dataset dataos://{self.name}:{collection}/{dataset}")
+        return Source(f"{ident(self.alias)}.{ident(collection)}.{ident(dataset)}", (str(self.path),), self.setup())
+
+    def allowed_directories(self) -> list[str]:
+        return [str(self.path.parent)]
+
+
+class DuckDBDepot(AttachedDepot):
+    kind = "duckdb"
+
+
+class SQLiteDepot(AttachedDepot):
+    kind = "sqlite"
+    extension = ("duckdb-extension-sqlite-scanner", "sqlite_scanner")
