@@ -81,7 +81,7 @@ class Kernel:
             self.heimdall.load(resource)
             self.gateway.load(resource)
         for resource in self.poros.list("depot"):
-            self.depots.load(resource)
+            self._load_depot(resource)
         if workloads:
             self.reconciler.start()
 
@@ -130,7 +130,7 @@ class Kernel:
             self.heimdall.load(resource)
             self.gateway.load(resource)
         elif resource["type"] == "depot":
-            self.depots.load(resource)
+            self._load_depot(resource)
         self.reconciler.wake()
 
     def deleted(self, resource: dict[str, Any]) -> None:
@@ -155,6 +155,18 @@ class Kernel:
     def _stored_cloud(self) -> dict[str, Any]:
         path = self.state_dir / "cloud.json"
         return json.loads(path.read_text()) if path.exists() else {"driver": "local"}
+
+    def _load_depot(self, resource: dict[str, Any]) -> None:
+        """Build a depot's driver with the values of the instance-secrets it names."""
+        credentials: dict[str, str] = {}
+        for ref in resource["depot"].get("secrets") or []:
+            secret = self.poros.find("instance-secret", ref["name"], None)
+            if secret is None:
+                log.warning("depot %s: no instance-secret %r", resource["name"], ref["name"])
+                continue
+            values = self.heimdall.open_secret(secret)
+            credentials.update({k: v for k, v in values.items() if not ref.get("keys") or k in ref["keys"]})
+        self.depots.load(resource, credentials)
 
     def check_placement(self, workspace: str) -> None:
         """EINVAL now, not at run time, when the cloud could not place a workspace's pods (on

@@ -4,7 +4,11 @@ scanner (loaded from its PyPI package, never downloaded at run time).
     depot: {type: duckdb, duckdb: {path: /data/warehouse.duckdb}}
     depot: {type: sqlite, sqlite: {path: /data/app.sqlite}}
 
-Collections are schemas (SQLite has one, `main`), datasets are tables and views."""
+    depot: {type: postgresql, postgresql: {host: db, port: 5432, database: hr},
+            secrets: [{name: hr-db}]}     # an instance-secret with username and password
+
+Collections are schemas (SQLite has one, `main`), datasets are tables and views. Passwords
+never appear in a depot: they come from the instance-secret it names."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,16 +27,22 @@ class AttachedDepot:
     kind = "duckdb"
     extension: tuple[str, str] | None = None  # (PyPI package, extension name) to load first
 
-    def __init__(self, name: str, spec: dict) -> None:
+    def __init__(self, name: str, spec: dict, credentials: dict[str, str] | None = None) -> None:
         self.name = name
-        self.path = Path(spec["path"]).expanduser().resolve()
+        self.spec = spec
+        self.credentials = credentials or {}
+        self.path = Path(spec["path"]).expanduser().resolve() if "path" in spec else None
         self.alias = f"depot_{name.replace('-', '_')}"
+
+    def target(self) -> str:
+        """What ATTACH opens."""
+        return str(self.path)
 
     def setup(self) -> tuple[str, ...]:
         """Statements that make the database visible to a (not yet locked) connection."""
         load = (f"LOAD {quote(self._extension_file())}",) if self.extension else ()
         options = f"TYPE {self.kind}, READ_ONLY" if self.kind != "duckdb" else "READ_ONLY"
-        return (*load, f"ATTACH {quote(str(self.path))} AS {ident(self.alias)} ({options})")
+        return (*load, f"ATTACH {quote(self.target())} AS {ident(self.alias)} ({options})")
 
     def _extension_file(self) -> str:
         package, name = self.extension  # type: ignore[misc]
@@ -50,14 +60,21 @@ class AttachedDepot:
         return str(file)
 
     def _catalog(self, sql: str, params: list) -> list[tuple]:
-        if not self.path.is_file():
+        if self.path is not None and not self.path.is_file():
             raise SyscallError("EUNAVAIL", f"depot {self.name!r}: {self.path} is not a file", depot=self.name)
         import duckdb
         with duckdb.connect(config={"autoload_known_extensions": False,
                                     "autoinstall_known_extensions": False}) as con:
             for statement in self.setup():
-                con.execute(statement)
+                try:
+                    con.execute(statement)
+                except duckdb.Error:  # its text may carry the connection string: say only where
+                    raise SyscallError("EUNAVAIL", f"depot {self.name!r}: cannot open {self.describe()}",
+                                       depot=self.name) from None
             return con.execute(sql, [self.alias, *params]).fetchall()
+
+    def describe(self) -> str:
+        return str(self.path)
 
     def collections(self) -> list[str]:
         rows = self._catalog("SELECT schema_name FROM duckdb_tables() WHERE database_name = ? UNION "
@@ -73,10 +90,11 @@ class AttachedDepot:
     def source(self, collection: str, dataset: str) -> Source:
         if dataset not in self.datasets(collection):
             raise SyscallError("ENOENT", f"no dataset dataos://{self.name}:{collection}/{dataset}")
-        return Source(f"{ident(self.alias)}.{ident(collection)}.{ident(dataset)}", (str(self.path),), self.setup())
+        paths = (str(self.path),) if self.path is not None else ()
+        return Source(f"{ident(self.alias)}.{ident(collection)}.{ident(dataset)}", paths, self.setup())
 
     def allowed_directories(self) -> list[str]:
-        return [str(self.path.parent)]
+        return [str(self.path.parent)] if self.path is not None else []
 
 
 class DuckDBDepot(AttachedDepot):
@@ -86,3 +104,24 @@ class DuckDBDepot(AttachedDepot):
 class SQLiteDepot(AttachedDepot):
     kind = "sqlite"
     extension = ("duckdb-extension-sqlite-scanner", "sqlite_scanner")
+
+
+class PostgresDepot(AttachedDepot):
+    kind = "postgres"
+    extension = ("duckdb-extension-postgres-scanner", "postgres_scanner")
+
+    def target(self) -> str:
+        spec = self.spec
+        parts = {"host": spec.get("host", "127.0.0.1"), "port": spec.get("port", 5432),
+                 "dbname": spec["database"], "user": self.credentials.get("username"),
+                 "password": self.credentials.get("password"), "sslmode": spec.get("sslmode")}
+        return " ".join(f"{k}={_libpq(str(v))}" for k, v in parts.items() if v not in (None, ""))
+
+    def describe(self) -> str:
+        spec = self.spec
+        return f"postgresql://{spec.get('host', '127.0.0.1')}:{spec.get('port', 5432)}/{spec['database']}"
+
+
+def _libpq(value: str) -> str:
+    """A libpq connection-string value, quoted."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

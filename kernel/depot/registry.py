@@ -11,10 +11,10 @@ from typing import Any
 from syscalls.errors import SyscallError
 
 from . import Source
-from .attached import DuckDBDepot, SQLiteDepot
+from .attached import DuckDBDepot, PostgresDepot, SQLiteDepot
 from .file import FileDepot
 
-DRIVERS = {"file": FileDepot, "duckdb": DuckDBDepot, "sqlite": SQLiteDepot}
+DRIVERS = {"file": FileDepot, "duckdb": DuckDBDepot, "sqlite": SQLiteDepot, "postgresql": PostgresDepot}
 
 
 class Depots:
@@ -23,15 +23,17 @@ class Depots:
         self._schemas: dict[tuple[str, str], tuple[float, dict[str, str]]] = {}
         self._lock = threading.Lock()
 
-    def load(self, resource: dict[str, Any]) -> None:
-        """A depot resource was applied: (re)build its driver."""
+    def load(self, resource: dict[str, Any], credentials: dict[str, str] | None = None) -> None:
+        """A depot resource was applied: (re)build its driver (with the values of its secrets)."""
         section = resource["depot"]
         driver = DRIVERS.get(section["type"])
         with self._lock:
             if driver is None:  # known type, driver not built here yet: not queryable
                 self._depots.pop(resource["name"], None)
-            else:
+            elif driver is FileDepot:
                 self._depots[resource["name"]] = driver(resource["name"], section[section["type"]])
+            else:
+                self._depots[resource["name"]] = driver(resource["name"], section[section["type"]], credentials)
             self._schemas = {k: v for k, v in self._schemas.items() if not k[0].startswith(resource["name"] + ".")}
 
     def unload(self, name: str) -> None:

@@ -120,8 +120,10 @@ class Gateway:
         try:
             source = self.depots.source(depot, collection, name)
             columns = self.depots.columns(depot, collection, name)
-        except SyscallError:
-            return None
+        except SyscallError as e:
+            if e.code == "ENOENT":
+                return None  # not a dataset: the Gateway refuses the relation by name
+            raise  # a depot that is down says so (EUNAVAIL), it does not vanish
         return Dataset(depot, collection, name, columns, source.sql)
 
     def cancel(self, query_id: str, user: str, operator: bool) -> dict[str, Any]:

@@ -133,6 +133,10 @@ def _check_dag(section: dict[str, Any]) -> None:
 
 
 def _check_depot(section: dict[str, Any]) -> None:
+    connection = section.get(section["type"])
+    if isinstance(connection, dict) and "password" in connection:
+        raise fail(f"depot.{section['type']}.password", "never put a password in a depot: store it in an "
+                   "instance-secret and name it under depot.secrets")
     if section["type"] not in section:
         raise fail(f"depot.{section['type']}", f"a {section['type']} depot needs its connection section "
                    f"`{section['type']}:`")

@@ -96,6 +96,8 @@ def _keep_policy_control(call: Call, plans: list[Plan]) -> None:
 def secret_refs(manifest: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """(field, reference) of every `dataosSecrets` entry of a workload manifest."""
     section = manifest.get(manifest["type"], {})
+    if manifest["type"] == "depot":  # a depot's credentials: instance-secrets
+        return [(f"depot.secrets[{j}]", {**ref, "instance": True}) for j, ref in enumerate(section.get("secrets") or [])]
     if manifest["type"] == "workflow":
         specs = [(f"workflow.dag[{i}].spec", job["spec"]) for i, job in enumerate(section.get("dag", []))]
     else:
