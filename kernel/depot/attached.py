@@ -42,7 +42,11 @@ class AttachedDepot:
         """Statements that make the database visible to a (not yet locked) connection."""
         load = (f"LOAD {quote(self._extension_file())}",) if self.extension else ()
         options = f"TYPE {self.kind}, READ_ONLY" if self.kind != "duckdb" else "READ_ONLY"
-        return (*load, f"ATTACH {quote(self.target())} AS {ident(self.alias)} ({options})")
+        return (*load, *self.prepare(), f"ATTACH {quote(self.target())} AS {ident(self.alias)} ({options})")
+
+    def prepare(self) -> tuple[str, ...]:
+        """Statements between loading the extension and attaching (e.g. a credentials secret)."""
+        return ()
 
     def _extension_file(self) -> str:
         package, name = self.extension  # type: ignore[misc]
@@ -76,12 +80,16 @@ class AttachedDepot:
     def describe(self) -> str:
         return str(self.path)
 
+    hidden_schemas: frozenset[str] = frozenset()
+
     def collections(self) -> list[str]:
         rows = self._catalog("SELECT schema_name FROM duckdb_tables() WHERE database_name = ? UNION "
                              "SELECT schema_name FROM duckdb_views() WHERE database_name = $1 AND NOT internal", [])
-        return sorted(r[0] for r in rows)
+        return sorted(r[0] for r in rows if r[0] not in self.hidden_schemas)
 
     def datasets(self, collection: str) -> list[str]:
+        if collection in self.hidden_schemas:
+            return []
         rows = self._catalog("SELECT table_name FROM duckdb_tables() WHERE database_name = $1 AND schema_name = $2 "
                              "UNION SELECT view_name FROM duckdb_views() WHERE database_name = $1 "
                              "AND schema_name = $2 AND NOT internal", [collection])
@@ -120,6 +128,34 @@ class PostgresDepot(AttachedDepot):
     def describe(self) -> str:
         spec = self.spec
         return f"postgresql://{spec.get('host', '127.0.0.1')}:{spec.get('port', 5432)}/{spec['database']}"
+
+
+class MySQLDepot(AttachedDepot):
+    """Collections are the server's databases (its system schemas hidden)."""
+    kind = "mysql"
+    extension = ("duckdb-extension-mysql-scanner", "mysql_scanner")
+    hidden_schemas = frozenset({"information_schema", "mysql", "performance_schema", "sys"})
+
+    def prepare(self) -> tuple[str, ...]:
+        spec = self.spec
+        fields = {"HOST": spec.get("host", "127.0.0.1"), "PORT": int(spec.get("port", 3306)),
+                  "DATABASE": spec["database"], "USER": self.credentials.get("username"),
+                  "PASSWORD": self.credentials.get("password")}
+        values = ", ".join(f"{k} {v if isinstance(v, int) else quote(str(v))}" for k, v in fields.items()
+                           if v not in (None, ""))
+        return (f"CREATE OR REPLACE TEMPORARY SECRET {ident(self.alias + '_creds')} (TYPE mysql, {values})",)
+
+    def target(self) -> str:
+        return ""
+
+    def setup(self) -> tuple[str, ...]:
+        load = (f"LOAD {quote(self._extension_file())}",)
+        return (*load, *self.prepare(), f"ATTACH '' AS {ident(self.alias)} (TYPE mysql, READ_ONLY, "
+                f"SECRET {ident(self.alias + '_creds')})")
+
+    def describe(self) -> str:
+        spec = self.spec
+        return f"mysql://{spec.get('host', '127.0.0.1')}:{spec.get('port', 3306)}/{spec['database']}"
 
 
 def _libpq(value: str) -> str:

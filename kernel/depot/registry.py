@@ -11,10 +11,11 @@ from typing import Any
 from syscalls.errors import SyscallError
 
 from . import Source
-from .attached import DuckDBDepot, PostgresDepot, SQLiteDepot
+from .attached import DuckDBDepot, MySQLDepot, PostgresDepot, SQLiteDepot
 from .file import FileDepot
 
-DRIVERS = {"file": FileDepot, "duckdb": DuckDBDepot, "sqlite": SQLiteDepot, "postgresql": PostgresDepot}
+DRIVERS = {"file": FileDepot, "duckdb": DuckDBDepot, "sqlite": SQLiteDepot, "postgresql": PostgresDepot,
+           "mysql": MySQLDepot}
 
 
 class Depots:
