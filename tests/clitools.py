@@ -1,12 +1,14 @@
-"""Assertions about a finished `dataos` command, shared by the CLI tests."""
+"""Helpers shared by the tests: the `dataos` command, assertions about a finished one, waiting."""
 from __future__ import annotations
 
 import json
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
+from typing import Any, Callable
 
 
 def dataos_command() -> list[str]:
@@ -49,3 +51,15 @@ def error_line(r: subprocess.CompletedProcess, code: str, exit_code: int) -> str
 
 def as_json(r: subprocess.CompletedProcess):
     return json.loads(ok(r).stdout)
+
+
+def wait_for(what: Callable[[], Any], timeout: float = 20.0, every: float = 0.05) -> Any:
+    """Poll `what` until it returns something true; that value, or AssertionError at the timeout."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = what()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out; last value: {last!r}")

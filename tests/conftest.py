@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from syscalls import procs
+
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 CLEAN_ENV = ("DATAOS_TOKEN", "DATAOS_CONTEXT", "DATAOS_DEBUG", "DATAOS_PROG", "PAGER")
@@ -31,29 +33,12 @@ CLEAN_ENV = ("DATAOS_TOKEN", "DATAOS_CONTEXT", "DATAOS_DEBUG", "DATAOS_PROG", "P
 
 # --- processes ---------------------------------------------------------------------------------
 
-def _state(pid: int) -> str | None:
-    """The /proc state letter of `pid` (R, S, Z, …), or None when there is no such process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    return stat.rpartition(")")[2].split()[0]
-
-
 def alive(pid: int) -> bool:
-    """True while `pid` runs (a zombie waiting to be reaped counts as gone)."""
+    """True while `pid` runs; our own exited children are reaped first (a zombie counts as gone)."""
     with contextlib.suppress(ChildProcessError, OSError):
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child: reap it
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
             return False
-    if _state(pid) is not None:
-        return _state(pid) not in ("Z", "X")
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return procs.alive(pid)
 
 
 def wait_gone(pid: int, timeout: float) -> bool:

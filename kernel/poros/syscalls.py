@@ -13,6 +13,7 @@ from syscalls.errors import SyscallError
 from ..call import Call
 from ..heimdall.service import redact
 from .kinds import KINDS
+from .references import secret_path, secret_refs
 from .store import WORKLOAD_TYPES, Plan, object_path
 
 POLICY_ADMIN = ("update", "delete")  # what a caller must keep on a policy they apply
@@ -91,26 +92,6 @@ def _keep_policy_control(call: Call, plans: list[Plan]) -> None:
                            field="policy.access", document=next(i for i, p in enumerate(plans)
                                                                 if object_path("policy", p.manifest["name"], "")
                                                                 == path))
-
-
-def secret_refs(manifest: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """(field, reference) of every `dataosSecrets` entry of a workload manifest."""
-    section = manifest.get(manifest["type"], {})
-    if manifest["type"] == "depot":  # a depot's credentials: instance-secrets
-        return [(f"depot.secrets[{j}]", {**ref, "instance": True}) for j, ref in enumerate(section.get("secrets") or [])]
-    if manifest["type"] == "workflow":
-        specs = [(f"workflow.dag[{i}].spec", job["spec"]) for i, job in enumerate(section.get("dag", []))]
-    else:
-        specs = [(manifest["type"], section)]
-    return [(f"{where}.dataosSecrets[{j}]", ref) for where, spec in specs
-            for j, ref in enumerate(spec.get("dataosSecrets") or [])]
-
-
-def secret_path(ref: dict[str, Any], workspace: str) -> tuple[str, str | None]:
-    """The type and workspace of the secret a reference names."""
-    if ref.get("instance"):
-        return "instance-secret", None
-    return "secret", ref.get("workspace") or workspace or "public"
 
 
 def _check_secret_references(call: Call, plans: list[Plan]) -> None:

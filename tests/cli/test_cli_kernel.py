@@ -206,7 +206,3 @@ def test_kernel_stop_is_prompt_while_the_shell_that_started_it_runs(run_dataos, 
         shell.kill()
         shell.wait()
 
-
-@pytest.mark.skip(reason="a version mismatch needs two installed versions of dataos")
-def test_version_mismatch_restarts_the_kernel():
-    pass

@@ -11,20 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from clitools import DATAOS
+from clitools import DATAOS, wait_for
 
 pytestmark = pytest.mark.slow
 
 
-def wait_for(fn, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out; last: {last!r}")
 
 
 def runtime(run_dataos, kind, name):

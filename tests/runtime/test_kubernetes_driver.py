@@ -26,6 +26,7 @@ from kernel.cloud.kubernetes import KubernetesDriver, check_names
 from syscalls.errors import SyscallError
 
 from kapi import KubeServer
+from clitools import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 MERGE = "application/merge-patch+json"
@@ -165,15 +166,6 @@ def spec(name: str, workspace: str = "ws-a", command: list[str] | None = None, *
     return PodSpec(name, workspace, command or ["sh", "-c", "echo hello"], labels, **kwargs)
 
 
-def wait_for(what: Callable[[], Any], timeout: float = 10.0, every: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = what()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(every)
 
 
 class Watcher:

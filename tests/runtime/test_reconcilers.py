@@ -10,17 +10,9 @@ import pytest
 
 from syscalls import connect
 from syscalls.errors import SyscallError
+from clitools import wait_for
 
 
-def wait_for(fn, timeout=20.0, every=0.05):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"timed out; last value: {last!r}")
 
 
 @pytest.fixture

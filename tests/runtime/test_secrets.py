@@ -3,25 +3,17 @@ pods as env or files, never written where the kernel keeps its own files."""
 from __future__ import annotations
 
 import stat
-import time
 
 import pytest
 
 from syscalls import connect
 from syscalls.client import Client
 from syscalls.errors import SyscallError
+from clitools import wait_for
 
 PASSWORD = "hunter2-Very-Secret-Value"
 
 
-def wait_for(fn, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 @pytest.fixture

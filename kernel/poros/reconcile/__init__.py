@@ -17,6 +17,7 @@ from syscalls.errors import SyscallError
 
 from ...cloud import PodSpec
 from ...stacks import STACKS
+from ..references import secret_path
 
 if TYPE_CHECKING:
     from ...kernel import Kernel
@@ -194,7 +195,6 @@ class Reconciler:
 
     def _secrets(self, resource: dict[str, Any], workload: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
         """The values of the secrets a workload names, as env vars or `KEY=VALUE` files."""
-        from ..syscalls import secret_path
         env: dict[str, str] = {}
         files: dict[str, str] = {}
         for ref in workload.get("dataosSecrets") or []:
