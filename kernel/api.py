@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from syscalls import __version__
+from syscalls import __version__, frames
 from syscalls.errors import SyscallError
 from syscalls.table import TABLE
 
@@ -67,43 +67,60 @@ def _decode(body: bytes) -> object:
         raise SyscallError("EINVAL", f"the request body is not valid JSON: {e}") from None
 
 
-def _ndjson_lines(items: Iterator[Any]) -> Iterator[bytes]:
-    """A stream as NDJSON: `{"item": …}` per item; a failure part-way is a last `{"error": …}` line."""
+def _ndjson(item: Any) -> list[bytes]:
+    return [json.dumps({"item": item}, separators=(",", ":")).encode(), b"\n"]
+
+
+def _ndjson_error(error: dict[str, Any]) -> list[bytes]:
+    return [json.dumps({"error": error}).encode(), b"\n"]
+
+
+ENCODINGS = {False: ("application/x-ndjson", _ndjson, _ndjson_error),  # by Syscall.binary
+             True: (frames.MEDIA_TYPE, frames.encode, frames.encode_error)}
+
+
+def _encoded(items: Iterator[Any], encode, encode_error) -> Iterator[list[Any]]:
+    """Each item's buffers; a failure part-way is a last error item, never a torn body."""
     try:
         for item in items:
-            yield json.dumps({"item": item}, separators=(",", ":")).encode() + b"\n"
+            yield encode(item)
     except SyscallError as e:
-        yield json.dumps({"error": e.to_dict()}).encode() + b"\n"
-    except Exception as e:  # a bug: end the stream with an error line, never a torn body
+        yield encode_error(e.to_dict())
+    except Exception as e:  # a bug
         logging.getLogger("dataos.kernel").exception("stream failed")
-        yield json.dumps({"error": {"code": "EIO", "message": f"internal error ({type(e).__name__})"}}).encode() + b"\n"
+        yield encode_error({"code": "EIO", "message": f"internal error ({type(e).__name__})"})
 
 
-async def _ndjson(items: Iterator[Any], high_water: int = 10_000) -> AsyncIterator[bytes]:
+async def _stream(items: Iterator[Any], binary: bool, high_water: int = 4 * 2**20) -> AsyncIterator[bytes]:
     """Run the (blocking) stream in one thread and send whatever is ready as one chunk: a fast
-    producer costs one wake-up and one send per batch, not a thread hop and a send per line.
-    A slow reader makes the producer wait (at `high_water` lines), so memory stays bounded."""
+    producer costs one wake-up and one send per batch, not a thread hop and a send per item.
+    A slow reader makes the producer wait (at `high_water` bytes queued), so memory stays bounded."""
+    _media, encode, encode_error = ENCODINGS[binary]
     loop = asyncio.get_running_loop()
     ready = asyncio.Event()
-    lines: deque[bytes | None] = deque()
+    queue: deque[list[Any] | None] = deque()
+    queued = 0
     room = threading.Condition()
     stop = threading.Event()
 
-    def push(line: bytes | None) -> None:
+    def push(buffers: list[Any] | None) -> None:
+        nonlocal queued
+        size = sum(len(b) if isinstance(b, bytes) else b.size for b in buffers) if buffers else 0
         with room:
-            room.wait_for(lambda: len(lines) < high_water or stop.is_set())
-            was_empty = not lines
-            lines.append(line)
+            room.wait_for(lambda: queued < high_water or stop.is_set())
+            was_empty = not queue
+            queue.append(buffers)
+            queued += size
         if was_empty:
             loop.call_soon_threadsafe(ready.set)
 
     def produce() -> None:
         streams.run_with(stop)
         try:
-            for line in _ndjson_lines(items):
+            for buffers in _encoded(items, encode, encode_error):
                 if stop.is_set():
                     break
-                push(line)
+                push(buffers)
         finally:
             close = getattr(items, "close", None)
             if close is not None:
@@ -116,11 +133,13 @@ async def _ndjson(items: Iterator[Any], high_water: int = 10_000) -> AsyncIterat
             await ready.wait()
             with room:
                 ready.clear()
-                batch = list(lines)
-                lines.clear()
-                room.notify_all()
+                batch = list(queue)
+                queue.clear()
             done = bool(batch) and batch[-1] is None
-            chunk = b"".join(line for line in batch if line is not None)
+            chunk = b"".join(b for buffers in batch if buffers is not None for b in buffers)
+            with room:
+                queued -= len(chunk)
+                room.notify_all()
             if chunk:
                 yield chunk
             if done:
@@ -149,8 +168,9 @@ def create_app(kernel: Kernel) -> Starlette:
             result = await run_in_threadpool(kernel.call, _token(request), name, payload)
         except SyscallError as e:
             return _error(e)
-        if name in TABLE and TABLE[name].stream:
-            return StreamingResponse(_ndjson(result), media_type="application/x-ndjson",
+        spec = TABLE.get(name)
+        if spec is not None and spec.stream:
+            return StreamingResponse(_stream(result, spec.binary), media_type=ENCODINGS[spec.binary][0],
                                      headers={"X-Dataos-Version": __version__})
         return _json({"ok": True, "result": result})
 

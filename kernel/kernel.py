@@ -30,6 +30,7 @@ from .names import sanitize
 from .poros import syscalls as poros_syscalls
 from .caretaker import Caretaker
 from .depot.registry import Depots
+from .minerva.clusters import DEFAULT_CLUSTER, Clusters
 from .gateway import syscalls as gateway_syscalls
 from .gateway.service import Gateway
 from .cloud import make_driver
@@ -69,6 +70,7 @@ class Kernel:
         self.runtime_state = RuntimeState(self.state_dir / "runtime.db")
         self.reconciler = Reconciler(self)
         self.depots = Depots()
+        self.clusters = Clusters()
         self.gateway = Gateway(self.state_dir, self.depots)
         self.handlers: dict[str, Callable[..., Any]] = {
             **heimdall_syscalls.HANDLERS, **poros_syscalls.HANDLERS, **runtime_syscalls.HANDLERS,
@@ -82,6 +84,8 @@ class Kernel:
             self.gateway.load(resource)
         for resource in self.poros.list("depot"):
             self._load_depot(resource)
+        for resource in self.poros.list("cluster"):
+            self.clusters.load(resource)
         if workloads:
             self.reconciler.start()
 
@@ -131,6 +135,10 @@ class Kernel:
             self.gateway.load(resource)
         elif resource["type"] == "depot":
             self._load_depot(resource)
+        elif resource["type"] == "cluster":
+            self.clusters.load(resource)
+        elif resource["type"] == "instance-secret":
+            self._reload_depots(resource["name"])
         self.reconciler.wake()
 
     def deleted(self, resource: dict[str, Any]) -> None:
@@ -139,6 +147,10 @@ class Kernel:
             self.gateway.unload(resource["name"])
         elif resource["type"] == "depot":
             self.depots.unload(resource["name"])
+        elif resource["type"] == "cluster":
+            self.clusters.unload(resource)
+        elif resource["type"] == "instance-secret":
+            self._reload_depots(resource["name"])
         self.reconciler.teardown(resource)
 
     # --- kernel.* and audit.* ---------------------------------------------------------------
@@ -168,6 +180,12 @@ class Kernel:
             credentials.update({k: v for k, v in values.items() if not ref.get("keys") or k in ref["keys"]})
         self.depots.load(resource, credentials)
 
+    def _reload_depots(self, secret: str) -> None:
+        """An instance-secret changed: the depots that name it reconnect with its new values."""
+        for resource in self.poros.list("depot"):
+            if any(ref["name"] == secret for ref in resource["depot"].get("secrets") or []):
+                self._load_depot(resource)
+
     def check_placement(self, workspace: str) -> None:
         """EINVAL now, not at run time, when the cloud could not place a workspace's pods (on
         Kubernetes: the workspace's namespace name must be a DNS label)."""
@@ -193,9 +211,8 @@ class Kernel:
                     users[0]["id"] if users else "")
 
     def _bootstrap(self, operator: str, handoff: bool) -> None:
-        plans = self.poros.plan([p for p in BUILTIN_POLICIES
-                                 if self.poros.find("policy", p["name"], None) is None], None)
-        self.poros.apply(plans, "system")
+        plans = self.poros.plan([*BUILTIN_POLICIES, DEFAULT_CLUSTER], None)
+        self.poros.apply([p for p in plans if p.action != "unchanged"], "system")  # new, or a new version
         identities = self.heimdall.identities
         if identities.is_empty():
             identities.create_user(operator, "person", [OPERATOR_ROLE], "The first operator, created at first start")

@@ -43,6 +43,7 @@ class Syscall:
     object: str | None
     errors: tuple[str, ...]
     stream: bool = False
+    binary: bool = False  # a stream with Arrow items: framed (`syscalls.frames`), not NDJSON
 
     @property
     def namespace(self) -> str:
@@ -89,11 +90,13 @@ class Syscall:
             "object": self.object,
             "errors": list(self.errors),
             "stream": self.stream,
+            "binary": self.binary,
         }
 
 
 def syscall(name: str, *, predicate: str | None = None, object: str | None = None,
-            errors: tuple[str, ...] = (), stream: bool = False) -> Callable[[Callable], Syscall]:
+            errors: tuple[str, ...] = (), stream: bool = False,
+            binary: bool = False) -> Callable[[Callable], Syscall]:
     """Declare a syscall from a stub function's signature (see the module docstring)."""
     if (predicate is None) != (object is None):
         raise TypeError(f"{name}: give both predicate and object, or neither")
@@ -107,7 +110,8 @@ def syscall(name: str, *, predicate: str | None = None, object: str | None = Non
                                 None if p.default is _MISSING else p.default, _checker(ann)))
         summary = (inspect.getdoc(stub) or "").strip().splitlines()[0]
         codes = tuple(dict.fromkeys((*errors, *COMMON)))
-        return Syscall(name, summary, tuple(fields), hints.get("return"), predicate, object, codes, stream)
+        return Syscall(name, summary, tuple(fields), hints.get("return"), predicate, object, codes, stream,
+                       stream and binary)
 
     return declare
 

@@ -6,7 +6,7 @@ per object (see `syscalls.spec`).
 """
 from __future__ import annotations
 
-from typing import Iterator, Literal
+from typing import Any, Iterator, Literal
 
 from .spec import Syscall, syscall
 from .types import (ApiKey, ApplyResult, AuditEntry, Decision, Generation, Identity, KernelInfo,
@@ -161,8 +161,17 @@ def runtime_control(type: str, name: str, action: Literal["pause", "resume", "st
 @syscall("query.execute", predicate="execute", object="/gateway/queries",
          errors=("ENOENT", "ETIMEDOUT", "ECANCELED"))
 def query_execute(sql: str, dialect: str = "duckdb", limit: int = 1000, depot: str | None = None,
-                  collection: str | None = None, timeout: float | None = None) -> QueryResult:
+                  collection: str | None = None, timeout: float | None = None, cluster: str | None = None,
+                  workspace: str | None = None) -> QueryResult:
     """Run governed SQL (any dialect): select checked per dataset, masks and filters applied."""
+
+
+@syscall("query.stream", predicate="execute", object="/gateway/queries",
+         errors=("ENOENT", "ETIMEDOUT", "ECANCELED"), stream=True, binary=True)
+def query_stream(sql: str, dialect: str = "duckdb", limit: int = -1, depot: str | None = None,
+                 collection: str | None = None, timeout: float | None = None, cluster: str | None = None,
+                 workspace: str | None = None) -> Iterator[Any]:
+    """Governed SQL as Arrow: a header (id, columns, governance), the schema, batches, a footer (rows)."""
 
 
 @syscall("query.cancel", predicate="execute", object="/gateway/queries", errors=("ENOENT",))

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Protocol
 
-from . import __version__
+from . import __version__, frames
 from .errors import SyscallError
 
 API = "/api/v1/syscalls/"
@@ -40,6 +40,10 @@ def items(lines: Iterator[bytes]) -> Iterator[Any]:
         if "error" in entry:
             raise SyscallError.from_dict(entry["error"])
         yield entry["item"]
+
+
+def is_stream(content_type: str | None) -> bool:
+    return "ndjson" in (content_type or "") or frames.MEDIA_TYPE in (content_type or "")
 
 
 def unwrap(status: int, body: bytes, where: str) -> Any:
@@ -177,7 +181,7 @@ class UnixSocket:
         except (OSError, http.client.HTTPException) as e:
             conn.close()
             raise self._unavailable(e) from None
-        if response.status != 200 or "ndjson" not in (response.getheader("Content-Type") or ""):
+        if response.status != 200 or not is_stream(response.getheader("Content-Type")):
             body = response.read()
             conn.close()
             unwrap(response.status, body, self.url)
@@ -186,7 +190,10 @@ class UnixSocket:
 
     def _lines(self, conn, response) -> Iterator[Any]:
         try:
-            yield from items(iter(response.readline, b""))
+            if frames.MEDIA_TYPE in (response.getheader("Content-Type") or ""):
+                yield from frames.decode(response.read)
+            else:
+                yield from items(iter(response.readline, b""))
         except (OSError, http.client.HTTPException) as e:
             raise self._unavailable(e) from None
         finally:
@@ -228,7 +235,7 @@ class Http:
             raise SyscallError("ETIMEDOUT", f"the kernel at {self.url} did not answer in time") from None
         except self._httpx.TransportError as e:
             raise SyscallError("EUNAVAIL", f"cannot reach the kernel at {self.url}: {e}") from None
-        if "ndjson" not in response.headers.get("content-type", ""):
+        if not is_stream(response.headers.get("content-type")):
             response.read()
             response.close()
             unwrap(response.status_code, response.content, self.url)
@@ -237,7 +244,10 @@ class Http:
 
     def _lines(self, response) -> Iterator[Any]:
         try:
-            yield from items(response.iter_lines())
+            if frames.MEDIA_TYPE in response.headers.get("content-type", ""):
+                yield from frames.decode(frames.ChunkReader(response.iter_bytes()).read)
+            else:
+                yield from items(response.iter_lines())
         except self._httpx.TransportError as e:
             raise SyscallError("EUNAVAIL", f"the stream from {self.url} broke: {e}") from None
         finally:

@@ -13,14 +13,16 @@ import os
 import threading
 import time
 import uuid
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from syscalls.errors import SyscallError
 
 from ..depot import Address
 from ..depot.registry import Depots
-from ..minerva.duckdb_engine import Limits, Query
+from ..minerva.clusters import Cluster
+from ..minerva.duckdb_engine import Query
 from ..store import Database, now
 from .model import Dataset, GatewayError
 from .plan import plan
@@ -68,51 +70,71 @@ class Gateway:
 
     # --- queries -------------------------------------------------------------------------------
 
-    def execute(self, user: str, user_tags: frozenset[str], can_select: Callable[[Dataset], bool], sql: str,
-                dialect: str, limit: int, depot: str | None, collection: str | None,
-                timeout: float | None) -> dict[str, Any]:
-        query_id = uuid.uuid4().hex[:12]
-        started = time.perf_counter()
-        record = {"id": query_id, "user": user, "sql": sql, "rewritten": None, "policies": [], "datasets": [],
-                  "rows": None, "errno": None}
+    def execute(self, caller: Caller, sql: str, dialect: str, limit: int, depot: str | None,
+                collection: str | None, timeout: float | None, cluster: Cluster) -> dict[str, Any]:
+        """Run governed SQL and answer with at most `limit` rows as JSON values."""
+        run = self._start(caller, sql, dialect, depot, collection, timeout, cluster)
+        with run:
+            rows = run.query.fetchmany(limit + 1 if limit >= 0 else -1)
+            truncated = limit >= 0 and len(rows) > limit
+            rows = [[_json(v) for v in row] for row in (rows[:limit] if limit >= 0 else rows)]
+            run.record["rows"] = len(rows)
+            return {"id": run.id, "row_count": len(rows), "truncated": truncated, "columns": run.columns(),
+                    "rows": rows, "elapsed_ms": run.elapsed_ms(), "governance": run.governance()}
+
+    def stream(self, caller: Caller, sql: str, dialect: str, limit: int, depot: str | None,
+               collection: str | None, timeout: float | None, cluster: Cluster) -> Iterator[Any]:
+        """Run governed SQL; the result as a header, an Arrow schema, record batches and a footer.
+        Planning and the engine's own checks happen now, so their errors are the call's."""
+        run = self._start(caller, sql, dialect, depot, collection, timeout, cluster)
+
+        def items() -> Iterator[Any]:
+            with run:
+                yield {"id": run.id, "columns": run.columns(), "governance": run.governance()}
+                rows = 0
+                for item in run.query.batches():
+                    if type(item).__name__ == "RecordBatch":
+                        if 0 <= limit <= rows:
+                            break
+                        if 0 <= limit < rows + item.num_rows:
+                            item = item.slice(0, limit - rows)
+                        rows += item.num_rows
+                        run.record["rows"] = rows
+                    yield item
+                yield {"row_count": rows, "elapsed_ms": run.elapsed_ms()}
+
+        return items()
+
+    def _start(self, caller: Caller, sql: str, dialect: str, depot: str | None, collection: str | None,
+               timeout: float | None, cluster: Cluster) -> "_Run":
+        """Plan, check the datasets against the cluster, start the engine: a running query."""
+        record = {"id": uuid.uuid4().hex[:12], "user": caller.id, "sql": sql, "rewritten": None, "policies": [],
+                  "datasets": [], "rows": None, "errno": None}
+        run = _Run(self, record)
         try:
             try:
-                governed = plan(sql, dialect=dialect, resolve=self._resolve, can_select=can_select,
-                                policies=list(self.policies.values()), user_tags=user_tags, hash_key=self._key,
+                governed = plan(sql, dialect=dialect, resolve=self._resolve, can_select=caller.can_select,
+                                policies=list(self.policies.values()), user_tags=caller.tags, hash_key=self._key,
                                 default_depot=depot, default_collection=collection)
             except GatewayError as e:
                 raise SyscallError(e.code, e.message, **({"position": list(e.position)} if e.position else {}))
             record.update(rewritten=governed.sql, policies=list(governed.policies), datasets=list(governed.datasets))
             addresses = [Address.parse(a) for a in governed.datasets]
+            for address in addresses:
+                cluster.check_depot(address.depot)
             directories = sorted({d for a in addresses for d in self.depots.get(a.depot).allowed_directories()})
             setup = tuple(s for a in addresses
                           for s in self.depots.source(a.depot, a.collection or "", a.dataset or "").setup)
-            query = Query(governed.sql, directories, Limits(timeout=timeout or 300.0), params=governed.params,
-                          setup=setup)
+            limits = replace(cluster.limits, timeout=timeout or 300.0)
+            run.governed = governed
+            run.query = Query(governed.sql, directories, limits, params=governed.params, setup=setup)
             with self._lock:
-                self.running[query_id] = (user, query)
-            try:
-                cursor = query.run()
-                names = [d[0] for d in cursor.description]
-                types = [str(d[1]) for d in cursor.description]
-                rows = cursor.fetchmany(limit + 1) if limit >= 0 else cursor.fetchall()
-            finally:
-                with self._lock:
-                    self.running.pop(query_id, None)
-                query.close()
-            truncated = limit >= 0 and len(rows) > limit
-            rows = [[_json(v) for v in row] for row in (rows[:limit] if limit >= 0 else rows)]
-            record["rows"] = len(rows)
-            return {"id": query_id, "row_count": len(rows), "truncated": truncated,
-                    "columns": [{"name": n, "type": t, "masked": governed.masked.get(n)} for n, t in zip(names, types)],
-                    "rows": rows, "elapsed_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "governance": {"policies": list(governed.policies), "datasets": list(governed.datasets),
-                                   "sql": governed.sql}}
-        except SyscallError as e:
-            record["errno"] = e.code
+                self.running[run.id] = (caller.id, run.query)
+            run.query.run()
+            return run
+        except BaseException as e:
+            run.fail(e)
             raise
-        finally:
-            self._remember(record, (time.perf_counter() - started) * 1000)
 
     def _resolve(self, name: str, collection: str | None, depot: str | None) -> Dataset | None:
         if not depot or not collection:
@@ -152,6 +174,59 @@ class Gateway:
 
     def close(self) -> None:
         self.db.close()
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who runs a query: their id, their tags (for data policies) and their `select` check."""
+    id: str
+    tags: frozenset[str]
+    can_select: Callable[[Dataset], bool]
+
+
+class _Run:
+    """One query from start to history: `with run:` ends it (engine closed, history written)."""
+
+    def __init__(self, gateway: Gateway, record: dict[str, Any]) -> None:
+        self.gateway, self.record, self.id = gateway, record, record["id"]
+        self.started = time.perf_counter()
+        self.governed: Any = None
+        self.query: Query | None = None
+        self.ended = False
+
+    def columns(self) -> list[dict[str, Any]]:
+        names = [d[0] for d in self.query.con.description]
+        types = [str(d[1]) for d in self.query.con.description]
+        return [{"name": n, "type": t, "masked": self.governed.masked.get(n)} for n, t in zip(names, types)]
+
+    def governance(self) -> dict[str, Any]:
+        return {"policies": list(self.governed.policies), "datasets": list(self.governed.datasets),
+                "sql": self.governed.sql}
+
+    def elapsed_ms(self) -> float:
+        return round((time.perf_counter() - self.started) * 1000, 2)
+
+    def fail(self, error: BaseException) -> None:
+        self.end(error.code if isinstance(error, SyscallError) else "EIO")
+
+    def end(self, errno: str | None = None) -> None:
+        """Close the engine and write history, once."""
+        if self.ended:
+            return
+        self.ended = True
+        self.record["errno"] = errno
+        with self.gateway._lock:
+            self.gateway.running.pop(self.id, None)
+        if self.query is not None:
+            self.query.close()
+        self.gateway._remember(self.record, (time.perf_counter() - self.started) * 1000)
+
+    def __enter__(self) -> "_Run":
+        return self
+
+    def __exit__(self, kind: Any, error: Any, tb: Any) -> None:
+        self.end(None if error is None else error.code if isinstance(error, SyscallError)
+                 else "ECANCELED" if isinstance(error, GeneratorExit) else "EIO")
 
 
 def _json(value: Any) -> Any:

@@ -1,20 +1,35 @@
-"""Syscall handlers of the Gateway: query.execute, query.cancel, query.history."""
+"""Syscall handlers of the Gateway: query.execute, query.stream, query.cancel, query.history."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 from ..call import Call
 from ..heimdall.identity import OPERATOR_ROLE
-from .model import Dataset
+from ..minerva.clusters import Cluster
+from .service import Caller
+
+
+def _caller(call: Call) -> Caller:
+    return Caller(call.caller.id, call.caller.tags, lambda dataset: call.allowed("select", dataset.address))
+
+
+def _cluster(call: Call, name: str | None, workspace: str | None) -> Cluster:
+    """The cluster to run on; running SQL there takes `execute` on it."""
+    cluster = call.kernel.clusters.get(name, workspace)
+    call.authorize("execute", cluster.path)
+    return cluster
 
 
 def query_execute(call: Call, sql: str, dialect: str, limit: int, depot: str | None, collection: str | None,
-                  timeout: float | None) -> dict[str, Any]:
-    def can_select(dataset: Dataset) -> bool:
-        return call.allowed("select", dataset.address)
+                  timeout: float | None, cluster: str | None, workspace: str | None) -> dict[str, Any]:
+    return call.kernel.gateway.execute(_caller(call), sql, dialect, limit, depot, collection, timeout,
+                                       _cluster(call, cluster, workspace))
 
-    return call.kernel.gateway.execute(call.caller.id, call.caller.tags, can_select, sql, dialect, limit, depot,
-                                       collection, timeout)
+
+def query_stream(call: Call, sql: str, dialect: str, limit: int, depot: str | None, collection: str | None,
+                 timeout: float | None, cluster: str | None, workspace: str | None) -> Iterator[Any]:
+    return call.kernel.gateway.stream(_caller(call), sql, dialect, limit, depot, collection, timeout,
+                                      _cluster(call, cluster, workspace))
 
 
 def query_cancel(call: Call, id: str) -> dict[str, Any]:
@@ -32,4 +47,5 @@ def query_history(call: Call, limit: int, user: str | None) -> list[dict[str, An
     return call.kernel.gateway.history(limit, user)
 
 
-HANDLERS = {"query.execute": query_execute, "query.cancel": query_cancel, "query.history": query_history}
+HANDLERS = {"query.execute": query_execute, "query.stream": query_stream, "query.cancel": query_cancel,
+            "query.history": query_history}

@@ -17,6 +17,7 @@ BUILTIN_POLICIES = [
     _policy("operator-full-access", "Operators may do everything.", [[OPERATOR_ROLE]], ["*"], ["**"]),
     _policy("self-read", "Every user may read their own identity and the resource type catalog.",
             [["users:id:*"]], ["read"], ["/heimdall/users/${user}", "/poros/types"]),
-    _policy("query-submit", "Every user may submit SQL; each dataset it reads still needs `select`.",
-            [["users:id:*"]], ["execute"], ["/gateway/queries"]),
+    _policy("query-submit", "Every user may submit SQL on the default cluster; each dataset it reads still "
+            "needs `select`.", [["users:id:*"]], ["execute"],
+            ["/gateway/queries", "/poros/workspaces/public/cluster/default"]),
 ]

@@ -8,8 +8,9 @@ its timeout, or cancelled, is interrupted.
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 from syscalls.errors import SyscallError
 
@@ -44,6 +45,7 @@ class Query:
         self.limits = limits
         self.cancelled = False
         self.timed_out = False
+        self._timer: threading.Timer | None = None
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -54,14 +56,36 @@ class Query:
         self.con.interrupt()
 
     def run(self) -> Any:
-        """Execute; returns the DuckDB relation result (fetch it with fetchall/arrow)."""
-        timer = None
-        if self.limits.timeout:
-            timer = threading.Timer(self.limits.timeout, self._expire)
-            timer.daemon = True
-            timer.start()
-        try:
+        """Execute; returns the DuckDB result (fetch it with `fetchmany` or `batches`). The
+        timeout runs from here until `close`, so fetching a slow result is bounded too."""
+        if self.limits.timeout and self._timer is None:
+            self._timer = threading.Timer(self.limits.timeout, self._expire)
+            self._timer.daemon = True
+            self._timer.start()
+        with self._errors():
             return self.con.execute(self.sql, self.params) if self.params else self.con.execute(self.sql)
+
+    def fetchmany(self, n: int) -> list[tuple]:
+        with self._errors():
+            return self.con.fetchmany(n) if n >= 0 else self.con.fetchall()
+
+    def batches(self, rows: int = 100_000) -> Iterator[Any]:
+        """The result as Arrow record batches: the first is the schema, then the batches."""
+        with self._errors():
+            reader = self.con.to_arrow_reader(rows)
+        yield reader.schema
+        while True:
+            with self._errors():
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    return
+            yield batch
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
         except self._duckdb.InterruptException:
             if self.timed_out:
                 raise SyscallError("ETIMEDOUT", f"the query ran past its {self.limits.timeout:g} s timeout") from None
@@ -69,9 +93,8 @@ class Query:
         except self._duckdb.Error as e:
             raise SyscallError("EINVAL", f"the engine refused the query: {type(e).__name__}: "
                                f"{str(e).splitlines()[0]}") from None
-        finally:
-            if timer is not None:
-                timer.cancel()
 
     def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
         self.con.close()

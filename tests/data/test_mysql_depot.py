@@ -49,3 +49,18 @@ def test_a_mysql_depot_reads_through_an_instance_secret(tmp_path, table):
         assert r["rows"] == [[1, "#####"], [2, "#####"]]
         with pytest.raises(Exception):
             k.query.execute(sql="select * from shop.mysql.user")  # system schemas are not datasets
+
+
+def test_a_rotated_secret_reconnects_its_depot(tmp_path, table):
+    secret = {"name": "my-creds", "version": "v1", "type": "instance-secret",
+              "instance-secret": {"type": "key-value", "data": {"username": "nobody-here", "password": "x"}}}
+    with connect(f"embedded://{tmp_path / 'state'}") as k:
+        k.resource.apply(manifests=[secret, {"name": "shop", "version": "v1", "type": "depot", "depot": {
+            "type": "mysql", "mysql": {"host": "127.0.0.1", "port": 3306, "database": "test"},
+            "secrets": [{"name": "my-creds"}]}}])
+        with pytest.raises(Exception) as refused:
+            k.query.execute(sql=f"select id from shop.test.{table}")
+        assert refused.value.code == "EUNAVAIL" and "nobody-here" not in str(refused.value.message).split("user")[0]
+        secret["instance-secret"]["data"] = {"username": "root", "password": ""}
+        k.resource.apply(manifests=[secret])  # only the secret: the depot picks it up
+        assert k.query.execute(sql=f"select id from shop.test.{table} order by id")["rows"] == [[1], [2]]
