@@ -4,27 +4,41 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from pathlib import Path
 from typing import Optional
 
 import typer
 
+from .. import export
 from ..output import Format, age, emit, paint, render, table, to_json
 from ..session import client
 
 
 def query(sql: str = typer.Argument(..., help='The SQL (any dialect: --dialect), or "history".'),
           dialect: str = typer.Option("duckdb", "--dialect", help="trino, postgres, duckdb, mysql, spark, …"),
-          limit: int = typer.Option(1000, "--limit", help="At most this many rows (-1: all)."),
+          limit: Optional[int] = typer.Option(None, "--limit",
+                                              help="At most this many rows (default 1000 shown; all with --out; "
+                                                   "-1: all)."),
+          cluster: Optional[str] = typer.Option(None, "--cluster", "-c", help="Run on this cluster (default: "
+                                                "the built-in default, which serves every depot)."),
+          workspace: Optional[str] = typer.Option(None, "--workspace", "-w", help="The cluster's workspace."),
           depot: Optional[str] = typer.Option(None, "--depot", help="Resolve unqualified tables in this depot."),
           collection: Optional[str] = typer.Option(None, "--collection", help="… and this collection."),
           output: str = typer.Option("table", "--output", "-o", help="table, json or csv."),
+          out: Optional[Path] = typer.Option(None, "--out", help="Write every row to FILE.parquet, .csv or .json "
+                                             "(streamed: memory stays flat)."),
           explain_policy: bool = typer.Option(False, "--explain-policy",
                                               help="Also show the policies applied and the rewritten SQL.")) -> None:
     """Run governed SQL: `select` is checked per dataset; masks and row filters apply."""
     if sql.strip().lower() == "history":
         _history(output)
         return
-    result = client().query.execute(sql=sql, dialect=dialect, limit=limit, depot=depot, collection=collection)
+    where = {"sql": sql, "dialect": dialect, "depot": depot, "collection": collection, "cluster": cluster,
+             "workspace": workspace}
+    if out is not None:
+        _export(where, out, -1 if limit is None else limit, explain_policy)
+        return
+    result = client().query.execute(**where, limit=1000 if limit is None else limit)
     if output == "json":
         emit(to_json(result))
         return
@@ -38,16 +52,32 @@ def query(sql: str = typer.Argument(..., help='The SQL (any dialect: --dialect),
     else:
         headers = [c["name"] + (f" [{c['masked']}]" if c["masked"] else "") for c in result["columns"]]
         emit(table(headers, result["rows"], upper=False) if result["rows"] else "(no rows)")
-    more = " (more rows: raise --limit)" if result["truncated"] else ""
-    print(paint(f"{result['row_count']} rows in {result['elapsed_ms']:.0f} ms{more}", "dim", sys.stderr),
-          file=sys.stderr)
-    governance = result["governance"]
+    more = " (more rows: raise --limit, or --out FILE)" if result["truncated"] else ""
+    _note(f"{result['row_count']} rows in {result['elapsed_ms']:.0f} ms{more}")
+    _governance(result["governance"], explain_policy)
+
+
+def _export(where: dict, out: Path, limit: int, explain_policy: bool) -> None:
+    export.format_of(out)  # a bad suffix fails before the query runs
+    progress = export.Progress(str(out))
+    try:
+        header, footer = export.write(client().query.stream(**where, limit=limit), out, progress)
+    finally:
+        progress.done()
+    _note(f"{footer.get('row_count', 0):,} rows to {out} in {footer.get('elapsed_ms', 0):.0f} ms")
+    _governance(header.get("governance") or {"policies": [], "datasets": [], "sql": ""}, explain_policy)
+
+
+def _note(text: str) -> None:
+    print(paint(text, "dim", sys.stderr), file=sys.stderr)
+
+
+def _governance(governance: dict, explain_policy: bool) -> None:
     if explain_policy or governance["policies"]:
-        policies = ", ".join(governance["policies"]) or "none"
-        print(paint(f"policies applied: {policies}", "dim", sys.stderr), file=sys.stderr)
+        _note(f"policies applied: {', '.join(governance['policies']) or 'none'}")
     if explain_policy:
-        print(paint(f"datasets: {', '.join(governance['datasets']) or 'none'}", "dim", sys.stderr), file=sys.stderr)
-        print(paint(f"rewritten SQL: {governance['sql']}", "dim", sys.stderr), file=sys.stderr)
+        _note(f"datasets: {', '.join(governance['datasets']) or 'none'}")
+        _note(f"rewritten SQL: {governance['sql']}")
 
 
 def _history(output: str) -> None:
