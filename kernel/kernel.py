@@ -29,7 +29,9 @@ from .heimdall.service import SECRET_TYPES, Heimdall
 from .names import sanitize
 from .poros import syscalls as poros_syscalls
 from .caretaker import Caretaker
+from .depot import syscalls as depot_syscalls
 from .depot.registry import Depots
+from .depot.writes import Uploads
 from .minerva.clusters import DEFAULT_CLUSTER, Clusters
 from .gateway import syscalls as gateway_syscalls
 from .gateway.service import Gateway
@@ -71,10 +73,11 @@ class Kernel:
         self.reconciler = Reconciler(self)
         self.depots = Depots()
         self.clusters = Clusters()
+        self.uploads = Uploads()
         self.gateway = Gateway(self.state_dir, self.depots)
         self.handlers: dict[str, Callable[..., Any]] = {
             **heimdall_syscalls.HANDLERS, **poros_syscalls.HANDLERS, **runtime_syscalls.HANDLERS,
-            **gateway_syscalls.HANDLERS,
+            **gateway_syscalls.HANDLERS, **depot_syscalls.HANDLERS,
             "kernel.info": self._info, "audit.list": self._audit_list,
         }
         self._handoff = self.state_dir / TOKEN_HANDOFF

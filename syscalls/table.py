@@ -184,6 +184,14 @@ def query_history(limit: int = 50, user: str | None = None) -> list[dict]:
     """Recent queries: who, SQL, rewritten SQL, policies applied, rows, time."""
 
 
+# --- depots: datasets ---------------------------------------------------------------------
+
+@syscall("dataset.write", errors=("ENOENT",))
+def dataset_write(address: str, data: str, mode: Literal["overwrite", "append"] = "overwrite",
+                  upload: str | None = None, commit: bool = True) -> dict:
+    """Write Arrow data (a base64 IPC stream, ≤ 16 MiB a call) to a dataset; commit makes it visible."""
+
+
 TABLE: dict[str, Syscall] = {s.name: s for s in globals().values() if isinstance(s, Syscall)}
 
 

@@ -5,6 +5,7 @@ command at run time. The same command runs as a local process or in a container 
 """
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -19,6 +20,7 @@ class Stack:
     spec: Schema
     command: Callable[[dict[str, Any]], list[str]]
     needs_token: bool = False  # the pod gets a short-lived token for the resource's owner
+    check: Callable[[dict[str, Any], str], None] = lambda spec, path: None  # cross-field checks
 
 
 def _container(spec: dict[str, Any]) -> list[str]:
@@ -34,7 +36,40 @@ def _python(spec: dict[str, Any]) -> list[str]:
     return [sys.executable, "-m", spec["module"], *args]
 
 
+def _sql(spec: dict[str, Any]) -> list[str]:
+    """The pod program reads through the Gateway as the owner, runs the steps on its own
+    locked-down DuckDB and writes the outputs with `dataset.write` (see dataos_shell/stacks/sql.py)."""
+    return [sys.executable, "-m", "dataos_shell.stacks.sql", json.dumps(spec)]
+
+
+def _check_sql(spec: dict[str, Any], path: str) -> None:
+    """Names are unique across inputs and steps, and every output names one of them."""
+    seen: dict[str, str] = {}
+    for part in ("inputs", "steps"):
+        for i, entry in enumerate(spec.get(part, [])):
+            if entry["name"].lower() in seen:
+                raise fail(f"{path}.{part}[{i}].name",
+                           f"{entry['name']!r} is already the name of {seen[entry['name'].lower()]}")
+            seen[entry["name"].lower()] = f"{part}[{i}]"
+    for i, output in enumerate(spec["outputs"]):
+        if output["name"].lower() not in seen:
+            raise fail(f"{path}.outputs[{i}].name", f"no input or step named {output['name']!r} "
+                       f"(known: {', '.join(e['name'] for p in ('inputs', 'steps') for e in spec.get(p, []))})")
+
+
 ARGS = List(Scalar())
+IDENT = Str(pattern=r"[A-Za-z_][A-Za-z0-9_]*", hint="an SQL identifier (letters, digits, _)")
+UDL = Str(pattern=r"dataos://[a-z0-9][-a-z0-9_]*:[A-Za-z0-9_\-]+/[A-Za-z0-9_.\-]+",
+          hint="a dataset address such as dataos://depot:collection/dataset")
+SQL_SPEC = Map({
+    "inputs": List(Map({"name": IDENT, "dataset": UDL, "query": Str()}, required=("name",),
+                       one_of=("dataset", "query")), min=1),
+    "steps": List(Map({"name": IDENT, "sql": Str()}, required=("name", "sql"))),
+    "outputs": List(Map({"name": IDENT, "dataset": UDL, "format": Str(enum=("parquet", "csv", "json")),
+                         "options": Map({"saveMode": Str(enum=("overwrite", "append"))})},
+                        required=("name", "dataset")), min=1),
+    "envs": Anything(),
+}, required=("inputs", "outputs"))
 STACKS: dict[str, Stack] = {s.name: s for s in (
     Stack("container", "A command, run as a local process or in `image` on Kubernetes",
           Map({"image": Str(), "command": List(Str(), min=1), "arguments": ARGS, "envs": Anything()},
@@ -43,6 +78,8 @@ STACKS: dict[str, Stack] = {s.name: s for s in (
           Map({"script": Str(), "file": Str(), "module": Str(pattern=r"[A-Za-z_][\w.]*", hint="a module name"),
                "arguments": ARGS, "envs": Anything()}, one_of=("script", "file", "module")),
           _python, needs_token=True),
+    Stack("sql", "SQL steps over governed inputs, written to datasets (inputs read as the owner)",
+          SQL_SPEC, _sql, needs_token=True, check=_check_sql),
 )}
 
 
@@ -52,6 +89,7 @@ def check_stack(stack: Any, spec: Any, path: str) -> Stack:
     if found is None:
         raise fail(f"{path}.stack", f"unknown stack {stack!r} (known: {', '.join(sorted(STACKS))})")
     found.spec.check(spec if spec is not None else {}, f"{path}.stackSpec")
+    found.check(spec, f"{path}.stackSpec")
     return found
 
 

@@ -1,0 +1,53 @@
+"""Syscall handlers of depots: dataset.write."""
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from syscalls.errors import SyscallError
+
+from ..call import Call
+from . import Address
+from .writes import MAX_CHUNK
+
+
+def dataset_write(call: Call, address: str, data: str, mode: str, upload: str | None,
+                  commit: bool) -> dict[str, Any]:
+    """One chunk of Arrow data for a dataset; the first call starts an upload, `commit` ends it."""
+    where = Address.parse(address)
+    if not where.collection or not where.dataset:
+        raise SyscallError("EINVAL", f"{address}: name a dataset, dataos://depot:collection/dataset",
+                           field="address")
+    call.authorize("write", str(where))
+    table = _arrow(data)
+    uploads = call.kernel.uploads
+    current = (uploads.get(upload, call.caller.id, where) if upload
+               else uploads.begin(call.caller.id, where, call.kernel.depots.get(where.depot), mode))
+    try:
+        uploads.append(current, table)
+        if commit:
+            uploads.commit(current)
+    except BaseException:
+        uploads.abort(current)
+        raise
+    return {"address": str(where), "upload": current.id, "rows": current.rows, "committed": commit}
+
+
+def _arrow(data: str) -> Any:
+    """An Arrow IPC stream, base64-encoded, as a table (EINVAL when it is not one)."""
+    import pyarrow as pa
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise SyscallError("EINVAL", "data: not base64", field="data") from None
+    if len(raw) > MAX_CHUNK:
+        raise SyscallError("EINVAL", f"data: a chunk is at most {MAX_CHUNK // 2**20} MiB of Arrow; send more "
+                           f"chunks with `upload`", field="data")
+    try:
+        return pa.ipc.open_stream(raw).read_all()
+    except pa.ArrowInvalid as e:
+        raise SyscallError("EINVAL", f"data: not an Arrow IPC stream ({e})", field="data") from None
+
+
+HANDLERS = {"dataset.write": dataset_write}
