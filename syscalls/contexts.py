@@ -88,6 +88,18 @@ class Contexts:
         self._save()
         return Context(name, url)
 
+    def remove(self, name: str) -> Context:
+        """Forget a context and its token; `local` becomes current if it was."""
+        found = self.get(name)
+        if name == LOCAL:
+            raise SyscallError("EINVAL", "the local context cannot be removed", field="name")
+        self.forget_token(name)
+        del self._config["contexts"][name]
+        if self._config["current-context"] == name:
+            self._config["current-context"] = LOCAL
+        self._save()
+        return found
+
     def use(self, name: str) -> Context:
         self.get(name)
         self._config["current-context"] = name

@@ -52,6 +52,13 @@ def context_add(name: str, url: str = typer.Option(..., "--url", help="https://H
     emit(f"context {name!r} added" + (" and in use" if use else ""))
 
 
+@context_app.command("delete")
+def context_delete(name: str) -> None:
+    """Remove a context and its stored token."""
+    Contexts().remove(name)
+    emit(f"context {name!r} deleted")
+
+
 def login(token_stdin: bool = typer.Option(False, "--token-stdin", help="Read the token from standard input."),
           context: Optional[str] = typer.Option(None, "--context", help="Log in to this context.")) -> None:
     """Store an API token for the current context, after checking it with the kernel."""

@@ -235,6 +235,12 @@ def test_contexts(run_dataos, dataos_home):
     ok(run_dataos("context", "use", "local"))
     assert as_json(run_dataos("whoami", "-o", "json"))["id"] == me["id"]
     assert "prod" not in (dataos_home / "config" / "credentials.json").read_text()
+    ok(run_dataos("context", "use", "prod"))
+    assert "deleted" in ok(run_dataos("context", "delete", "prod")).stdout
+    assert [c["name"] for c in as_json(run_dataos("context", "list", "-o", "json"))] == ["local"]
+    assert as_json(run_dataos("context", "list", "-o", "json"))[0]["current"]  # back to local
+    error_line(run_dataos("context", "delete", "local"), "EINVAL", 2)
+    error_line(run_dataos("context", "delete", "prod"), "ENOENT", 5)
 
 
 @pytest.mark.slow
