@@ -9,15 +9,20 @@ if TYPE_CHECKING:
     from syscalls.client import Client
 
 _client: "Client | None" = None
+auto_demo = True  # a new local kernel's first start installs the demo (`dataos demo …` turns this off)
 
 
 def client() -> "Client":
     global _client
     if _client is None:
         from syscalls import connect
+        from . import demo
+        first = auto_demo and demo.pending()
         _client = connect()
         for line in _client.notices:
             notice(line)
+        if first:
+            demo.first_start(_client, "local://")
     return _client
 
 

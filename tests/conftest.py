@@ -29,6 +29,7 @@ from syscalls import procs
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 CLEAN_ENV = ("DATAOS_TOKEN", "DATAOS_CONTEXT", "DATAOS_DEBUG", "DATAOS_PROG", "PAGER")
+os.environ["DATAOS_NO_DEMO"] = "1"  # no new kernel installs the demo lakehouse, except in tests/demo
 
 
 # --- processes ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from syscalls.daemon import LocalKernel
 from syscalls import connect
 from syscalls.errors import SyscallError
 
+from .. import demo
 from ..output import Format, emit, render
 from .options import OUTPUT
 
@@ -25,8 +26,10 @@ def start(cloud: Optional[str] = typer.Option(None, "--cloud", help="Where workl
           kubeconfig: Optional[str] = typer.Option(None, "--kubeconfig", help="With --cloud kubernetes."),
           kube_context: Optional[str] = typer.Option(None, "--kube-context", help="With --cloud kubernetes."),
           namespace_prefix: Optional[str] = typer.Option(None, "--namespace-prefix",
-                                                         help="With --cloud kubernetes: prefix of namespaces.")) -> None:
-    """Start the local kernel if it is not running."""
+                                                         help="With --cloud kubernetes: prefix of namespaces."),
+          no_demo: bool = typer.Option(False, "--no-demo", help="Do not install the demo lakehouse on the first "
+                                       "start of a new kernel (also: DATAOS_NO_DEMO=1).")) -> None:
+    """Start the local kernel if it is not running; its first start installs the demo lakehouse."""
     local = LocalKernel()
     options = [flag for name, value in (("--cloud", cloud), ("--kubeconfig", kubeconfig),
                                         ("--kube-context", kube_context), ("--namespace-prefix", namespace_prefix))
@@ -34,10 +37,13 @@ def start(cloud: Optional[str] = typer.Option(None, "--cloud", help="Where workl
     before = local.health()
     if before and options:
         raise SyscallError("EINVAL", "the kernel is running: `dataos kernel stop` first to change its cloud")
+    first = not before and not no_demo and demo.wanted() and demo.new_state(local.locations)
     health = before or local.start(options)
-    connect("local://").close()  # a new kernel hands its first operator token over: store it now
-    state = "already running" if before else "started"
-    emit(f"kernel {state} (pid {health['pid']}, version {health['version']}, socket {local.locations.socket})")
+    with connect("local://") as c:  # a new kernel hands its first operator token over: store it now
+        state = "already running" if before else "started"
+        emit(f"kernel {state} (pid {health['pid']}, version {health['version']}, socket {local.locations.socket})")
+        if first:
+            demo.first_start(c, "local://")
 
 
 @app.command()
