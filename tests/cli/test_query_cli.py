@@ -8,7 +8,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from tests.clitools import error_line, ok
+from clitools import error_line, ok
 
 ROWS = 30_000
 

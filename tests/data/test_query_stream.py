@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from syscalls import SyscallError
-from tests.clitools import wait_for
+from clitools import wait_for
 
 TRANSPORTS = ["embedded", "unix", "http", "https"]
 ROWS = 250_000
