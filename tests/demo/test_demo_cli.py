@@ -7,7 +7,7 @@ import json
 import duckdb
 import pytest
 
-from clitools import as_json, ok
+from clitools import as_json, ok, wait_for
 
 ORDERS = 20_000
 MANIFESTS = ["depot/lakehouse", "policy/demo-analyst-read", "policy/demo-mask-email",
@@ -52,6 +52,14 @@ def test_the_operator_sees_raw_emails(demo):
     result = query(run, "select customer_id, email, region from lakehouse.retail.customers")
     assert {row[0]: (row[1], row[2]) for row in result["rows"]} == raw
     assert result["governance"]["policies"] == []
+
+
+def test_the_workflow_builds_daily_revenue_with_the_sql_stack(demo):
+    run, _ = demo
+    wait_for(lambda: as_json(run("get", "runtime", "workflow", "daily-revenue", "-o", "json"))["runtime"]
+             == "succeeded", timeout=60)
+    result = query(run, "select sum(orders), count(distinct region) from lakehouse.retail.daily_revenue")
+    assert result["rows"] == [[ORDERS, 3]]
 
 
 @pytest.mark.parametrize("how", ["context", "token"])
