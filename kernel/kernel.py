@@ -32,6 +32,10 @@ from .caretaker import Caretaker
 from .depot import syscalls as depot_syscalls
 from .depot.registry import Depots
 from .depot.writes import Uploads
+from .metis import syscalls as metis_syscalls
+from .metis.schedule import WORKSPACE as SCAN_WORKSPACE
+from .metis.schedule import scan_workflow, workflow_name
+from .metis.service import Metis
 from .minerva.clusters import DEFAULT_CLUSTER, Clusters
 from .gateway import syscalls as gateway_syscalls
 from .gateway.service import Gateway
@@ -74,10 +78,11 @@ class Kernel:
         self.depots = Depots()
         self.clusters = Clusters()
         self.uploads = Uploads()
-        self.gateway = Gateway(self.state_dir, self.depots)
+        self.metis = Metis(self.state_dir, self.depots)
+        self.gateway = Gateway(self.state_dir, self.depots, self.metis.column_tags, self.metis.used)
         self.handlers: dict[str, Callable[..., Any]] = {
             **heimdall_syscalls.HANDLERS, **poros_syscalls.HANDLERS, **runtime_syscalls.HANDLERS,
-            **gateway_syscalls.HANDLERS, **depot_syscalls.HANDLERS,
+            **gateway_syscalls.HANDLERS, **depot_syscalls.HANDLERS, **metis_syscalls.HANDLERS,
             "kernel.info": self._info, "audit.list": self._audit_list,
         }
         self._handoff = self.state_dir / TOKEN_HANDOFF
@@ -89,6 +94,8 @@ class Kernel:
             self._load_depot(resource)
         for resource in self.poros.list("cluster"):
             self.clusters.load(resource)
+        for resource in self.poros.list("workflow"):
+            self.metis.track(resource)
         if workloads:
             self.reconciler.start()
 
@@ -142,6 +149,10 @@ class Kernel:
             self.clusters.load(resource)
         elif resource["type"] == "instance-secret":
             self._reload_depots(resource["name"])
+        self.metis.resource_applied(resource)
+        if resource["type"] == "depot":
+            self.metis.scan_later(resource["name"], resource.get("owner") or "system")  # its first scan
+            self._schedule_scans(resource)
         self.reconciler.wake()
 
     def deleted(self, resource: dict[str, Any]) -> None:
@@ -150,10 +161,13 @@ class Kernel:
             self.gateway.unload(resource["name"])
         elif resource["type"] == "depot":
             self.depots.unload(resource["name"])
+            self.metis.forget_depot(resource["name"], resource.get("owner") or "system")
+            self._schedule_scans({**resource, "depot": {**resource["depot"], "scan": None}})
         elif resource["type"] == "cluster":
             self.clusters.unload(resource)
         elif resource["type"] == "instance-secret":
             self._reload_depots(resource["name"])
+        self.metis.resource_deleted(resource)
         self.reconciler.teardown(resource)
 
     # --- kernel.* and audit.* ---------------------------------------------------------------
@@ -182,6 +196,17 @@ class Kernel:
             values = self.heimdall.open_secret(secret)
             credentials.update({k: v for k, v in values.items() if not ref.get("keys") or k in ref["keys"]})
         self.depots.load(resource, credentials)
+
+    def _schedule_scans(self, depot: dict[str, Any]) -> None:
+        """Keep the depot's `scan-DEPOT` workflow in step with its `scan.cron` (see metis/schedule.py)."""
+        wanted = scan_workflow(depot)
+        current = self.poros.find("workflow", workflow_name(depot["name"]), SCAN_WORKSPACE)
+        if wanted is not None:
+            plans = [p for p in self.poros.plan([wanted], None) if p.action != "unchanged"]
+            for resource in self.poros.apply(plans, depot.get("owner") or "system"):
+                self.applied(resource)
+        elif current is not None:
+            self.deleted(self.poros.delete("workflow", current["name"], SCAN_WORKSPACE, "system"))
 
     def _reload_depots(self, secret: str) -> None:
         """An instance-secret changed: the depots that name it reconnect with its new values."""
@@ -232,6 +257,7 @@ class Kernel:
         self.runtime_state.close()
         self.caretaker.close()
         self.gateway.close()
+        self.metis.close()
         self.audit.close()
         self.poros.close()
         self.heimdall.close()

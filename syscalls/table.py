@@ -192,6 +192,52 @@ def dataset_write(address: str, data: str, mode: Literal["overwrite", "append"] 
     """Write Arrow data (a base64 IPC stream, ≤ 16 MiB a call) to a dataset; commit makes it visible."""
 
 
+# --- metis: the catalog --------------------------------------------------------------------
+# `ref` is a dataset address, optionally with a column (dataos://depot:collection/dataset#column),
+# or a resource (resource://WORKSPACE/TYPE/NAME).
+
+@syscall("catalog.scan", errors=("ENOENT", "ECONFLICT"), stream=True)
+def catalog_scan(depot: str) -> Iterator[dict]:
+    """Scan a depot into the catalog (only what changed); progress as it goes."""
+
+
+@syscall("catalog.search")
+def catalog_search(text: str = "", tag: str | None = None, depot: str | None = None, type: str | None = None,
+                   owner: str | None = None, tier: str | None = None, limit: int = 20, offset: int = 0) -> dict:
+    """Find datasets and resources by words and facets (only what the caller may read)."""
+
+
+@syscall("catalog.get", errors=("ENOENT",))
+def catalog_get(ref: str) -> dict:
+    """An entry: schema with tags, profile, owner, description, lineage (masked as the caller sees data)."""
+
+
+@syscall("catalog.tag", errors=("ENOENT",))
+def catalog_tag(ref: str, tag: str, remove: bool = False) -> dict:
+    """Tag a dataset or a column (PII.* tags mask the column for users without roles:id:pii-reader)."""
+
+
+@syscall("catalog.describe", errors=("ENOENT",))
+def catalog_describe(ref: str, text: str) -> dict:
+    """Describe a dataset or a column."""
+
+
+@syscall("catalog.owner", errors=("ENOENT",))
+def catalog_owner(ref: str, user: str) -> dict:
+    """Set a dataset's owner."""
+
+
+@syscall("catalog.history", errors=("ENOENT",))
+def catalog_history(ref: str) -> list[dict]:
+    """Every change to an entry, oldest first ("column added", "type changed", "tag added"…)."""
+
+
+@syscall("catalog.lineage", errors=("ENOENT",))
+def catalog_lineage(ref: str, direction: Literal["upstream", "downstream", "both"] = "both",
+                    depth: int = 3) -> dict:
+    """Where an entry comes from and what depends on it: nodes and edges (with column mappings)."""
+
+
 TABLE: dict[str, Syscall] = {s.name: s for s in globals().values() if isinstance(s, Syscall)}
 
 

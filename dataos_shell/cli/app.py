@@ -10,7 +10,7 @@ from syscalls.errors import SyscallError
 
 from .. import session
 from ..output import error_line, paint
-from . import audit, contexts, demo, kernel, policy, query, resources, runtime, syscall, users
+from . import audit, catalog, contexts, demo, kernel, policy, query, resources, runtime, syscall, users
 
 app = typer.Typer(
     name="dataos", no_args_is_help=False, add_completion=True, pretty_exceptions_enable=False,
@@ -54,6 +54,7 @@ app.add_typer(users.app, name="user")
 app.add_typer(policy.app, name="policy")
 app.add_typer(kernel.app, name="kernel")
 app.add_typer(demo.app, name="demo")
+app.add_typer(catalog.app, name="catalog")
 app.command(name="syscall")(syscall.syscall)
 app.command(name="audit")(audit.audit)
 app.command(name="query")(query.query)

@@ -115,8 +115,10 @@ class SQLiteDepot(AttachedDepot):
 
 
 class PostgresDepot(AttachedDepot):
+    """Collections are the database's schemas (its system schemas hidden)."""
     kind = "postgres"
     extension = ("duckdb-extension-postgres-scanner", "postgres_scanner")
+    hidden_schemas = frozenset({"information_schema", "pg_catalog", "pg_toast"})
 
     def target(self) -> str:
         spec = self.spec

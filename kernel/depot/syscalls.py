@@ -8,6 +8,7 @@ from typing import Any
 from syscalls.errors import SyscallError
 
 from ..call import Call
+from ..poros.reconcile import POD_KEY
 from . import Address
 from .writes import MAX_CHUNK
 
@@ -31,6 +32,10 @@ def dataset_write(call: Call, address: str, data: str, mode: str, upload: str | 
     except BaseException:
         uploads.abort(current)
         raise
+    if commit:  # a job's reads through the Gateway are the dataset's upstream (its key is its own)
+        key = call.caller.key or ""
+        reads = call.kernel.gateway.datasets_read(call.caller.id, key) if key.startswith(POD_KEY) else []
+        call.kernel.metis.written(str(where), call.caller.id, reads)
     return {"address": str(where), "upload": current.id, "rows": current.rows, "committed": commit}
 
 

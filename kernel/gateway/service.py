@@ -35,13 +35,20 @@ MIGRATIONS = [
         policies TEXT NOT NULL, datasets TEXT NOT NULL, rows INTEGER, elapsed_ms REAL, errno TEXT);
     CREATE INDEX history_time ON history (time)
     """,
+    "ALTER TABLE history ADD COLUMN key TEXT",  # the API key a query came with (a pod's: lineage)
 ]
 
 
 class Gateway:
-    def __init__(self, state_dir: Path, depots: Depots) -> None:
+    def __init__(self, state_dir: Path, depots: Depots,
+                 tags_of: Callable[[str], dict[str, frozenset[str]]] = lambda urn: {},
+                 on_read: Callable[[list[str]], None] = lambda urns: None) -> None:
+        """`tags_of(urn)` gives a dataset's column tags (the catalog's); `on_read` hears which
+        datasets each successful query read (usage)."""
         self.db = Database(state_dir / "gateway.db", MIGRATIONS)
         self.depots = depots
+        self.tags_of = tags_of
+        self.on_read = on_read
         self.policies: dict[str, DataPolicy] = {}
         self.running: dict[str, tuple[str, Query]] = {}  # id -> (user, query)
         self._lock = threading.Lock()
@@ -108,8 +115,8 @@ class Gateway:
     def _start(self, caller: Caller, sql: str, dialect: str, depot: str | None, collection: str | None,
                timeout: float | None, cluster: Cluster) -> "_Run":
         """Plan, check the datasets against the cluster, start the engine: a running query."""
-        record = {"id": uuid.uuid4().hex[:12], "user": caller.id, "sql": sql, "rewritten": None, "policies": [],
-                  "datasets": [], "rows": None, "errno": None}
+        record = {"id": uuid.uuid4().hex[:12], "user": caller.id, "key": caller.key, "sql": sql, "rewritten": None,
+                  "policies": [], "datasets": [], "rows": None, "errno": None}
         run = _Run(self, record)
         try:
             try:
@@ -146,7 +153,8 @@ class Gateway:
             if e.code == "ENOENT":
                 return None  # not a dataset: the Gateway refuses the relation by name
             raise  # a depot that is down says so (EUNAVAIL), it does not vanish
-        return Dataset(depot, collection, name, columns, source.sql)
+        address = f"dataos://{depot}:{collection}/{name}"
+        return Dataset(depot, collection, name, columns, source.sql, self.tags_of(address))
 
     def cancel(self, query_id: str, user: str, operator: bool) -> dict[str, Any]:
         with self._lock:
@@ -165,12 +173,21 @@ class Gateway:
         return [{**dict(r), "policies": json.loads(r["policies"]), "datasets": json.loads(r["datasets"])}
                 for r in rows]
 
+    def datasets_read(self, user: str, key: str) -> list[str]:
+        """The datasets one API key's successful queries read (a job's inputs, for lineage)."""
+        rows = self.db.query("SELECT DISTINCT d.value FROM history h, json_each(h.datasets) d "
+                             "WHERE h.user=? AND h.key=? AND h.errno IS NULL", [user, key])
+        return sorted(r["value"] for r in rows)
+
     def _remember(self, record: dict[str, Any], elapsed_ms: float) -> None:
         with self.db.transaction() as c:
-            c.execute("INSERT INTO history VALUES (?,?,?,?,?,?,?,?,?,?)",
+            c.execute("INSERT INTO history (id, time, user, sql, rewritten, policies, datasets, rows, elapsed_ms, "
+                      "errno, key) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                       (record["id"], now(), record["user"], record["sql"], record["rewritten"],
                        json.dumps(record["policies"]), json.dumps(record["datasets"]), record["rows"],
-                       round(elapsed_ms, 2), record["errno"]))
+                       round(elapsed_ms, 2), record["errno"], record["key"]))
+        if record["errno"] is None and record["datasets"]:
+            self.on_read(record["datasets"])
 
     def close(self) -> None:
         self.db.close()
@@ -178,10 +195,12 @@ class Gateway:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who runs a query: their id, their tags (for data policies) and their `select` check."""
+    """Who runs a query: their id, their tags (for data policies), their `select` check, and the
+    name of the API key they came with."""
     id: str
     tags: frozenset[str]
     can_select: Callable[[Dataset], bool]
+    key: str | None = None
 
 
 class _Run:

@@ -10,7 +10,8 @@ from .service import Caller
 
 
 def _caller(call: Call) -> Caller:
-    return Caller(call.caller.id, call.caller.tags, lambda dataset: call.allowed("select", dataset.address))
+    return Caller(call.caller.id, call.caller.tags, lambda dataset: call.allowed("select", dataset.address),
+                  call.caller.key)
 
 
 def _cluster(call: Call, name: str | None, workspace: str | None) -> Cluster:

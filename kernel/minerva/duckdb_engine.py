@@ -33,7 +33,11 @@ class Query:
         self.con = duckdb.connect(config={"autoload_known_extensions": False, "autoinstall_known_extensions": False})
         self.con.execute("SET allowed_directories = $dirs", {"dirs": list(allowed_directories)})
         for statement in dict.fromkeys(setup):
-            self.con.execute(statement)
+            try:
+                self.con.execute(statement)
+            except duckdb.Error as e:  # the source is down or refuses us; its text may carry a connection string
+                self.con.close()
+                raise SyscallError("EUNAVAIL", f"a depot's source could not be opened ({type(e).__name__})") from None
         if limits.memory:
             self.con.execute("SET memory_limit = $m", {"m": limits.memory})
         if limits.threads:

@@ -75,6 +75,7 @@ WORKER = Map({"title": Str(), "replicas": Int(min=0, max=100), **WORKLOAD}, requ
 
 DEPOT_TYPES = ("file", "duckdb", "sqlite", "postgresql", "mysql")
 DEPOT = Map({"type": Str(enum=DEPOT_TYPES), "description": Str(), "external": Bool(),
+             "scan": Map({"cron": Str(validate=_cron), "timezone": Str(validate=_timezone)}, required=("cron",)),
              **{t: Anything() for t in DEPOT_TYPES},
              "secrets": List(Map({"name": NAME, "workspace": NAME, "keys": List(Str()),
                                   "allkeys": Bool(), "acl": Str(enum=("r", "rw"))}, required=("name",)))},

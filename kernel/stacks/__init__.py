@@ -80,6 +80,9 @@ STACKS: dict[str, Stack] = {s.name: s for s in (
           _python, needs_token=True),
     Stack("sql", "SQL steps over governed inputs, written to datasets (inputs read as the owner)",
           SQL_SPEC, _sql, needs_token=True, check=_check_sql),
+    Stack("scan", "Scan a depot into the catalog (what `depot.scan.cron` runs)",
+          Map({"depot": Str()}, required=("depot",)),
+          lambda spec: [sys.executable, "-m", "dataos_shell.stacks.scan", spec["depot"]], needs_token=True),
 )}
 
 

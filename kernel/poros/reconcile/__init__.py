@@ -223,8 +223,11 @@ class Reconciler:
         return env
 
 
+POD_KEY = "pod-"  # the prefix of the API keys pods get
+
+
 def token_key(pod: str) -> str:
-    return "pod-" + hashlib.sha256(pod.encode()).hexdigest()[:16]
+    return POD_KEY + hashlib.sha256(pod.encode()).hexdigest()[:16]
 
 
 def resource_key(resource: dict[str, Any]) -> str:

@@ -1,0 +1,330 @@
+"""The Metis service: what other services and the `catalog.*` syscalls call.
+
+It owns the catalog database (`store.Catalog`); the Gateway reads column tags here (cached in
+memory), Poros tells it about resources, the sql stack's specs give lineage, and query history
+gives usage and the lineage of jobs that write datasets.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from syscalls.errors import SyscallError
+
+from ..depot import Address
+from ..depot.registry import Depots
+from ..store import now
+from .model import DATASET, Ref, kind_of, resource_urn
+from .store import Catalog
+
+log = logging.getLogger("dataos.metis")
+TAG_PATTERN = r"[A-Za-z][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*"
+USAGE_FLUSH = 5.0  # seconds between writes of usage counts
+
+
+class Metis:
+    def __init__(self, state_dir: Path, depots: Depots) -> None:
+        self.catalog = Catalog(state_dir / "metis.db")
+        self.depots = depots
+        self._tags: dict[str, dict[str, frozenset[str]]] = {}
+        self._running: dict[str, threading.Lock] = {}  # depot -> held while it is scanned
+        self._scanning: dict[str, threading.Event] = {}  # depot -> cancel its scan
+        self._queued: set[str] = set()  # depots a background scan will start on
+        self._background: list[threading.Thread] = []
+        self._closed = False
+        self._workflows: dict[str, dict[str, Any]] = {}  # urn -> workflows with sql jobs (for lineage)
+        self._lock = threading.Lock()
+        self._usage: Counter[str] = Counter()
+        self._usage_flushed = time.monotonic()
+
+    # --- governance: the Gateway asks ---------------------------------------------------------
+
+    def column_tags(self, urn: str) -> dict[str, frozenset[str]]:
+        """A dataset's column tags (what drives PII masks), from memory."""
+        cached = self._tags.get(urn)
+        if cached is None:
+            tags = (self.catalog.aspect(urn, "tags") or {}).get("columns", {})
+            cached = self._tags[urn] = {c: frozenset(t) for c, t in tags.items()}
+        return cached
+
+    # --- scans --------------------------------------------------------------------------------
+
+    def scan(self, depot: str, by: str, cancelled: Callable[[], bool] = lambda: False,
+             wait: bool = False) -> Iterator[dict[str, Any]]:
+        """Scan one depot (only what changed since its last scan); progress dicts as it goes.
+        One scan per depot at a time (another is ECONFLICT, or waited for with `wait`). An
+        unreachable source fails with EUNAVAIL and keeps the last good metadata."""
+        from .scan import Progress, Scanned, scan_depot
+        driver = self.depots.get(depot)
+        with self._lock:
+            running = self._running.setdefault(depot, threading.Lock())
+        if not running.acquire(blocking=wait):
+            raise SyscallError("ECONFLICT", f"a scan of {depot!r} is running; wait for it")
+        stop = threading.Event()
+        if self._closed:
+            stop.set()
+        self._scanning[depot] = stop
+        try:
+            known = {}  # what earlier scans found (an entry known only from lineage is not the scan's)
+            for urn in self.catalog.urns(f"dataos://{depot}:", DATASET):
+                properties = self.catalog.aspect(urn, "properties")
+                if properties is not None:
+                    known[urn] = properties.get("fingerprint", "")
+            for item in scan_depot(depot, driver, known, cancelled=lambda: cancelled() or stop.is_set()):
+                if isinstance(item, Scanned):
+                    self.catalog.put_many(item.urn, item.aspects, by)
+                    continue
+                if isinstance(item, Progress) and item.state == "done":
+                    for urn in set(known) - item.seen if item.seen is not None else ():
+                        self.catalog.delete(urn, by)
+                    self._relineage(depot)
+                yield _progress(item)
+        finally:
+            self._scanning.pop(depot, None)
+            running.release()
+
+    def scan_later(self, depot: str, by: str) -> None:
+        """Scan in the background (a depot just applied, a dataset just written); requests that
+        arrive while one is queued are one scan. Failures are logged."""
+        with self._lock:
+            if depot in self._queued:
+                return
+            self._queued.add(depot)
+
+        def run() -> None:
+            with self._lock:
+                self._queued.discard(depot)  # a change from now on queues another scan
+            try:
+                for _ in self.scan(depot, by, wait=True):
+                    pass
+            except SyscallError as e:
+                log.warning("scan of depot %s: %s", depot, e)
+            except Exception:
+                log.exception("scan of depot %s failed", depot)
+
+        thread = threading.Thread(target=run, name=f"scan-{depot}", daemon=True)
+        with self._lock:
+            self._background = [t for t in self._background if t.is_alive()] + [thread]
+        thread.start()
+
+    def forget_depot(self, depot: str, by: str) -> None:
+        stop = self._scanning.get(depot)
+        if stop is not None:
+            stop.set()
+        for urn in self.catalog.urns(f"dataos://{depot}:", DATASET):
+            self.catalog.delete(urn, by)
+            self._tags.pop(urn, None)
+
+    # --- edits --------------------------------------------------------------------------------
+
+    def tag(self, ref: Ref, tag: str, remove: bool, by: str) -> dict[str, Any]:
+        import re
+        if not re.fullmatch(TAG_PATTERN, tag):
+            raise SyscallError("EINVAL", f"{tag!r} is not a tag such as PII.Email or Tier.Gold", field="tag")
+        entity = self.entity(ref)
+        tags = entity["aspects"].get("tags") or {"dataset": [], "columns": {}}
+        tags = {"dataset": list(tags.get("dataset", [])), "columns": {k: list(v) for k, v in
+                                                                      tags.get("columns", {}).items()}}
+        current = tags["columns"].setdefault(ref.column, []) if ref.column else tags["dataset"]
+        if remove:
+            if tag not in current:
+                raise SyscallError("ENOENT", f"{_show(ref)} has no tag {tag!r}")
+            current.remove(tag)
+        elif tag not in current:
+            current.append(tag)
+        tags["columns"] = {c: sorted(t) for c, t in tags["columns"].items() if t}
+        tags["dataset"] = sorted(tags["dataset"])
+        self.catalog.put(ref.urn, "tags", tags, by)
+        self._tags.pop(ref.urn, None)
+        return self.entity(ref)
+
+    def describe(self, ref: Ref, text: str, by: str) -> dict[str, Any]:
+        entity = self.entity(ref)
+        description = dict(entity["aspects"].get("description") or {"dataset": "", "columns": {}})
+        if ref.column:
+            description["columns"] = {**description.get("columns", {}), ref.column: text}
+        else:
+            description["dataset"] = text
+        self.catalog.put(ref.urn, "description", description, by)
+        return self.entity(ref)
+
+    def set_owner(self, ref: Ref, user: str, by: str) -> dict[str, Any]:
+        if ref.column:
+            raise SyscallError("EINVAL", "a column has no owner of its own: name the dataset", field="ref")
+        self.entity(ref)
+        self.catalog.put(ref.urn, "ownership", {"owner": user}, by)
+        return self.entity(ref)
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def entity(self, ref: Ref) -> dict[str, Any]:
+        """The entity `ref` names (ENOENT if unknown; EINVAL naming the columns for a missing column)."""
+        found = self.catalog.get(ref.urn)
+        if found is None:
+            hint = ""
+            if kind_of(ref.urn) == DATASET:
+                try:
+                    hint = f" (not scanned yet? `dataos catalog scan {Address.parse(ref.urn).depot}`)"
+                except SyscallError:
+                    hint = " (a dataset is dataos://depot:collection/dataset)"
+            raise SyscallError("ENOENT", f"no catalog entry {ref.urn}{hint}")
+        if ref.column is not None:
+            columns = [c["name"] for c in (found["aspects"].get("schema") or {}).get("columns", [])]
+            if ref.column not in columns:
+                raise SyscallError("EINVAL", f"{ref.urn} has no column {ref.column!r} (columns: "
+                                   f"{', '.join(columns) or 'none known'})", field="column")
+        return found
+
+    def history(self, ref: Ref) -> list[dict[str, Any]]:
+        """What changed, oldest first (usage counts are not changes)."""
+        self.entity(ref)
+        return [h for h in self.catalog.history(ref.urn) if h["aspect"] != "usage"]
+
+    def lineage(self, ref: Ref, upstream: bool, downstream: bool, depth: int,
+                allowed: Callable[[str], bool]) -> dict[str, Any]:
+        """The lineage graph around an entity: nodes (urns, the hidden ones as `hidden`) and edges."""
+        self.entity(ref)
+        edges: list[dict[str, Any]] = []
+        seen = {ref.urn}
+        frontier = [ref.urn]
+        for _ in range(max(0, depth)):
+            following: list[str] = []
+            for urn in frontier:
+                found: list[dict[str, Any]] = []
+                if upstream:
+                    found += [{"from": u["urn"], "to": urn, "via": u.get("via"), "columns": u.get("columns", {})}
+                              for u in (self.catalog.aspect(urn, "lineage") or {}).get("upstream", [])]
+                if downstream:
+                    found += [{"from": urn, "to": d, "via": u.get("via"), "columns": u.get("columns", {})}
+                              for d, u in self._downstream(urn)]
+                for edge in found:
+                    if edge not in edges:
+                        edges.append(edge)
+                    for end in (edge["from"], edge["to"]):
+                        if end not in seen:
+                            seen.add(end)
+                            following.append(end)
+            frontier = following
+        hidden = {u for u in seen if not allowed(u)}
+        shown = [{**e, "from": _hide(e["from"], hidden), "to": _hide(e["to"], hidden),
+                  "columns": {} if hidden & {e["from"], e["to"]} else e["columns"]} for e in edges]
+        return {"urn": ref.urn, "nodes": sorted(_hide(u, hidden) for u in seen), "edges": shown}
+
+    def _downstream(self, urn: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        for other in self.catalog.urns("dataos://", DATASET):
+            for u in (self.catalog.aspect(other, "lineage") or {}).get("upstream", []):
+                if u["urn"] == urn:
+                    yield other, u
+
+    def search(self, text: str, facets: dict[str, str], kind: str | None, allowed: Callable[[str], bool],
+               limit: int, offset: int) -> dict[str, Any]:
+        self.flush_usage()
+        return self.catalog.search(text, facets=facets, kind=kind, allowed=allowed, limit=limit, offset=offset)
+
+    # --- what other services report -----------------------------------------------------------
+
+    def resource_applied(self, resource: dict[str, Any]) -> None:
+        status = resource.get("status") or {}
+        self.catalog.put(resource_urn(resource["type"], resource["name"], resource.get("workspace")), "resource", {
+            "type": resource["type"], "workspace": resource.get("workspace"), "name": resource["name"],
+            "owner": resource.get("owner"), "tags": resource.get("tags", []),
+            "description": resource.get("description", ""), "generation": status.get("generation")},
+            resource.get("owner") or "system")
+        if resource["type"] == "workflow":
+            self.track(resource)
+
+    def track(self, workflow: dict[str, Any]) -> None:
+        """Remember a workflow's sql jobs (their lineage is redone when their inputs are rescanned)."""
+        urn = resource_urn("workflow", workflow["name"], workflow.get("workspace"))
+        if any(job["spec"].get("stack") == "sql" for job in workflow["workflow"]["dag"]):
+            self._workflows[urn] = workflow
+            self._lineage_of_workflow(workflow)
+        else:
+            self._workflows.pop(urn, None)
+
+    def _relineage(self, depot: str) -> None:
+        """A depot was scanned: schemas are known now, so lineage of jobs reading it gets columns."""
+        for workflow in list(self._workflows.values()):
+            if f"dataos://{depot}:" in str(workflow["workflow"]["dag"]):
+                self._lineage_of_workflow(workflow)
+
+    def resource_deleted(self, resource: dict[str, Any]) -> None:
+        self._workflows.pop(resource_urn(resource["type"], resource["name"], resource.get("workspace")), None)
+        self.catalog.delete(resource_urn(resource["type"], resource["name"], resource.get("workspace")),
+                            resource.get("owner") or "system")
+
+    def written(self, urn: str, by: str, reads: list[str]) -> None:
+        """A job wrote a dataset after reading others through the Gateway: dataset-level lineage
+        (unless its spec gave column-level lineage already), and a rescan of its depot."""
+        current = (self.catalog.aspect(urn, "lineage") or {}).get("upstream", [])
+        known = {u["urn"] for u in current}
+        added = [{"urn": r, "via": f"history:{by}", "columns": {}} for r in reads if r != urn and r not in known]
+        if added:
+            self.catalog.put(urn, "lineage", {"upstream": current + added}, by)
+        self.scan_later(Address.parse(urn).depot, by)
+
+    def used(self, urns: list[str]) -> None:
+        """Queries read these datasets (counted in memory, written now and then: a search boost)."""
+        with self._lock:
+            self._usage.update(urns)
+        if time.monotonic() - self._usage_flushed > USAGE_FLUSH:
+            self.flush_usage()
+
+    def flush_usage(self) -> None:
+        with self._lock:
+            counts, self._usage = self._usage, Counter()
+            self._usage_flushed = time.monotonic()
+        for urn, n in counts.items():
+            if self.catalog.exists(urn):
+                before = (self.catalog.aspect(urn, "usage") or {}).get("queries", 0)
+                self.catalog.put(urn, "usage", {"queries": before + n, "last": now()}, "gateway")
+
+    def _lineage_of_workflow(self, resource: dict[str, Any]) -> None:
+        from .lineage import sql_stack_lineage
+        via = resource_urn("workflow", resource["name"], resource.get("workspace"))
+        for job in resource["workflow"]["dag"]:
+            spec = job["spec"]
+            if spec.get("stack") != "sql":
+                continue
+            try:
+                graph = sql_stack_lineage(spec["stackSpec"], self._columns, via)
+            except Exception:  # lineage is a help, never a reason to refuse a workflow
+                log.exception("lineage of %s failed", via)
+                continue
+            for output, lineage in graph.items():
+                others = [u for u in (self.catalog.aspect(output, "lineage") or {}).get("upstream", [])
+                          if u.get("via") != via]
+                self.catalog.put(output, "lineage", {"upstream": others + lineage["upstream"]},
+                                 resource.get("owner") or "system")
+
+    def _columns(self, urn: str) -> list[str] | None:
+        schema = self.catalog.aspect(urn, "schema")
+        return [c["name"] for c in schema["columns"]] if schema else None
+
+    def close(self) -> None:
+        self._closed = True
+        for stop in list(self._scanning.values()):
+            stop.set()
+        with self._lock:
+            threads = list(self._background)
+        for thread in threads:
+            thread.join(timeout=10)
+        self.flush_usage()
+        self.catalog.close()
+
+
+def _progress(item: Any) -> dict[str, Any]:
+    return {"depot": item.depot, "done": item.done, "total": item.total, "dataset": item.dataset,
+            "state": item.state, "error": item.error}
+
+
+def _hide(urn: str, hidden: set[str]) -> str:
+    return "(hidden)" if urn in hidden else urn
+
+
+def _show(ref: Ref) -> str:
+    return f"{ref.urn}#{ref.column}" if ref.column else ref.urn

@@ -1,0 +1,130 @@
+"""Syscall handlers of the catalog (`catalog.*`).
+
+Who sees what: a dataset's entry is visible to whoever may `select` it, a resource's to whoever
+may `read` it; search and lineage never show the rest. What a user sees of a dataset's profile
+follows what they would see in a query: no values of a column masked for them, and no values
+or row counts at all when a row filter applies to them. Editing an entry takes `update` on
+it; adding or removing a `PII.*` tag (which masks or unmasks a column for everyone) takes
+`govern`.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from syscalls.errors import SyscallError
+
+from .. import streams
+from ..call import Call
+from ..gateway.model import Dataset
+from ..gateway.policies import govern
+from ..poros.store import object_path
+from .model import RESOURCE, Ref, kind_of
+
+
+def _object(urn: str) -> tuple[str, str]:
+    """(predicate to read it, Heimdall object) of a catalog entry."""
+    if kind_of(urn) == RESOURCE:
+        workspace, type_name, name = urn.removeprefix("resource://").split("/", 2)
+        return "read", object_path(type_name, name, "" if workspace == "instance" else workspace)
+    return "select", urn
+
+
+def _can_see(call: Call, urn: str) -> bool:
+    return call.allowed(*_object(urn))
+
+
+def _visible(call: Call, ref: Ref) -> Ref:
+    """The ref, if the caller may see it (else ENOENT, as if it were not there)."""
+    if not _can_see(call, ref.urn):
+        raise SyscallError("ENOENT", f"no catalog entry {ref.urn}")
+    return ref
+
+
+def _ref(text: str) -> Ref:
+    ref = Ref.parse(text)
+    if not ref.urn.startswith(("dataos://", "resource://")):
+        raise SyscallError("EINVAL", f"{text!r} is not a dataset address (dataos://depot:collection/dataset"
+                           f"[#column]) or a resource (resource://WORKSPACE/TYPE/NAME)", field="ref")
+    return ref
+
+
+def catalog_scan(call: Call, depot: str) -> Iterator[dict[str, Any]]:
+    call.authorize("update", object_path("depot", depot, ""))
+    return call.kernel.metis.scan(depot, call.caller.id, cancelled=streams.cancelled)
+
+
+def catalog_get(call: Call, ref: str) -> dict[str, Any]:
+    found = _visible(call, _ref(ref))
+    entity = call.kernel.metis.entity(found)
+    return _as_seen(call, entity) if kind_of(found.urn) != RESOURCE else entity
+
+
+def catalog_search(call: Call, text: str, tag: str | None, depot: str | None, type: str | None,
+                   owner: str | None, tier: str | None, limit: int, offset: int) -> dict[str, Any]:
+    facets = {k: v for k, v in {"tag": tag, "depot": depot, "type": type, "owner": owner, "tier": tier}.items()
+              if v is not None}
+    call.decisions += 1  # no gate: every result (and facet count) is filtered by `_can_see`, one by one
+    return call.kernel.metis.search(text, facets, None, lambda urn: _can_see(call, urn), max(1, min(limit, 200)),
+                                    max(0, offset))
+
+
+def catalog_tag(call: Call, ref: str, tag: str, remove: bool) -> dict[str, Any]:
+    found = _visible(call, _ref(ref))
+    call.authorize("govern" if tag.startswith("PII.") else "update", found.urn)
+    return _as_seen(call, call.kernel.metis.tag(found, tag, remove, call.caller.id))
+
+
+def catalog_describe(call: Call, ref: str, text: str) -> dict[str, Any]:
+    found = _visible(call, _ref(ref))
+    call.authorize("update", found.urn)
+    return _as_seen(call, call.kernel.metis.describe(found, text, call.caller.id))
+
+
+def catalog_owner(call: Call, ref: str, user: str) -> dict[str, Any]:
+    found = _visible(call, _ref(ref))
+    call.authorize("update", found.urn)
+    call.kernel.heimdall.identities.get_user(user)  # ENOENT for someone who does not exist
+    return _as_seen(call, call.kernel.metis.set_owner(found, user, call.caller.id))
+
+
+def catalog_history(call: Call, ref: str) -> list[dict[str, Any]]:
+    found = _visible(call, _ref(ref))
+    return call.kernel.metis.history(found)
+
+
+def catalog_lineage(call: Call, ref: str, direction: str, depth: int) -> dict[str, Any]:
+    found = _visible(call, _ref(ref))
+    return call.kernel.metis.lineage(found, direction in ("upstream", "both"), direction in ("downstream", "both"),
+                                     max(1, min(depth, 10)), lambda urn: _can_see(call, urn))
+
+
+def _as_seen(call: Call, entity: dict[str, Any]) -> dict[str, Any]:
+    """A dataset's entry as this caller may see it (see the module docstring)."""
+    if kind_of(entity["urn"]) == RESOURCE:
+        return entity
+    aspects = dict(entity["aspects"])
+    columns = {c["name"]: c["type"] for c in (aspects.get("schema") or {}).get("columns", [])}
+    depot, _, rest = entity["urn"].removeprefix("dataos://").partition(":")
+    collection, _, name = rest.partition("/")
+    tags = {c: frozenset(t) for c, t in (aspects.get("tags") or {}).get("columns", {}).items()}
+    rules = govern(Dataset(depot, collection, name, columns, "", tags),
+                   list(call.kernel.gateway.policies.values()), call.caller.tags)
+    masked = {column: policy for column, (policy, _mask) in rules.masks.items()}
+    profile = aspects.get("profile")
+    if profile:
+        shown = {}
+        for column, stats in profile.get("columns", {}).items():
+            if column in masked or rules.filters:
+                stats = {k: v for k, v in stats.items() if k in ("null_pct", "distinct")} if column not in masked \
+                    else {}
+            shown[column] = stats
+        aspects["profile"] = {**profile, "columns": shown}
+    if rules.filters and aspects.get("properties"):
+        aspects["properties"] = {**aspects["properties"], "rows": None, "bytes": None}
+    return {**entity, "aspects": aspects, "masked": masked,
+            "filtered": [policy for policy, _ in rules.filters]}
+
+
+HANDLERS = {"catalog.scan": catalog_scan, "catalog.get": catalog_get, "catalog.search": catalog_search,
+            "catalog.tag": catalog_tag, "catalog.describe": catalog_describe, "catalog.owner": catalog_owner,
+            "catalog.history": catalog_history, "catalog.lineage": catalog_lineage}
