@@ -162,15 +162,16 @@ def runtime_control(type: str, name: str, action: Literal["pause", "resume", "st
          errors=("ENOENT", "ETIMEDOUT", "ECANCELED"))
 def query_execute(sql: str, dialect: str = "duckdb", limit: int = 1000, depot: str | None = None,
                   collection: str | None = None, timeout: float | None = None, cluster: str | None = None,
-                  workspace: str | None = None) -> QueryResult:
-    """Run governed SQL (any dialect): select checked per dataset, masks and filters applied."""
+                  workspace: str | None = None, id: str | None = None) -> QueryResult:
+    """Run governed SQL (any dialect): select checked per dataset, masks and filters applied.
+    `id` (yours to choose, unique) lets you cancel the query before it answers."""
 
 
 @syscall("query.stream", predicate="execute", object="/gateway/queries",
          errors=("ENOENT", "ETIMEDOUT", "ECANCELED"), stream=True, binary=True)
 def query_stream(sql: str, dialect: str = "duckdb", limit: int = -1, depot: str | None = None,
                  collection: str | None = None, timeout: float | None = None, cluster: str | None = None,
-                 workspace: str | None = None) -> Iterator[Any]:
+                 workspace: str | None = None, id: str | None = None) -> Iterator[Any]:
     """Governed SQL as Arrow: a header (id, columns, governance), the schema, batches, a footer (rows)."""
 
 
@@ -179,12 +180,23 @@ def query_cancel(id: str) -> dict:
     """Cancel a running query (yours, or any as an operator)."""
 
 
+@syscall("query.list", predicate="execute", object="/gateway/queries")
+def query_list() -> list[dict]:
+    """Running queries: yours (everyone's with read on /gateway/history): id, user, SQL, elapsed."""
+
+
 @syscall("query.history", predicate="execute", object="/gateway/queries")
 def query_history(limit: int = 50, user: str | None = None) -> list[dict]:
     """Recent queries: who, SQL, rewritten SQL, policies applied, rows, time."""
 
 
 # --- depots: datasets ---------------------------------------------------------------------
+
+@syscall("dataset.list", errors=("ENOENT",))
+def dataset_list(address: str) -> list[dict]:
+    """What is under an address: a depot's collections, or a collection's datasets (with rows, size,
+    owner and tags from the catalog); only datasets the caller may select."""
+
 
 @syscall("dataset.write", errors=("ENOENT",))
 def dataset_write(address: str, data: str, mode: Literal["overwrite", "append"] = "overwrite",

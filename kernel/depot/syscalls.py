@@ -8,6 +8,7 @@ from typing import Any
 from syscalls.errors import SyscallError
 
 from ..call import Call
+from ..metis.syscalls import as_seen
 from ..poros.reconcile import POD_KEY
 from . import Address
 from .writes import MAX_CHUNK
@@ -39,6 +40,40 @@ def dataset_write(call: Call, address: str, data: str, mode: str, upload: str | 
     return {"address": str(where), "upload": current.id, "rows": current.rows, "committed": commit}
 
 
+def dataset_list(call: Call, address: str) -> list[dict[str, Any]]:
+    """A depot's collections, or a collection's datasets with what the catalog knows of them."""
+    where = Address.parse(address)
+    driver = call.kernel.depots.get(where.depot)
+    if where.dataset:
+        raise SyscallError("EINVAL", f"{address} is a dataset; list its collection", field="address")
+    if where.collection is None:
+        out = []
+        for collection in driver.collections():
+            visible = [d for d in driver.datasets(collection)
+                       if call.allowed("select", str(Address(where.depot, collection, d)))]
+            if visible:
+                out.append({"name": collection, "address": str(Address(where.depot, collection)),
+                            "kind": "collection", "datasets": len(visible)})
+        call.decisions += 1  # filtered above, collection by collection
+        return out
+    out = []
+    for dataset in driver.datasets(where.collection):
+        urn = str(Address(where.depot, where.collection, dataset))
+        if not call.allowed("select", urn):
+            continue
+        found = call.kernel.metis.catalog.get(urn)
+        entry = as_seen(call, found) if found else {"aspects": {}}  # no counts under a row filter
+        properties = entry["aspects"].get("properties") or {}
+        tags = entry["aspects"].get("tags") or {}
+        out.append({"name": dataset, "address": urn, "kind": "dataset", "rows": properties.get("rows"),
+                    "bytes": properties.get("bytes"), "format": properties.get("format"),
+                    "owner": (entry["aspects"].get("ownership") or {}).get("owner"),
+                    "tags": sorted({*tags.get("dataset", []), *(t for ts in tags.get("columns", {}).values()
+                                                                 for t in ts)})})
+    call.decisions += 1  # filtered above, dataset by dataset
+    return out
+
+
 def _arrow(data: str) -> Any:
     """An Arrow IPC stream, base64-encoded, as a table (EINVAL when it is not one)."""
     import pyarrow as pa
@@ -55,4 +90,4 @@ def _arrow(data: str) -> Any:
         raise SyscallError("EINVAL", f"data: not an Arrow IPC stream ({e})", field="data") from None
 
 
-HANDLERS = {"dataset.write": dataset_write}
+HANDLERS = {"dataset.write": dataset_write, "dataset.list": dataset_list}

@@ -10,6 +10,7 @@ import datetime as dt
 import decimal
 import json
 import os
+import re
 import threading
 import time
 import uuid
@@ -50,7 +51,8 @@ class Gateway:
         self.tags_of = tags_of
         self.on_read = on_read
         self.policies: dict[str, DataPolicy] = {}
-        self.running: dict[str, tuple[str, Query]] = {}  # id -> (user, query)
+        self.running: dict[str, tuple[str, Query | None, str, float]] = {}  # id -> (user, query, sql, started)
+        self._cancelled: dict[str, bool] = {}  # ids cancelled before their engine started
         self._lock = threading.Lock()
         self._key = _key(state_dir / "gateway.key")
 
@@ -78,9 +80,10 @@ class Gateway:
     # --- queries -------------------------------------------------------------------------------
 
     def execute(self, caller: Caller, sql: str, dialect: str, limit: int, depot: str | None,
-                collection: str | None, timeout: float | None, cluster: Cluster) -> dict[str, Any]:
+                collection: str | None, timeout: float | None, cluster: Cluster,
+                query_id: str | None = None) -> dict[str, Any]:
         """Run governed SQL and answer with at most `limit` rows as JSON values."""
-        run = self._start(caller, sql, dialect, depot, collection, timeout, cluster)
+        run = self._start(caller, sql, dialect, depot, collection, timeout, cluster, query_id)
         with run:
             rows = run.query.fetchmany(limit + 1 if limit >= 0 else -1)
             truncated = limit >= 0 and len(rows) > limit
@@ -90,10 +93,11 @@ class Gateway:
                     "rows": rows, "elapsed_ms": run.elapsed_ms(), "governance": run.governance()}
 
     def stream(self, caller: Caller, sql: str, dialect: str, limit: int, depot: str | None,
-               collection: str | None, timeout: float | None, cluster: Cluster) -> Iterator[Any]:
+               collection: str | None, timeout: float | None, cluster: Cluster,
+               query_id: str | None = None) -> Iterator[Any]:
         """Run governed SQL; the result as a header, an Arrow schema, record batches and a footer.
         Planning and the engine's own checks happen now, so their errors are the call's."""
-        run = self._start(caller, sql, dialect, depot, collection, timeout, cluster)
+        run = self._start(caller, sql, dialect, depot, collection, timeout, cluster, query_id)
 
         def items() -> Iterator[Any]:
             with run:
@@ -113,9 +117,17 @@ class Gateway:
         return items()
 
     def _start(self, caller: Caller, sql: str, dialect: str, depot: str | None, collection: str | None,
-               timeout: float | None, cluster: Cluster) -> "_Run":
-        """Plan, check the datasets against the cluster, start the engine: a running query."""
-        record = {"id": uuid.uuid4().hex[:12], "user": caller.id, "key": caller.key, "sql": sql, "rewritten": None,
+               timeout: float | None, cluster: Cluster, query_id: str | None) -> "_Run":
+        """Plan, check the datasets against the cluster, start the engine: a running query. A
+        caller-chosen id is registered first, so the query can be cancelled while it is planned."""
+        if query_id is not None and not re.fullmatch(r"[A-Za-z0-9_\-]{1,64}", query_id):
+            raise SyscallError("EINVAL", "id: letters, digits, _ and -, at most 64", field="id")
+        query_id = query_id or uuid.uuid4().hex[:12]
+        with self._lock:
+            if query_id in self.running or query_id in self._cancelled:
+                raise SyscallError("EEXIST", f"a query with id {query_id!r} is running")
+            self.running[query_id] = (caller.id, None, sql, time.time())
+        record = {"id": query_id, "user": caller.id, "key": caller.key, "sql": sql, "rewritten": None,
                   "policies": [], "datasets": [], "rows": None, "errno": None}
         run = _Run(self, record)
         try:
@@ -136,7 +148,10 @@ class Gateway:
             run.governed = governed
             run.query = Query(governed.sql, directories, limits, params=governed.params, setup=setup)
             with self._lock:
-                self.running[run.id] = (caller.id, run.query)
+                self.running[run.id] = (caller.id, run.query, sql, self.running[run.id][3])
+                cancelled = self._cancelled.pop(run.id, None)
+            if cancelled:  # while it was planned
+                raise SyscallError("ECANCELED", "the query was cancelled")
             run.query.run()
             return run
         except BaseException as e:
@@ -159,10 +174,19 @@ class Gateway:
     def cancel(self, query_id: str, user: str, operator: bool) -> dict[str, Any]:
         with self._lock:
             entry = self.running.get(query_id)
-        if entry is None or (entry[0] != user and not operator):
-            raise SyscallError("ENOENT", f"no running query {query_id!r}")
-        entry[1].cancel()
+            if entry is None or (entry[0] != user and not operator):
+                raise SyscallError("ENOENT", f"no running query {query_id!r}")
+            if entry[1] is None:
+                self._cancelled[query_id] = True  # still being planned: cancelled when it starts
+        if entry[1] is not None:
+            entry[1].cancel()
         return {"id": query_id, "cancelled": True}
+
+    def running_queries(self) -> list[dict[str, Any]]:
+        with self._lock:
+            entries = list(self.running.items())
+        return [{"id": query_id, "user": user, "sql": sql, "elapsed_ms": round((time.time() - started) * 1000, 1)}
+                for query_id, (user, _query, sql, started) in entries]
 
     def history(self, limit: int, user: str | None) -> list[dict[str, Any]]:
         sql, params = "SELECT * FROM history", []
@@ -236,6 +260,7 @@ class _Run:
         self.record["errno"] = errno
         with self.gateway._lock:
             self.gateway.running.pop(self.id, None)
+            self.gateway._cancelled.pop(self.id, None)
         if self.query is not None:
             self.query.close()
         self.gateway._remember(self.record, (time.perf_counter() - self.started) * 1000)

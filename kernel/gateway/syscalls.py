@@ -22,15 +22,21 @@ def _cluster(call: Call, name: str | None, workspace: str | None) -> Cluster:
 
 
 def query_execute(call: Call, sql: str, dialect: str, limit: int, depot: str | None, collection: str | None,
-                  timeout: float | None, cluster: str | None, workspace: str | None) -> dict[str, Any]:
+                  timeout: float | None, cluster: str | None, workspace: str | None, id: str | None) -> dict[str, Any]:
     return call.kernel.gateway.execute(_caller(call), sql, dialect, limit, depot, collection, timeout,
-                                       _cluster(call, cluster, workspace))
+                                       _cluster(call, cluster, workspace), id)
 
 
 def query_stream(call: Call, sql: str, dialect: str, limit: int, depot: str | None, collection: str | None,
-                 timeout: float | None, cluster: str | None, workspace: str | None) -> Iterator[Any]:
+                 timeout: float | None, cluster: str | None, workspace: str | None, id: str | None) -> Iterator[Any]:
     return call.kernel.gateway.stream(_caller(call), sql, dialect, limit, depot, collection, timeout,
-                                      _cluster(call, cluster, workspace))
+                                      _cluster(call, cluster, workspace), id)
+
+
+def query_list(call: Call) -> list[dict[str, Any]]:
+    """Your running queries; everyone's with read on /gateway/history."""
+    everyone = call.allowed("read", "/gateway/history")
+    return [q for q in call.kernel.gateway.running_queries() if everyone or q["user"] == call.caller.id]
 
 
 def query_cancel(call: Call, id: str) -> dict[str, Any]:
@@ -49,4 +55,5 @@ def query_history(call: Call, limit: int, user: str | None) -> list[dict[str, An
 
 
 HANDLERS = {"query.execute": query_execute, "query.stream": query_stream, "query.cancel": query_cancel,
+            "query.list": query_list,
             "query.history": query_history}

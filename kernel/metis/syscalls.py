@@ -56,7 +56,7 @@ def catalog_scan(call: Call, depot: str) -> Iterator[dict[str, Any]]:
 def catalog_get(call: Call, ref: str) -> dict[str, Any]:
     found = _visible(call, _ref(ref))
     entity = call.kernel.metis.entity(found)
-    return _as_seen(call, entity) if kind_of(found.urn) != RESOURCE else entity
+    return as_seen(call, entity) if kind_of(found.urn) != RESOURCE else entity
 
 
 def catalog_search(call: Call, text: str, tag: str | None, depot: str | None, type: str | None,
@@ -71,20 +71,20 @@ def catalog_search(call: Call, text: str, tag: str | None, depot: str | None, ty
 def catalog_tag(call: Call, ref: str, tag: str, remove: bool) -> dict[str, Any]:
     found = _visible(call, _ref(ref))
     call.authorize("govern" if tag.startswith("PII.") else "update", found.urn)
-    return _as_seen(call, call.kernel.metis.tag(found, tag, remove, call.caller.id))
+    return as_seen(call, call.kernel.metis.tag(found, tag, remove, call.caller.id))
 
 
 def catalog_describe(call: Call, ref: str, text: str) -> dict[str, Any]:
     found = _visible(call, _ref(ref))
     call.authorize("update", found.urn)
-    return _as_seen(call, call.kernel.metis.describe(found, text, call.caller.id))
+    return as_seen(call, call.kernel.metis.describe(found, text, call.caller.id))
 
 
 def catalog_owner(call: Call, ref: str, user: str) -> dict[str, Any]:
     found = _visible(call, _ref(ref))
     call.authorize("update", found.urn)
     call.kernel.heimdall.identities.get_user(user)  # ENOENT for someone who does not exist
-    return _as_seen(call, call.kernel.metis.set_owner(found, user, call.caller.id))
+    return as_seen(call, call.kernel.metis.set_owner(found, user, call.caller.id))
 
 
 def catalog_history(call: Call, ref: str) -> list[dict[str, Any]]:
@@ -98,7 +98,7 @@ def catalog_lineage(call: Call, ref: str, direction: str, depth: int) -> dict[st
                                      max(1, min(depth, 10)), lambda urn: _can_see(call, urn))
 
 
-def _as_seen(call: Call, entity: dict[str, Any]) -> dict[str, Any]:
+def as_seen(call: Call, entity: dict[str, Any]) -> dict[str, Any]:
     """A dataset's entry as this caller may see it (see the module docstring)."""
     if kind_of(entity["urn"]) == RESOURCE:
         return entity

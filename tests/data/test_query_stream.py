@@ -140,3 +140,41 @@ def test_the_default_cluster_cannot_be_changed_or_deleted(k):
     with pytest.raises(SyscallError) as e:
         k.op.resource.delete(type="cluster", name="default", workspace="public")
     assert e.value.code == "EACCES"
+
+
+# --- what the shell needs: client-chosen ids, running queries, listings ----------------------------
+
+def test_a_query_can_be_cancelled_by_the_id_its_client_chose(k, lake):
+    import threading
+    depot, _ = lake
+    query_id = f"mine-{uuid.uuid4().hex[:8]}"
+    outcome = {}
+
+    def run():
+        try:
+            k.op.query.execute(sql=f"select count(*) from {depot}.hr.people a, {depot}.hr.people b "
+                                   f"where a.email < b.email", id=query_id, timeout=60)
+        except SyscallError as e:
+            outcome["code"] = e.code
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    assert wait_for(lambda: any(q["id"] == query_id for q in k.op.query.list()), timeout=20)
+    k.op.query.cancel(id=query_id)
+    worker.join(timeout=30)
+    assert outcome == {"code": "ECANCELED"}
+    assert not any(q["id"] == query_id for q in k.op.query.list())
+    with pytest.raises(SyscallError) as e:
+        k.op.query.execute(sql="select 1", id="not ok!")
+    assert e.value.code == "EINVAL"
+
+
+def test_dataset_list_shows_what_the_caller_may_select(k, lake):
+    depot, analyst = lake
+    assert [c["name"] for c in k.op.dataset.list(address=f"dataos://{depot}")] == ["hr"]
+    listed = k.op.dataset.list(address=f"dataos://{depot}:hr")
+    assert [(d["name"], d["kind"]) for d in listed] == [("people", "dataset")]
+    assert [d["name"] for d in analyst.dataset.list(address=f"dataos://{depot}:hr")] == ["people"]
+    with pytest.raises(SyscallError) as e:
+        k.op.dataset.list(address="dataos://no-such-depot")
+    assert e.value.code == "ENOENT"
