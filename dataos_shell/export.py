@@ -63,9 +63,11 @@ def write(items: Iterable[Any], path: str | Path,
 
 
 def _writer(fmt: str, path: Path, schema: Any) -> Any:
-    if fmt == "parquet":
+    if fmt == "parquet":  # dictionaries pay off for strings; on unique numbers and times they bloat the file
+        import pyarrow as pa
         import pyarrow.parquet as pq
-        return pq.ParquetWriter(path, schema, compression="zstd")
+        strings = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+        return pq.ParquetWriter(path, schema, compression="zstd", use_dictionary=strings)
     if fmt == "csv":
         import pyarrow.csv as pcsv
         return pcsv.CSVWriter(path, schema)
