@@ -51,6 +51,8 @@ class FileDepot:
         return sorted(names)
 
     def source(self, collection: str, dataset: str) -> Source:
+        if dataset.startswith(".") or "/" in dataset or "\\" in dataset:  # `..` would be the whole depot
+            raise SyscallError("ENOENT", f"no dataset dataos://{self.name}:{collection}/{dataset}")
         folder = self._collection(collection)
         for ext in EXTENSIONS[self.format]:
             file = folder / f"{dataset}{ext}"

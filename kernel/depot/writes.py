@@ -7,6 +7,7 @@ are writable for now.
 """
 from __future__ import annotations
 
+import re
 import secrets
 import shutil
 import threading
@@ -47,6 +48,9 @@ class Uploads:
         if not isinstance(depot, FileDepot):
             raise SyscallError("ENOSYS", f"dataos://{address.depot} is a {type(depot).__name__} depot; only file "
                                f"depots can be written to yet")
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*", address.dataset or ""):
+            raise SyscallError("EINVAL", f"{address}: a dataset written here is named with letters, digits, _ and -"
+                               f" (dots only between them)", field="address")
         folder = depot.root / address.collection
         if folder.resolve().parent != depot.root:
             raise SyscallError("EINVAL", f"{address}: not a collection of dataos://{address.depot}", field="address")

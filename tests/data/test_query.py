@@ -128,3 +128,13 @@ def test_a_sqlite_depot_is_queryable_through_the_bundled_scanner(k, tmp_path):
                                  "depot": {"type": "sqlite", "sqlite": {"path": str(db)}}}])
     r = k.query.execute(sql="select count(*) from app.main.users")
     assert r["rows"] == [[2]]
+
+
+@pytest.mark.parametrize("name", ['".."', '"."', '".hidden"', '"../hr"', '"employees/.."'])
+def test_a_dataset_name_cannot_climb_out_of_its_collection(k, name):
+    """`lake.hr.".."` would read every file of the depot as one dataset, past per-dataset grants."""
+    ana = as_user(k, "ana")
+    for client in (k, ana):
+        with pytest.raises(SyscallError) as e:
+            client.query.execute(sql=f"select * from lake.hr.{name}")
+        assert e.value.code in ("EACCES", "ENOENT", "EINVAL")

@@ -151,6 +151,10 @@ def test_dataset_write_needs_write_on_the_dataset(k, lake):
     first = etl.dataset.write(address="dataos://lake:out/chunked", data=data, commit=False)
     with pytest.raises(SyscallError):
         k.op.query.execute(sql="select * from lake.out.chunked")
+    for sneaky in ("..", ".hidden", "a..b"):  # never outside the collection, never a hidden name
+        with pytest.raises(SyscallError) as e:
+            k.op.dataset.write(address=f"dataos://lake:out/{sneaky}", data=data)
+        assert e.value.code == "EINVAL"
     done = etl.dataset.write(address="dataos://lake:out/chunked", data=data, upload=first["upload"])
     assert done["rows"] == 4 and done["committed"]
     assert k.op.query.execute(sql="select count(*) from lake.out.chunked")["rows"] == [[4]]
