@@ -11,6 +11,8 @@ import typer
 
 from syscalls.errors import SyscallError
 
+from ..plurals import singular
+
 TYPE = typer.Option(None, "--type", "-t", help="Resource type (dataos-ctl form).")
 NAME = typer.Option(None, "--name", "-n", help="Resource name (dataos-ctl form).")
 IDENT = typer.Option(None, "--identifier", "-i", help='"NAME | VERSION | TYPE | WORKSPACE" (dataos-ctl form).')
@@ -24,14 +26,6 @@ class Ref:
     workspace: str | None
 
 
-def singular(type_name: str) -> str:
-    """`workflows` → `workflow`, `policies` → `policy`: kubectl users type plurals."""
-    t = type_name.strip().lower()
-    if t.endswith("ies"):
-        return t[:-3] + "y"
-    if t.endswith("s") and not t.endswith("ss"):
-        return t[:-1]
-    return t
 
 
 def plural(type_name: str) -> str:
