@@ -1,6 +1,7 @@
 """`dataos` and `python -m dataos_shell`: the command line's entry point.
 
-`dataos version` is answered before Typer is imported: the cold start is a feature.
+`dataos version` is answered before Typer is imported, and the interactive shell (`dataos shell`,
+or bare `dataos` on a terminal) shows its prompt before Typer is imported: the cold start is a feature.
 """
 from __future__ import annotations
 
@@ -14,6 +15,17 @@ def main(argv: list[str] | None = None) -> None:
         from syscalls import __version__
         print(f"dataos {__version__} (python {sys.version.split()[0]})")
         return
+    if (args == ["shell"] and sys.stdin.isatty()) or (args == [] and sys.stdin.isatty() and sys.stdout.isatty()):
+        from . import session
+        from .output import failure
+        from .shell.repl import interactive
+        try:
+            code = interactive()
+        except Exception as e:  # a bug: one line, never a traceback on the terminal
+            code = failure(e)
+        finally:
+            session.close()
+        sys.exit(code)
     from .cli.app import run
     run(args)
 

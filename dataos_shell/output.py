@@ -52,6 +52,28 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], upper: bool = T
     return "\n".join(lines)
 
 
+def records(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """One block per row, `-[ RECORD n ]-` then `name | value` lines: psql's expanded display."""
+    width = max(map(len, headers), default=0)
+    blocks = [[f"{h.ljust(width)} | {_cell(v)}" for h, v in zip(headers, row)] for row in rows]
+    rule = max((len(line) for lines in blocks for line in lines), default=0) - width - 2
+    return "\n".join("\n".join([f"-[ RECORD {n} ]".ljust(width + 1, "-") + "+" + "-" * max(1, rule), *lines])
+                     for n, lines in enumerate(blocks, 1))
+
+
+def columns() -> int | None:
+    """The terminal's width; None when stdout is not a terminal."""
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+
+
+def fitted(headers: Sequence[str], rows: Sequence[Sequence[Any]], columns: int | None) -> str:
+    """A table of data (headers as given), or records when it is wider than `columns`."""
+    text = table(headers, rows, upper=False)
+    if columns and max(map(len, text.splitlines())) > columns:
+        return records(headers, rows)
+    return text
+
+
 def _cell(value: Any) -> str:
     if value is None or value == "" or value == []:
         return "-"
@@ -107,6 +129,21 @@ def render(value: Any, fmt: Format, headers: Sequence[str] = (), rows: Iterable[
 
 def error_line(e: SyscallError) -> str:
     return f"{paint('error', 'red', sys.stderr)}: {e.code}: {e.message}"
+
+
+def failure(e: Exception | KeyboardInterrupt) -> int:
+    """A failed command's exit code, after its one error line (a bug's traceback only with DATAOS_DEBUG)."""
+    if isinstance(e, KeyboardInterrupt):
+        print(file=sys.stderr)
+        return 130
+    if not isinstance(e, SyscallError):
+        if os.environ.get("DATAOS_DEBUG"):
+            raise e
+        e = SyscallError("EIO", f"internal error: {type(e).__name__}: {e} (set DATAOS_DEBUG=1 for the traceback)")
+    elif e.code == "EAUTH" and "dataos login" not in e.message:
+        e.message += " (run `dataos login`, or set DATAOS_TOKEN)"
+    print(error_line(e), file=sys.stderr)
+    return e.exit_code
 
 
 def notice(text: str) -> None:

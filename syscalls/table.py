@@ -208,7 +208,7 @@ def dataset_write(address: str, data: str, mode: Literal["overwrite", "append"] 
 # `ref` is a dataset address, optionally with a column (dataos://depot:collection/dataset#column),
 # or a resource (resource://WORKSPACE/TYPE/NAME).
 
-@syscall("catalog.scan", errors=("ENOENT", "ECONFLICT"), stream=True)
+@syscall("catalog.scan", errors=("ENOENT", "ECANCELED"), stream=True)
 def catalog_scan(depot: str) -> Iterator[dict]:
     """Scan a depot into the catalog (only what changed); progress as it goes."""
 

@@ -6,11 +6,9 @@ import sys
 
 import typer
 
-from syscalls.errors import SyscallError
-
 from .. import session
-from ..output import error_line, paint
-from . import audit, catalog, contexts, demo, kernel, policy, query, resources, runtime, syscall, users
+from ..output import failure
+from . import audit, catalog, contexts, demo, kernel, policy, query, resources, runtime, shell, syscall, users
 
 app = typer.Typer(
     name="dataos", no_args_is_help=False, add_completion=True, pretty_exceptions_enable=False,
@@ -26,7 +24,9 @@ def main(ctx: typer.Context,
     if context:
         os.environ["DATAOS_CONTEXT"] = context
     if ctx.invoked_subcommand is None:
-        _welcome()
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            from ..shell import repl
+            raise typer.Exit(repl.interactive())
         typer.echo(ctx.get_help())
 
 
@@ -35,16 +35,6 @@ def version() -> None:
     """Print the client version."""
     from syscalls import __version__
     typer.echo(f"dataos {__version__} (python {sys.version.split()[0]})")
-
-
-def _welcome() -> None:
-    """Bare `dataos` on a terminal: start the local kernel and say who you are."""
-    if not sys.stdout.isatty():
-        return
-    me = session.client().auth.whoami()
-    c = session.client()
-    typer.echo(f"{paint('dataos', 'bold')} · context {c.context or c.url} · user {me['id']} "
-               f"({', '.join(t for t in me['tags'] if not t.startswith('users:id:'))})\n")
 
 
 resources.register(app)
@@ -58,32 +48,39 @@ app.add_typer(catalog.app, name="catalog")
 app.command(name="syscall")(syscall.syscall)
 app.command(name="audit")(audit.audit)
 app.command(name="query")(query.query)
+app.command(name="shell")(shell.shell)
+
+
+def invoke(args: list[str]) -> int:
+    """Run one command line in this process, keeping the session: its exit code. Errors print one
+    line with their errno code (the shell runs every CLI verb through here)."""
+    try:
+        group().main(args=args, prog_name=os.environ.get("DATAOS_PROG", "dataos"))
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 0
+    except (Exception, KeyboardInterrupt) as e:
+        return failure(e)
+    return 0
+
+
+_group = None
+
+
+def group():
+    """The app as a click group, built once per process."""
+    global _group
+    if _group is None:
+        _group = typer.main.get_command(app)
+    return _group
 
 
 def run(args: list[str]) -> None:
-    """Run the CLI; errors print one line with their errno code and exit with its code."""
-    code = 0
+    """Run the CLI and exit with the command's code."""
     try:
-        app(args=args, prog_name=os.environ.get("DATAOS_PROG", "dataos"))
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    except SyscallError as e:
-        if e.code == "EAUTH":
-            e.message += " (run `dataos login`, or set DATAOS_TOKEN)"
-        print(error_line(e), file=sys.stderr)
-        code = e.exit_code
-    except KeyboardInterrupt:
-        print(file=sys.stderr)
-        code = 130
-    except BrokenPipeError:
-        code = 0
-        sys.stderr.close()
-    except Exception as e:  # a bug: one line, the traceback only on request
-        if os.environ.get("DATAOS_DEBUG"):
-            raise
-        bug = SyscallError("EIO", f"internal error: {type(e).__name__}: {e} (set DATAOS_DEBUG=1 for the traceback)")
-        print(error_line(bug), file=sys.stderr)
-        code = bug.exit_code
+        code = invoke(args)
     finally:
         session.close()
     sys.exit(code)

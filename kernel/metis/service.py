@@ -53,17 +53,17 @@ class Metis:
 
     # --- scans --------------------------------------------------------------------------------
 
-    def scan(self, depot: str, by: str, cancelled: Callable[[], bool] = lambda: False,
-             wait: bool = False) -> Iterator[dict[str, Any]]:
+    def scan(self, depot: str, by: str, cancelled: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Any]]:
         """Scan one depot (only what changed since its last scan); progress dicts as it goes.
-        One scan per depot at a time (another is ECONFLICT, or waited for with `wait`). An
-        unreachable source fails with EUNAVAIL and keeps the last good metadata."""
+        One scan per depot at a time: a second waits for the first (then finds little to do).
+        An unreachable source fails with EUNAVAIL and keeps the last good metadata."""
         from .scan import Progress, Scanned, scan_depot
         driver = self.depots.get(depot)
         with self._lock:
             running = self._running.setdefault(depot, threading.Lock())
-        if not running.acquire(blocking=wait):
-            raise SyscallError("ECONFLICT", f"a scan of {depot!r} is running; wait for it")
+        while not running.acquire(timeout=0.2):
+            if cancelled() or self._closed:
+                raise SyscallError("ECANCELED", f"the scan of {depot!r} was cancelled")
         stop = threading.Event()
         if self._closed:
             stop.set()
@@ -99,7 +99,7 @@ class Metis:
             with self._lock:
                 self._queued.discard(depot)  # a change from now on queues another scan
             try:
-                for _ in self.scan(depot, by, wait=True):
+                for _ in self.scan(depot, by):
                     pass
             except SyscallError as e:
                 log.warning("scan of depot %s: %s", depot, e)

@@ -1,0 +1,22 @@
+"""Fixtures of the shell's tests: a kernel with the demo lakehouse and a 100,000-row dataset."""
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from clitools import ok
+
+BIG_ROWS = 100_000
+
+
+@pytest.fixture(scope="module")
+def lakehouse(run_module, tmp_path_factory):
+    """The module's kernel with `dataos demo install --orders 20000` and `lake:big/t` (x = 0…99,999)."""
+    ok(run_module("demo", "install", "--orders", "20000", timeout=120))
+    root = tmp_path_factory.mktemp("lake")
+    (root / "big").mkdir()
+    duckdb.sql(f"COPY (SELECT i AS x FROM range({BIG_ROWS}) t(i)) TO '{root}/big/t.parquet' (FORMAT parquet)")
+    manifest = root / "depot.yaml"
+    manifest.write_text(f"name: lake\nversion: v1\ntype: depot\ndepot:\n  type: file\n  file: {{path: {root}}}\n")
+    ok(run_module("apply", "-f", str(manifest)))
+    return run_module
