@@ -1,0 +1,1 @@
+"""The full-screen TUI (Textual): Operations, Workbench and Atlas, over syscalls only."""

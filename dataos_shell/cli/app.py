@@ -8,7 +8,7 @@ import typer
 
 from .. import session
 from ..output import failure
-from . import audit, catalog, contexts, demo, kernel, policy, query, resources, runtime, shell, syscall, users
+from . import audit, catalog, contexts, demo, kernel, policy, query, resources, runtime, shell, syscall, tui, users
 
 app = typer.Typer(
     name="dataos", no_args_is_help=False, add_completion=True, pretty_exceptions_enable=False,
@@ -45,6 +45,7 @@ app.add_typer(policy.app, name="policy")
 app.add_typer(kernel.app, name="kernel")
 app.add_typer(demo.app, name="demo")
 app.add_typer(catalog.app, name="catalog")
+app.command(name="tui")(tui.tui)
 app.command(name="syscall")(syscall.syscall)
 app.command(name="audit")(audit.audit)
 app.command(name="query")(query.query)

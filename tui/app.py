@@ -1,0 +1,70 @@
+"""The dataos TUI: one app, a mode per screen (each with its own screen stack), a command
+palette, footer key hints, themes and mouse; `--readonly` hides every mutating action."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from textual.app import App
+from textual.binding import Binding
+
+from .link import Link
+from .palette import DatasetsProvider, ResourcesProvider, ScreensProvider
+
+SCREENS = ("operations", "workbench", "atlas")
+
+
+def _mode(name: str) -> Callable[[], Any]:
+    def make() -> Any:
+        if name == "operations":
+            from .operations.screen import OperationsScreen
+            return OperationsScreen()
+        if name == "workbench":
+            from .workbench.screen import WorkbenchScreen
+            return WorkbenchScreen()
+        from .atlas.screen import AtlasScreen
+        return AtlasScreen()
+    return make
+
+
+class DataOSApp(App):
+    TITLE = "dataos"
+    CSS_PATH = "app.tcss"
+    MODES = {name: _mode(name) for name in SCREENS}
+    COMMANDS = App.COMMANDS | {ScreensProvider, ResourcesProvider, DatasetsProvider}
+    BINDINGS = [
+        Binding("1", "switch_mode('operations')", "Operations"),
+        Binding("2", "switch_mode('workbench')", "Workbench"),
+        Binding("3", "switch_mode('atlas')", "Atlas"),
+        Binding("ctrl+p", "command_palette", "Palette", show=True),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(self, connect: Callable[[], Any], screen: str = "operations", readonly: bool = False) -> None:
+        super().__init__()
+        self.first_screen = screen
+        self.readonly = readonly
+        self.link = Link(connect, self._health, readonly)
+
+    def on_mount(self) -> None:
+        self.switch_mode(self.first_screen)
+
+    def _health(self, ok: bool, why: str) -> None:
+        """From any thread: the current screen's banner shows the kernel's state."""
+        import threading
+        if threading.get_ident() == self._thread_id:
+            self._show_health(ok, why)
+        else:
+            self.call_from_thread(self._show_health, ok, why)
+
+    def _show_health(self, ok: bool, why: str) -> None:
+        from .banner import KernelBanner
+        for banner in self.screen.query(KernelBanner):
+            banner.show_health(ok, why)
+
+    def on_unmount(self) -> None:
+        self.link.close()
+
+
+def run(connect: Callable[[], Any], screen: str = "operations", readonly: bool = False) -> int:
+    DataOSApp(connect, screen, readonly).run()
+    return 0

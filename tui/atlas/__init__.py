@@ -1,0 +1,1 @@
+"""Atlas: see screen.py."""

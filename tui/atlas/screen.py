@@ -1,0 +1,16 @@
+"""Atlas (placeholder until built)."""
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from ..banner import KernelBanner
+
+
+class AtlasScreen(Screen):
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield KernelBanner()
+        yield Static("Atlas", classes="title")
+        yield Footer()

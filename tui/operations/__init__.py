@@ -1,0 +1,1 @@
+"""Operations: see screen.py."""

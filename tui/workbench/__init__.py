@@ -1,0 +1,1 @@
+"""Workbench: see screen.py."""
