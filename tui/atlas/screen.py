@@ -1,16 +1,162 @@
-"""Atlas (placeholder until built)."""
+"""Atlas: the catalog in the terminal. Left, the tree (depots → collections → datasets → columns,
+loaded as nodes expand) under a search box with facets; right, the selected dataset's page.
+`t` tags and `e` describes the selected dataset or column (hidden and refused when read-only)."""
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Header, Input
 
 from ..banner import KernelBanner
+from ..messages import OpenDataset
+from .common import DatasetChosen, error_text
+from .edit import EditModal
+from .page import DatasetPage
+from .search import SearchPane
+from .tree import CatalogTree
+
+EDITS = ("tag", "describe")
 
 
 class AtlasScreen(Screen):
+    DEFAULT_CSS = """
+    AtlasScreen #atlas { height: 1fr; }
+    AtlasScreen #atlas-left { width: 46; height: 1fr; border-right: solid $primary-background; }
+    """
+    BINDINGS = [
+        Binding("slash", "search", "Search"),
+        Binding("t", "tag", "Tag"),
+        Binding("e", "describe", "Describe"),
+        Binding("r", "refresh", "Refresh"),
+    ]
+
     def compose(self) -> ComposeResult:
         yield Header()
         yield KernelBanner()
-        yield Static("Atlas", classes="title")
+        with Horizontal(id="atlas"):
+            with Vertical(id="atlas-left"):
+                yield SearchPane(id="search-pane")
+                yield CatalogTree(id="catalog-tree")
+            yield DatasetPage(id="page")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(CatalogTree).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in EDITS and self.app.readonly:
+            return False  # hidden from the footer, and not run
+        return True
+
+    # --- opening pages ---------------------------------------------------------------------------
+
+    def on_dataset_chosen(self, message: DatasetChosen) -> None:
+        message.stop()
+        self.open(message.urn, message.column)
+
+    def on_open_dataset(self, message: OpenDataset) -> None:
+        message.stop()
+        self.open(message.urn)
+
+    def open(self, urn: str, column: str | None = None) -> None:
+        self.query_one(DatasetPage).open(urn, column)
+
+    # --- actions -----------------------------------------------------------------------------------
+
+    def action_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_refresh(self) -> None:
+        tree = self.query_one(CatalogTree)
+        tree.cache.clear()
+        self.run_worker(tree.reload(), group="tree")
+        page = self.query_one(DatasetPage)
+        if page.urn:
+            page.open(page.urn)
+
+    def _target(self) -> tuple[str, str | None] | None:
+        """The dataset (and column) an edit applies to: the schema row or tree node under focus,
+        else the open page's dataset."""
+        page = self.query_one(DatasetPage)
+        tree = self.query_one(CatalogTree)
+        if self.focused is tree and tree.selected_column():
+            return tree.selected_column()
+        if page.urn:
+            return page.urn, page.selected_column()
+        return None
+
+    def _refused(self) -> bool:
+        if self.app.readonly:
+            self.notify("read-only: editing is off", severity="warning")
+            return True
+        return False
+
+    def action_tag(self) -> None:
+        if self._refused():
+            return
+        target = self._target()
+        if not target:
+            self.notify("select a dataset or column first", severity="warning")
+            return
+        urn, column = target
+        page = self.query_one(DatasetPage)
+        suggestions: list[str] = []
+        current: list[str] = []
+        if page.urn == urn and page.entity:
+            a = page.entity.get("aspects", {})
+            tags = a.get("tags") or {}
+            current = list(tags.get("columns", {}).get(column, []) if column else tags.get("dataset", []))
+            if column:
+                suggestions = [t for t in (a.get("suggestions") or {}).get("columns", {}).get(column, [])
+                               if t not in current]
+        ref = f"{urn}#{column}" if column else urn
+        self.app.push_screen(EditModal(f"Tag {ref}", suggestions[0] if suggestions else "", suggestions, current),
+                             lambda answer: self._apply("catalog.tag", ref, urn, answer))
+
+    def action_describe(self) -> None:
+        if self._refused():
+            return
+        target = self._target()
+        if not target:
+            self.notify("select a dataset or column first", severity="warning")
+            return
+        urn, column = target
+        page = self.query_one(DatasetPage)
+        current = ""
+        if page.urn == urn and page.entity:
+            d = page.entity.get("aspects", {}).get("description") or {}
+            current = (d.get("columns", {}).get(column, "") if column else d.get("dataset")) or ""
+        ref = f"{urn}#{column}" if column else urn
+        self.app.push_screen(EditModal(f"Describe {ref}", current, tag=False),
+                             lambda answer: self._apply("catalog.describe", ref, urn, answer))
+
+    def _apply(self, syscall: str, ref: str, urn: str, answer: dict | None) -> None:
+        if answer is None:
+            return
+        self.run_worker(self._edit(syscall, ref, urn, answer), group="edit")
+
+    async def _edit(self, syscall: str, ref: str, urn: str, answer: dict) -> None:
+        if self.app.readonly:
+            self.notify("read-only: editing is off", severity="warning")
+            return
+        if syscall == "catalog.tag":
+            request = {"ref": ref, "tag": answer["text"], "remove": answer["remove"]}
+            done = f"{ref}: tag {answer['text']} {'removed' if answer['remove'] else 'added'}"
+        else:
+            request = {"ref": ref, "text": answer["text"]}
+            done = f"{ref}: described"
+        try:
+            await self.app.link.call(syscall, **request)
+        except Exception as e:
+            self.notify(error_text(e), title="not changed", severity="error")
+            return
+        self.notify(done)
+        self.query_one(CatalogTree).forget(urn)
+        page = self.query_one(DatasetPage)
+        if page.urn == urn:
+            try:
+                await page.refresh_entity()
+            except Exception as e:
+                self.notify(error_text(e), severity="error")

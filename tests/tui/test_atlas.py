@@ -1,0 +1,274 @@
+"""Atlas against an embedded kernel with a small file depot: the tree loads lazily down to columns,
+search finds a dataset by a column and opens its page, tagging a column through the modal masks it
+for users without pii-reader, read-only hides the edits, and the lineage tab shows an upstream."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import duckdb
+import pytest
+
+from syscalls.client import Client
+from tui.app import DataOSApp
+from tui.atlas.edit import EditModal
+from tui.atlas.lineage import LineageTree
+from tui.atlas.page import DatasetPage
+from tui.atlas.tree import CatalogTree
+from tui.messages import OpenDataset
+
+PEOPLE = "dataos://lake:crm/people"
+ORDERS = "dataos://lake:crm/orders"
+TOTALS = "dataos://lake:crm/totals"
+
+
+class Shared:
+    """One client on the module's kernel; the app closing its link leaves the kernel running."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def call(self, name, request=None):
+        return self.client.call(name, request)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory):
+    import syscalls
+    tmp = tmp_path_factory.mktemp("atlas")
+    root = tmp / "lake"
+    (root / "crm").mkdir(parents=True)
+    duckdb.sql(f"COPY (SELECT i AS id, 'p' || i || '@example.com' AS email, 'n' || i AS name FROM range(50) t(i)) "
+               f"TO '{root}/crm/people.parquet'")
+    duckdb.sql(f"COPY (SELECT i AS order_id, i % 50 AS person_id, i * 2.5 AS amount FROM range(200) t(i)) "
+               f"TO '{root}/crm/orders.parquet'")
+    op = syscalls.connect(f"embedded://{tmp}/state")
+    op.resource.apply(manifests=[
+        {"name": "lake", "version": "v1", "type": "depot", "depot": {"type": "file", "file": {"path": str(root)}}},
+        {"name": "analysts-read-lake", "version": "v1", "type": "policy", "policy": {"access": {
+            "subjects": {"tags": [["roles:id:lake-analyst"]]}, "predicates": ["select"],
+            "objects": {"paths": ["dataos://lake:crm/*"]}}}}])
+    list(op.catalog.scan(depot="lake"))
+    op.user.create(name="ana", tags=["roles:id:lake-analyst"])
+    analyst = Client(op.transport, op.user.apikey.create(user="ana")["token"])
+    try:
+        yield op, analyst
+    finally:
+        op.close()
+
+
+@pytest.fixture(scope="module")
+def lineage(kernel):
+    """A sql workflow that builds totals from orders: totals' upstream is orders."""
+    op, _ = kernel
+    op.resource.apply(manifests=[{"name": "totals", "version": "v1", "type": "workflow", "workspace": "public",
+                                  "workflow": {"dag": [{"name": "build", "spec": {"stack": "sql", "stackSpec": {
+        "inputs": [{"name": "orders", "dataset": ORDERS}],
+        "steps": [{"name": "t", "sql": "SELECT person_id, sum(amount) AS total FROM orders GROUP BY person_id"}],
+        "outputs": [{"name": "t", "dataset": TOTALS}]}}}]}}])
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        graph = op.catalog.lineage(ref=TOTALS, direction="upstream")
+        if graph["edges"]:
+            return graph
+        time.sleep(0.2)
+    pytest.fail("no lineage for the workflow's output")
+
+
+async def until(pilot, predicate, timeout: float = 15.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            if predicate():
+                return
+        except Exception:
+            pass
+        assert loop.time() < deadline, "condition not reached"
+        await pilot.pause(0.05)
+
+
+def app_for(client, readonly: bool = False) -> DataOSApp:
+    return DataOSApp(lambda: Shared(client), screen="atlas", readonly=readonly)
+
+
+def labels(node) -> list[str]:
+    return [str(child.label.plain if hasattr(child.label, "plain") else child.label) for child in node.children]
+
+
+def find(node, text: str):
+    return next(child for child in node.children if str(child.label).startswith(text) or
+                getattr(child.label, "plain", "").startswith(text))
+
+
+def page_header(app) -> str:
+    return str(app.screen.query_one("#page-header").render())
+
+
+@pytest.mark.asyncio
+async def test_the_tree_expands_lazily_to_a_dataset_and_its_columns(kernel):
+    op, _ = kernel
+    app = app_for(op)
+    async with app.run_test(size=(120, 40)) as pilot:
+        tree = app.screen.query_one(CatalogTree)
+        await until(pilot, lambda: "lake" in labels(tree.root))
+        depot = find(tree.root, "lake")
+        assert not depot.children  # nothing loaded before it is expanded
+        depot.expand()
+        await until(pilot, lambda: depot.children and labels(depot)[0].startswith("crm"))
+        crm = depot.children[0]
+        crm.expand()
+        await until(pilot, lambda: any(label.startswith("people") for label in labels(crm)))
+        people = find(crm, "people")
+        people.expand()
+        await until(pilot, lambda: [label.split()[0] for label in labels(people)] == ["id", "email", "name"])
+        assert "dataos://lake:crm" in tree.cache and PEOPLE in tree.cache  # cached
+        tree.select_node(people)
+        page = app.screen.query_one(DatasetPage)
+        await until(pilot, lambda: page.urn == PEOPLE and page.query_one("#schema").row_count == 3)
+        assert "50" in page_header(app)
+
+
+@pytest.mark.asyncio
+async def test_search_lists_the_dataset_and_opens_its_page(kernel):
+    op, _ = kernel
+    app = app_for(op)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("slash")
+        assert app.screen.focused.id == "search"
+        await pilot.press(*"email")
+        assert app.screen.query_one("#search").value == "email"  # e is typed, not the describe key
+        assert not isinstance(app.screen, EditModal)
+        results = app.screen.query_one("#results")
+        await until(pilot, lambda: results.option_count and results.get_option_at_index(0).id == PEOPLE)
+        facets = app.screen.query_one("#facets")
+        depot = next(i for i in range(facets.option_count) if "depot: lake" in str(facets.get_option_at_index(i).prompt))
+        facets.focus()
+        facets.highlighted = depot
+        await pilot.press("enter")  # a facet is a filter
+        pane = app.screen.query_one("#search-pane")
+        await until(pilot, lambda: pane.filters == {"depot": "lake"} and "●" in str(facets.get_option_at_index(depot).prompt))
+        assert results.get_option_at_index(0).id == PEOPLE
+        app.screen.query_one("#search").focus()
+        await pilot.press("enter")  # to the results
+        await pilot.press("enter")  # open the first
+        page = app.screen.query_one(DatasetPage)
+        await until(pilot, lambda: page.urn == PEOPLE and page.query_one("#schema").row_count == 3)
+        assert page.columns() == ["id", "email", "name"]
+        assert PEOPLE in page_header(app)
+
+
+@pytest.mark.asyncio
+async def test_tagging_a_column_through_the_modal_masks_it(kernel):
+    op, analyst = kernel
+    before = analyst.query.execute(sql="select email from lake.crm.people order by id limit 1")["rows"][0][0]
+    assert before == "p0@example.com"
+    app = app_for(op)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.screen.post_message(OpenDataset(PEOPLE))  # as the palette does
+            page = app.screen.query_one(DatasetPage)
+            schema = page.query_one("#schema")
+            await until(pilot, lambda: page.urn == PEOPLE and schema.row_count == 3)
+            schema.focus()
+            schema.move_cursor(row=1)  # email
+            await pilot.press("t")
+            await until(pilot, lambda: isinstance(app.screen, EditModal))
+            assert app.screen.query_one("#value").value == "PII.Email"  # the scan's suggestion
+            await pilot.press("enter")
+            await until(pilot, lambda: "PII.Email" in str(schema.get_row_at(1)[2]))
+            sample = page.query_one("#sample")
+            await until(pilot, lambda: sample.row_count == 50 and
+                        "masked" in str(sample.columns["email"].label))  # operators see masks too
+            assert "masked" in str(schema.get_row_at(1)[3])
+        entry = op.catalog.get(ref=PEOPLE)
+        assert entry["aspects"]["tags"]["columns"]["email"] == ["PII.Email"]
+        after = analyst.query.execute(sql="select email from lake.crm.people order by id limit 1")
+        assert after["rows"][0][0] != before and after["columns"][0]["masked"]
+    finally:
+        op.catalog.tag(ref=f"{PEOPLE}#email", tag="PII.Email", remove=True)
+
+
+@pytest.mark.asyncio
+async def test_readonly_hides_and_refuses_the_edits(kernel):
+    op, _ = kernel
+    app = app_for(op, readonly=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        page = app.screen.query_one(DatasetPage)
+        page.open(PEOPLE)
+        await until(pilot, lambda: page.urn == PEOPLE and page.query_one("#schema").row_count == 3)
+        shown = {a.binding.action for a in app.screen.active_bindings.values()}
+        assert "search" in shown and "tag" not in shown and "describe" not in shown
+        page.query_one("#schema").focus()
+        await pilot.press("t")
+        await pilot.press("e")
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, EditModal)
+        assert "tags" not in op.catalog.get(ref=PEOPLE)["aspects"] or \
+            not op.catalog.get(ref=PEOPLE)["aspects"]["tags"].get("dataset")
+
+
+@pytest.mark.asyncio
+async def test_an_edit_refused_by_the_kernel_is_a_notification(kernel):
+    _, analyst = kernel  # may select, not update
+    app = app_for(analyst)
+    async with app.run_test(size=(120, 40)) as pilot:
+        page = app.screen.query_one(DatasetPage)
+        page.open(PEOPLE)
+        await until(pilot, lambda: page.urn == PEOPLE and page.query_one("#schema").row_count == 3)
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, EditModal))
+        await pilot.press(*"mine now", "enter")
+        await until(pilot, lambda: any(n.severity == "error" for n in app._notifications))
+        assert not isinstance(app.screen, EditModal)
+
+
+@pytest.mark.asyncio
+async def test_the_lineage_tab_shows_an_upstream(kernel, lineage):
+    op, _ = kernel
+    app = app_for(op)
+    async with app.run_test(size=(120, 40)) as pilot:
+        page = app.screen.query_one(DatasetPage)
+        page.open(TOTALS)
+        tree = page.query_one(LineageTree)
+        await until(pilot, lambda: tree.root.children and tree.root.children[0].children and
+                    ORDERS in str(tree.root.children[0].children[0].label))
+        page.query_one("#tabs").active = "tab-lineage"
+        await pilot.pause(0.1)
+        upstream = tree.root.children[0]
+        assert "workflow/totals" in str(upstream.children[0].label)
+        assert any("total" in str(leaf.label) and "amount" in str(leaf.label) for leaf in upstream.children[0].children)
+
+
+@pytest.mark.asyncio
+async def test_describing_a_column_from_the_tree(kernel):
+    op, _ = kernel
+    app = app_for(op)
+    async with app.run_test(size=(120, 40)) as pilot:
+        tree = app.screen.query_one(CatalogTree)
+        await until(pilot, lambda: "lake" in labels(tree.root))
+        find(tree.root, "lake").expand()
+        await until(pilot, lambda: find(tree.root, "lake").children)
+        crm = find(tree.root, "lake").children[0]
+        crm.expand()
+        await until(pilot, lambda: any(label.startswith("orders") for label in labels(crm)))
+        orders = find(crm, "orders")
+        orders.expand()
+        await until(pilot, lambda: len(orders.children) == 3)
+        amount = orders.children[2]
+        tree.focus()
+        tree.move_cursor(amount)
+        tree.select_node(amount)  # opens the page at that column
+        page = app.screen.query_one(DatasetPage)
+        schema = page.query_one("#schema")
+        await until(pilot, lambda: page.urn == ORDERS and schema.row_count == 3 and schema.cursor_row == 2)
+        tree.focus()
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, EditModal))
+        assert "#amount" in str(app.screen.title_text)
+        await pilot.press(*"in euros", "enter")
+        await until(pilot, lambda: "in euros" in str(schema.get_row_at(2)[5]))
+    assert op.catalog.get(ref=ORDERS)["aspects"]["description"]["columns"]["amount"] == "in euros"
