@@ -37,7 +37,7 @@ class Link:
                 self._client = self._connect()
             return self._client
 
-    def call_sync(self, name: str, **request: Any) -> Any:
+    def call_sync(self, name: str, /, **request: Any) -> Any:
         """One syscall on this thread (workers use it); health is tracked either way."""
         try:
             result = self.client.call(name, request)
@@ -48,11 +48,11 @@ class Link:
         self._health(True, "")
         return result
 
-    async def call(self, name: str, **request: Any) -> Any:
+    async def call(self, name: str, /, **request: Any) -> Any:
         """One syscall from the UI's event loop, run in a thread."""
         return await asyncio.to_thread(self.call_sync, name, **request)
 
-    def stream(self, name: str, **request: Any) -> Iterator[Any]:
+    def stream(self, name: str, /, **request: Any) -> Iterator[Any]:
         """A streaming syscall's items (call from a thread worker)."""
         try:
             yield from self.client.call(name, request)
