@@ -2,7 +2,6 @@
 answering shows a banner that goes away by itself when it answers again."""
 from __future__ import annotations
 
-import asyncio
 
 import pytest
 
@@ -10,6 +9,7 @@ from syscalls.errors import SyscallError
 from tui.app import DataOSApp
 from tui.banner import KernelBanner
 from tui.link import Link
+from pilotkit import until
 
 
 class FlakyClient:
@@ -25,14 +25,6 @@ class FlakyClient:
 
     def close(self) -> None:
         pass
-
-
-async def until(pilot, predicate, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "condition not reached"
-        await pilot.pause(0.05)
 
 
 @pytest.mark.asyncio

@@ -3,7 +3,6 @@ search finds a dataset by a column and opens its page, tagging a column through 
 for users without pii-reader, read-only hides the edits, and the lineage tab shows an upstream."""
 from __future__ import annotations
 
-import asyncio
 import time
 
 import duckdb
@@ -16,6 +15,7 @@ from tui.atlas.lineage import LineageTree
 from tui.atlas.page import DatasetPage
 from tui.atlas.tree import CatalogTree
 from tui.messages import OpenDataset
+from pilotkit import until
 
 PEOPLE = "dataos://lake:crm/people"
 ORDERS = "dataos://lake:crm/orders"
@@ -76,19 +76,6 @@ def lineage(kernel):
             return graph
         time.sleep(0.2)
     pytest.fail("no lineage for the workflow's output")
-
-
-async def until(pilot, predicate, timeout: float = 15.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        try:
-            if predicate():
-                return
-        except Exception:
-            pass
-        assert loop.time() < deadline, "condition not reached"
-        await pilot.pause(0.05)
 
 
 def app_for(client, readonly: bool = False) -> DataOSApp:

@@ -12,6 +12,7 @@ from tui.app import DataOSApp
 from tui.messages import OpenResource
 from tui.operations.confirm import ConfirmModal
 from tui.operations.screen import OperationsScreen
+from pilotkit import until
 
 NOW = dt.datetime(2026, 1, 1, 12, 0, 0, tzinfo=dt.timezone.utc)
 
@@ -78,14 +79,6 @@ class FakeLink:
 
     def close(self) -> None:
         pass
-
-
-async def until(pilot, predicate, timeout: float = 15.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "condition not reached"
-        await pilot.pause(0.05)
 
 
 def fake_app(link: FakeLink, readonly: bool = False) -> DataOSApp:
