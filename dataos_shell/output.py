@@ -84,6 +84,26 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def short(text: Any, width: int = 50) -> str:
+    """One line of at most `width` characters (an ellipsis marks a cut)."""
+    text = " ".join(str(text if text is not None else "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def profile_summary(stats: dict[str, Any] | None, width: int = 16) -> str:
+    """A column profile in one line: null %, distinct, min…max."""
+    if not stats:
+        return ""
+    parts = []
+    if stats.get("null_pct") is not None:
+        parts.append(f"{stats['null_pct']:.0f}% null")
+    if stats.get("distinct") is not None:
+        parts.append(f"~{stats['distinct']:,} distinct")
+    if stats.get("min") is not None:
+        parts.append(f"{short(stats['min'], width)}…{short(stats.get('max'), width)}")
+    return ", ".join(parts)
+
+
 def age(when: str | None) -> str:
     """`2026-11-24T08:00:00Z` → `5m`, the kubectl way."""
     if not when:

@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 import typer
 
-from ..output import Format, age, emit, notice, paint, render, table
+from ..output import Format, age, emit, notice, paint, profile_summary, render, short, table
 from ..session import client
 from .options import OUTPUT
 
@@ -72,7 +72,7 @@ def search(text: str = typer.Argument("", help="Words to find (prefixes work: 'c
     """Search datasets and resources by name, column, description and tag (what you may read)."""
     found = client().catalog.search(text=text, tag=tag, depot=depot, type=type_, owner=owner, tier=tier,
                                     limit=limit)
-    rows = [[r["urn"], r["type"], ", ".join(r["tags"]), r["matched"], _short(r["description"])]
+    rows = [[r["urn"], r["type"], ", ".join(r["tags"]), r["matched"], short(r["description"])]
             for r in found["results"]]
     render(found, output, ["name", "type", "tags", "matched", "description"], rows,
            (r["urn"] for r in found["results"]))
@@ -121,7 +121,7 @@ def _describe(entity: dict[str, Any]) -> str:
         rows = [[c["name"], c["type"], "" if c.get("nullable", True) else "not null",
                  ", ".join(column_tags.get(c["name"], [])) + (f" [masked: {masked[c['name']]}]"
                                                               if c["name"] in masked else ""),
-                 _stats(profile.get(c["name"], {})), _short(descriptions.get("columns", {}).get(c["name"], ""), 40)]
+                 profile_summary(profile.get(c["name"], {})), short(descriptions.get("columns", {}).get(c["name"], ""), 40)]
                 for c in schema]
         lines += ["", table(["column", "type", "null", "tags", "profile", "description"], rows).rstrip("\n")]
     suggestions = (a.get("suggestions") or {}).get("columns", {})
@@ -137,24 +137,6 @@ def _describe(entity: dict[str, Any]) -> str:
     if resource:
         lines += [f"  {'type:':<12} {resource['type']}", f"  {'generation:':<12} {resource.get('generation')}"]
     return "\n".join(lines)
-
-
-def _stats(stats: dict[str, Any]) -> str:
-    if not stats:
-        return ""
-    parts = []
-    if stats.get("null_pct") is not None:
-        parts.append(f"{stats['null_pct']:.0f}% null")
-    if stats.get("distinct") is not None:
-        parts.append(f"~{stats['distinct']:,} distinct")
-    if stats.get("min") is not None:
-        parts.append(f"{_short(str(stats['min']), 16)}…{_short(str(stats['max']), 16)}")
-    return ", ".join(parts)
-
-
-def _short(text: str | None, width: int = 50) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 @app.command()

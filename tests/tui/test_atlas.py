@@ -5,59 +5,24 @@ from __future__ import annotations
 
 import time
 
-import duckdb
 import pytest
 
-from syscalls.client import Client
 from tui.app import DataOSApp
 from tui.atlas.edit import EditModal
 from tui.atlas.lineage import LineageTree
 from tui.atlas.page import DatasetPage
 from tui.atlas.tree import CatalogTree
 from tui.messages import OpenDataset
-from pilotkit import until
+from pilotkit import PEOPLE_SQL, Shared, lake_kernel, until
 
 PEOPLE = "dataos://lake:crm/people"
 ORDERS = "dataos://lake:crm/orders"
 TOTALS = "dataos://lake:crm/totals"
 
 
-class Shared:
-    """One client on the module's kernel; the app closing its link leaves the kernel running."""
-
-    def __init__(self, client) -> None:
-        self.client = client
-
-    def call(self, name, request=None):
-        return self.client.call(name, request)
-
-    def close(self) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory):
-    import syscalls
-    tmp = tmp_path_factory.mktemp("atlas")
-    root = tmp / "lake"
-    (root / "crm").mkdir(parents=True)
-    duckdb.sql(f"COPY (SELECT i AS id, 'p' || i || '@example.com' AS email, 'n' || i AS name FROM range(50) t(i)) "
-               f"TO '{root}/crm/people.parquet'")
-    duckdb.sql(f"COPY (SELECT i AS order_id, i % 50 AS person_id, i * 2.5 AS amount FROM range(200) t(i)) "
-               f"TO '{root}/crm/orders.parquet'")
-    op = syscalls.connect(f"embedded://{tmp}/state")
-    op.resource.apply(manifests=[
-        {"name": "lake", "version": "v1", "type": "depot", "depot": {"type": "file", "file": {"path": str(root)}}},
-        {"name": "analysts-read-lake", "version": "v1", "type": "policy", "policy": {"access": {
-            "subjects": {"tags": [["roles:id:lake-analyst"]]}, "predicates": ["select"],
-            "objects": {"paths": ["dataos://lake:crm/*"]}}}}])
-    list(op.catalog.scan(depot="lake"))
-    op.user.create(name="ana", tags=["roles:id:lake-analyst"])
-    analyst = Client(op.transport, op.user.apikey.create(user="ana")["token"])
-    try:
-        yield op, analyst
-    finally:
-        op.close()
+    yield from lake_kernel(tmp_path_factory.mktemp("atlas"), {"people": PEOPLE_SQL, "orders": "SELECT i AS order_id, i % 50 AS person_id, i * 2.5 AS amount FROM range(200) t(i)"})
 
 
 @pytest.fixture(scope="module")

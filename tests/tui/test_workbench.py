@@ -4,57 +4,21 @@ a masked column marked, an error in the pane, cancel a slow query, jump to the l
 from __future__ import annotations
 
 
-import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from syscalls.client import Client
 from tui.app import DataOSApp
 from tui.workbench.export import ExportModal
 from tui.workbench.grid import ResultGrid
 from tui.workbench.screen import WorkbenchScreen, statement_at
-from pilotkit import until
+from pilotkit import PEOPLE_SQL, Shared, lake_kernel, until
 
 PEOPLE = "dataos://lake:crm/people"
 
 
-class Shared:
-    def __init__(self, client) -> None:
-        self.client = client
-
-    def call(self, name, request=None):
-        return self.client.call(name, request)
-
-    def __getattr__(self, name):  # the typed API (client.catalog.search …) the completer's source uses
-        return getattr(self.client, name)
-
-    def close(self) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory):
-    import syscalls
-    tmp = tmp_path_factory.mktemp("workbench")
-    root = tmp / "lake"
-    (root / "crm").mkdir(parents=True)
-    duckdb.sql(f"COPY (SELECT i AS id, 'p' || i || '@example.com' AS email, 'n' || i AS name FROM range(50) t(i)) "
-               f"TO '{root}/crm/people.parquet'")
-    duckdb.sql(f"COPY (SELECT i AS id, i * 2 AS twice, 'row' || i AS label FROM range(200000) t(i)) "
-               f"TO '{root}/crm/big.parquet'")
-    op = syscalls.connect(f"embedded://{tmp}/state")
-    op.resource.apply(manifests=[
-        {"name": "lake", "version": "v1", "type": "depot", "depot": {"type": "file", "file": {"path": str(root)}}},
-        {"name": "analysts-read-lake", "version": "v1", "type": "policy", "policy": {"access": {
-            "subjects": {"tags": [["roles:id:lake-analyst"]]}, "predicates": ["select"],
-            "objects": {"paths": ["dataos://lake:crm/*"]}}}}])
-    list(op.catalog.scan(depot="lake"))
-    op.user.create(name="ana", tags=["roles:id:lake-analyst"])
-    analyst = Client(op.transport, op.user.apikey.create(user="ana")["token"])
-    try:
-        yield op, analyst
-    finally:
-        op.close()
+    yield from lake_kernel(tmp_path_factory.mktemp("workbench"), {"people": PEOPLE_SQL, "big": "SELECT i AS id, i * 2 AS twice, 'row' || i AS label FROM range(200000) t(i)"})
 
 
 def app_for(client) -> DataOSApp:

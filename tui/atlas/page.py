@@ -10,7 +10,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
-from .common import error_text, short, sql_name, stats
+from dataos_shell.output import profile_summary, short
+
+from .common import error_text, sql_name
 from .lineage import LineageTree
 
 SAMPLE_ROWS = 100
@@ -164,7 +166,7 @@ class DatasetPage(Vertical):
             table.add_row(Text(name, "bold"), c["type"] + ("" if c.get("nullable", True) else " not null"),
                           Text(", ".join(column_tags.get(name, [])), "yellow"),
                           Text(f"masked: {masked[name]}", "red") if name in masked else "",
-                          stats(profile.get(name)), short(descriptions.get(name, ""), 40), key=name)
+                          profile_summary(profile.get(name), 14), short(descriptions.get(name, ""), 40), key=name)
         if column and column in self.columns():
             table.move_cursor(row=self.columns().index(column))
 

@@ -93,15 +93,21 @@ class AtlasScreen(Screen):
             return True
         return False
 
-    def action_tag(self) -> None:
+    def _edit_target(self) -> tuple[str, str | None, DatasetPage] | None:
+        """What an edit applies to (urn, column, the page), or None after saying why not."""
         if self._refused():
-            return
+            return None
         target = self._target()
         if not target:
             self.notify("select a dataset or column first", severity="warning")
+            return None
+        return (*target, self.query_one(DatasetPage))
+
+    def action_tag(self) -> None:
+        edit = self._edit_target()
+        if edit is None:
             return
-        urn, column = target
-        page = self.query_one(DatasetPage)
+        urn, column, page = edit
         suggestions: list[str] = []
         current: list[str] = []
         if page.urn == urn and page.entity:
@@ -116,14 +122,10 @@ class AtlasScreen(Screen):
                              lambda answer: self._apply("catalog.tag", ref, urn, answer))
 
     def action_describe(self) -> None:
-        if self._refused():
+        edit = self._edit_target()
+        if edit is None:
             return
-        target = self._target()
-        if not target:
-            self.notify("select a dataset or column first", severity="warning")
-            return
-        urn, column = target
-        page = self.query_one(DatasetPage)
+        urn, column, page = edit
         current = ""
         if page.urn == urn and page.entity:
             d = page.entity.get("aspects", {}).get("description") or {}

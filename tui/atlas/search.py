@@ -10,7 +10,9 @@ from textual.containers import Vertical
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
-from .common import DatasetChosen, error_text, short
+from dataos_shell.output import short
+
+from .common import DatasetChosen, error_text
 
 FACETS = ("depot", "type", "tag")
 
