@@ -54,7 +54,6 @@ def dataset_list(call: Call, address: str) -> list[dict[str, Any]]:
             if visible:
                 out.append({"name": collection, "address": str(Address(where.depot, collection)),
                             "kind": "collection", "datasets": len(visible)})
-        call.decisions += 1  # filtered above, collection by collection
         return out
     out = []
     for dataset in driver.datasets(where.collection):
@@ -70,7 +69,6 @@ def dataset_list(call: Call, address: str) -> list[dict[str, Any]]:
                     "owner": (entry["aspects"].get("ownership") or {}).get("owner"),
                     "tags": sorted({*tags.get("dataset", []), *(t for ts in tags.get("columns", {}).values()
                                                                  for t in ts)})})
-    call.decisions += 1  # filtered above, dataset by dataset
     return out
 
 
