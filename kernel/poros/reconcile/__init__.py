@@ -217,10 +217,9 @@ class Reconciler:
         except SyscallError:
             pass
         key = identities.create_key(owner, token_key(pod), "24h")
-        env = {"DATAOS_TOKEN": key["token"]}
-        if self.kernel.url:
-            env["DATAOS_URL"] = self.kernel.url
-        return env
+        # Always a URL: without one the job's client would fall back to its user's default context
+        # (and start a daemon there). An in-process kernel has none; its state, locked, says so.
+        return {"DATAOS_TOKEN": key["token"], "DATAOS_URL": self.kernel.url or f"embedded://{self.kernel.state_dir}"}
 
 
 POD_KEY = "pod-"  # the prefix of the API keys pods get
