@@ -168,3 +168,7 @@ def failure(e: Exception | KeyboardInterrupt) -> int:
 
 def notice(text: str) -> None:
     print(paint(text, "dim", sys.stderr), file=sys.stderr)
+
+
+def warn(text: str) -> None:
+    print(f"{paint('warning', 'yellow', sys.stderr)}: {text}", file=sys.stderr)

@@ -22,6 +22,7 @@ from syscalls.locations import TOKEN_HANDOFF
 from syscalls.table import TABLE, lookup
 
 from . import audit as audit_mod
+from . import extensions
 from .call import Call
 from .heimdall import syscalls as heimdall_syscalls
 from .heimdall.builtin import BUILTIN_POLICIES, OPERATOR_ROLE
@@ -63,6 +64,7 @@ class Kernel:
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock = _lock(self.state_dir / "kernel.lock")
         self.started = now()
+        extensions.load()  # kernel plugins' stacks and depot drivers, before any resource is read
         self.heimdall = Heimdall(self.state_dir)
         self.poros = Poros(self.state_dir / "poros.db", admit={"policy": _admit_policy, **{
             t: stacks.admit for t in WORKLOAD_TYPES}}, seal={t: self.heimdall.seal_secret for t in SECRET_TYPES})
@@ -174,7 +176,8 @@ class Kernel:
 
     def _info(self, call: Call) -> dict[str, Any]:
         return {"version": __version__, "pid": os.getpid(), "started": self.started,
-                "state_dir": str(self.state_dir), "cloud": self.cloud.name, "syscalls": len(TABLE)}
+                "state_dir": str(self.state_dir), "cloud": self.cloud.name, "syscalls": len(TABLE),
+                "plugins": extensions.load()}
 
     def _audit_list(self, call: Call, **filters: Any) -> list[dict[str, Any]]:
         return self.audit.list(**filters)

@@ -94,6 +94,7 @@ class KernelInfo(TypedDict):
     state_dir: str
     cloud: str
     syscalls: int
+    plugins: list[dict[str, Any]]  # kernel-side plugins: name, package, version, state, adds, error
 
 
 class Pod(TypedDict):

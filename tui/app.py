@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from textual import work
 from textual.app import App
 from textual.binding import Binding
 
 from .link import Link
-from .palette import DatasetsProvider, ResourcesProvider, ScreensProvider
+from .palette import DatasetsProvider, PluginsProvider, ResourcesProvider, ScreensProvider
 
 SCREENS = ("operations", "workbench", "atlas")
 
@@ -30,7 +31,7 @@ class DataOSApp(App):
     TITLE = "dataos"
     CSS_PATH = "app.tcss"
     MODES = {name: _mode(name) for name in SCREENS}
-    COMMANDS = App.COMMANDS | {ScreensProvider, ResourcesProvider, DatasetsProvider}
+    COMMANDS = App.COMMANDS | {ScreensProvider, ResourcesProvider, DatasetsProvider, PluginsProvider}
     BINDINGS = [
         Binding("1", "switch_mode('operations')", "Operations"),
         Binding("2", "switch_mode('workbench')", "Workbench"),
@@ -47,6 +48,17 @@ class DataOSApp(App):
 
     def on_mount(self) -> None:
         self.switch_mode(self.first_screen)
+        self._load_plugins()
+
+    @work(thread=True, group="plugins")
+    def _load_plugins(self) -> None:
+        """Load plugins in the background; a broken one is one notification, the app goes on."""
+        from plugins.loader import disabled, registry, unseen
+        if not disabled():
+            registry.load_all()
+            for problem in unseen(registry.problems):
+                self.call_from_thread(self.notify, f"{problem} (see `dataos plugins doctor`)",
+                                      title="plugin", severity="warning", timeout=8)
 
     def _health(self, ok: bool, why: str) -> None:
         """From any thread: the current screen's banner shows the kernel's state."""

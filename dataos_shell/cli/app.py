@@ -5,13 +5,27 @@ import os
 import sys
 
 import typer
+from typer.core import TyperGroup
 
 from .. import session
 from ..output import failure
-from . import audit, catalog, contexts, demo, kernel, policy, query, resources, runtime, shell, syscall, tui, users
+from . import (audit, catalog, contexts, demo, kernel, plugins, policy, query, resources, runtime, shell, syscall,
+               tui, users)
+
+class PluginGroup(TyperGroup):
+    """The built-in commands, then the commands of installed plugins (imported only when a name
+    is not built in, or when every command is listed)."""
+
+    def get_command(self, ctx, name):
+        return super().get_command(ctx, name) or (plugin_commands().get(name) if plugins_on(ctx) else None)
+
+    def list_commands(self, ctx):
+        names = super().list_commands(ctx)
+        return names + sorted(set(plugin_commands()) - set(names)) if plugins_on(ctx) else names
+
 
 app = typer.Typer(
-    name="dataos", no_args_is_help=False, add_completion=True, pretty_exceptions_enable=False,
+    name="dataos", cls=PluginGroup, no_args_is_help=False, add_completion=True, pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     help="dataos: a terminal-first data operating system. Resources, users, policies and the kernel.",
 )
@@ -20,7 +34,11 @@ app = typer.Typer(
 @app.callback(invoke_without_command=True)
 def main(ctx: typer.Context,
          context: str = typer.Option(None, "--context", help="Use this context instead of the current one.",
-                                     envvar="DATAOS_CONTEXT")) -> None:
+                                     envvar="DATAOS_CONTEXT"),
+         no_plugins: bool = typer.Option(False, "--no-plugins", help="Don't load installed plugins.",
+                                         envvar="DATAOS_NO_PLUGINS")) -> None:
+    if no_plugins:
+        os.environ["DATAOS_NO_PLUGINS"] = "1"
     if context:
         os.environ["DATAOS_CONTEXT"] = context
     if ctx.invoked_subcommand is None:
@@ -45,6 +63,7 @@ app.add_typer(policy.app, name="policy")
 app.add_typer(kernel.app, name="kernel")
 app.add_typer(demo.app, name="demo")
 app.add_typer(catalog.app, name="catalog")
+app.add_typer(plugins.app, name="plugins")
 app.command(name="tui")(tui.tui)
 app.command(name="syscall")(syscall.syscall)
 app.command(name="audit")(audit.audit)
@@ -68,6 +87,43 @@ def invoke(args: list[str]) -> int:
 
 
 _group = None
+
+
+def plugins_on(ctx=None) -> bool:
+    """Plugins load unless `--no-plugins` or DATAOS_NO_PLUGINS=1 (the option is parsed before the
+    sub-command is looked up)."""
+    from plugins.loader import disabled
+    return not (ctx is not None and ctx.find_root().params.get("no_plugins")) and not disabled()
+
+
+_plugin_commands: dict | None = None
+
+
+def plugin_commands() -> dict:
+    """Name -> click command of every loaded plugin's commands (their load problems print once)."""
+    global _plugin_commands
+    if _plugin_commands is None:
+        from plugins.loader import registry, unseen
+        from ..output import warn
+        found = registry.commands(group().commands)
+        _plugin_commands = {}
+        for name, (plugin, cli) in found.items():
+            try:
+                _plugin_commands[name] = typer.main.get_command(cli)
+            except Exception as e:  # noqa: BLE001 — e.g. a parameter type Typer cannot build
+                why = f"command {name!r} of plugin {plugin.name}: {type(e).__name__}: {e}"
+                plugin.error = why
+                registry.problems.append(why)
+            else:
+                _plugin_commands[name].name = name
+        for line in unseen(registry.problems):
+            warn(f"{line} (shown once; see `dataos plugins doctor`)")
+    return _plugin_commands
+
+
+def commands() -> dict:
+    """Every command's name -> click command: the built-in ones, then the plugins' (when on)."""
+    return {**group().commands, **(plugin_commands() if plugins_on() else {})}
 
 
 def group():

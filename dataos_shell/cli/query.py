@@ -9,6 +9,8 @@ from typing import Optional
 
 import typer
 
+from syscalls.errors import SyscallError
+
 from .. import export
 from ..output import Format, age, emit, paint, render, table, to_json
 from ..session import client
@@ -24,7 +26,8 @@ def query(sql: str = typer.Argument(..., help='The SQL (any dialect: --dialect),
           workspace: Optional[str] = typer.Option(None, "--workspace", "-w", help="The cluster's workspace."),
           depot: Optional[str] = typer.Option(None, "--depot", help="Resolve unqualified tables in this depot."),
           collection: Optional[str] = typer.Option(None, "--collection", help="… and this collection."),
-          output: str = typer.Option("table", "--output", "-o", help="table, json or csv."),
+          output: str = typer.Option("table", "--output", "-o", help="table, json, csv, or a plugin's format "
+                                     "(`dataos plugins info NAME` lists them)."),
           out: Optional[Path] = typer.Option(None, "--out", help="Write every row to FILE.parquet, .csv or .json "
                                              "(streamed: memory stays flat)."),
           explain_policy: bool = typer.Option(False, "--explain-policy",
@@ -38,12 +41,15 @@ def query(sql: str = typer.Argument(..., help='The SQL (any dialect: --dialect),
     if out is not None:
         _export(where, out, -1 if limit is None else limit, explain_policy)
         return
+    plugin_format = _plugin_format(output)
     result = client().query.execute(**where, limit=1000 if limit is None else limit)
     if output == "json":
         emit(to_json(result))
         return
     names = [c["name"] for c in result["columns"]]
-    if output == "csv":
+    if plugin_format is not None:
+        emit(plugin_format(names, result["rows"]))
+    elif output == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(names)
@@ -55,6 +61,18 @@ def query(sql: str = typer.Argument(..., help='The SQL (any dialect: --dialect),
     more = " (more rows: raise --limit, or --out FILE)" if result["truncated"] else ""
     _note(f"{result['row_count']} rows in {result['elapsed_ms']:.0f} ms{more}")
     _governance(result["governance"], explain_policy)
+
+
+def _plugin_format(output: str):
+    """The plugin function printing `-o NAME` (None for the built-in formats); EINVAL if unknown."""
+    if output in ("table", "json", "csv"):
+        return None
+    from plugins.loader import disabled, registry
+    formats = {} if disabled() else registry.formats()
+    if output not in formats:
+        known = ", ".join(["table", "json", "csv", *sorted(formats)])
+        raise SyscallError("EINVAL", f"unknown output format {output!r} (known: {known})", field="--output")
+    return formats[output][1]
 
 
 def _export(where: dict, out: Path, limit: int, explain_policy: bool) -> None:

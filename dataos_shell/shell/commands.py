@@ -109,8 +109,8 @@ _verbs: dict[str, str] = {}
 def verbs() -> dict[str, str]:
     """The CLI's verbs and groups, name → one line of help."""
     if not _verbs:
-        from ..cli.app import group
-        _verbs.update({name: command.get_short_help_str(limit=100) for name, command in group().commands.items()
+        from ..cli.app import commands
+        _verbs.update({name: command.get_short_help_str(limit=100) for name, command in commands().items()
                        if not command.hidden})
     return _verbs
 

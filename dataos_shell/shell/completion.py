@@ -680,9 +680,8 @@ def command_tree() -> Cmd:
         with _tree_lock:
             if _tree is None:
                 try:
-                    import typer
-                    from ..cli.app import app
-                    _tree = _from_click(typer.main.get_command(app), ())
+                    from ..cli.app import commands, group
+                    _tree = _from_click(group(), (), commands())
                 except Exception:  # noqa: BLE001 — completion without the CLI tree, rather than none
                     _tree = Cmd((), "")
     return _tree
@@ -694,9 +693,9 @@ def _first_line(text: str | None) -> str:
     return line if len(line) <= 80 else line[:79] + "…"
 
 
-def _from_click(command: Any, path: tuple[str, ...]) -> Cmd:
+def _from_click(command: Any, path: tuple[str, ...], children: Mapping[str, Any] | None = None) -> Cmd:
     subs = {}
-    for name, sub in (getattr(command, "commands", None) or {}).items():
+    for name, sub in (children if children is not None else getattr(command, "commands", None) or {}).items():
         if not getattr(sub, "hidden", False):
             subs[name] = _from_click(sub, path + (name,))
     options: dict[str, Opt] = {}

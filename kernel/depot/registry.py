@@ -31,7 +31,7 @@ class Depots:
         with self._lock:
             if driver is None:  # known type, driver not built here yet: not queryable
                 self._depots.pop(resource["name"], None)
-            elif driver is FileDepot:
+            elif issubclass(driver, FileDepot):
                 self._depots[resource["name"]] = driver(resource["name"], section[section["type"]])
             else:
                 self._depots[resource["name"]] = driver(resource["name"], section[section["type"]], credentials)

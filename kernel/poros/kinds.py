@@ -1,7 +1,7 @@
 """Resource types: level (workspace or instance), versions and the schema of their section."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from syscalls.errors import SyscallError
@@ -73,13 +73,17 @@ SERVICE = Map({"title": Str(), "replicas": Int(min=0, max=100), "servicePort": I
 
 WORKER = Map({"title": Str(), "replicas": Int(min=0, max=100), **WORKLOAD}, required=("stack",))
 
-DEPOT_TYPES = ("file", "duckdb", "sqlite", "postgresql", "mysql")
-DEPOT = Map({"type": Str(enum=DEPOT_TYPES), "description": Str(), "external": Bool(),
-             "scan": Map({"cron": Str(validate=_cron), "timezone": Str(validate=_timezone)}, required=("cron",)),
-             **{t: Anything() for t in DEPOT_TYPES},
-             "secrets": List(Map({"name": NAME, "workspace": NAME, "keys": List(Str()),
-                                  "allkeys": Bool(), "acl": Str(enum=("r", "rw"))}, required=("name",)))},
-            required=("type",))
+DEPOT_TYPES = ["file", "duckdb", "sqlite", "postgresql", "mysql"]  # kernel plugins add theirs
+
+
+def depot_schema() -> Map:
+    """The depot section for the depot types known now (each has a connection section of its name)."""
+    return Map({"type": Str(enum=tuple(DEPOT_TYPES)), "description": Str(), "external": Bool(),
+                "scan": Map({"cron": Str(validate=_cron), "timezone": Str(validate=_timezone)}, required=("cron",)),
+                **{t: Anything() for t in DEPOT_TYPES},
+                "secrets": List(Map({"name": NAME, "workspace": NAME, "keys": List(Str()),
+                                     "allkeys": Bool(), "acl": Str(enum=("r", "rw"))}, required=("name",)))},
+               required=("type",))
 
 CLUSTER = Map({"type": Str(enum=("duckdb",)), "compute": NAME,
                "depots": List(Map({"address": UDL}, required=("address",))),
@@ -151,7 +155,7 @@ KINDS: dict[str, Kind] = {k.type: k for k in (
     Kind("service", "workspace", "A long-running workload with a port and replicas", SERVICE),
     Kind("worker", "workspace", "A long-running workload without a port", WORKER),
     Kind("cluster", "workspace", "A Minerva query engine over a set of depots", CLUSTER),
-    Kind("depot", "instance", "A connection to a data source, addressed dataos://depot", DEPOT,
+    Kind("depot", "instance", "A connection to a data source, addressed dataos://depot", depot_schema(),
          versions=("v1", "v2alpha"), check=_check_depot),
     Kind("policy", "instance", "An access policy (Heimdall) or a data policy (Gateway)", POLICY),
     Kind("secret", "workspace", "Values sealed at rest, given to pods as env or files", SECRET),
@@ -161,6 +165,13 @@ KINDS: dict[str, Kind] = {k.type: k for k in (
 
 TOP = {"name": NAME, "version": Str(), "type": Str(), "tags": List(TAG), "description": Str(),
        "owner": Str(), "workspace": NAME, "layer": Str(enum=("user", "system")), "status": Anything()}
+
+
+def add_depot_type(name: str) -> None:
+    """A kernel plugin's depot driver: manifests may now name `type: NAME` and a `NAME:` section."""
+    if name not in DEPOT_TYPES:
+        DEPOT_TYPES.append(name)
+        KINDS["depot"] = replace(KINDS["depot"], section=depot_schema())
 
 
 def kind_of(type_name: Any, field: str = "type") -> Kind:
