@@ -63,3 +63,11 @@ def wait_for(what: Callable[[], Any], timeout: float = 20.0, every: float = 0.05
             return last
         time.sleep(every)
     raise AssertionError(f"timed out; last value: {last!r}")
+
+
+def pip_install(target: Path, *packages: Path) -> None:
+    """pip, offline: the packages' own metadata (entry points included) lands in `target`."""
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                        "--no-index", "--disable-pip-version-check", "--target", str(target), *map(str, packages)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from clitools import error_line, ok
+from clitools import error_line, ok, pip_install
 
 PLUGINS = {
     # a plugin whose import leaves a mark (to see when it is imported) and which reads data as its user
@@ -79,14 +79,6 @@ def _package(root: Path, name: str, code: str) -> Path:
         packages = ["dataos_{name}"]
     """))
     return pkg
-
-
-def pip_install(target: Path, *packages: Path) -> None:
-    """pip, offline: the packages' own metadata (entry points included) lands in `target`."""
-    r = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                        "--no-index", "--disable-pip-version-check", "--target", str(target), *map(str, packages)],
-                       capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stdout + r.stderr
 
 
 @pytest.fixture(scope="module")
