@@ -239,6 +239,11 @@ def catalog_owner(ref: str, user: str) -> dict:
     """Set a dataset's owner."""
 
 
+@syscall("catalog.quality", errors=("ENOENT", "EINVAL", "EACCES"))
+def catalog_quality(ref: str, results: list[dict]) -> dict:
+    """Record a data quality check run on a dataset: per rule {rule, passed, failed_rows, total_rows, detail}."""
+
+
 @syscall("catalog.history", errors=("ENOENT",))
 def catalog_history(ref: str) -> list[dict]:
     """Every change to an entry, oldest first ("column added", "type changed", "tag added"…)."""

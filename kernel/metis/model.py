@@ -20,6 +20,10 @@ version):
     lineage      {"upstream": [{"urn", "via", "columns": {column: [[urn, column], ...]}}]}
     resource     {"type", "workspace", "name", "owner", "tags", "description", "generation", "status"}
     usage        {"queries": int, "last": time}                   (from query history; a search boost)
+    quality      {"time", "by", "passed": int, "failed": int, "filtered": [policy, ...],
+                  "results": [{"rule", "passed": bool, "failed_rows": int, "total_rows": int, "detail",
+                               "columns": [name, ...]}]}            (the last data quality check run;
+                  `filtered` names the row filters the runner's rows went through)
 
 Tier is a tag `Tier.<name>` (`Tier.Gold`), as in OpenMetadata.
 """
@@ -28,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 ASPECTS = ("schema", "properties", "profile", "suggestions", "tags", "description", "ownership", "glossary",
-           "lineage", "resource", "usage")
+           "lineage", "resource", "usage", "quality")
 DATASET, RESOURCE = "dataset", "resource"
 
 

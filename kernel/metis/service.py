@@ -159,6 +159,31 @@ class Metis:
         self.catalog.put(ref.urn, "ownership", {"owner": user}, by)
         return self.entity(ref)
 
+    def record_quality(self, ref: Ref, results: list[dict[str, Any]], by: str,
+                       filtered: list[str]) -> dict[str, Any]:
+        """Record a data quality check run (results already checked by `check_quality_results`) as a
+        new version of the dataset's `quality` aspect; `filtered` names the row filters the runner's
+        rows went through (their counts are of those rows only)."""
+        if ref.column:
+            raise SyscallError("EINVAL", "quality is recorded for a dataset: name the dataset, not a column",
+                               field="ref")
+        if kind_of(ref.urn) != DATASET:
+            raise SyscallError("EINVAL", f"{ref.urn} is not a dataset: quality is recorded for datasets",
+                               field="ref")
+        schema = [c["name"] for c in (self.entity(ref)["aspects"].get("schema") or {}).get("columns", [])]
+        known = {name.lower(): name for name in schema}
+        for i, result in enumerate(results):
+            for column in result["columns"]:
+                if schema and column.lower() not in known:
+                    raise SyscallError("EINVAL", f"catalog.quality: results[{i}].columns: {ref.urn} has no column "
+                                       f"{column!r} (columns: {', '.join(schema)})", field=f"results[{i}].columns")
+            result["columns"] = [known.get(c.lower(), c) for c in result["columns"]]
+        passed = sum(1 for r in results if r["passed"])
+        self.catalog.put(ref.urn, "quality", {
+            "time": now(), "by": by, "passed": passed, "failed": len(results) - passed, "filtered": filtered,
+            "results": results}, by)
+        return self.entity(ref)
+
     # --- reads --------------------------------------------------------------------------------
 
     def entity(self, ref: Ref) -> dict[str, Any]:
@@ -315,6 +340,47 @@ class Metis:
             thread.join(timeout=10)
         self.flush_usage()
         self.catalog.close()
+
+
+QUALITY_RESULTS = 500  # rules in one recorded run, at most
+_RESULT_FIELDS = {"rule": str, "passed": bool, "failed_rows": int, "total_rows": int, "detail": str}
+
+
+def check_quality_results(results: Any) -> list[dict[str, Any]]:
+    """A check run's results as stored, or EINVAL naming the field: a non-empty list of
+    {rule, passed, failed_rows, total_rows, detail[, columns]}."""
+    def bad(where: str, problem: str) -> SyscallError:
+        return SyscallError("EINVAL", f"catalog.quality: {where} {problem}", field=where)
+
+    if not isinstance(results, list) or not results:
+        raise bad("results", "must be a non-empty list of rule results")
+    if len(results) > QUALITY_RESULTS:
+        raise bad("results", f"has {len(results)} items; at most {QUALITY_RESULTS}")
+    out = []
+    for i, item in enumerate(results):
+        at = f"results[{i}]"
+        if not isinstance(item, dict):
+            raise bad(at, "must be an object {rule, passed, failed_rows, total_rows, detail}")
+        unknown = sorted(set(item) - set(_RESULT_FIELDS) - {"columns"})
+        if unknown:
+            raise bad(f"{at}.{unknown[0]}", f"is not a field (expected: {', '.join(_RESULT_FIELDS)}, columns)")
+        for name, kind in _RESULT_FIELDS.items():
+            value = item.get(name)
+            if name not in item:
+                raise bad(f"{at}.{name}", "is missing")
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise bad(f"{at}.{name}", f"must be {'an integer' if kind is int else 'true or false' if kind is bool else 'a string'}")
+            if kind is int and value < 0:
+                raise bad(f"{at}.{name}", f"must not be negative, got {value}")
+        if not item["rule"].strip() or len(item["rule"]) > 1000:
+            raise bad(f"{at}.rule", "must be 1 to 1000 characters")
+        if len(item["detail"]) > 2000:
+            raise bad(f"{at}.detail", "must be at most 2000 characters")
+        columns = item.get("columns", [])
+        if not isinstance(columns, list) or not all(isinstance(c, str) and c for c in columns) or len(columns) > 100:
+            raise bad(f"{at}.columns", "must be a list of column names")
+        out.append({**{name: item[name] for name in _RESULT_FIELDS}, "columns": list(columns)})
+    return out
 
 
 def _progress(item: Any) -> dict[str, Any]:

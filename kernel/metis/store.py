@@ -326,9 +326,17 @@ def _ownership_changes(old: dict, new: dict) -> list[str]:
     return [f"owner set to {new['owner']}" if new.get("owner") else "owner removed"]
 
 
+def _quality_changes(old: dict, new: dict) -> list[str]:
+    """Each run is a change: "quality check: 2 passed, 1 failed (unique(id))"."""
+    failed = [r["rule"] for r in new.get("results", []) if not r.get("passed")]
+    named = ", ".join(failed[:3]) + (f", +{len(failed) - 3} more" if len(failed) > 3 else "")
+    line = f"quality check: {new.get('passed', 0)} passed"
+    return [line + (f", {len(failed)} failed ({named})" if failed else "")]
+
+
 _SUMMARIES: dict[str, Callable[[dict, dict], list[str]]] = {
     "schema": _schema_changes, "tags": _tag_changes, "description": _description_changes,
-    "ownership": _ownership_changes}
+    "ownership": _ownership_changes, "quality": _quality_changes}
 
 
 # --- the index -----------------------------------------------------------------------------------

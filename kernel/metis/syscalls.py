@@ -3,9 +3,11 @@
 Who sees what: a dataset's entry is visible to whoever may `select` it, a resource's to whoever
 may `read` it; search and lineage never show the rest. What a user sees of a dataset's profile
 follows what they would see in a query: no values of a column masked for them, and no values
-or row counts at all when a row filter applies to them. Editing an entry takes `update` on
-it; adding or removing a `PII.*` tag (which masks or unmasks a column for everyone) takes
-`govern`.
+or row counts at all when a row filter applies to them; likewise its last data quality check
+shows every rule's pass/fail, but no counts under a row filter or for a rule on a column masked
+for them. Editing an entry, and recording a quality check run (`catalog.quality`), takes
+`update` on it; adding or removing a `PII.*` tag (which masks or unmasks a column for everyone)
+takes `govern`.
 """
 from __future__ import annotations
 
@@ -16,9 +18,10 @@ from syscalls.errors import SyscallError
 from .. import streams
 from ..call import Call
 from ..gateway.model import Dataset
-from ..gateway.policies import govern
+from ..gateway.policies import Governance, govern
 from ..poros.store import object_path
 from .model import RESOURCE, Ref, kind_of
+from .service import check_quality_results
 
 
 def _object(urn: str) -> tuple[str, str]:
@@ -87,6 +90,17 @@ def catalog_owner(call: Call, ref: str, user: str) -> dict[str, Any]:
     return as_seen(call, call.kernel.metis.set_owner(found, user, call.caller.id))
 
 
+def catalog_quality(call: Call, ref: str, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Recording a check run takes `update` on the dataset, as describing it does. The runner's row
+    filters on it are recorded with the run: its counts are of the rows the runner could see."""
+    found = _visible(call, _ref(ref))
+    call.authorize("update", found.urn)
+    checked = check_quality_results(results)
+    filtered = [policy for policy, _ in _governance(call, found.urn).filters] \
+        if kind_of(found.urn) != RESOURCE else []
+    return as_seen(call, call.kernel.metis.record_quality(found, checked, call.caller.id, filtered))
+
+
 def catalog_history(call: Call, ref: str) -> list[dict[str, Any]]:
     found = _visible(call, _ref(ref))
     return call.kernel.metis.history(found)
@@ -98,17 +112,24 @@ def catalog_lineage(call: Call, ref: str, direction: str, depth: int) -> dict[st
                                      max(1, min(depth, 10)), lambda urn: _can_see(call, urn))
 
 
+def _governance(call: Call, urn: str, aspects: dict[str, Any] | None = None) -> Governance:
+    """The masks and row filters the caller gets on a dataset (as the Gateway would apply them)."""
+    if aspects is None:
+        aspects = call.kernel.metis.entity(Ref(urn))["aspects"]
+    columns = {c["name"]: c["type"] for c in (aspects.get("schema") or {}).get("columns", [])}
+    depot, _, rest = urn.removeprefix("dataos://").partition(":")
+    collection, _, name = rest.partition("/")
+    tags = {c: frozenset(t) for c, t in (aspects.get("tags") or {}).get("columns", {}).items()}
+    return govern(Dataset(depot, collection, name, columns, "", tags),
+                  list(call.kernel.gateway.policies.values()), call.caller.tags)
+
+
 def as_seen(call: Call, entity: dict[str, Any]) -> dict[str, Any]:
     """A dataset's entry as this caller may see it (see the module docstring)."""
     if kind_of(entity["urn"]) == RESOURCE:
         return entity
     aspects = dict(entity["aspects"])
-    columns = {c["name"]: c["type"] for c in (aspects.get("schema") or {}).get("columns", [])}
-    depot, _, rest = entity["urn"].removeprefix("dataos://").partition(":")
-    collection, _, name = rest.partition("/")
-    tags = {c: frozenset(t) for c, t in (aspects.get("tags") or {}).get("columns", {}).items()}
-    rules = govern(Dataset(depot, collection, name, columns, "", tags),
-                   list(call.kernel.gateway.policies.values()), call.caller.tags)
+    rules = _governance(call, entity["urn"], aspects)
     masked = {column: policy for column, (policy, _mask) in rules.masks.items()}
     profile = aspects.get("profile")
     if profile:
@@ -119,6 +140,14 @@ def as_seen(call: Call, entity: dict[str, Any]) -> dict[str, Any]:
                     else {}
             shown[column] = stats
         aspects["profile"] = {**profile, "columns": shown}
+    quality = aspects.get("quality")
+    if quality and (rules.filters or masked):
+        # pass/fail shows; counts over rows the caller cannot see, or of a column masked for them, do not
+        hidden = {c.lower() for c in masked}
+        aspects["quality"] = {**quality, "results": [
+            {**r, "failed_rows": None, "total_rows": None}
+            if rules.filters or hidden & {c.lower() for c in r.get("columns", [])} else r
+            for r in quality["results"]]}
     if rules.filters and aspects.get("properties"):
         aspects["properties"] = {**aspects["properties"], "rows": None, "bytes": None}
     return {**entity, "aspects": aspects, "masked": masked,
@@ -127,4 +156,5 @@ def as_seen(call: Call, entity: dict[str, Any]) -> dict[str, Any]:
 
 HANDLERS = {"catalog.scan": catalog_scan, "catalog.get": catalog_get, "catalog.search": catalog_search,
             "catalog.tag": catalog_tag, "catalog.describe": catalog_describe, "catalog.owner": catalog_owner,
-            "catalog.history": catalog_history, "catalog.lineage": catalog_lineage}
+            "catalog.quality": catalog_quality, "catalog.history": catalog_history,
+            "catalog.lineage": catalog_lineage}
