@@ -1,6 +1,8 @@
 """Atlas against an embedded kernel with a small file depot: the tree loads lazily down to columns,
 search finds a dataset by a column and opens its page, tagging a column through the modal masks it
-for users without pii-reader, read-only hides the edits, and the lineage tab shows an upstream."""
+for users without pii-reader, setting the owner shows in the header, read-only hides the edits, a
+refused edit keeps the modal and what was typed, and the lineage tab shows an upstream. A second
+kernel with 300 datasets in one collection pages the search results and the tree's nodes."""
 from __future__ import annotations
 
 import time
@@ -11,6 +13,7 @@ from tui.app import DataOSApp
 from tui.atlas.edit import EditModal
 from tui.atlas.lineage import LineageTree
 from tui.atlas.page import DatasetPage
+from tui.atlas.search import MORE
 from tui.atlas.tree import CatalogTree
 from tui.messages import OpenDataset
 from pilotkit import PEOPLE_SQL, Shared, lake_kernel, until
@@ -54,6 +57,25 @@ def labels(node) -> list[str]:
 def find(node, text: str):
     return next(child for child in node.children if str(child.label).startswith(text) or
                 getattr(child.label, "plain", "").startswith(text))
+
+
+async def expand_crm(pilot):
+    """The tree, and its lake → crm node, expanded (its children on their way)."""
+    tree = pilot.app.screen.query_one(CatalogTree)
+    await until(pilot, lambda: "lake" in labels(tree.root))
+    find(tree.root, "lake").expand()
+    await until(pilot, lambda: find(tree.root, "lake").children)
+    crm = find(tree.root, "lake").children[0]
+    crm.expand()
+    return tree, crm
+
+
+async def open_page(pilot, urn: str) -> DatasetPage:
+    """The page, open on `urn` with its three columns shown."""
+    page = pilot.app.screen.query_one(DatasetPage)
+    page.open(urn)
+    await until(pilot, lambda: page.urn == urn and page.query_one("#schema").row_count == 3)
+    return page
 
 
 def page_header(app) -> str:
@@ -136,6 +158,8 @@ async def test_tagging_a_column_through_the_modal_masks_it(kernel):
             await until(pilot, lambda: sample.row_count == 50 and
                         "masked" in str(sample.columns["email"].label))  # operators see masks too
             assert "masked" in str(schema.get_row_at(1)[3])
+            detail = str(page.query_one("#column-detail").render())
+            assert "email" in detail and "PII.Email" in detail and "masked" in detail
         entry = op.catalog.get(ref=PEOPLE)
         assert entry["aspects"]["tags"]["columns"]["email"] == ["PII.Email"]
         after = analyst.query.execute(sql="select email from lake.crm.people order by id limit 1")
@@ -149,33 +173,63 @@ async def test_readonly_hides_and_refuses_the_edits(kernel):
     op, _ = kernel
     app = app_for(op, readonly=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        page = app.screen.query_one(DatasetPage)
-        page.open(PEOPLE)
-        await until(pilot, lambda: page.urn == PEOPLE and page.query_one("#schema").row_count == 3)
+        page = await open_page(pilot, PEOPLE)
         shown = {a.binding.action for a in app.screen.active_bindings.values()}
-        assert "search" in shown and "tag" not in shown and "describe" not in shown
+        assert "search" in shown and not shown & {"tag", "describe", "owner"}
+        assert "o sets" not in page_header(app) and "e describes" not in page_header(app)
         page.query_one("#schema").focus()
         await pilot.press("t")
         await pilot.press("e")
+        await pilot.press("o")
         await pilot.pause(0.2)
         assert not isinstance(app.screen, EditModal)
-        assert "tags" not in op.catalog.get(ref=PEOPLE)["aspects"] or \
-            not op.catalog.get(ref=PEOPLE)["aspects"]["tags"].get("dataset")
+        aspects = op.catalog.get(ref=PEOPLE)["aspects"]
+        assert not (aspects.get("tags") or {}).get("dataset")
+        assert (aspects.get("ownership") or {}).get("owner") in (None, "ana")  # only the owner test sets it
 
 
 @pytest.mark.asyncio
-async def test_an_edit_refused_by_the_kernel_is_a_notification(kernel):
+async def test_an_edit_refused_by_the_kernel_keeps_the_modal_and_the_text(kernel):
     _, analyst = kernel  # may select, not update
     app = app_for(analyst)
     async with app.run_test(size=(120, 40)) as pilot:
-        page = app.screen.query_one(DatasetPage)
-        page.open(PEOPLE)
-        await until(pilot, lambda: page.urn == PEOPLE and page.query_one("#schema").row_count == 3)
+        await open_page(pilot, PEOPLE)
         await pilot.press("e")
         await until(pilot, lambda: isinstance(app.screen, EditModal))
         await pilot.press(*"mine now", "enter")
         await until(pilot, lambda: any(n.severity == "error" for n in app._notifications))
-        assert not isinstance(app.screen, EditModal)
+        modal = app.screen
+        assert isinstance(modal, EditModal) and modal.query_one("#value").value == "mine now"
+        error = str(modal.query_one("#error").render())
+        assert error.startswith("EACCES") and "\n" not in error
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, EditModal))
+        assert "mine now" not in page_header(app)
+
+
+@pytest.mark.asyncio
+async def test_setting_the_owner_shows_it_in_the_header_and_the_history(kernel):
+    op, _ = kernel
+    app = app_for(op)
+    async with app.run_test(size=(120, 40)) as pilot:
+        page = await open_page(pilot, PEOPLE)
+        page.query_one("#schema").focus()
+        page.query_one("#schema").move_cursor(row=1)  # a column's owner is its dataset's
+        await pilot.press("o")
+        await until(pilot, lambda: isinstance(app.screen, EditModal))
+        modal = app.screen
+        assert modal.kind == "owner" and "#" not in modal.title_text
+        choices = modal.query_one("#choices")
+        assert "ana" in [str(choices.get_option_at_index(i).prompt) for i in range(choices.option_count)]
+        await pilot.press(*"nobody", "enter")  # no such user: refused, the modal stays
+        await until(pilot, lambda: "ENOENT" in str(modal.query_one("#error").render()))
+        assert app.screen is modal
+        modal.query_one("#value").value = "ana"
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, EditModal) and "owner ana" in page_header(app))
+        history = page.query_one("#history")
+        await until(pilot, lambda: history.row_count and "owner set to ana" in str(history.get_row_at(0)[2]))
+    assert op.catalog.get(ref=PEOPLE)["aspects"]["ownership"]["owner"] == "ana"
 
 
 @pytest.mark.asyncio
@@ -193,6 +247,12 @@ async def test_the_lineage_tab_shows_an_upstream(kernel, lineage):
         upstream = tree.root.children[0]
         assert "workflow/totals" in str(upstream.children[0].label)
         assert any("total" in str(leaf.label) and "amount" in str(leaf.label) for leaf in upstream.children[0].children)
+        page.query_one("#tabs").active = "tab-schema"
+        await until(pilot, lambda: "not scanned" in str(page.query_one("#column-detail").render()) or
+                    "catalog scan lake" in str(page.query_one("#column-detail").render()))
+        await open_page(pilot, ORDERS)  # a column's detail names what it feeds
+        page.query_one("#schema").move_cursor(row=2)  # amount
+        await until(pilot, lambda: "feeds lake:crm/totals.total" in str(page.query_one("#column-detail").render()))
 
 
 @pytest.mark.asyncio
@@ -200,12 +260,7 @@ async def test_describing_a_column_from_the_tree(kernel):
     op, _ = kernel
     app = app_for(op)
     async with app.run_test(size=(120, 40)) as pilot:
-        tree = app.screen.query_one(CatalogTree)
-        await until(pilot, lambda: "lake" in labels(tree.root))
-        find(tree.root, "lake").expand()
-        await until(pilot, lambda: find(tree.root, "lake").children)
-        crm = find(tree.root, "lake").children[0]
-        crm.expand()
+        tree, crm = await expand_crm(pilot)
         await until(pilot, lambda: any(label.startswith("orders") for label in labels(crm)))
         orders = find(crm, "orders")
         orders.expand()
@@ -222,5 +277,60 @@ async def test_describing_a_column_from_the_tree(kernel):
         await until(pilot, lambda: isinstance(app.screen, EditModal))
         assert "#amount" in str(app.screen.title_text)
         await pilot.press(*"in euros", "enter")
-        await until(pilot, lambda: "in euros" in str(schema.get_row_at(2)[5]))
+        await until(pilot, lambda: "in euros" in str(schema.get_row_at(2)[4]))
     assert op.catalog.get(ref=ORDERS)["aspects"]["description"]["columns"]["amount"] == "in euros"
+
+
+# --- 300 datasets in one collection ----------------------------------------------------------------
+
+MANY = 300
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory):
+    yield from lake_kernel(tmp_path_factory.mktemp("atlas-many"),
+                           {f"t{i:03}": f"SELECT {i} AS x" for i in range(MANY)})
+
+
+@pytest.mark.asyncio
+async def test_search_pages_say_how_many_and_load_more(many):
+    op, _ = many
+    app = app_for(op)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("slash", "t")
+        results = app.screen.query_one("#results")
+        count = app.screen.query_one("#count")
+        await until(pilot, lambda: results.option_count == 51 and "50 of 300" in str(count.render()))
+        assert results.get_option_at_index(50).id == MORE and "250 more" in str(results.get_option_at_index(50).prompt)
+        results.focus()
+        results.highlighted = 49
+        await pilot.press("down")  # the cursor reaching the end loads the next page
+        await until(pilot, lambda: results.option_count == 101 and "100 of 300" in str(count.render()))
+        assert results.highlighted == 50 and results.get_option_at_index(50).id != MORE
+        while results.get_option_at_index(results.option_count - 1).id == MORE:
+            n = results.option_count
+            results.highlighted = n - 2
+            await pilot.press("end", "enter")
+            await until(pilot, lambda: results.option_count > n)
+        urns = [results.get_option_at_index(i).id for i in range(results.option_count)]
+        assert sorted(urns) == [f"dataos://lake:crm/t{i:03}" for i in range(MANY)]  # each once
+        assert "300 results" in str(count.render())
+
+
+@pytest.mark.asyncio
+async def test_a_big_collection_adds_its_datasets_a_page_at_a_time(many):
+    op, _ = many
+    app = app_for(op)
+    async with app.run_test(size=(120, 40)) as pilot:
+        tree, crm = await expand_crm(pilot)
+        await until(pilot, lambda: len(crm.children) == 101)
+        assert labels(crm)[99].startswith("t099") and labels(crm)[100].startswith("… 200 more")
+        tree.focus()
+        tree.move_cursor(crm.children[100])
+        await pilot.press("enter")  # selecting "more" adds the next page in its place
+        await until(pilot, lambda: len(crm.children) == 201)
+        assert labels(crm)[100].startswith("t100") and labels(crm)[200].startswith("… 100 more")
+        assert tree.cursor_node is crm.children[100]
+        tree.select_node(crm.children[200])
+        await until(pilot, lambda: len(crm.children) == MANY)
+        assert labels(crm)[-1].startswith("t299")

@@ -22,6 +22,7 @@ def sql_name(urn: str) -> str:
 
 
 def error_text(e: Exception) -> str:
+    """One line: `ERRNO: message`."""
     code = getattr(e, "code", None)
-    message = getattr(e, "message", None) or str(e)
+    message = " ".join(str(getattr(e, "message", None) or e).split())
     return f"{code}: {message}" if code and not message.startswith(code) else message

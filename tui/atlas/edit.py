@@ -1,13 +1,25 @@
-"""The small modal that edits a tag or a description: an Input, and suggestions to pick from."""
+"""The small modal that edits a tag, a description or an owner: an Input, and choices to pick from.
+
+With `submit` (an async function of the answer) the modal runs the change itself and stays open
+when it fails: the error shows in one line and what was typed is still there to fix or cancel."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Awaitable, Callable
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, OptionList
+from textual.widgets import Button, Input, Label, OptionList, Static
+
+from .common import error_text
+
+KINDS = {  # kind: (placeholder, label over the choices, what an empty answer lacks)
+    "tag": ("PII.Email, Tier.Gold, …", "suggested / current (select to fill):", "a tag"),
+    "text": ("a description", "", ""),
+    "owner": ("a user id", "users (select to fill):", "a user"),
+}
 
 
 class EditModal(ModalScreen[dict | None]):
@@ -15,32 +27,38 @@ class EditModal(ModalScreen[dict | None]):
 
     DEFAULT_CSS = """
     EditModal { align: center middle; }
-    EditModal > Vertical { width: 70; height: auto; max-height: 24; border: thick $primary; background: $surface;
+    EditModal > Vertical { width: 70; height: auto; max-height: 26; border: thick $primary; background: $surface;
                            padding: 0 1; }
     EditModal OptionList { height: auto; max-height: 8; }
+    EditModal #error { color: $error; height: auto; }
     EditModal Horizontal { height: auto; align-horizontal: right; }
     EditModal Button { margin-left: 1; min-width: 10; }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, title: str, value: str = "", suggestions: list[str] | None = None,
-                 removable: list[str] | None = None, tag: bool = True, **kw: Any) -> None:
+                 removable: list[str] | None = None, tag: bool = True, kind: str | None = None,
+                 submit: Callable[[dict], Awaitable[Any]] | None = None, **kw: Any) -> None:
         super().__init__(**kw)
         self.title_text = title
         self.value = value
         self.suggestions = suggestions or []
         self.removable = removable or []
-        self.tag = tag
+        self.kind = kind or ("tag" if tag else "text")
+        self.tag = self.kind == "tag"
+        self.submit = submit
+        self.busy = False
 
     def compose(self) -> ComposeResult:
+        placeholder, choices, _ = KINDS[self.kind]
         with Vertical():
             yield Label(self.title_text, classes="title")
-            yield Input(self.value, placeholder="PII.Email, Tier.Gold, …" if self.tag else "a description",
-                        id="value")
-            if self.tag and (self.suggestions or self.removable):
-                yield Label("suggested / current (select to fill):", classes="muted")
+            yield Input(self.value, placeholder=placeholder, id="value")
+            if choices and (self.suggestions or self.removable):
+                yield Label(choices, classes="muted")
                 yield OptionList(*[f"{t}" for t in self.suggestions],
                                  *[f"{t} (current)" for t in self.removable], id="choices")
+            yield Static("", id="error")
             with Horizontal():
                 if self.tag:
                     yield Button("Add", variant="primary", id="add")
@@ -68,11 +86,34 @@ class EditModal(ModalScreen[dict | None]):
             self._answer(event.button.id == "remove")
 
     def _answer(self, remove: bool) -> None:
-        text = self.query_one("#value", Input).value.strip()
-        if self.tag and not text:
-            self.notify("type a tag", severity="warning")
+        if self.busy:
             return
-        self.dismiss({"text": text, "remove": remove})
+        text = self.query_one("#value", Input).value.strip()
+        lacks = KINDS[self.kind][2]
+        if lacks and not text:
+            self.notify(f"type {lacks}", severity="warning")
+            return
+        answer = {"text": text, "remove": remove}
+        if self.submit is None:
+            self.dismiss(answer)
+        else:
+            self.busy = True
+            self.run_worker(self._submit(answer), group="edit-submit")
+
+    async def _submit(self, answer: dict) -> None:
+        error = self.query_one("#error", Static)
+        error.update(Text("saving…", "dim"))
+        try:
+            await self.submit(answer)
+        except Exception as e:
+            line = error_text(e)
+            error.update(Text(line, "bold red", overflow="ellipsis", no_wrap=True))
+            self.notify(line, title="not changed", severity="error")
+            self.query_one("#value", Input).focus()
+            return
+        finally:
+            self.busy = False
+        self.dismiss(answer)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

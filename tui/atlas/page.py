@@ -1,5 +1,7 @@
-"""A dataset's page: a header (UDL, owner, tier, tags, description, rows) and tabs: Schema,
-Profile, Lineage, Sample (a governed query, masks marked) and History."""
+"""A dataset's page: a header (name, UDL, owner, tier, rows and size, tags, quality, description) and
+tabs: Schema (a column's detail under the table: type, tags, mask, profile, description, where it
+comes from), Profile, Lineage, Sample (a governed query, masks marked) and History (the change log,
+newest first)."""
 from __future__ import annotations
 
 from typing import Any
@@ -10,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
-from dataos_shell.output import profile_summary, short
+from dataos_shell.output import age, profile_summary, short
 
 from .common import error_text, sql_name
 from .lineage import LineageTree
@@ -24,18 +26,22 @@ class DatasetPage(Vertical):
     DatasetPage #page-header { height: auto; padding: 0 1; border-bottom: solid $primary-background; }
     DatasetPage TabbedContent { height: 1fr; }
     DatasetPage DataTable { height: 1fr; }
+    DatasetPage #column-detail { height: auto; max-height: 9; padding: 0 1; border-top: solid $primary-background; }
+    DatasetPage #column-detail.-empty { display: none; }
     """
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self.urn: str | None = None
         self.entity: dict[str, Any] = {}
+        self.graph: dict[str, Any] = {}
 
     def compose(self) -> ComposeResult:
         yield Static("[dim]Select a dataset in the tree, or search with /[/dim]", id="page-header")
         with TabbedContent(id="tabs"):
             with TabPane("Schema", id="tab-schema"):
                 yield DataTable(id="schema", cursor_type="row", zebra_stripes=True)
+                yield Static("", id="column-detail")
             with TabPane("Profile", id="tab-profile"):
                 yield DataTable(id="profile", cursor_type="row", zebra_stripes=True)
             with TabPane("Lineage", id="tab-lineage"):
@@ -86,18 +92,29 @@ class DatasetPage(Vertical):
         link = self.app.link
         try:
             graph = await link.call("catalog.lineage", ref=urn, direction="both", depth=3)
+            if self.urn != urn:
+                return
+            self.graph = graph
             self.query_one(LineageTree).show_graph(graph)
+            self.show_column()
         except Exception as e:
             self.query_one(LineageTree).clear().root.set_label(f"lineage: {error_text(e)}")
         table = self.query_one("#history", DataTable)
         table.clear(columns=True)
-        table.add_columns("time", "aspect", "version", "by", "changes")
+        table.add_columns("when", "by", "change", "aspect", "version")
         try:
-            for r in await link.call("catalog.history", ref=urn):
-                table.add_row(str(r.get("time", ""))[:19].replace("T", " "), r.get("aspect", ""),
-                              str(r.get("version", "")), r.get("by", ""), "; ".join(r.get("changes", [])))
+            history = await link.call("catalog.history", ref=urn)
         except Exception as e:
-            table.add_row("", "", "", "", error_text(e))
+            table.add_row("", "", error_text(e), "", "")
+            return
+        if self.urn != urn:
+            return
+        for r in reversed(history):  # newest first, one row a change
+            when = str(r.get("time", ""))
+            for change in r.get("changes") or [f"{r.get('aspect', '')} changed"]:
+                table.add_row(Text(f"{age(when) if when else '?'} ago  {when[:16].replace('T', ' ')}", "dim"),
+                              r.get("by", ""), _change_text(change), Text(r.get("aspect", ""), "dim"),
+                              str(r.get("version", "")))
 
     @work(exclusive=True, group="page-sample")
     async def load_sample(self, urn: str) -> None:
@@ -138,15 +155,38 @@ class DatasetPage(Vertical):
             rows = f"{props['rows']:,}"
         else:
             rows = "?"
-        text = Text(entity["urn"], "bold")
-        text.append("\n")
-        for name, value in (("owner", owner or "—"), ("tier", tier or "—"), ("rows", rows),
-                            ("tags", ", ".join(tags) or "—")):
-            text.append(f"{name}: ", "dim")
-            text.append(str(value) + "   ")
+        urn = entity["urn"]
+        rest = urn.split("://", 1)[-1]
+        text = Text(rest.rsplit("/", 1)[-1], "bold reverse")
+        text.append(f"  {entity.get('kind', 'dataset')}  ", "dim")
+        text.append(urn, "dim")
+        text.append("\nowner ", "dim")
+        text.append(owner or "none", "bold green" if owner else "dim italic")
+        if not owner and not self.app.readonly:
+            text.append(" (o sets one)", "dim")
+        for name, value in (("tier", tier.removeprefix("Tier.") if tier else "—"), ("rows", rows),
+                            ("size", _size(props.get("bytes"))), ("format", props.get("format")),
+                            ("scanned", f"{age(props['scanned'])} ago" if props.get("scanned") else None)):
+            if value is None:
+                continue
+            text.append(f"   {name} ", "dim")
+            text.append(str(value), "bold" if name == "tier" and tier else "")
+        text.append("\ntags ", "dim")
+        text.append(", ".join(t for t in tags if t != tier) or "—", "yellow")
+        quality = a.get("quality") or {}
+        if quality.get("results") is not None:
+            failed = quality.get("failed", 0)
+            text.append("   quality ", "dim")
+            text.append(f"{quality.get('passed', 0)} passed" + (f", {failed} failed" if failed else ""),
+                        "bold red" if failed else "green")
+            if quality.get("time"):
+                text.append(f" {age(quality['time'])} ago", "dim")
         description = (a.get("description") or {}).get("dataset")
         text.append("\n")
-        text.append(description or "(no description)", "italic" if description else "dim")
+        if description:
+            text.append(description, "italic")
+        else:
+            text.append("no description" + ("" if self.app.readonly else " (e describes)"), "dim")
         self.query_one("#page-header", Static).update(text)
 
     def columns(self) -> list[str]:
@@ -160,15 +200,72 @@ class DatasetPage(Vertical):
         masked = entity.get("masked") or {}
         table = self.query_one("#schema", DataTable)
         table.clear(columns=True)
-        table.add_columns("column", "type", "tags", "masked", "profile", "description")
+        table.add_columns("column", "type", "tags", "masked", "description", "profile")
         for c in (a.get("schema") or {}).get("columns", []):
             name = c["name"]
             table.add_row(Text(name, "bold"), c["type"] + ("" if c.get("nullable", True) else " not null"),
                           Text(", ".join(column_tags.get(name, [])), "yellow"),
                           Text(f"masked: {masked[name]}", "red") if name in masked else "",
-                          profile_summary(profile.get(name), 14), short(descriptions.get(name, ""), 40), key=name)
+                          short(descriptions.get(name, ""), 40), profile_summary(profile.get(name), 14), key=name)
         if column and column in self.columns():
             table.move_cursor(row=self.columns().index(column))
+        self.show_column()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "schema":
+            self.show_column()
+
+    def show_column(self) -> None:
+        """The detail of the schema row under the cursor: type, tags, mask, profile, description, sources."""
+        detail = self.query_one("#column-detail", Static)
+        table = self.query_one("#schema", DataTable)
+        names = self.columns()
+        if not names and self.entity:
+            depot = self.entity["urn"].split("://", 1)[-1].partition(":")[0]
+            detail.set_class(False, "-empty")
+            detail.update(Text(f"no schema in the catalog yet: `dataos catalog scan {depot}` reads it", "dim"))
+            return
+        empty = not names or not 0 <= table.cursor_row < len(names)
+        detail.set_class(empty, "-empty")
+        if empty:
+            return
+        name = names[table.cursor_row]
+        a = self.entity.get("aspects", {})
+        column = next(c for c in (a.get("schema") or {}).get("columns", []) if c["name"] == name)
+        tags = ((a.get("tags") or {}).get("columns") or {}).get(name, [])
+        suggested = [t for t in ((a.get("suggestions") or {}).get("columns") or {}).get(name, []) if t not in tags]
+        masked = (self.entity.get("masked") or {}).get(name)
+        text = Text(name, "bold")
+        text.append(f"  {column['type']}{'' if column.get('nullable', True) else ' not null'}", "cyan")
+        if masked:
+            text.append(f"   masked for you by {masked}", "bold red")
+        text.append("\ntags ", "dim")
+        text.append(", ".join(tags) or "—", "yellow")
+        if suggested:
+            text.append("   suggested ", "dim")
+            text.append(", ".join(suggested) + ("" if self.app.readonly else " (t tags)"), "yellow dim")
+        description = ((a.get("description") or {}).get("columns") or {}).get(name)
+        text.append("\n")
+        text.append(description or "no description", "italic" if description else "dim")
+        stats = ((a.get("profile") or {}).get("columns") or {}).get(name)
+        if stats:
+            text.append("\nprofile ", "dim")
+            text.append(profile_summary(stats, 24))
+            top = _top(stats, 3)
+            if top:
+                text.append("   top ", "dim")
+                text.append(top)
+        edges = self.graph.get("edges", [])
+        sources = [f"{_short_urn(src)}.{col}" for edge in edges if edge.get("to") == self.urn
+                   for src, col in (edge.get("columns") or {}).get(name, [])]
+        targets = [f"{_short_urn(edge['to'])}.{target}" for edge in edges if edge.get("from") == self.urn
+                   for target, mapped in (edge.get("columns") or {}).items()
+                   if any(src == self.urn and col == name for src, col in mapped)]
+        for label, ends in (("from ", sources), ("feeds ", targets)):
+            if ends:
+                text.append("\n" + label, "dim")
+                text.append(short(", ".join(ends), 200))
+        detail.update(text)
 
     def _profile(self, entity: dict[str, Any]) -> None:
         profile = ((entity.get("aspects") or {}).get("profile") or {}).get("columns", {})
@@ -177,10 +274,7 @@ class DatasetPage(Vertical):
         table.add_columns("column", "min", "max", "null %", "distinct", "top values")
         for name in self.columns():
             s = profile.get(name) or {}
-            top = s.get("top") or []
-            top_text = ", ".join(f"{t[0]} ({t[1]})" if isinstance(t, (list, tuple)) and len(t) == 2 else
-                                 f"{t.get('value')} ({t.get('count')})" if isinstance(t, dict) else str(t)
-                                 for t in top[:5])
+            top_text = _top(s, 5)
             table.add_row(name, short(s.get("min", ""), 20), short(s.get("max", ""), 20),
                           "" if s.get("null_pct") is None else f"{s['null_pct']:.1f}",
                           "" if s.get("distinct") is None else f"{s['distinct']:,}", short(top_text, 40))
@@ -193,3 +287,32 @@ class DatasetPage(Vertical):
             if 0 <= table.cursor_row < len(names):
                 return names[table.cursor_row]
         return None
+
+
+def _top(stats: dict[str, Any], n: int) -> str:
+    """A profile's most frequent values: `a (3), b (2)`."""
+    return ", ".join(f"{t[0]} ({t[1]})" if isinstance(t, (list, tuple)) and len(t) == 2 else
+                     f"{t.get('value')} ({t.get('count')})" if isinstance(t, dict) else str(t)
+                     for t in (stats.get("top") or [])[:n])
+
+
+def _size(n: Any) -> str | None:
+    if not isinstance(n, (int, float)):
+        return None
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return "—"
+
+
+def _change_text(change: str) -> Text:
+    """A change log line, coloured by what it did."""
+    style = ("green" if " added" in change or "recorded" in change or "set to" in change else
+             "red" if " removed" in change or "failed" in change else "yellow" if "changed" in change else "")
+    return Text(change, style)
+
+
+def _short_urn(urn: str) -> str:
+    """dataos://lake:crm/orders → lake:crm/orders."""
+    return urn.split("://", 1)[-1]

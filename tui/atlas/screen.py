@@ -1,6 +1,7 @@
 """Atlas: the catalog in the terminal. Left, the tree (depots → collections → datasets → columns,
 loaded as nodes expand) under a search box with facets; right, the selected dataset's page.
-`t` tags and `e` describes the selected dataset or column (hidden and refused when read-only)."""
+`t` tags and `e` describes the selected dataset or column, `o` sets the dataset's owner (hidden and
+refused when read-only)."""
 from __future__ import annotations
 
 from textual.app import ComposeResult
@@ -17,7 +18,7 @@ from .page import DatasetPage
 from .search import SearchPane
 from .tree import CatalogTree
 
-EDITS = ("tag", "describe")
+EDITS = ("tag", "describe", "owner")
 
 
 class AtlasScreen(Screen):
@@ -29,6 +30,7 @@ class AtlasScreen(Screen):
         Binding("slash", "search", "Search"),
         Binding("t", "tag", "Tag"),
         Binding("e", "describe", "Describe"),
+        Binding("o", "owner", "Owner"),
         Binding("r", "refresh", "Refresh"),
     ]
 
@@ -118,8 +120,8 @@ class AtlasScreen(Screen):
                 suggestions = [t for t in (a.get("suggestions") or {}).get("columns", {}).get(column, [])
                                if t not in current]
         ref = f"{urn}#{column}" if column else urn
-        self.app.push_screen(EditModal(f"Tag {ref}", suggestions[0] if suggestions else "", suggestions, current),
-                             lambda answer: self._apply("catalog.tag", ref, urn, answer))
+        self._editor("catalog.tag", ref, urn, EditModal(f"Tag {ref}", suggestions[0] if suggestions else "",
+                                                        suggestions, current))
 
     def action_describe(self) -> None:
         edit = self._edit_target()
@@ -131,34 +133,58 @@ class AtlasScreen(Screen):
             d = page.entity.get("aspects", {}).get("description") or {}
             current = (d.get("columns", {}).get(column, "") if column else d.get("dataset")) or ""
         ref = f"{urn}#{column}" if column else urn
-        self.app.push_screen(EditModal(f"Describe {ref}", current, tag=False),
-                             lambda answer: self._apply("catalog.describe", ref, urn, answer))
+        self._editor("catalog.describe", ref, urn, EditModal(f"Describe {ref}", current, kind="text"))
 
-    def _apply(self, syscall: str, ref: str, urn: str, answer: dict | None) -> None:
-        if answer is None:
+    def action_owner(self) -> None:
+        edit = self._edit_target()
+        if edit is None:
             return
-        self.run_worker(self._edit(syscall, ref, urn, answer), group="edit")
+        urn, _, page = edit  # a column has no owner of its own: the dataset's
+        current = ""
+        if page.urn == urn and page.entity:
+            current = ((page.entity.get("aspects") or {}).get("ownership") or {}).get("owner") or ""
+        self.run_worker(self._owner_editor(urn, current), group="edit")
 
-    async def _edit(self, syscall: str, ref: str, urn: str, answer: dict) -> None:
+    async def _owner_editor(self, urn: str, current: str) -> None:
+        try:  # who there is to choose from: the users the caller may read (maybe none)
+            users = sorted(u["id"] for u in await self.app.link.call("user.list"))
+        except Exception:
+            users = []
+        self._editor("catalog.owner", urn, urn, EditModal(f"Owner of {urn}", current, [u for u in users if u != current],
+                                                          kind="owner"))
+
+    def _editor(self, syscall: str, ref: str, urn: str, modal: EditModal) -> None:
+        """Open the modal; it runs the syscall and stays open if the kernel refuses."""
+        modal.submit = lambda answer: self._edit(syscall, ref, answer)
+        self.app.push_screen(modal, lambda answer: self._edited(syscall, ref, urn, answer))
+
+    async def _edit(self, syscall: str, ref: str, answer: dict) -> None:
         if self.app.readonly:
-            self.notify("read-only: editing is off", severity="warning")
-            return
+            raise PermissionError("read-only: editing is off")
         if syscall == "catalog.tag":
             request = {"ref": ref, "tag": answer["text"], "remove": answer["remove"]}
-            done = f"{ref}: tag {answer['text']} {'removed' if answer['remove'] else 'added'}"
+        elif syscall == "catalog.owner":
+            request = {"ref": ref, "user": answer["text"]}
         else:
             request = {"ref": ref, "text": answer["text"]}
-            done = f"{ref}: described"
-        try:
-            await self.app.link.call(syscall, **request)
-        except Exception as e:
-            self.notify(error_text(e), title="not changed", severity="error")
+        await self.app.link.call(syscall, **request)
+
+    def _edited(self, syscall: str, ref: str, urn: str, answer: dict | None) -> None:
+        if answer is None:
             return
-        self.notify(done)
+        if syscall == "catalog.tag":
+            self.notify(f"{ref}: tag {answer['text']} {'removed' if answer['remove'] else 'added'}")
+        elif syscall == "catalog.owner":
+            self.notify(f"{ref}: owner set to {answer['text']}")
+        else:
+            self.notify(f"{ref}: described")
         self.query_one(CatalogTree).forget(urn)
         page = self.query_one(DatasetPage)
         if page.urn == urn:
-            try:
-                await page.refresh_entity()
-            except Exception as e:
-                self.notify(error_text(e), severity="error")
+            self.run_worker(self._refresh_page(page), group="edit")
+
+    async def _refresh_page(self, page: DatasetPage) -> None:
+        try:
+            await page.refresh_entity()
+        except Exception as e:
+            self.notify(error_text(e), severity="error")

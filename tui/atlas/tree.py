@@ -1,4 +1,6 @@
-"""The catalog tree: depots → collections → datasets → columns, loaded when a node expands (cached)."""
+"""The catalog tree: depots → collections → datasets → columns, loaded when a node expands (cached).
+A depot's collections and a collection's datasets go in PAGE nodes at a time: a last "… N more"
+node adds the next page when it is selected, so thousands of datasets never build at once."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,6 +10,8 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from .common import DatasetChosen, error_text
+
+PAGE = 100  # child nodes added at a time under a depot or a collection
 
 
 class CatalogTree(Tree):
@@ -64,15 +68,8 @@ class CatalogTree(Tree):
 
     def _fill(self, node: TreeNode, kind: str, children: list[dict]) -> None:
         node.remove_children()
-        if kind == "depot":
-            for c in children:
-                node.add(Text.assemble(c["name"], (f" ({c.get('datasets', '?')})", "dim")),
-                         data={"kind": "collection", "address": c["address"]})
-        elif kind == "collection":
-            for d in children:
-                rows = d.get("rows")
-                node.add(Text.assemble(d["name"], (f" {rows:,} rows" if isinstance(rows, int) else "", "dim")),
-                         data={"kind": "dataset", "address": d["address"]})
+        if kind in ("depot", "collection"):
+            self._add_page(node, kind, children, 0)
         else:
             for c in children:
                 label = Text.assemble(c["name"], (f" {c['type']}", "dim"))
@@ -84,6 +81,36 @@ class CatalogTree(Tree):
                               data={"kind": "column", "address": node.data["address"], "column": c["name"]})
         if not children:
             node.add_leaf(Text("(empty)", "dim"), data={"kind": "empty"})
+
+    def _add_page(self, node: TreeNode, kind: str, children: list[dict], start: int) -> TreeNode | None:
+        """Nodes for children[start:start + PAGE], then a "more" node if any are left; the first added."""
+        first = None
+        for c in children[start:start + PAGE]:
+            if kind == "depot":
+                added = node.add(Text.assemble(c["name"], (f" ({c.get('datasets', '?')})", "dim")),
+                                 data={"kind": "collection", "address": c["address"]})
+            else:
+                rows = c.get("rows")
+                size = f" {rows:,} row{'' if rows == 1 else 's'}" if isinstance(rows, int) else ""
+                added = node.add(Text.assemble(c["name"], (size, "dim")), data={"kind": "dataset", "address": c["address"]})
+            first = first or added
+        left = len(children) - start - PAGE
+        if left > 0:
+            node.add_leaf(Text(f"… {left:,} more (showing {start + PAGE:,} of {len(children):,})", "bold dim"),
+                          data={"kind": "more", "of": kind, "start": start + PAGE})
+        return first
+
+    def _more(self, more: TreeNode) -> None:
+        """Replace a "more" node by the next page (from the cache: dataset.list answered them all)."""
+        parent = more.parent
+        children = self.cache.get(parent.data["address"]) if parent and parent.data else None
+        if children is None:
+            return
+        data = more.data
+        more.remove()
+        first = self._add_page(parent, data["of"], children, data["start"])
+        if first is not None:  # once the tree has laid the new nodes out
+            self.call_after_refresh(self.move_cursor, first)
 
     def forget(self, urn: str) -> None:
         """A dataset changed (tags): drop its cached columns and refill its node if open."""
@@ -108,7 +135,9 @@ class CatalogTree(Tree):
 
     def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
         data = event.node.data or {}
-        if data.get("kind") == "dataset":
+        if data.get("kind") == "more":
+            self._more(event.node)
+        elif data.get("kind") == "dataset":
             self.post_message(DatasetChosen(data["address"]))
         elif data.get("kind") == "column":
             self.post_message(DatasetChosen(data["address"], data["column"]))
