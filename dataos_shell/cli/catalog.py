@@ -87,7 +87,7 @@ def search(text: str = typer.Argument("", help="Words to find (prefixes work: 'c
 def show(entry: str = typer.Argument(..., help="dataos://depot:collection/dataset, depot.collection.dataset, "
                                       "or resource://WORKSPACE/TYPE/NAME."),
          output: Format = OUTPUT) -> None:
-    """An entry: schema with tags, profile, owner, description, tier, lineage."""
+    """An entry: schema with tags, profile, owner, description, tier, last quality check, lineage."""
     found = client().catalog.get(ref=ref(entry))
     if output in (Format.json, Format.yaml, Format.name):
         render(found, output, names=[found["urn"]])
@@ -130,12 +130,31 @@ def _describe(entity: dict[str, Any]) -> str:
         for tag in suggested:
             lines.append(paint(f"suggested: {tag} on {column} — dataos catalog tag '{entity['urn']}#{column}' {tag}",
                                "dim"))
+    quality = a.get("quality")
+    if quality:
+        lines += ["", _quality(quality)]
     upstream = (a.get("lineage") or {}).get("upstream", [])
     if upstream:
         lines += ["", "upstream: " + ", ".join(sorted({u["urn"] for u in upstream}))]
     resource = a.get("resource")
     if resource:
         lines += [f"  {'type:':<12} {resource['type']}", f"  {'generation:':<12} {resource.get('generation')}"]
+    return "\n".join(lines)
+
+
+def _quality(run: dict[str, Any]) -> str:
+    """The last quality check: a summary line, then each failed rule (with counts, unless hidden from you)."""
+    failed = [r for r in run.get("results", []) if not r.get("passed")]
+    passed = paint(f"{run.get('passed', 0)} passed", "green")
+    failing = paint(f"{len(failed)} failed", "red") if failed else "0 failed"
+    scope = f", over rows filtered by {', '.join(run['filtered'])}" if run.get("filtered") else ""
+    head = f"quality: {passed}, {failing} (checked {age(run.get('time'))} ago by {run.get('by')}{scope})"
+    lines = [head]
+    for r in failed:
+        counts = "" if r.get("failed_rows") is None else \
+            f": {r['failed_rows']:,} of {r['total_rows']:,} rows" if r.get("total_rows") is not None \
+            else f": {r['failed_rows']:,} rows"
+        lines.append(f"  {paint('FAIL', 'red')} {r['rule']}{counts}" + (f" — {r['detail']}" if r.get("detail") else ""))
     return "\n".join(lines)
 
 
