@@ -1,5 +1,6 @@
-"""Workbench snapshot over a fake client with fixed rows (no times): a run result with a masked
-column, and the chart and history over the same data."""
+"""Workbench snapshot over a fake client with fixed rows (no times): two result tabs, the current
+one cut at the fetch limit (its "more rows" line), with a masked column; and the chart and
+history over the same data."""
 from __future__ import annotations
 
 
@@ -8,7 +9,6 @@ import pytest
 
 from syscalls.errors import SyscallError
 from tui.app import DataOSApp
-from tui.workbench.grid import ResultGrid
 from pilotkit import until
 
 TABLE = pa.table({"city": [f"city-{i}" for i in range(12)], "sales": [i * 10 + 5 for i in range(12)],
@@ -22,13 +22,15 @@ class FakeClient:
     def call(self, name, request=None):
         request = request or {}
         if name == "query.stream":
+            limit = request.get("limit", -1)
+            table = TABLE if limit < 0 else TABLE.slice(0, limit)
             return iter([
                 {"id": request.get("id"), "columns": [{"name": "city", "type": "VARCHAR", "masked": False},
                                                       {"name": "sales", "type": "BIGINT", "masked": False},
                                                       {"name": "email", "type": "VARCHAR", "masked": "hash"}],
                  "governance": {"policies": ["mask-pii"], "datasets": ["dataos://lake:retail/sales"],
                                 "sql": "SELECT city, sales, md5(email) AS email FROM lake.retail.sales"}},
-                TABLE.schema, *TABLE.to_batches(max_chunksize=5), {"row_count": 12, "elapsed_ms": 7}])
+                table.schema, *table.to_batches(max_chunksize=5), {"row_count": table.num_rows, "elapsed_ms": 7}])
         if name == "query.history":
             return [{"sql": "select city, sales from lake.retail.sales"}, {"sql": "select 1"}]
         if name == "query.cancel":
@@ -45,13 +47,23 @@ async def run_fixed(pilot) -> None:
     screen.editor.cursor_blink = False
     screen.editor.text = "select city, sales, email from lake.retail.sales"
     await pilot.press("f5")
-    await until(pilot, lambda: not screen.running and screen.query_one(ResultGrid).rows == 12)
+    await until(pilot, lambda: screen.grid is not None and not screen.running and screen.grid.rows == 12)
+    await pilot.pause(0.2)
+
+
+async def two_results(pilot) -> None:
+    await run_fixed(pilot)
+    screen = pilot.app.screen
+    screen.fetch_limit = 8
+    screen.editor.text = "select * from lake.retail.sales"
+    await pilot.press("f5")
+    await until(pilot, lambda: screen.current.number == 2 and not screen.running and screen.current.overflow)
     await pilot.pause(0.2)
 
 
 def test_workbench_snapshot(snap_compare):
     app = DataOSApp(lambda: FakeClient(), screen="workbench")
-    assert snap_compare(app, terminal_size=(120, 40), run_before=run_fixed)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=two_results)
 
 
 @pytest.mark.asyncio

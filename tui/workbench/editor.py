@@ -1,11 +1,18 @@
-"""The SQL editor: a TextArea with SQL highlighting; tab completes tables and columns through the
-shell's completer over its background-refreshed catalog snapshot."""
+"""The SQL editor: a TextArea with SQL highlighting; tab (or ctrl+space) completes tables and
+columns through the shell's completer over its background-refreshed catalog snapshot. One
+candidate is inserted at once; several open a popup under the cursor (up/down move, enter or tab
+accept, escape closes, typing narrows it)."""
 from __future__ import annotations
 
 from typing import Any
 
 from textual import events
 from textual.widgets import TextArea
+
+from .completion import CompletionList
+
+OPEN_KEYS = ("tab", "ctrl+space", "ctrl+@")
+MAX_CANDIDATES = 200
 
 
 class SqlEditor(TextArea):
@@ -32,27 +39,101 @@ class SqlEditor(TextArea):
                 pass
             self.source = None
 
-    def completions(self) -> list[tuple[str, int]]:
-        """(text, start_position) of what may be typed at the cursor, best first."""
+    def candidates(self) -> list[tuple[str, int, str]]:
+        """(text, start position, kind) of what may be typed at the cursor, best first. The
+        completer reads an in-memory catalog snapshot, so this is fast enough for the UI thread."""
         if self.completer is None:
             return []
         from prompt_toolkit.completion import CompleteEvent
         from prompt_toolkit.document import Document
         before = self.get_text_range((0, 0), self.cursor_location)
         doc = Document(self.text, len(before))
+        out: list[tuple[str, int, str]] = []
         try:
-            return [(c.text, c.start_position) for c in self.completer.get_completions(doc, CompleteEvent())]
+            for c in self.completer.get_completions(doc, CompleteEvent()):
+                out.append((c.text, c.start_position, c.display_meta_text or ""))
+                if len(out) >= MAX_CANDIDATES:
+                    break
         except Exception:  # noqa: BLE001
             return []
+        return out
+
+    def completions(self) -> list[tuple[str, int]]:
+        return [(text, start) for text, start, _ in self.candidates()]
+
+    # --- the popup
+    @property
+    def popup(self) -> CompletionList:
+        try:
+            return self.screen.query_one(CompletionList)
+        except Exception:  # noqa: BLE001 — a screen without one gets one
+            popup = CompletionList()
+            self.screen.mount(popup)
+            return popup
+
+    def insert_completion(self, text: str, start: int) -> None:
+        row, col = self.cursor_location
+        self.replace(text, (row, max(0, col + start)), (row, col))
+
+    def complete(self) -> None:
+        """Tab / ctrl+space: one candidate goes in, several open the popup."""
+        found = self.candidates()
+        if len(found) == 1:
+            self.insert_completion(found[0][0], found[0][1])
+        elif found:
+            self._popup_row = self.cursor_location[0]
+            self.popup.show(found, self.cursor_screen_offset)
+
+    def accept_completion(self) -> None:
+        popup = self.popup
+        chosen = popup.chosen()
+        popup.hide()
+        if chosen is not None:
+            self.insert_completion(*chosen)
+
+    def close_completion(self) -> None:
+        self.popup.hide()
+
+    def _refilter(self) -> None:
+        popup = self.popup
+        if not popup.shown:
+            return
+        if self.cursor_location[0] != getattr(self, "_popup_row", -1) or not self.selection.is_empty:
+            popup.hide()
+            return
+        found = self.candidates()
+        if found:
+            popup.show(found, self.cursor_screen_offset)
+        else:
+            popup.hide()
 
     async def _on_key(self, event: events.Key) -> None:
-        if event.key == "tab":
-            found = self.completions()
+        popup = self.popup
+        if popup.shown:
+            handled = True
+            if event.key in ("up", "down"):
+                popup.move(-1 if event.key == "up" else 1)
+            elif event.key in ("pageup", "pagedown"):
+                popup.move(-8 if event.key == "pageup" else 8)
+            elif event.key in ("enter", "tab"):
+                self.accept_completion()
+            elif event.key == "escape":
+                popup.hide()
+            else:
+                handled = False
+            if handled:
+                event.stop()
+                event.prevent_default()
+                return
+            await super()._on_key(event)
+            self.call_after_refresh(self._refilter)  # typing (or backspace, a binding) narrows it
+            return
+        if event.key in OPEN_KEYS:
             event.stop()
             event.prevent_default()
-            if found:
-                text, start = found[0]
-                row, col = self.cursor_location
-                self.replace(text, (row, max(0, col + start)), (row, col))
+            self.complete()
             return
         await super()._on_key(event)
+
+    def on_blur(self, event: events.Blur) -> None:
+        self.close_completion()

@@ -1,29 +1,34 @@
 """Workbench: a SQL editor, result tabs (grid, governance, chart), history, cancel and export.
 
-Keys: ctrl+enter / f5 / ctrl+r run the statement under the cursor (or the selection); escape /
-ctrl+c cancel a running query; tab completes tables and columns (the shell's completer); ctrl+e
+Keys: ctrl+enter / f5 / ctrl+r run the statement under the cursor (or the selection) in a new
+result tab; escape / ctrl+c cancel the current tab's query; ctrl+w closes the current result tab;
+alt+left / alt+right (ctrl+pageup / ctrl+pagedown) switch result tabs; ctrl+l fetches every row of
+a result cut at the fetch limit; tab / ctrl+space complete tables and columns (a popup when there
+are several); ctrl+s saves the query under a name (the command palette opens it again); ctrl+e
 export; ctrl+g chart; f6 history."""
 from __future__ import annotations
-
-import time
-import uuid
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static, TabbedContent, TabPane
 
 from syscalls.errors import SyscallError
 
 from ..banner import KernelBanner
+from .completion import CompletionList
 from .editor import SqlEditor
 from .export import ExportModal
 from .grid import ResultGrid
+from .prompt import PromptModal
+from .result import ResultView, fetch_limit
+from .saved import OpenQuery
 from .spool import Spool
 
-FIRST_PAGE_S = 0.2  # refresh the grid at most this often while rows arrive
+MAX_RESULTS = 10  # result tabs kept; the oldest is closed (its spool deleted) past this
+READY = "ready — ctrl+enter / f5 runs the statement under the cursor in a new result tab"
 
 
 def statement_at(text: str, offset: int) -> str:
@@ -53,17 +58,23 @@ class WorkbenchScreen(Screen):
     WorkbenchScreen #editor { height: 12; }
     WorkbenchScreen #status { height: 1; padding: 0 1; background: $boost; }
     WorkbenchScreen #status.-error { background: $error 40%; }
-    WorkbenchScreen #error { display: none; padding: 0 1; color: $error; }
-    WorkbenchScreen #error.-shown { display: block; }
-    WorkbenchScreen #governance, WorkbenchScreen #chart { padding: 0 1; }
+    WorkbenchScreen #governance, WorkbenchScreen #chart, WorkbenchScreen #no-results { padding: 0 1; }
+    WorkbenchScreen TabbedContent, WorkbenchScreen TabbedContent > ContentSwitcher { height: 1fr; }
+    WorkbenchScreen TabPane { height: 1fr; padding: 0; }
+    WorkbenchScreen #results-tabs.-empty, WorkbenchScreen #no-results.-hidden { display: none; }
     """
     BINDINGS = [
         Binding("ctrl+enter", "run", "Run", priority=True),
         Binding("f5,ctrl+r", "run", "Run", priority=True),
         Binding("escape", "cancel", "Cancel", show=False),
         Binding("ctrl+c", "cancel", "Cancel", priority=True),
+        Binding("ctrl+l", "fetch_all", "Fetch all", priority=True),
+        Binding("ctrl+w", "close_result", "Close tab", priority=True),
+        Binding("alt+left,ctrl+pageup", "next_result(-1)", "Prev tab", show=False, priority=True),
+        Binding("alt+right,ctrl+pagedown", "next_result(1)", "Next tab", show=False, priority=True),
         Binding("ctrl+e", "export", "Export", priority=True),
         Binding("ctrl+g", "chart", "Chart", priority=True),
+        Binding("ctrl+s", "save", "Save", priority=True),
         Binding("f6,ctrl+y", "history", "History", priority=True),
         Binding("f2", "focus_editor", "Editor", show=False),
         Binding("f3", "focus_grid", "Grid", show=False),
@@ -71,16 +82,12 @@ class WorkbenchScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.spool: Spool | None = None
-        self.sql = ""
-        self.query_id: str | None = None
-        self.running = False
-        self.header: dict = {}
-        self.footer: dict = {}
-        self.error: SyscallError | None = None
-        self.first_batch_at: float | None = None
-        self.first_page_at: float | None = None
+        self.fetch_limit = fetch_limit()
+        self.results: list[ResultView] = []  # oldest first
         self._runs = 0
+        self._charted = False
+        self._history: list[str] = []
+        self.saved_name = ""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -88,17 +95,17 @@ class WorkbenchScreen(Screen):
         yield SqlEditor("", language="sql", id="editor")
         with TabbedContent(id="tabs"):
             with TabPane("Results", id="results"):
-                with Vertical():
-                    yield Static("", id="error")
-                    yield ResultGrid(id="grid")
-            with TabPane("Governance", id="gov"):
+                yield Static("run a query: its result opens in a tab here", id="no-results")
+                yield TabbedContent(id="results-tabs", classes="-empty")
+            with TabPane("Governance", id="gov"), VerticalScroll():
                 yield Static("run a query to see the policies applied", id="governance")
             with TabPane("Chart", id="chart-tab"):
                 yield Static("ctrl+g charts the result", id="chart")
             with TabPane("History", id="history-tab"):
                 yield OptionList(id="history")
-        yield Static("ready — ctrl+enter / f5 runs the statement under the cursor", id="status")
+        yield Static(READY, id="status")
         yield Footer()
+        yield CompletionList()
 
     def on_mount(self) -> None:
         self.editor = self.query_one(SqlEditor)
@@ -107,17 +114,82 @@ class WorkbenchScreen(Screen):
 
     def on_unmount(self) -> None:
         self.editor.stop_completion()
-        if self.spool is not None:
-            self.spool.close()
+        for view in self.results:
+            view.close()
 
-    # --- running
+    # --- the current result (the active result tab) and what follows it
+    @property
+    def current(self) -> ResultView | None:
+        pane = self.query_one("#results-tabs", TabbedContent).active_pane
+        if pane is None:
+            return None
+        views = pane.query(ResultView)
+        return views.first() if views else None
+
+    @property
+    def running(self) -> bool:
+        view = self.current
+        return view is not None and view.running
+
+    @property
+    def error(self) -> SyscallError | None:
+        view = self.current
+        return view.error if view else None
+
+    @property
+    def spool(self) -> Spool | None:
+        view = self.current
+        return view.spool if view else None
+
+    @property
+    def grid(self) -> ResultGrid | None:
+        view = self.current
+        return view.grid if view else None
+
+    @property
+    def sql(self) -> str:
+        view = self.current
+        return view.sql if view else ""
+
     def status(self, text: str, error: bool = False) -> None:
         bar = self.query_one("#status", Static)
         bar.update(text)
         bar.set_class(error, "-error")
 
+    def _show(self, view: ResultView | None, chart: bool = True) -> None:
+        """The status line, Governance and Chart follow the active result tab."""
+        if view is None:
+            self.status(READY)
+            self.query_one("#governance", Static).update("run a query to see the policies applied")
+            self.query_one("#chart", Static).update("ctrl+g charts the result")
+            return
+        self.status(view.status_text, view.status_error)
+        self.query_one("#governance", Static).update(view.governance())
+        if self._charted and chart:
+            self._draw_chart(view)
+
+    def on_result_view_updated(self, event: ResultView.Updated) -> None:
+        view = event.view
+        if view.closed or view not in self.results:
+            return
+        tabs = self.query_one("#results-tabs", TabbedContent)
+        try:
+            tabs.get_tab(f"result-{view.number}").label = view.label
+        except Exception:  # noqa: BLE001 — the tab is being removed
+            pass
+        if view is self.current:
+            self._show(view, chart=not view.running)
+        self.refresh_bindings()
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.tabbed_content.id == "results-tabs":
+            self._show(self.current)
+            self.refresh_bindings()
+
+    # --- running
     def action_run(self) -> None:
         editor = self.query_one(SqlEditor)
+        editor.close_completion()
         sql = editor.selected_text.strip()
         if not sql:
             offset = len(editor.get_text_range((0, 0), editor.cursor_location))
@@ -125,135 +197,78 @@ class WorkbenchScreen(Screen):
         if sql:
             self.run_sql(sql)
 
-    def run_sql(self, sql: str) -> None:
-        if self.running and self.query_id:
-            self.action_cancel()
+    def run_sql(self, sql: str) -> ResultView:
+        """Run `sql` in a new result tab (a query running in another tab goes on)."""
         self._runs += 1
-        self.sql, self.query_id, self.running = sql, f"wb-{uuid.uuid4().hex[:12]}", True
-        self.refresh_bindings()
-        self.header, self.footer, self.error = {}, {}, None
-        self.first_batch_at = self.first_page_at = None
-        err = self.query_one("#error", Static)
-        err.remove_class("-shown")
-        self.query_one(TabbedContent).active = "results"
-        self.status(f"running… (escape cancels)  {sql[:80]}")
-        self._stream(sql, self.query_id, self._runs)
+        view = ResultView(self._runs, sql, self.fetch_limit)
+        pane = TabPane(view.label, view, id=f"result-{view.number}")
+        tabs = self.query_one("#results-tabs", TabbedContent)
+        self.results.append(view)
+        while len(self.results) > MAX_RESULTS:
+            self._close(self.results[0])
+        tabs.remove_class("-empty")
+        self.query_one("#no-results").add_class("-hidden")
+        self.query_one("#tabs", TabbedContent).active = "results"
 
-    @work(thread=True, group="query")
-    def _stream(self, sql: str, qid: str, run: int) -> None:
-        spool = None
-        last = 0.0
-        try:
-            for item in self.app.link.stream("query.stream", sql=sql, id=qid):
-                if run != self._runs:
-                    break
-                kind = type(item).__name__
-                if kind == "Schema":
-                    spool = Spool(item)
-                    self.app.call_from_thread(self._started, spool, run)
-                elif kind == "RecordBatch":
-                    assert spool is not None
-                    spool.append(item)
-                    now = time.monotonic()
-                    if self.first_batch_at is None:
-                        self.first_batch_at = now
-                    if now - last >= FIRST_PAGE_S:
-                        last = now
-                        self.app.call_from_thread(self._grow, run)
-                elif isinstance(item, dict) and not self.header:
-                    self.header = item
-                elif isinstance(item, dict):
-                    self.footer = item
-            if spool is not None:
-                spool.finish()
-            self.app.call_from_thread(self._done, run, None)
-        except SyscallError as e:
-            if spool is not None:
-                spool.finish()
-            self.app.call_from_thread(self._done, run, e)
-        except Exception as e:  # noqa: BLE001 — nothing crashes the screen
-            self.app.call_from_thread(self._done, run, SyscallError("EIO", str(e)))
+        async def opened() -> None:
+            await tabs.add_pane(pane)
+            tabs.active = pane.id
+            view.start()
+        self.call_later(opened)
+        return view
 
-    def _started(self, spool: Spool, run: int) -> None:
-        if run != self._runs:
-            spool.close()
+    def _close(self, view: ResultView) -> None:
+        view.close()
+        self.results.remove(view)
+        tabs = self.query_one("#results-tabs", TabbedContent)
+        tabs.remove_pane(f"result-{view.number}")
+        if not self.results:
+            tabs.add_class("-empty")
+            self.query_one("#no-results").remove_class("-hidden")
+            self._show(None)
+
+    def action_close_result(self) -> None:
+        view = self.current
+        if view is not None:
+            self._close(view)
+
+    def action_next_result(self, delta: int) -> None:
+        view = self.current
+        if view is None or len(self.results) < 2:
             return
-        if self.spool is not None:
-            self.spool.close()
-        self.spool = spool
-        self.query_one(ResultGrid).attach(spool, self.header.get("columns") or
-                                          [{"name": f.name, "type": str(f.type)} for f in spool.schema])
-        self._governance()
+        i = (self.results.index(view) + delta) % len(self.results)
+        self.query_one("#tabs", TabbedContent).active = "results"
+        self.query_one("#results-tabs", TabbedContent).active = f"result-{self.results[i].number}"
 
-    def _grow(self, run: int) -> None:
-        if run != self._runs:
-            return
-        grid = self.query_one(ResultGrid)
-        grid.grow()
-        if self.first_page_at is None and grid.rows:
-            self.first_page_at = time.monotonic()
-        self.status(f"running… {grid.rows:,} rows so far (escape cancels)")
-
-    def _done(self, run: int, error: SyscallError | None) -> None:
-        if run != self._runs:
-            return
-        self.running = False
-        self.refresh_bindings()
-        grid = self.query_one(ResultGrid)
-        grid.grow()
-        if self.first_page_at is None and grid.rows:
-            self.first_page_at = time.monotonic()
-        if error is not None:
-            self.error = error
-            where = f" at position {error.details.get('position')}" if getattr(error, "details", None) and \
-                error.details.get("position") is not None else ""
-            err = self.query_one("#error", Static)
-            err.update(f"{error.code}: {error.message}{where}")
-            err.add_class("-shown")
-            self.status(f"{error.code}: {error.message}", error=True)
-            return
-        rows = self.footer.get("row_count", grid.rows)
-        ms = self.footer.get("elapsed_ms")
-        self.status(f"{rows:,} rows" + (f" in {ms:,.0f} ms" if isinstance(ms, (int, float)) else "")
-                    + "  — end/G jumps to the last row, ctrl+e exports, ctrl+g charts")
-
-    def _governance(self) -> None:
-        gov = self.header.get("governance") or {}
-        lines = [f"query {self.header.get('id', self.query_id)}", ""]
-        pols = gov.get("policies") or []
-        lines.append("policies applied: " + (", ".join(map(str, pols)) if pols else "none"))
-        lines.append("datasets: " + (", ".join(map(str, gov.get("datasets") or [])) or "none"))
-        masked = [f"{c['name']} ⊘{c['masked']}" for c in self.header.get("columns", []) if c.get("masked")]
-        if masked:
-            lines.append("masked columns: " + ", ".join(masked))
-        lines += ["", "rewritten SQL:", str(gov.get("sql") or self.sql)]
-        self.query_one("#governance", Static).update("\n".join(lines))
+    def action_fetch_all(self) -> None:
+        view = self.current
+        if view is not None and view.overflow and not view.running:
+            view.start(all_rows=True)
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "cancel":  # ctrl+c / escape mean cancel only while a query runs
             return self.running
+        if action == "fetch_all":
+            view = self.current
+            return view is not None and view.overflow and not view.running
+        if action == "close_result":
+            return bool(self.results)
         return True
 
     def action_cancel(self) -> None:
-        if self.running and self.query_id:
-            self.status("cancelling…")
-            self._cancel(self.query_id)
+        view = self.current
+        if view is not None:
+            view.cancel()
 
-    @work(thread=True, group="cancel")
-    def _cancel(self, qid: str) -> None:
-        try:
-            self.app.link.call_sync("query.cancel", id=qid)
-        except SyscallError:
-            pass
-
-    # --- export, chart, history
+    # --- export, chart, history, saved queries
     def action_export(self) -> None:
-        if not self.sql or self.running:
+        view = self.current
+        if view is None or view.running:
             return
 
         def chosen(path: str | None) -> None:
             if path:
-                self._export(self.sql, path)
+                self._export(view.sql, path)
         self.app.push_screen(ExportModal(), chosen)
 
     @work(thread=True, group="export")
@@ -269,16 +284,24 @@ class WorkbenchScreen(Screen):
             self.app.call_from_thread(self.status, f"export failed: {e}", True)
 
     def action_chart(self) -> None:
-        from .chart import chart
-        if self.spool is None or not self.spool.rows:
+        view = self.current
+        if view is None or view.spool is None or not view.spool.rows:
             return
+        self._charted = True
+        self.query_one("#tabs", TabbedContent).active = "chart-tab"
+        self._draw_chart(view)
+
+    def _draw_chart(self, view: ResultView) -> None:
+        from .chart import chart
         box = self.query_one("#chart", Static)
-        self.query_one(TabbedContent).active = "chart-tab"
-        size = self.query_one(TabbedContent).size
-        box.update(chart(self.spool.window(0, 1000), size.width - 4, max(8, size.height - 4)))
+        if view.spool is None or not view.spool.rows:
+            box.update(f"result {view.number} has no rows to chart")
+            return
+        size = self.query_one("#tabs", TabbedContent).size
+        box.update(chart(view.spool.window(0, 1000), max(20, size.width - 4), max(8, size.height - 4)))
 
     async def action_history(self) -> None:
-        self.query_one(TabbedContent).active = "history-tab"
+        self.query_one("#tabs", TabbedContent).active = "history-tab"
         ol = self.query_one("#history", OptionList)
         try:
             entries = await self.app.link.call("query.history", limit=50)
@@ -293,13 +316,50 @@ class WorkbenchScreen(Screen):
         ol.focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        sql = self._history[event.option_index]
+        if isinstance(event.option_list, CompletionList):  # a click in the completion popup
+            event.option_list.highlighted = event.option_index
+            self.editor.accept_completion()
+            self.editor.focus()
+            return
+        if event.option_list.id != "history":
+            return
+        self.open_query(self._history[event.option_index])
+
+    def open_query(self, sql: str) -> None:
         editor = self.query_one(SqlEditor)
         editor.text = sql
+        editor.move_cursor((editor.document.line_count - 1, len(editor.document.lines[-1])))
         editor.focus()
+
+    def on_open_query(self, message: OpenQuery) -> None:
+        self.open_query(message.sql)
+        if message.name:
+            self.saved_name = message.name
+            self.status(f"saved query {message.name!r} — ctrl+enter runs it")
+
+    def action_save(self) -> None:
+        sql = self.query_one(SqlEditor).text
+        if not sql.strip():
+            self.status("nothing to save: the editor is empty", True)
+            return
+
+        def named(name: str | None) -> None:
+            if not name:
+                return
+            from . import saved
+            try:
+                saved.save(name, sql)
+            except (OSError, ValueError) as e:
+                self.status(f"not saved: {e}", True)
+                return
+            self.saved_name = name
+            self.status(f"saved as {name!r} — ctrl+p finds it (saved query …)")
+        self.app.push_screen(PromptModal("Save the query as:", self.saved_name), named)
 
     def action_focus_editor(self) -> None:
         self.query_one(SqlEditor).focus()
 
     def action_focus_grid(self) -> None:
-        self.query_one(ResultGrid).focus()
+        grid = self.grid
+        if grid is not None:
+            grid.focus()
