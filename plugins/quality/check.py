@@ -29,8 +29,13 @@ def run(client: Any, dataset: str, texts: Sequence[str]) -> dict[str, Any]:
                 raise
         raise
     names = [c["name"] for c in answer["columns"]]
-    return {"dataset": udl, "results": R.results(parsed, names, answer["rows"][0]),
-            "policies": list(answer["governance"].get("policies", []))}
+    results = R.results(parsed, names, answer["rows"][0])
+    masked = {c["name"]: c["masked"] for c in shape["columns"] if c.get("masked")}
+    for result in results:  # say so when a rule saw masked values, not the data
+        hidden = [c for c in result["columns"] if c in masked]
+        if hidden:
+            result["detail"] += " (checked on masked values: " + ", ".join(f"{c} ({masked[c]})" for c in hidden) + ")"
+    return {"dataset": udl, "results": results, "policies": list(answer["governance"].get("policies", []))}
 
 
 def _named(e: SyscallError, rule: R.Rule) -> SyscallError:

@@ -131,6 +131,17 @@ def test_a_row_filtered_user_checks_only_the_rows_they_can_see(embedded, lake):
     assert all(r["failed_rows"] is None for r in shown["results"])
 
 
+def test_a_rule_over_a_masked_column_says_so(embedded, lake):
+    _, _, table, udl, users = lake
+    embedded.op.catalog.tag(ref=udl + "#email", tag="PII.Email")
+    try:
+        found = Q.run(users["editor"], table, ["not_null(email)", "unique(id)"])
+    finally:
+        embedded.op.catalog.tag(ref=udl + "#email", tag="PII.Email", remove=True)
+    assert "checked on masked values: email (hash)" in found["results"][0]["detail"]
+    assert "masked" not in found["results"][1]["detail"] and "pii-email" in found["policies"]
+
+
 def test_bad_rules_and_names_fail_before_anything_is_recorded(embedded, lake):
     _, _, table, udl, users = lake
     before = quality_runs(embedded, udl)
