@@ -11,6 +11,7 @@ import pytest
 from tui.app import DataOSApp
 from tui.messages import OpenResource
 from tui.operations.confirm import ConfirmModal
+from tui.operations.details import DetailsPane, events, events_text
 from tui.operations.screen import OperationsScreen
 from pilotkit import until
 
@@ -110,15 +111,23 @@ def ops(app) -> OperationsScreen:
     return app.screen
 
 
+async def opened(app, pilot, kind: str, name: str, workspace: str | None = "public") -> OperationsScreen:
+    """Wait for Operations, open a resource in it (as Atlas or the palette does) and wait until
+    its row is selected."""
+    await until(pilot, lambda: isinstance(app.screen, OperationsScreen) and app.screen.menu.option_count)
+    screen = ops(app)
+    screen.post_message(OpenResource({"type": kind, "name": name, "workspace": workspace}))
+    await until(pilot, lambda: (screen.resource_table.selected_key or "").endswith(f"/{kind}/{name}"))
+    return screen
+
+
 @pytest.mark.asyncio
 async def test_the_resource_table_shows_applied_resources_and_opens_one(kernel):
     app = DataOSApp(lambda: Shared(kernel), screen="operations")
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, OperationsScreen) and app.screen.menu.option_count)
-        screen = ops(app)
+        screen = await opened(app, pilot, "workflow", "hello")
         assert "workflow" in screen.menu.counts
-        screen.post_message(OpenResource({"type": "workflow", "name": "hello", "workspace": "public"}))
-        await until(pilot, lambda: screen.resource_table.selected_key == "public/workflow/hello")
+        assert screen.resource_table.selected_key == "public/workflow/hello"
         assert screen.resource_table.model.rows["public/workflow/hello"][:3] == ("hello", "workflow", "public")
         await until(pilot, lambda: "name: hello" in screen.query_one("#yaml").render().plain
                     if hasattr(screen.query_one("#yaml").render(), "plain") else
@@ -144,11 +153,7 @@ async def test_following_logs_shows_a_line_the_pod_prints(kernel):
 async def test_readonly_hides_and_refuses_delete(kernel):
     app = DataOSApp(lambda: Shared(kernel), screen="operations", readonly=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, OperationsScreen) and app.screen.menu.option_count)
-        screen = ops(app)
-        screen.post_message(OpenResource({"type": "policy", "name": "doomed", "workspace": None}))
-        await until(pilot, lambda: screen.resource_table.selected_key
-                    and screen.resource_table.selected_key.endswith("/policy/doomed"))
+        screen = await opened(app, pilot, "policy", "doomed", None)
         assert screen.check_action("delete", ()) is False
         shown = {b.binding.action for b in app.active_bindings.values() if b.enabled}
         assert "delete" not in shown and "kill" not in shown
@@ -166,10 +171,7 @@ async def test_readonly_hides_and_refuses_delete(kernel):
 async def test_delete_with_confirmation_removes_a_resource(kernel):
     app = DataOSApp(lambda: Shared(kernel), screen="operations")
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, OperationsScreen) and app.screen.menu.option_count)
-        screen = ops(app)
-        screen.post_message(OpenResource({"type": "policy", "name": "doomed", "workspace": None}))
-        await until(pilot, lambda: (screen.resource_table.selected_key or "").endswith("/policy/doomed"))
+        screen = await opened(app, pilot, "policy", "doomed", None)
         key = screen.resource_table.selected_key
         screen.resource_table.focus()
         await pilot.press("d")
@@ -179,18 +181,73 @@ async def test_delete_with_confirmation_removes_a_resource(kernel):
     assert not any(r["name"] == "doomed" for r in kernel.resource.list(type="policy"))
 
 
+def test_events_list_generations_pods_phases_and_restarts_newest_last():
+    resource = {"type": "workflow", "name": "wf"}
+    history = [{"generation": 1, "applied": "2026-01-01T11:00:00Z", "by": "op", "action": "created"},
+               {"generation": 2, "applied": "2026-01-01T11:30:00Z", "by": "ana", "action": "configured"}]
+    labels = {"dataos.io/run": "1", "dataos.io/job": "say"}
+    pods = [
+        {"name": "wf-say-1-2", "job": "say", "labels": labels, "created": "2026-01-01T11:51:00Z",
+         "history": [{"time": "2026-01-01T11:51:01Z", "phase": "Running", "previous": None}]},
+        {"name": "wf-say-1-1", "job": "say", "labels": labels, "created": "2026-01-01T11:50:00Z",
+         "history": [{"time": "2026-01-01T11:50:00Z", "phase": "Pending", "previous": None},
+                     {"time": "2026-01-01T11:50:02Z", "phase": "Running", "previous": "Pending"},
+                     {"time": "2026-01-01T11:50:30Z", "phase": "Failed", "previous": "Running",
+                      "exit_code": 3, "reason": "Error"}]}]
+    got = events(resource, history, pods)
+    assert [(kind, obj) for _, kind, obj, _ in got] == [
+        ("Applied", "workflow/wf"), ("Applied", "workflow/wf"),
+        ("Created", "pod/wf-say-1-1"), ("Pending", "pod/wf-say-1-1"), ("Running", "pod/wf-say-1-1"),
+        ("Failed", "pod/wf-say-1-1"), ("Created", "pod/wf-say-1-2"), ("Restarted", "pod/wf-say-1-2"),
+        ("Running", "pod/wf-say-1-2")]
+    assert got[1][3] == "generation 2 configured by ana"
+    assert got[5][3] == "Running → Failed, exit code 3 (Error)"
+    assert got[7][3] == "job say attempt 2"
+    text = events_text(got, NOW, more=5)
+    lines = text.splitlines()
+    assert lines[0].split() == ["TIME", "AGE", "KIND", "OBJECT", "MESSAGE"]
+    assert lines[1] == "(5 older pods not shown)"
+    assert lines[-1].split()[1:4] == ["8m", "Running", "pod/wf-say-1-2"]
+    deleted = events(resource, [{"generation": 2, "applied": "2026-01-01T12:00:00Z", "by": "op",
+                                 "action": "deleted"}], [])
+    assert deleted[0][1:] == ("Deleted", "workflow/wf", "generation 2 deleted by op")
+    assert events_text([], NOW) == "(no events)"
+
+
 @pytest.mark.asyncio
-async def test_filter_narrows_pods():
+async def test_events_tab_shows_the_applied_generation_and_a_pods_phase(kernel):
+    app = DataOSApp(lambda: Shared(kernel), screen="operations")
+    async with app.run_test(size=(160, 40)) as pilot:
+        screen = await opened(app, pilot, "workflow", "hello")
+        screen.query_one(DetailsPane).set_tab("tab-events")
+
+        def shown() -> str:
+            return str(screen.query_one("#events").render())
+        await until(pilot, lambda: "generation 1 created" in shown()
+                    and any("pod/hello-say" in line and "Running" in line and "Running" in line.split()[2]
+                            for line in shown().splitlines()))
+        assert shown().splitlines()[0].split()[:3] == ["TIME", "AGE", "KIND"]
+
+
+@pytest.mark.asyncio
+async def test_filter_narrows_pods_keeps_the_cursor_on_its_pod_and_clearing_restores_the_order():
     app = fake_app(FakeLink(40))
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, OperationsScreen) and app.screen.pod_table.row_count == 40)
-        screen = ops(app)
-        screen.pod_table.focus()
+        table = ops(app).pod_table
+        table.focus()
+        table.select_key("pod-00015")
         await pilot.press("/", *"pod-0001")
-        await until(pilot, lambda: screen.pod_table.row_count == 10)  # pod-00010 … pod-00019
+        await until(pilot, lambda: table.row_count == 10 and table.model.needle == "pod-0001")  # pod-00010 … 19
+        assert table.selected_key == "pod-00015"
         await pilot.press("enter")
         await pilot.pause(1.2)  # a poll keeps the filter
-        assert screen.pod_table.row_count == 10
+        assert table.row_count == 10
+        await pilot.press("/", "escape")  # clears it: the 30 other rows come back where they were
+        await until(pilot, lambda: table.row_count == 40 and not table.model.needle)
+        order = [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(40)]
+        assert order == sorted(order)
+        assert table.selected_key == "pod-00015"
 
 
 @pytest.mark.asyncio

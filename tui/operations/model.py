@@ -62,25 +62,39 @@ def age_seconds(s: float) -> str:
     return f"{s // 86400}d"
 
 
+def age_until(s: float) -> float:
+    """How many seconds after `s` the age string `age_seconds(s)` changes."""
+    s = max(0.0, s)
+    step = 1 if s < 120 else 60 if s < 7200 else 3600 if s < 172800 else 86400
+    return step - s % step
+
+
 class PodRows:
-    """Pod rows with a cache: an unchanged pod costs a dict comparison and an age, not a parse."""
+    """Pod rows with a cache: an unchanged pod costs a dict comparison, and keeps its row tuple
+    until its age string changes (no new objects for the garbage collector while nothing does)."""
 
     def __init__(self) -> None:
-        self._cache: dict[str, tuple[dict, tuple[str, ...], float | None]] = {}
+        # name → (pod, row without age, created epoch, row, epoch until which the row holds)
+        self._cache: dict[str, tuple[dict, tuple[str, ...], float | None, tuple[str, ...], float]] = {}
 
-    def rows(self, pods: list[dict], now: dt.datetime) -> list[tuple[str, tuple[str, ...]]]:
+    def rows(self, pods: list[dict], now: dt.datetime) -> dict[str, tuple[str, ...]]:
         epoch = now.timestamp()
-        cache, fresh, out = self._cache, {}, []
+        cache, fresh = self._cache, {}
         for pod in pods:
             name = pod.get("name", "")
             hit = cache.get(name)
             if hit is None or hit[0] != pod:
                 t = parse_time(pod.get("created"))
-                hit = (pod, pod_row(pod, now)[:-1], t.timestamp() if t else None)
+                hit = (pod, pod_row(pod, now)[:-1], t.timestamp() if t else None, (), 0.0)
+            if epoch >= hit[4]:
+                if hit[2] is None:
+                    hit = (hit[0], hit[1], None, hit[1] + ("",), float("inf"))
+                else:
+                    s = epoch - hit[2]
+                    hit = (hit[0], hit[1], hit[2], hit[1] + (age_seconds(s),), epoch + age_until(s))
             fresh[name] = hit
-            out.append((name, hit[1] + ("" if hit[2] is None else age_seconds(epoch - hit[2]),)))
         self._cache = fresh
-        return out
+        return {name: hit[3] for name, hit in fresh.items()}
 
 
 def resource_key(r: dict) -> str:
@@ -97,33 +111,35 @@ def resource_row(r: dict, now: dt.datetime) -> tuple[str, ...]:
             str(r.get("owner") or ""), age(status.get("created"), now))
 
 
-def matches(row: tuple[str, ...], needle: str) -> bool:
-    if not needle:
-        return True
-    needle = needle.lower()
-    return any(needle in cell.lower() for cell in row)
-
-
 @dataclass
 class Diff:
-    """What to do to a table: add these rows (key, cells), patch these cells, remove these keys."""
+    """What to do to a table: remove these keys, patch these cells, add these rows (key, cells)
+    at the end, and, when adding at the end would put rows out of the model's order (a filter
+    cleared), the whole order of keys afterwards."""
     add: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     update: list[tuple[str, int, str]] = field(default_factory=list)  # key, column index, value
     remove: list[str] = field(default_factory=list)
+    order: list[str] | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.add or self.update or self.remove)
+        return bool(self.add or self.update or self.remove or self.order)
+
+    def __len__(self) -> int:
+        return len(self.add) + len(self.update) + len(self.remove)
 
 
 @dataclass
 class TableModel:
-    """The rows a table shows (after the filter) and the last good rows from the kernel."""
+    """The rows a table shows (after the filter) and the last good rows from the kernel.
+
+    Its methods are pure computation (no widget), so a big table's model runs in a thread: the
+    UI thread only applies the Diff they return."""
     rows: dict[str, tuple[str, ...]] = field(default_factory=dict)   # every row the kernel gave
     shown: dict[str, tuple[str, ...]] = field(default_factory=dict)  # what the table has now
     needle: str = ""
 
-    def set_rows(self, rows: Iterable[tuple[str, tuple[str, ...]]]) -> Diff:
-        self.rows = dict(rows)
+    def set_rows(self, rows: Iterable[tuple[str, tuple[str, ...]]] | dict[str, tuple[str, ...]]) -> Diff:
+        self.rows = rows if isinstance(rows, dict) else dict(rows)
         return self._sync()
 
     def set_filter(self, needle: str) -> Diff:
@@ -131,16 +147,31 @@ class TableModel:
         return self._sync()
 
     def _sync(self) -> Diff:
-        want = {k: v for k, v in self.rows.items() if matches(v, self.needle)}
-        diff = Diff()
-        for key in self.shown:
-            if key not in want:
-                diff.remove.append(key)
+        needle = self.needle.lower()
+        want = self.rows if not needle else \
+            {k: v for k, v in self.rows.items() if any(needle in cell.lower() for cell in v)}
+        shown, diff = self.shown, Diff()
+        diff.remove = [key for key in shown if key not in want]
         for key, cells in want.items():
-            old = self.shown.get(key)
+            old = shown.get(key)
             if old is None:
                 diff.add.append((key, cells))
-            elif old != cells:
+            elif old is not cells and old != cells:
                 diff.update.extend((key, i, c) for i, (o, c) in enumerate(zip(old, cells)) if o != c)
-        self.shown = want
+        if diff.add:
+            kept = [key for key in shown if key in want]
+            if kept and not _in_order(kept, diff.add, want):
+                diff.order = list(want)
+        self.shown = want  # rows are replaced, never changed in place: sharing the dict is safe
         return diff
+
+
+def _in_order(kept: list[str], add: list[tuple[str, tuple]], want: dict) -> bool:
+    """Whether the kept rows followed by the added ones are in `want`'s order."""
+    position = {key: i for i, key in enumerate(want)}
+    last = -1
+    for key in kept:
+        if position[key] < last:
+            return False
+        last = position[key]
+    return position[add[0][0]] > last and all(position[a[0]] < position[b[0]] for a, b in zip(add, add[1:]))

@@ -14,6 +14,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, OptionList
 from textual.worker import get_current_worker
@@ -21,7 +22,7 @@ from textual.worker import get_current_worker
 from ..banner import KernelBanner
 from ..messages import OpenResource
 from .confirm import ConfirmModal
-from .details import DetailsPane
+from .details import EVENT_PODS, DetailsPane, events, events_text
 from .logs import LogsView
 from .menu import ResourceMenu
 from .model import POD_COLUMNS, PodRows, RESOURCE_COLUMNS, Clock, resource_key, resource_row, utcnow
@@ -33,6 +34,7 @@ MUTATING = {"delete", "rerun", "pause", "kill"}
 
 class OperationsScreen(Screen):
     POLL_SECONDS = 0.5  # a change is on screen within one tick plus one fetch: ≤ 1 s at 10,000 pods (bench)
+    DETAILS_EVERY = 6  # ticks between refreshes of the selected resource's details (3 s)
     clock: Clock = staticmethod(utcnow)
 
     DEFAULT_CSS = """
@@ -57,7 +59,6 @@ class OperationsScreen(Screen):
         super().__init__(**kwargs)
         self.types: list[str] = []
         self.resources: list[dict] = []   # last good resource.list
-        self.pods: list[dict] = []        # last good pod.list
         self.by_key: dict[str, dict] = {}
         self.selected: str | None = None  # resource key in the details pane
         self.pending_open: dict | None = None
@@ -76,7 +77,7 @@ class OperationsScreen(Screen):
                 resources = DiffTable(RESOURCE_COLUMNS, id="ops-resources")
                 resources.border_title = "resources"
                 yield resources
-                pods = DiffTable(POD_COLUMNS, style=phase_style, id="ops-pods")
+                pods = DiffTable(POD_COLUMNS, style=phase_style, threaded=True, id="ops-pods")
                 pods.border_title = "pods"
                 yield pods
             with Vertical(id="ops-right"):
@@ -112,6 +113,16 @@ class OperationsScreen(Screen):
             self.run_worker(self._poll(), group="poll")
 
     async def _poll(self) -> None:
+        """One tick: fetch, then patch. The next tick is skipped (not queued) until this one's
+        patch is on screen, so a slow kernel or a big patch never piles up work."""
+        try:
+            await self._fetch_and_show()
+        except NoMatches:  # the screen is being taken down while this tick ran
+            pass
+        finally:
+            self._polling = False
+
+    async def _fetch_and_show(self) -> None:
         link = self.app.link
         try:
             if not self.types or self._tick % 10 == 0:
@@ -120,15 +131,16 @@ class OperationsScreen(Screen):
             resources, pods = await asyncio.gather(link.call("resource.list"), link.call("pod.list"))
         except Exception:  # noqa: BLE001 — keep the last good rows; the banner tells why
             return
-        finally:
-            self._polling = False
-        self.resources, self.pods = resources or [], pods or []
+        self.resources = resources or []
         now = self.clock()
-        pod_rows = self._pod_rows.rows(self.pods, now)
         self.render_resources(now)
-        grew = len(pod_rows) - self.pod_table.row_count
-        self.pod_table.set_rows(pod_rows)
-        if grew > 1000:
+        if self.selected and self._tick % self.DETAILS_EVERY == 0 and not self._details_running():
+            self._load_details(self.selected)  # the selected resource's details stay live, gently
+        table, pod_rows = self.pod_table, self._pod_rows
+        before = table.row_count
+        # Rows and their diff are built in a thread; this task only applies the patch, in slices.
+        await table.patch(lambda model: model.set_rows(pod_rows.rows(pods or [], now)))
+        if table.row_count - before > 1000:
             # Thousands of rows are long-lived objects: a full GC walking them every poll stalls
             # the UI ~100 ms (10,000 pods); park what exists now outside the collector.
             gc.freeze()
@@ -179,15 +191,26 @@ class OperationsScreen(Screen):
             return
         link, req = self.app.link, {"type": r["type"], "name": r["name"], "workspace": r.get("workspace")}
         resource = runtime = history = None
+        pods: list[dict] = []
+        more = 0
         try:
             resource = await link.call("resource.get", **req)
             history = await link.call("resource.history", **req)
             if r["type"] in WORKLOADS:
                 runtime = await link.call("runtime.get", **req)
+                every = sorted((runtime or {}).get("pods") or [], key=lambda p: (p.get("created") or "", p["name"]))
+                recent, more = every[-EVENT_PODS:], max(0, len(every) - EVENT_PODS)
+                got = await asyncio.gather(*(link.call("pod.get", name=p["name"]) for p in recent),
+                                           return_exceptions=True)
+                pods = [p for p in got if isinstance(p, dict)]  # a pod gone meanwhile is left out
         except Exception:  # noqa: BLE001
             pass
         if self.selected == key:
-            self.query_one(DetailsPane).show(resource or r, runtime, history)
+            shown = events_text(events(resource or r, history, pods), self.clock(), more)
+            self.query_one(DetailsPane).show(resource or r, runtime, history, shown)
+
+    def _details_running(self) -> bool:
+        return any(w.node is self and w.group == "details" and w.is_running for w in self.workers)
 
     # --- logs ---------------------------------------------------------------------------------
     @on(DataTable.RowSelected, "#ops-pods")
@@ -229,7 +252,7 @@ class OperationsScreen(Screen):
         target = focused if isinstance(focused, (DiffTable, LogsView)) else self.resource_table
         self.filter_target = target
         box = self.query_one("#ops-filter", Input)
-        box.value = target.model.needle if isinstance(target, DiffTable) else target.needle
+        box.value = target.needle
         box.add_class("-shown")
         box.focus()
 

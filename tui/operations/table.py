@@ -2,6 +2,7 @@
 never cleared and rebuilt, so the cursor and scroll stay where the user left them."""
 from __future__ import annotations
 
+import asyncio
 from typing import Callable
 
 from rich.text import Text
@@ -11,38 +12,138 @@ from .model import Diff, TableModel
 
 
 class DiffTable(DataTable):
+    """With `threaded`, the model (rows → filter → diff) runs in a thread, one patch at a time, and
+    the UI thread applies each diff in slices of SLICE operations, yielding to key presses
+    between slices."""
+
     DEFAULT_CSS = """
     DiffTable { height: 1fr; border: round $panel; }
     DiffTable:focus { border: round $accent; }
     """
+    SLICE = 250
 
     def __init__(self, columns: tuple[str, ...], style: Callable[[int, str], object] | None = None,
-                 **kwargs) -> None:
+                 threaded: bool = False, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self.column_names = columns
         self.model = TableModel()
+        self.threaded = threaded
+        self.needle = ""  # the filter as typed; a threaded model catches up with it
         self._style = style
+        self._lane: asyncio.Lock | None = None
 
     def on_mount(self) -> None:
         for name in self.column_names:
             self.add_column(name.upper(), key=name)
 
+    # DataTable rebuilds its ordered rows and line offsets whenever any cell changes (10,000 rows:
+    # a stall on every tick, and on the next key press); here they are rebuilt only when rows
+    # come, go or move: adding grows the locations, removing and reordering replace them.
+    def _row_layout(self) -> tuple:
+        locations = self._row_locations
+        cached = getattr(self, "_ordered_layout", None)
+        if cached is None or cached[0] is not locations or cached[1] != len(locations):
+            rows = self.rows
+            ordered = [rows[key] for key in map(locations.get_key, range(len(locations)))]
+            offsets = [(row.key, y) for row in ordered for y in range(row.height)]
+            cached = self._ordered_layout = (locations, len(locations), ordered, offsets)
+        return cached
+
+    @property
+    def ordered_rows(self) -> list:
+        return self._row_layout()[2]
+
+    @property
+    def _y_offsets(self) -> list:
+        return self._row_layout()[3]
+
     def _cell(self, index: int, value: str) -> object:
         return self._style(index, value) if self._style else value
 
+    # --- the model, on the UI thread (small tables) or in a thread (big ones) -------------------
+    def set_rows(self, rows) -> None:
+        """Small tables: compute and apply now."""
+        self.apply(self.model.set_rows(rows))
+
+    async def patch(self, compute: Callable[[TableModel], Diff]) -> None:
+        """Run `compute(model)` in a thread, then apply its diff in slices; patches run one at a
+        time in the order asked (a caller that polls skips its tick while one is running)."""
+        if self._lane is None:
+            self._lane = asyncio.Lock()
+        async with self._lane:
+            diff = await asyncio.to_thread(compute, self.model)
+            await self.apply_sliced(diff)
+
+    @property
+    def busy(self) -> bool:
+        return self._lane is not None and self._lane.locked()
+
+    def set_filter(self, needle: str) -> None:
+        self.needle = needle
+        if self.threaded:
+            self.run_worker(self._refilter(), group="filter")
+        else:
+            self.apply(self.model.set_filter(needle))
+        self._titles()
+
+    async def _refilter(self) -> None:
+        def compute(model: TableModel) -> Diff:
+            # Keys typed while an earlier filter ran: only the latest needle is computed.
+            return model.set_filter(self.needle) if model.needle != self.needle else Diff()
+        await self.patch(compute)
+
+    # --- the renderer ---------------------------------------------------------------------------
     def apply(self, diff: Diff) -> None:
-        """Patch the table with one diff (one refresh for the whole batch)."""
-        if not diff:
-            return
-        self._remove_rows([k for k in diff.remove if k in self.rows])
-        for key, index, value in diff.update:
-            if key in self.rows:
-                self.update_cell(key, self.column_names[index], self._cell(index, value))
-        for key, cells in diff.add:
-            if key not in self.rows:
-                self.add_row(*(self._cell(i, c) for i, c in enumerate(cells)), key=key)
-        self.border_subtitle = f"{len(self.model.shown)}/{len(self.model.rows)}" if self.model.needle \
-            else str(len(self.model.rows))
+        """Patch the table with one diff at once (one refresh for the whole batch)."""
+        for _ in self._steps(diff, len(diff) + 1):
+            pass
+
+    async def apply_sliced(self, diff: Diff) -> None:
+        for _ in self._steps(diff, self.SLICE):
+            await asyncio.sleep(0)  # a key press waiting is handled here
+
+    def _steps(self, diff: Diff, size: int):
+        """Apply `diff`, yielding after every `size` operations; the cursor stays on its row."""
+        if diff:
+            selected = self.selected_key
+            self._remove_rows([k for k in diff.remove if k in self.rows])
+            if diff.remove:
+                self._keep_cursor(selected)
+            done = 0
+            for key, index, value in diff.update:
+                if key in self.rows:
+                    self.update_cell(key, self.column_names[index], self._cell(index, value))
+                done += 1
+                if done % size == 0:
+                    yield
+            for key, cells in diff.add:
+                if key not in self.rows:
+                    self.add_row(*(self._cell(i, c) for i, c in enumerate(cells)), key=key)
+                done += 1
+                if done % size == 0:
+                    yield
+            if diff.order:
+                self._reorder(diff.order)
+        self._titles()
+
+    def _titles(self) -> None:
+        model = self.model
+        self.border_subtitle = f"{len(model.shown)}/{len(model.rows)}" if model.needle else str(len(model.rows))
+        base = (self.border_title or "").split(" /")[0]
+        self.border_title = f"{base} /{self.needle}" if self.needle else base
+
+    def _keep_cursor(self, key: str | None) -> None:
+        if key is not None and key in self.rows and self.selected_key != key:
+            self.move_cursor(row=self.get_row_index(key))
+
+    def _reorder(self, order: list[str]) -> None:
+        """Put the rows in the model's order (rows a cleared filter brings back go where they were)."""
+        from textual.widgets._data_table import RowKey, TwoWayDict
+        selected = self.selected_key
+        self._row_locations = TwoWayDict({RowKey(k): i for i, k in enumerate(k for k in order if k in self.rows)})
+        self._update_count += 1
+        self.refresh()
+        self._keep_cursor(selected)
 
     def _remove_rows(self, keys: list[str]) -> None:
         """Remove many rows in one pass (DataTable.remove_row renumbers every row: O(n) each)."""
@@ -66,14 +167,6 @@ class DiffTable(DataTable):
         self._update_count += 1
         self.check_idle()
         self.refresh(layout=True)
-
-    def set_rows(self, rows) -> None:
-        self.apply(self.model.set_rows(rows))
-
-    def set_filter(self, needle: str) -> None:
-        self.apply(self.model.set_filter(needle))
-        self.border_title = f"{self.border_title.split(' /')[0] if self.border_title else ''} /{needle}" \
-            if needle else (self.border_title or "").split(" /")[0]
 
     @property
     def selected_key(self) -> str | None:
