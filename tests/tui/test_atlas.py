@@ -229,6 +229,8 @@ async def test_setting_the_owner_shows_it_in_the_header_and_the_history(kernel):
         await until(pilot, lambda: not isinstance(app.screen, EditModal) and "owner ana" in page_header(app))
         history = page.query_one("#history")
         await until(pilot, lambda: history.row_count and "owner set to ana" in str(history.get_row_at(0)[2]))
+        await pilot.press("left_square_bracket")  # from Schema back round to History
+        assert page.query_one("#tabs").active == "tab-history"
     assert op.catalog.get(ref=PEOPLE)["aspects"]["ownership"]["owner"] == "ana"
 
 
@@ -247,12 +249,15 @@ async def test_the_lineage_tab_shows_an_upstream(kernel, lineage):
         upstream = tree.root.children[0]
         assert "workflow/totals" in str(upstream.children[0].label)
         assert any("total" in str(leaf.label) and "amount" in str(leaf.label) for leaf in upstream.children[0].children)
+        detail = page.query_one("#column-detail")
+        assert "catalog scan lake" in str(detail.render())  # written by the workflow, not scanned yet
+        tree.select_node(upstream.children[0])  # a dataset in the lineage opens its page
+        await until(pilot, lambda: page.urn == ORDERS and page.query_one("#schema").row_count == 3)
         page.query_one("#tabs").active = "tab-schema"
-        await until(pilot, lambda: "not scanned" in str(page.query_one("#column-detail").render()) or
-                    "catalog scan lake" in str(page.query_one("#column-detail").render()))
-        await open_page(pilot, ORDERS)  # a column's detail names what it feeds
         page.query_one("#schema").move_cursor(row=2)  # amount
-        await until(pilot, lambda: "feeds lake:crm/totals.total" in str(page.query_one("#column-detail").render()))
+        await until(pilot, lambda: "feeds lake:crm/totals.total" in str(detail.render()))
+        downstream = tree.root.children[1].children[0]
+        assert any(str(leaf.label) == "orders.amount → total" for leaf in downstream.children)
 
 
 @pytest.mark.asyncio
@@ -334,3 +339,18 @@ async def test_a_big_collection_adds_its_datasets_a_page_at_a_time(many):
         tree.select_node(crm.children[200])
         await until(pilot, lambda: len(crm.children) == MANY)
         assert labels(crm)[-1].startswith("t299")
+
+
+@pytest.mark.asyncio
+async def test_a_resource_found_by_search_opens_in_operations(kernel):
+    op, _ = kernel
+    app = app_for(op)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("slash", *"analysts")
+        results = app.screen.query_one("#results")
+        urn = "resource://instance/policy/analysts-read-lake"
+        await until(pilot, lambda: results.option_count and results.get_option_at_index(0).id == urn)
+        assert "policy in instance" in str(results.get_option_at_index(0).prompt)
+        await pilot.press("enter", "enter")
+        await until(pilot, lambda: app.current_mode == "operations")
+        await until(pilot, lambda: getattr(app.screen, "selected", None) == "-/policy/analysts-read-lake")

@@ -1,4 +1,5 @@
-"""A dataset's lineage as a tree: upstream (where it comes from) and downstream (what depends on it)."""
+"""A dataset's lineage as a tree: upstream (where it comes from) and downstream (what depends on it),
+each column mapping read the way the data flows; selecting a dataset in it opens its page."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,6 +7,8 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
+
+from .common import DatasetChosen
 
 
 class LineageTree(Tree):
@@ -33,10 +36,18 @@ class LineageTree(Tree):
             label = Text(other)
             if edge.get("via"):
                 label.append(f"  via {edge['via']}", "dim")
-            child = node.add(label, expand=True)
+            child = node.add(label, expand=True, data={"urn": other})
             for column, sources in sorted((edge.get("columns") or {}).items()):
                 mapped = ", ".join(f"{src.rsplit('/', 1)[-1]}.{col}" for src, col in sources)
-                child.add_leaf(Text.assemble((column, "cyan"), " ← " if up else " → ", mapped))
+                # a mapping is the downstream column ← its sources, read the way the data flows
+                child.add_leaf(Text.assemble((column, "cyan"), " ← ", mapped) if up else
+                               Text.assemble(mapped, " → ", (column, "cyan")), data={"urn": other})
             if other not in seen:
                 seen.add(other)
                 self._walk(child, edges, other, near, far, up, seen)
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
+        event.stop()
+        urn = (event.node.data or {}).get("urn", "")
+        if urn.startswith("dataos://"):
+            self.post_message(DatasetChosen(urn))

@@ -1,14 +1,14 @@
 """Atlas: the catalog in the terminal. Left, the tree (depots → collections → datasets → columns,
 loaded as nodes expand) under a search box with facets; right, the selected dataset's page.
 `t` tags and `e` describes the selected dataset or column, `o` sets the dataset's owner (hidden and
-refused when read-only)."""
+refused when read-only); `[` and `]` go through the page's tabs."""
 from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input
+from textual.widgets import Footer, Header, Input, TabbedContent, TabPane
 
 from ..banner import KernelBanner
 from ..messages import OpenDataset
@@ -32,7 +32,10 @@ class AtlasScreen(Screen):
         Binding("e", "describe", "Describe"),
         Binding("o", "owner", "Owner"),
         Binding("r", "refresh", "Refresh"),
+        Binding("right_square_bracket", "tab(1)", "Tabs", key_display="]"),
+        Binding("left_square_bracket", "tab(-1)", "Previous tab", show=False, key_display="["),
     ]
+    AUTO_FOCUS = "#catalog-tree"  # keys typed while it starts go to the tree, not into the search box
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -69,6 +72,13 @@ class AtlasScreen(Screen):
 
     def action_search(self) -> None:
         self.query_one("#search", Input).focus()
+
+    def action_tab(self, step: int) -> None:
+        """The page's next (or previous) tab: Schema, Profile, Lineage, Sample, History."""
+        tabs = self.query_one("#tabs", TabbedContent)
+        panes = [pane.id for pane in tabs.query(TabPane)]
+        if tabs.active in panes:
+            tabs.active = panes[(panes.index(tabs.active) + step) % len(panes)]
 
     def action_refresh(self) -> None:
         tree = self.query_one(CatalogTree)

@@ -1,5 +1,5 @@
 """The catalog search: a box, facets (depot, type, tag, owner, tier with counts; select to filter) and
-results, a page at a time: the count line says "50 of 1,234", and the last row loads the next page
+results (a dataset opens its page, a resource opens in Operations), a page at a time: the count line says "50 of 1,234", and the last row loads the next page
 (catalog.search's offset) when it is selected or the cursor reaches it."""
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ from textual.widgets.option_list import Option
 
 from dataos_shell.output import short
 
+from ..messages import OpenResource
 from .common import DatasetChosen, error_text
 
 FACETS = ("depot", "type", "tag", "owner", "tier")
 PAGE = 50  # results a page
+WIDTH = 40  # of a result's line (the left column is 46 wide)
 MORE = "\x00more"  # the id of the row that loads the next page
 
 
@@ -118,9 +120,10 @@ class SearchPane(Vertical):
         shown = found.get("results", [])
         for r in shown[keep:]:
             name = r.get("name") or r["urn"]
-            label = Text.assemble((name, "bold"), "  ", (short(_where(r), max(10, 38 - len(name))), "dim"))
-            if r.get("tags"):
-                label.append("  " + ", ".join(r["tags"][:3]), "yellow")
+            label = Text.assemble((name, "bold"), "  ", (short(_where(r), max(10, WIDTH - len(name) - 2)), "dim"))
+            room = WIDTH - len(label) - 2
+            if r.get("tags") and room >= 6:  # tags only where they fit: a result is one line
+                label.append("  " + short(", ".join(r["tags"][:3]), room), "yellow")
             results.add_option(Option(label, id=r["urn"]))
         total = max(found.get("total", 0), len(shown))
         of = f"{total:,}" + ("" if found.get("total_exact", True) else "+")
@@ -159,8 +162,11 @@ class SearchPane(Vertical):
             urn = event.option_id
             if urn.startswith("dataos://"):
                 self.post_message(DatasetChosen(urn))
-            else:
-                self.notify(f"{urn} is not a dataset", severity="warning")
+            elif urn.startswith("resource://"):  # a workflow, a policy…: Operations shows it
+                workspace, kind, name = (urn.removeprefix("resource://").split("/", 2) + ["", ""])[:3]
+                self.app.switch_mode("operations")
+                self.app.screen.post_message(OpenResource({"type": kind, "name": name,
+                                                           "workspace": None if workspace == "instance" else workspace}))
 
 
 def _where(result: dict[str, Any]) -> str:
