@@ -133,8 +133,10 @@ async def test_over_the_fetch_limit_says_more_rows_and_fetches_all_then_jumps_to
         assert view.query_one(".more").display
         tab = screen.query_one("#results-tabs").get_tab("result-1")
         assert "100,000+" in str(tab.label)
+        cut = screen.spool.path
         await pilot.press("ctrl+l")
         await until(pilot, lambda: not screen.running and grid.rows == 200_000, timeout=60)
+        assert not os.path.exists(cut) and os.path.exists(screen.spool.path)
         assert not view.overflow and not view.query_one(".more").display
         assert "200,000 rows" in status(screen) and "+" not in str(tab.label)
         assert screen.spool.done and screen.spool.head_rows <= 10_000
@@ -300,3 +302,19 @@ async def test_save_a_query_then_open_it_from_the_command_palette(kernel, monkey
         await pilot.press("f5")
         await until(pilot, lambda: screen.grid is not None and not screen.running and screen.grid.rows == 1)
         assert screen.grid.visible_text() == ["50"]
+
+
+def test_spools_of_gone_processes_are_swept(tmp_path):
+    import subprocess
+    import sys
+
+    from tui.workbench.spool import sweep
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    left = tmp_path / f"dataos-wb-{dead}-abc.arrow"
+    mine = tmp_path / f"dataos-wb-{os.getpid()}-abc.arrow"
+    other = tmp_path / "something-else.arrow"
+    for p in (left, mine, other):
+        p.write_bytes(b"x")
+    assert sweep(str(tmp_path)) == 1
+    assert not left.exists() and mine.exists() and other.exists()

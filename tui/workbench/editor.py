@@ -13,6 +13,7 @@ from .completion import CompletionList
 
 OPEN_KEYS = ("tab", "ctrl+space", "ctrl+@")
 MAX_CANDIDATES = 200
+RETRIES, RETRY_S = 20, 0.25  # a miss asks again for 5 s: the snapshot may be loading what it needs
 
 
 class SqlEditor(TextArea):
@@ -75,14 +76,23 @@ class SqlEditor(TextArea):
         row, col = self.cursor_location
         self.replace(text, (row, max(0, col + start)), (row, col))
 
-    def complete(self) -> None:
-        """Tab / ctrl+space: one candidate goes in, several open the popup."""
+    def complete(self, tries: int = RETRIES) -> None:
+        """Tab / ctrl+space: one candidate goes in, several open the popup. The catalog snapshot
+        loads a collection's tables or a table's columns when first asked: while nothing is found
+        it asks again a few times (until the text or the cursor moves)."""
         found = self.candidates()
         if len(found) == 1:
             self.insert_completion(found[0][0], found[0][1])
         elif found:
             self._popup_row = self.cursor_location[0]
             self.popup.show(found, self.cursor_screen_offset)
+        elif tries > 0:
+            where = (self.text, self.cursor_location)
+
+            def again() -> None:
+                if (self.text, self.cursor_location) == where and self.has_focus:
+                    self.complete(tries - 1)
+            self.set_timer(RETRY_S, again)
 
     def accept_completion(self) -> None:
         popup = self.popup

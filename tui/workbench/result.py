@@ -8,6 +8,7 @@ a probe); when the probe row comes back the result has more rows than were fetch
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
 from typing import Any
@@ -41,6 +42,14 @@ def fetch_limit() -> int | None:
 def snippet(sql: str, width: int = 18) -> str:
     text = " ".join(sql.split())
     return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def title(sql: str) -> str:
+    """A result tab's name: the table the statement reads from (`orders`), else its start."""
+    found = re.search(r"\bfrom\s+([\w.\"]+)", sql, re.IGNORECASE)
+    if found:
+        return snippet(found.group(1).replace('"', "").rsplit(".", 1)[-1])
+    return snippet(sql)
 
 
 class ResultView(Vertical):
@@ -87,8 +96,8 @@ class ResultView(Vertical):
     @property
     def label(self) -> str:
         mark = " …" if self.running else " ✗" if self.error is not None else \
-            f" {self.grid.rows:,}+" if self.overflow else ""
-        return f"{self.number} {snippet(self.sql)}{mark}"
+            f" · {self.grid.rows:,}+ rows" if self.overflow else ""
+        return f"{self.number} {title(self.sql)}{mark}"
 
     def _status(self, text: str, error: bool = False) -> None:
         self.status_text, self.status_error = text, error

@@ -188,7 +188,12 @@ class WorkbenchScreen(Screen):
 
     # --- running
     def action_run(self) -> None:
-        editor = self.query_one(SqlEditor)
+        # ctrl+enter is a priority binding: the keys typed before it may still be queued for the
+        # editor (a paste, a fast typist); read its text once it has handled them
+        self.editor.call_later(self._run_statement)
+
+    def _run_statement(self) -> None:
+        editor = self.editor
         editor.close_completion()
         sql = editor.selected_text.strip()
         if not sql:

@@ -16,9 +16,50 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 
+PREFIX = "dataos-wb-"
+_swept = False
+
+
+def sweep(directory: str | None = None) -> int:
+    """Delete the spools left behind by Workbench processes that are gone (a killed terminal runs
+    no clean-up): their names carry their process id. Returns how many were deleted."""
+    directory = directory or tempfile.gettempdir()
+    gone = 0
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return 0
+    for name in names:
+        if not (name.startswith(PREFIX) and name.endswith(".arrow")):
+            continue
+        pid = name[len(PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        try:
+            os.unlink(os.path.join(directory, name))
+            gone += 1
+        except OSError:
+            pass
+    return gone
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's: alive
+        return True
+    return True
+
+
 class Spool:
     def __init__(self, schema: pa.Schema, head_rows: int = 10_000) -> None:
-        fd, self.path = tempfile.mkstemp(prefix="dataos-wb-", suffix=".arrow")
+        global _swept
+        if not _swept:
+            _swept = True
+            sweep()
+        fd, self.path = tempfile.mkstemp(prefix=f"{PREFIX}{os.getpid()}-", suffix=".arrow")
         os.close(fd)
         weakref.finalize(self, _unlink, self.path)  # never left behind, even if close() is missed
         self.schema = schema
