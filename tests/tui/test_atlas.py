@@ -133,6 +133,12 @@ async def test_search_lists_the_dataset_and_opens_its_page(kernel):
         await until(pilot, lambda: page.urn == PEOPLE and page.query_one("#schema").row_count == 3)
         assert page.columns() == ["id", "email", "name"]
         assert PEOPLE in page_header(app)
+        app.screen.query_one("#results").focus()
+        await pilot.press("escape")  # clears the words and the facets
+        await until(pilot, lambda: not pane.has_class("-searching") and not pane.filters)
+        assert app.screen.focused.id == "search" and app.screen.query_one("#search").value == ""
+        await pilot.press("escape")  # and back to the tree
+        assert app.screen.focused is app.screen.query_one(CatalogTree)
 
 
 @pytest.mark.asyncio
@@ -331,13 +337,15 @@ async def test_a_big_collection_adds_its_datasets_a_page_at_a_time(many):
         await until(pilot, lambda: len(crm.children) == 101)
         assert labels(crm)[99].startswith("t099") and labels(crm)[100].startswith("… 200 more")
         tree.focus()
-        tree.move_cursor(crm.children[100])
-        await pilot.press("enter")  # selecting "more" adds the next page in its place
+        tree.move_cursor(crm.children[99])
+        await pilot.press("down")  # the cursor reaching "more" adds the next page in its place
         await until(pilot, lambda: len(crm.children) == 201)
         assert labels(crm)[100].startswith("t100") and labels(crm)[200].startswith("… 100 more")
         assert tree.cursor_node is crm.children[100]
-        tree.select_node(crm.children[200])
+        tree.select_node(crm.children[200])  # and so does selecting it
         await until(pilot, lambda: len(crm.children) == MANY)
+        await pilot.pause(0.1)
+        assert len(crm.children) == MANY and not [n for n in crm.children if n.data["kind"] == "more"]
         assert labels(crm)[-1].startswith("t299")
 
 

@@ -1,6 +1,7 @@
 """The catalog search: a box, facets (depot, type, tag, owner, tier with counts; select to filter) and
 results (a dataset opens its page, a resource opens in Operations), a page at a time: the count line says "50 of 1,234", and the last row loads the next page
-(catalog.search's offset) when it is selected or the cursor reaches it."""
+(catalog.search's offset) when it is selected or the cursor reaches it. Escape clears the search,
+and pressed again goes back to the tree."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,6 +9,7 @@ from typing import Any
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
@@ -33,6 +35,8 @@ class SearchPane(Vertical):
     SearchPane.-searching #facets, SearchPane.-searching #results, SearchPane.-searching #count { display: block; }
     """
 
+    BINDINGS = [Binding("escape", "leave", "Clear search", show=False)]
+
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self.filters: dict[str, str] = {}
@@ -55,6 +59,17 @@ class SearchPane(Vertical):
         if results.option_count and results.get_option_at_index(0).id:
             results.focus()
             results.highlighted = 0
+
+    def action_leave(self) -> None:
+        """Escape: clear the search (words and facets); pressed again, back to the tree."""
+        box = self.query_one("#search", Input)
+        if box.value or self.filters:
+            self.filters.clear()
+            box.value = ""
+            box.focus()
+            self.search()  # of nothing: the results close
+        else:
+            self.screen.query_one("#catalog-tree").focus()
 
     def _request(self) -> dict[str, Any]:
         return {"text": self.query_one("#search", Input).value.strip(), **self.filters}

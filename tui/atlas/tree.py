@@ -1,6 +1,7 @@
 """The catalog tree: depots → collections → datasets → columns, loaded when a node expands (cached).
 A depot's collections and a collection's datasets go in PAGE nodes at a time: a last "… N more"
-node adds the next page when it is selected, so thousands of datasets never build at once."""
+node adds the next page when the cursor reaches it or it is selected, so thousands of datasets
+never build at once."""
 from __future__ import annotations
 
 from typing import Any
@@ -107,6 +108,9 @@ class CatalogTree(Tree):
         if children is None:
             return
         data = more.data
+        if data.get("done"):  # highlighted and selected at once: one page
+            return
+        data["done"] = True
         more.remove()
         first = self._add_page(parent, data["of"], children, data["start"])
         if first is not None:  # once the tree has laid the new nodes out
@@ -132,6 +136,10 @@ class CatalogTree(Tree):
         for child in node.children:
             yield child
             yield from self._nodes_of(child)
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
+        if (event.node.data or {}).get("kind") == "more":  # the cursor reached the end: the next page comes
+            self._more(event.node)
 
     def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
         data = event.node.data or {}
