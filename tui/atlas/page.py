@@ -195,6 +195,7 @@ class DatasetPage(Vertical):
     def _schema(self, entity: dict[str, Any], column: str | None) -> None:
         a = entity.get("aspects", {})
         column_tags = (a.get("tags") or {}).get("columns", {})
+        suggested = (a.get("suggestions") or {}).get("columns", {})
         descriptions = (a.get("description") or {}).get("columns", {})
         profile = (a.get("profile") or {}).get("columns", {})
         masked = entity.get("masked") or {}
@@ -204,7 +205,7 @@ class DatasetPage(Vertical):
         for c in (a.get("schema") or {}).get("columns", []):
             name = c["name"]
             table.add_row(Text(name, "bold"), c["type"] + ("" if c.get("nullable", True) else " not null"),
-                          Text(", ".join(column_tags.get(name, [])), "yellow"),
+                          _tags_cell(column_tags.get(name, []), suggested.get(name, [])),
                           Text(f"masked: {masked[name]}", "red") if name in masked else "",
                           short(descriptions.get(name, ""), 40), profile_summary(profile.get(name), 14), key=name)
         if column and column in self.columns():
@@ -316,3 +317,11 @@ def _change_text(change: str) -> Text:
 def _short_urn(urn: str) -> str:
     """dataos://lake:crm/orders → lake:crm/orders."""
     return urn.split("://", 1)[-1]
+
+
+def _tags_cell(tags: list[str], suggested: list[str]) -> Text:
+    """A column's tags, then the scan's suggestions not taken yet, dim with a `?`."""
+    text = Text(", ".join(tags), "yellow")
+    for tag in (t for t in suggested if t not in tags):
+        text.append((", " if text else "") + f"{tag}?", "dim yellow")
+    return text
