@@ -175,12 +175,21 @@ async def test_each_run_opens_a_result_tab_and_ctrl_w_closes_one(kernel):
         assert str(tabs.get_tab("result-2").label).startswith("2 select 7")
         assert second.grid.visible_text() == ["7"] and "1 rows" in status(screen)
         assert "result 2" in str(screen.query_one("#governance").render())
-        # the earlier result is still there, with its own rows, status and governance
+        # the earlier result is still there, with its own rows, status and governance: switching
+        # result tabs on the Governance tab shows the other result's
+        screen.query_one("#tabs").active = "gov"
         await pilot.press("alt+left")
         await until(pilot, lambda: screen.current is first)
+        assert screen.query_one("#tabs").active == "gov"
+        assert "result 1" in str(screen.query_one("#governance").render())
         assert first.grid.rows == 50 and first.grid.visible_text()[0].split()[:2] == ["0", "n0"]
         assert "50 rows" in status(screen)
-        assert "result 1" in str(screen.query_one("#governance").render())
+        await pilot.press("alt+right")
+        await until(pilot, lambda: screen.current is second)
+        assert "result 2" in str(screen.query_one("#governance").render())
+        await pilot.press("alt+left")
+        await until(pilot, lambda: screen.current is first)
+        screen.query_one("#tabs").active = "results"
         # ctrl+w closes the current tab and deletes its spool
         spool_path = first.spool.path
         await pilot.press("ctrl+w")

@@ -242,7 +242,7 @@ class WorkbenchScreen(Screen):
         if view is None or len(self.results) < 2:
             return
         i = (self.results.index(view) + delta) % len(self.results)
-        self.query_one("#tabs", TabbedContent).active = "results"
+        # Governance and Chart, when shown, follow: the outer tab stays where it is
         self.query_one("#results-tabs", TabbedContent).active = f"result-{self.results[i].number}"
 
     def action_fetch_all(self) -> None:
