@@ -111,6 +111,12 @@ def ops(app) -> OperationsScreen:
     return app.screen
 
 
+async def with_pods(app, pilot, n: int) -> OperationsScreen:
+    """Wait until Operations shows `n` pods."""
+    await until(pilot, lambda: isinstance(app.screen, OperationsScreen) and app.screen.pod_table.row_count == n)
+    return ops(app)
+
+
 async def opened(app, pilot, kind: str, name: str, workspace: str | None = "public") -> OperationsScreen:
     """Wait for Operations, open a resource in it (as Atlas or the palette does) and wait until
     its row is selected."""
@@ -233,8 +239,7 @@ async def test_events_tab_shows_the_applied_generation_and_a_pods_phase(kernel):
 async def test_filter_narrows_pods_keeps_the_cursor_on_its_pod_and_clearing_restores_the_order():
     app = fake_app(FakeLink(40))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, OperationsScreen) and app.screen.pod_table.row_count == 40)
-        table = ops(app).pod_table
+        table = (await with_pods(app, pilot, 40)).pod_table
         table.focus()
         table.select_key("pod-00015")
         await pilot.press("/", *"pod-0001")
@@ -251,12 +256,26 @@ async def test_filter_narrows_pods_keeps_the_cursor_on_its_pod_and_clearing_rest
 
 
 @pytest.mark.asyncio
+async def test_a_phase_change_is_drawn_in_its_row():
+    link = FakeLink(40)
+    app = fake_app(link)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = (await with_pods(app, pilot, 40)).pod_table
+
+        def drawn(row: int) -> str:  # the line as the screen gets it (cached renders included)
+            return table.render_line(row + 1 - int(table.scroll_y)).text
+        assert "Pending" in drawn(1)
+        link.pods["pod-00001"]["phase"] = "Failed"
+        await until(pilot, lambda: "Failed" in drawn(1))
+        assert "pod-00001" in drawn(1) and "Succeeded" in drawn(2)
+
+
+@pytest.mark.asyncio
 async def test_5000_pods_stay_responsive():
     link = FakeLink(5000)
     app = fake_app(link)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, OperationsScreen) and app.screen.pod_table.row_count == 5000)
-        screen = ops(app)
+        screen = await with_pods(app, pilot, 5000)
         screen.pod_table.focus()
         polls = link.calls.count("pod.list")
         for i in range(0, 5000, 50):  # 100 pods change phase while we type

@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from rich.cells import cell_len
+
 Clock = Callable[[], dt.datetime]
 
 
@@ -77,10 +79,14 @@ class PodRows:
         # name → (pod, row without age, created epoch, row, epoch until which the row holds)
         self._cache: dict[str, tuple[dict, tuple[str, ...], float | None, tuple[str, ...], float]] = {}
 
-    def rows(self, pods: list[dict], now: dt.datetime) -> dict[str, tuple[str, ...]]:
+    def rows(self, pods: list[dict], now: dt.datetime, pause: Callable[[], object] = lambda: None
+             ) -> dict[str, tuple[str, ...]]:
+        """`pause` is called every 1,000 pods: a thread passes one that lets the UI thread run."""
         epoch = now.timestamp()
         cache, fresh = self._cache, {}
-        for pod in pods:
+        for n, pod in enumerate(pods):
+            if n % 1000 == 999:
+                pause()
             name = pod.get("name", "")
             hit = cache.get(name)
             if hit is None or hit[0] != pod:
@@ -120,6 +126,7 @@ class Diff:
     update: list[tuple[str, int, str]] = field(default_factory=list)  # key, column index, value
     remove: list[str] = field(default_factory=list)
     order: list[str] | None = None
+    widths: list[int] = field(default_factory=list)  # the widest added cell of each column
 
     def __bool__(self) -> bool:
         return bool(self.add or self.update or self.remove or self.order)
@@ -159,6 +166,7 @@ class TableModel:
             elif old is not cells and old != cells:
                 diff.update.extend((key, i, c) for i, (o, c) in enumerate(zip(old, cells)) if o != c)
         if diff.add:
+            diff.widths = [max(map(cell_len, column)) for column in zip(*(cells for _, cells in diff.add))]
             kept = [key for key in shown if key in want]
             if kept and not _in_order(kept, diff.add, want):
                 diff.order = list(want)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 from typing import Any
 
 from textual import on, work
@@ -29,7 +30,12 @@ from .model import POD_COLUMNS, PodRows, RESOURCE_COLUMNS, Clock, resource_key, 
 from .table import DiffTable, phase_style
 
 WORKLOADS = {"workflow", "service", "worker"}
+YOUNG_GC = 20000  # allocations between young collections while thousands of pods are shown
 MUTATING = {"delete", "rerun", "pause", "kill"}
+
+
+def _let_ui_run() -> None:
+    time.sleep(0)  # releases the GIL: a waiting UI thread takes it now, not at the next switch
 
 
 class OperationsScreen(Screen):
@@ -66,6 +72,7 @@ class OperationsScreen(Screen):
         self._polling = False
         self._tick = 0
         self._pod_rows = PodRows()
+        self._gc_threshold: tuple[int, ...] | None = None  # what to restore when the screen goes
 
     # --- view -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -106,6 +113,10 @@ class OperationsScreen(Screen):
         self.poll()
         self.resource_table.focus()
 
+    def on_unmount(self) -> None:
+        if self._gc_threshold:
+            gc.set_threshold(*self._gc_threshold)
+
     # --- source: one poller -----------------------------------------------------------------
     def poll(self) -> None:
         if not self._polling:
@@ -138,12 +149,19 @@ class OperationsScreen(Screen):
             self._load_details(self.selected)  # the selected resource's details stay live, gently
         table, pod_rows = self.pod_table, self._pod_rows
         before = table.row_count
-        # Rows and their diff are built in a thread; this task only applies the patch, in slices.
-        await table.patch(lambda model: model.set_rows(pod_rows.rows(pods or [], now)))
+        # Rows and their diff are built in a thread (which lets go of the GIL every 1,000 pods so
+        # a key press is not kept waiting); this task only applies the patch, in slices.
+        await table.patch(lambda model: model.set_rows(pod_rows.rows(pods or [], now, pause=_let_ui_run)))
         if table.row_count - before > 1000:
             # Thousands of rows are long-lived objects: a full GC walking them every poll stalls
-            # the UI ~100 ms (10,000 pods); park what exists now outside the collector.
+            # the UI ~100 ms (10,000 pods); park what exists now outside the collector. And each
+            # tick's pod.list (10,000 dicts, freed by reference counts when the tick ends) must
+            # not be promoted by young collections while it is alive: promoted objects are what
+            # triggers full collections. A young generation larger than one tick does that.
             gc.freeze()
+            if gc.get_threshold()[0] < YOUNG_GC:
+                self._gc_threshold = self._gc_threshold or gc.get_threshold()
+                gc.set_threshold(YOUNG_GC, *gc.get_threshold()[1:])
 
     # --- model → renderer ---------------------------------------------------------------------
     def render_resources(self, now=None) -> None:

@@ -104,27 +104,88 @@ class DiffTable(DataTable):
 
     def _steps(self, diff: Diff, size: int):
         """Apply `diff`, yielding after every `size` operations; the cursor stays on its row."""
+        for _ in self._patch_steps(diff, size):
+            self._drop_stale_renders()
+            yield
+        self._drop_stale_renders()
+        self._titles()
+
+    def _caches(self) -> tuple:
+        return self._row_render_cache, self._cell_render_cache, self._row_renderable_cache, self._line_cache
+
+    def _drop_stale_renders(self) -> None:
+        """DataTable caches renders (up to 10,000 cells) under its update count: once rows come
+        or go, the old entries can never be hit again. Dropped now they are freed at once; left to
+        age out they reach the oldest GC generation, which each full collection walks."""
+        if getattr(self, "_renders_for", None) != self._update_count:
+            self._renders_for = self._update_count
+            for cache in self._caches():
+                cache.clear()
+
+    def _update_cells(self, updates: list[tuple[str, int, str]]) -> None:
+        """Patch cells without DataTable.update_cell's bump of the update count, which throws away
+        every cached render (the whole visible table is drawn again, ~30 ms, on every tick):
+        only the changed rows' renders are dropped, and only those lines are drawn again."""
+        from textual.widgets._data_table import ColumnKey, RowKey
+        data, rows = self._data, set()
+        columns = [ColumnKey(name) for name in self.column_names]
+        for key, index, value in updates:
+            row_key = RowKey(key)
+            cells = data.get(row_key)
+            if cells is not None:
+                cells[columns[index]] = self._cell(index, value)
+                rows.add(row_key)
+        if not rows:
+            return
+        by_row, by_cell, renderables, lines = self._caches()
+        indexes = {self._row_locations.get(key) for key in rows}
+        top = self.header_height if self.show_header else 0
+        ys = {top + i for i in indexes if i is not None}  # every row is one line high
+        for cache, stale in ((by_row, lambda k: k[0] in rows), (by_cell, lambda k: k[0] in rows),
+                             (renderables, lambda k: k[1] in indexes), (lines, lambda k: k[0] in ys)):
+            for key in [k for k in cache.keys() if stale(k)]:
+                cache.discard(key)
+        self.refresh()
+
+    def _patch_steps(self, diff: Diff, size: int):
         if diff:
             selected = self.selected_key
             self._remove_rows([k for k in diff.remove if k in self.rows])
             if diff.remove:
                 self._keep_cursor(selected)
-            done = 0
-            for key, index, value in diff.update:
-                if key in self.rows:
-                    self.update_cell(key, self.column_names[index], self._cell(index, value))
-                done += 1
-                if done % size == 0:
-                    yield
-            for key, cells in diff.add:
-                if key not in self.rows:
-                    self.add_row(*(self._cell(i, c) for i, c in enumerate(cells)), key=key)
-                done += 1
-                if done % size == 0:
+            for start in range(0, len(diff.update), size):
+                self._update_cells(diff.update[start:start + size])
+                yield
+            if diff.add:
+                for column, width in zip(self.ordered_columns, diff.widths):
+                    column.content_width = max(column.content_width, width)
+                adds = [(k, cells) for k, cells in diff.add if k not in self.rows]
+                for start in range(0, len(adds), 4 * size):  # adding a row is cheap: 4 a step
+                    self._add_rows(adds[start:start + 4 * size])
                     yield
             if diff.order:
                 self._reorder(diff.order)
-        self._titles()
+
+    def _add_rows(self, rows: list[tuple[str, tuple[str, ...]]]) -> None:
+        """Append rows in one pass: DataTable.add_row measures every new row's cells on the next
+        idle (10,000 rows: a second on the UI thread); the model measured them in its thread."""
+        from textual.widgets._data_table import Row, RowKey
+        locations, data, meta, cell = self._row_locations, self._data, self.rows, self._cell
+        columns = [column.key for column in self.ordered_columns]
+        index = first = len(locations)
+        for key, cells in rows:
+            row_key = RowKey(key)
+            locations[row_key] = index
+            data[row_key] = {c: cell(i, v) for i, (c, v) in enumerate(zip(columns, cells))}
+            meta[row_key] = Row(row_key, height=1)
+            index += 1
+        self._require_update_dimensions = True  # the virtual size; there are no rows to measure
+        self.cursor_coordinate = self.cursor_coordinate
+        if first == 0 and rows and columns and self.show_cursor and self.cursor_type != "none":
+            self._highlight_cursor()  # as add_row does: a cursor can be shown where there was none
+        self._update_count += 1
+        self.check_idle()
+        self.refresh(layout=True)
 
     def _titles(self) -> None:
         model = self.model
