@@ -281,6 +281,15 @@ async def test_completion_popup_lists_candidates_and_inserts_the_chosen_one(kern
             await pilot.press("down")
         await pilot.press("tab")
         assert editor.text == "select * from lake.crm.people where email", editor.text
+        # a click on a candidate chooses it too
+        editor.text = "select * from lake.crm."
+        editor.move_cursor((0, len(editor.text)))
+        await pilot.press("tab")
+        await until(pilot, lambda: popup.shown)
+        row = [t for t, _ in popup.candidates].index("people")
+        await pilot.click(CompletionList, offset=(3, 1 + row))
+        await until(pilot, lambda: editor.text == "select * from lake.crm.people")
+        assert not popup.shown and editor.has_focus
 
 
 @pytest.mark.asyncio

@@ -46,8 +46,7 @@ class CompletionList(OptionList, can_focus=False):
         self.add_class("-shown")
 
     def hide(self) -> None:
-        self.remove_class("-shown")
-        self.candidates = []
+        self.remove_class("-shown")  # the candidates stay: a click may still choose one
 
     def move(self, delta: int) -> None:
         if self.candidates:
