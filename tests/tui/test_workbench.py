@@ -336,3 +336,20 @@ def test_spools_of_gone_processes_are_swept(tmp_path):
         p.write_bytes(b"x")
     assert sweep(str(tmp_path)) == 1
     assert not left.exists() and mine.exists() and other.exists()
+
+
+@pytest.mark.asyncio
+async def test_columns_that_load_after_the_popup_opened_join_it_at_the_top(kernel):
+    op, _ = kernel
+    app = app_for(op)
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor, popup = app.screen.editor, app.screen.query_one(CompletionList)
+        editor.text = "select * from lake.crm.people where "
+        editor.move_cursor((0, len(editor.text)))
+        editor.focus()
+        await pilot.press("ctrl+space")  # a fresh snapshot: the columns are not loaded yet
+        await until(pilot, lambda: popup.shown and popup.candidates[0][0] in ("email", "id", "name"))
+        assert popup.highlighted == 0
+        first = popup.candidates[0][0]
+        await pilot.press("enter")
+        assert editor.text == f"select * from lake.crm.people where {first}"

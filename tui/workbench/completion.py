@@ -30,6 +30,7 @@ class CompletionList(OptionList, can_focus=False):
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.candidates: list[tuple[str, int]] = []
+        self.moved = False  # the user moved the highlight
 
     @property
     def shown(self) -> bool:
@@ -37,10 +38,17 @@ class CompletionList(OptionList, can_focus=False):
 
     def show(self, candidates: list[tuple[str, int, str]], at: Offset) -> None:
         """Candidates as (text, start position relative to the cursor, kind); `at`: the cursor."""
-        self.candidates = [(text, start) for text, start, _ in candidates]
-        self.clear_options()
-        self.add_options([Option(Text.assemble(text, ("  " + meta if meta else "", "dim"))) for text, _, meta in candidates])
-        self.highlighted = 0
+        if not self.shown:
+            self.moved = False
+        chosen = self.chosen() if self.moved else None
+        fresh = [(text, start) for text, start, _ in candidates]
+        if fresh != self.candidates or not self.shown:
+            self.candidates = fresh
+            self.clear_options()
+            self.add_options([Option(Text.assemble(text, ("  " + meta if meta else "", "dim")))
+                              for text, _, meta in candidates])
+            # what the user moved to stays chosen when the list changes; else the best candidate
+            self.highlighted = fresh.index(chosen) if chosen in fresh else 0
         start = candidates[0][1] if candidates else 0
         self.styles.offset = (max(0, at.x + start - 1), at.y + 1)
         self.add_class("-shown")
@@ -49,6 +57,7 @@ class CompletionList(OptionList, can_focus=False):
         self.remove_class("-shown")  # the candidates stay: a click may still choose one
 
     def move(self, delta: int) -> None:
+        self.moved = True
         if self.candidates:
             self.highlighted = ((self.highlighted or 0) + delta) % len(self.candidates)
 

@@ -14,6 +14,7 @@ from .completion import CompletionList
 OPEN_KEYS = ("tab", "ctrl+space", "ctrl+@")
 MAX_CANDIDATES = 200
 RETRIES, RETRY_S = 20, 0.25  # a miss asks again for 5 s: the snapshot may be loading what it needs
+LATE = 8                     # an open popup looks again for 2 s
 
 
 class SqlEditor(TextArea):
@@ -86,6 +87,8 @@ class SqlEditor(TextArea):
         elif found:
             self._popup_row = self.cursor_location[0]
             self.popup.show(found, self.cursor_screen_offset)
+            for i in range(1, LATE + 1):  # a table's columns may arrive a moment later: they join the list
+                self.set_timer(i * RETRY_S, self._refilter)
         elif tries > 0:
             where = (self.text, self.cursor_location)
 
