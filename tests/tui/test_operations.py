@@ -268,6 +268,8 @@ async def test_a_phase_change_is_drawn_in_its_row():
         link.pods["pod-00001"]["phase"] = "Failed"
         await until(pilot, lambda: "Failed" in drawn(1))
         assert "pod-00001" in drawn(1) and "Succeeded" in drawn(2)
+        link.pods["pod-00003"]["phase"] = "Terminating"  # longer than any phase shown: the column grows
+        await until(pilot, lambda: "Terminating" in drawn(3))
 
 
 @pytest.mark.asyncio

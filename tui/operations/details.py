@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import ScrollableContainer, Vertical, VerticalScroll
 from textual.widgets import Static, TabbedContent, TabPane
 
 from .model import age, parse_time
@@ -94,13 +94,14 @@ def events_text(items: list[Event], now: dt.datetime, more: int = 0) -> str:
     """Events as a table, newest last (a terminal's bottom line is where eyes land)."""
     if not items:
         return "(no events)"
-    lines = [f"{'TIME':<8}  {'AGE':>4}  {'KIND':<10} {'OBJECT':<28} MESSAGE"]
+    width = min(48, max(len("OBJECT"), *(len(obj) for _, _, obj, _ in items)))
+    lines = [f"{'TIME':<8}  {'AGE':>4}  {'KIND':<10} {'OBJECT':<{width}}  MESSAGE"]
     if more:
         lines.append(f"({more} older pods not shown)")
     for time, kind, obj, message in items:
         t = parse_time(time)
         clock = t.astimezone().strftime("%H:%M:%S") if t else "-"
-        lines.append(f"{clock:<8}  {age(time, now) or '-':>4}  {kind:<10} {obj:<28} {message}")
+        lines.append(f"{clock:<8}  {age(time, now) or '-':>4}  {kind:<10} {obj:<{width}}  {message}")
     return "\n".join(lines)
 
 
@@ -108,6 +109,7 @@ class DetailsPane(Vertical):
     DEFAULT_CSS = """
     DetailsPane { height: 1fr; }
     DetailsPane Static { padding: 0 1; }
+    DetailsPane #events { width: auto; }
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -123,8 +125,8 @@ class DetailsPane(Vertical):
                 yield VerticalScroll(Static("", id="runtime", markup=False))
             with TabPane("History", id="tab-history"):
                 yield VerticalScroll(Static("", id="history", markup=False))
-            with TabPane("Events", id="tab-events"):
-                yield VerticalScroll(Static("", id="events", markup=False))
+            with TabPane("Events", id="tab-events"):  # wide lines scroll sideways, never wrap
+                yield ScrollableContainer(Static("", id="events", markup=False, expand=False))
             with TabPane("Logs", id="tab-logs"):
                 yield LogsView()
 

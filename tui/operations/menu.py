@@ -7,7 +7,7 @@ from textual.widgets.option_list import Option
 
 class ResourceMenu(OptionList):
     DEFAULT_CSS = """
-    ResourceMenu { width: 22; height: 1fr; border: round $panel; }
+    ResourceMenu { width: 26; height: 1fr; border: round $panel; }
     ResourceMenu:focus { border: round $accent; }
     """
 
@@ -31,7 +31,7 @@ class ResourceMenu(OptionList):
                 self.replace_option_prompt(t, self._label(t))
 
     def _label(self, t: str) -> str:
-        return f"{t:<14}{self.counts.get(t, 0):>4}"
+        return f"{t:<16}{self.counts.get(t, 0):>4}"
 
     @property
     def selected_type(self) -> str | None:

@@ -126,7 +126,7 @@ class Diff:
     update: list[tuple[str, int, str]] = field(default_factory=list)  # key, column index, value
     remove: list[str] = field(default_factory=list)
     order: list[str] | None = None
-    widths: list[int] = field(default_factory=list)  # the widest added cell of each column
+    widths: list[int] = field(default_factory=list)  # the widest added or changed cell of each column
 
     def __bool__(self) -> bool:
         return bool(self.add or self.update or self.remove or self.order)
@@ -165,8 +165,12 @@ class TableModel:
                 diff.add.append((key, cells))
             elif old is not cells and old != cells:
                 diff.update.extend((key, i, c) for i, (o, c) in enumerate(zip(old, cells)) if o != c)
+        if diff.add or diff.update:
+            diff.widths = [max(map(cell_len, column)) for column in zip(*(cells for _, cells in diff.add))] \
+                if diff.add else [0] * len(next(iter(want.values())))
+            for _, index, value in diff.update:
+                diff.widths[index] = max(diff.widths[index], cell_len(value))
         if diff.add:
-            diff.widths = [max(map(cell_len, column)) for column in zip(*(cells for _, cells in diff.add))]
             kept = [key for key in shown if key in want]
             if kept and not _in_order(kept, diff.add, want):
                 diff.order = list(want)

@@ -153,18 +153,29 @@ class DiffTable(DataTable):
             self._remove_rows([k for k in diff.remove if k in self.rows])
             if diff.remove:
                 self._keep_cursor(selected)
+            self._widen(diff.widths)
             for start in range(0, len(diff.update), size):
                 self._update_cells(diff.update[start:start + size])
                 yield
             if diff.add:
-                for column, width in zip(self.ordered_columns, diff.widths):
-                    column.content_width = max(column.content_width, width)
                 adds = [(k, cells) for k, cells in diff.add if k not in self.rows]
                 for start in range(0, len(adds), 4 * size):  # adding a row is cheap: 4 a step
                     self._add_rows(adds[start:start + 4 * size])
                     yield
             if diff.order:
                 self._reorder(diff.order)
+
+    def _widen(self, widths: list[int]) -> None:
+        """Columns grow to fit new values (a phase going Running → Succeeded is not cut off)."""
+        grew = False
+        for column, width in zip(self.ordered_columns, widths):
+            if width > column.content_width:
+                column.content_width, grew = width, True
+        if grew:
+            self._require_update_dimensions = True
+            self._update_count += 1
+            self.check_idle()
+            self.refresh(layout=True)
 
     def _add_rows(self, rows: list[tuple[str, tuple[str, ...]]]) -> None:
         """Append rows in one pass: DataTable.add_row measures every new row's cells on the next
