@@ -73,6 +73,7 @@ class OperationsScreen(Screen):
         self._tick = 0
         self._pod_rows = PodRows()
         self._gc_threshold: tuple[int, ...] | None = None  # what to restore when the screen goes
+        self._pod_history: dict[str, tuple[tuple, dict]] = {}  # pod → (what it looked like, pod.get)
 
     # --- view -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -218,14 +219,29 @@ class OperationsScreen(Screen):
                 runtime = await link.call("runtime.get", **req)
                 every = sorted((runtime or {}).get("pods") or [], key=lambda p: (p.get("created") or "", p["name"]))
                 recent, more = every[-EVENT_PODS:], max(0, len(every) - EVENT_PODS)
-                got = await asyncio.gather(*(link.call("pod.get", name=p["name"]) for p in recent),
-                                           return_exceptions=True)
-                pods = [p for p in got if isinstance(p, dict)]  # a pod gone meanwhile is left out
+                pods = await self._pods_with_history(recent)
         except Exception:  # noqa: BLE001
             pass
         if self.selected == key:
             shown = events_text(events(resource or r, history, pods), self.clock(), more)
             self.query_one(DetailsPane).show(resource or r, runtime, history, shown)
+
+    async def _pods_with_history(self, pods: list[dict]) -> list[dict]:
+        """`pod.get` (the pod with its phase history) for each pod, asked again only for a pod
+        whose phase or times changed since it was last asked: a refresh usually asks nothing."""
+        def seen(p: dict) -> tuple:
+            return tuple(p.get(k) for k in ("phase", "started", "finished", "exit_code", "reason"))
+        cache = self._pod_history
+        stale = [p for p in pods if p["name"] not in cache or cache[p["name"]][0] != seen(p)]
+        got = await asyncio.gather(*(self.app.link.call("pod.get", name=p["name"]) for p in stale),
+                                   return_exceptions=True)
+        for p, answer in zip(stale, got):
+            if isinstance(answer, dict):  # a pod gone meanwhile is left out
+                cache[p["name"]] = (seen(p), answer)
+        names = {p["name"] for p in pods}
+        for name in [n for n in cache if n not in names]:
+            del cache[name]
+        return [cache[p["name"]][1] for p in pods if p["name"] in cache]
 
     def _details_running(self) -> bool:
         return any(w.node is self and w.group == "details" and w.is_running for w in self.workers)
