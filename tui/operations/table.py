@@ -1,5 +1,6 @@
-"""A DataTable patched by diffs: rows are added, cells updated and rows removed in one batch,
-never cleared and rebuilt, so the cursor and scroll stay where the user left them."""
+"""A DataTable patched by diffs: rows are added, cells updated and rows removed, never cleared
+and rebuilt, so the cursor stays on its row and the scroll where the user left it. A big table's
+diff is computed in a thread and applied in slices (BENCHMARKS.md, issue 7: where the time goes)."""
 from __future__ import annotations
 
 import asyncio
@@ -73,10 +74,6 @@ class DiffTable(DataTable):
         async with self._lane:
             diff = await asyncio.to_thread(compute, self.model)
             await self.apply_sliced(diff)
-
-    @property
-    def busy(self) -> bool:
-        return self._lane is not None and self._lane.locked()
 
     def set_filter(self, needle: str) -> None:
         self.needle = needle
