@@ -10,6 +10,7 @@ from textual.binding import Binding
 
 from .link import Link
 from .palette import DatasetsProvider, PluginsProvider, ResourcesProvider, ScreensProvider
+from .workbench.saved import SavedQueriesProvider
 
 SCREENS = ("operations", "workbench", "atlas")
 
@@ -31,7 +32,8 @@ class DataOSApp(App):
     TITLE = "dataos"
     CSS_PATH = "app.tcss"
     MODES = {name: _mode(name) for name in SCREENS}
-    COMMANDS = App.COMMANDS | {ScreensProvider, ResourcesProvider, DatasetsProvider, PluginsProvider}
+    COMMANDS = App.COMMANDS | {ScreensProvider, ResourcesProvider, DatasetsProvider, SavedQueriesProvider,
+                               PluginsProvider}
     BINDINGS = [
         Binding("1", "switch_mode('operations')", "Operations"),
         Binding("2", "switch_mode('workbench')", "Workbench"),
