@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, List
 
-API_VERSION = 1
+DATAOS_API = 1  # the host API this plugin is written for
 RULES_HELP = ("not_null(col), unique(col[, col…]), accepted_values(col, 'a', 'b'), between(col, lo, hi), "
               "matches(col, 'regex'), row_count(min[, max]), expression('sql boolean'); repeat --rule.")
 
