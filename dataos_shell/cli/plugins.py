@@ -136,5 +136,6 @@ def new(name: str = typer.Argument(..., help="The plugin's name: its command, an
     root = write(name, directory)
     import shlex
     import sys
-    emit(f"wrote {root}/\nnext: {shlex.quote(sys.executable)} -m pip install {shlex.quote(str(root))}"
+    where = str(root) if root.is_absolute() else f"./{root}"  # a bare name would be looked up on PyPI
+    emit(f"wrote {root}/\nnext: {shlex.quote(sys.executable)} -m pip install {shlex.quote(where)}"
          f"  &&  dataos {name}")
