@@ -107,6 +107,16 @@ async def test_the_tree_expands_lazily_to_a_dataset_and_its_columns(kernel):
 
 
 @pytest.mark.asyncio
+async def test_an_analyst_who_cannot_read_the_depot_resource_still_browses_its_datasets(kernel):
+    op, ana = kernel
+    assert not ana.resource.list(type="depot")  # ana may select lake's datasets, not read the depot
+    app = app_for(ana)
+    async with app.run_test(size=(120, 40)) as pilot:
+        tree, crm = await expand_crm(pilot)
+        await until(pilot, lambda: any(label.startswith("people") for label in labels(crm)))
+
+
+@pytest.mark.asyncio
 async def test_search_lists_the_dataset_and_opens_its_page(kernel):
     op, _ = kernel
     app = app_for(op)

@@ -34,6 +34,7 @@ ANSWERS = {
             {"name": "people", "address": PEOPLE, "kind": "dataset", "rows": 50, "tags": ["Tier.Gold"]}],
     },
     "catalog.get": ENTITY,
+    "catalog.search": {"total": 2, "results": [], "facets": {"depot": {"lake": 2}}},
     "catalog.lineage": {"urn": PEOPLE, "nodes": [PEOPLE], "edges": []},
     "catalog.history": [{"aspect": "schema", "version": 1, "time": "2026-01-02T03:04:05Z", "by": "root",
                          "changes": ["schema recorded"]}],

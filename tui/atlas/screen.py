@@ -8,8 +8,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, TabbedContent, TabPane
+from textual.widgets import Footer, Header, Input, TabbedContent
 
+from .. import tabs
 from ..banner import KernelBanner
 from ..messages import OpenDataset
 from .common import DatasetChosen, error_text
@@ -32,8 +33,7 @@ class AtlasScreen(Screen):
         Binding("e", "describe", "Describe"),
         Binding("o", "owner", "Owner"),
         Binding("r", "refresh", "Refresh"),
-        Binding("right_square_bracket", "tab(1)", "Tabs", key_display="]"),
-        Binding("left_square_bracket", "tab(-1)", "Previous tab", show=False, key_display="["),
+        *tabs.BINDINGS,
     ]
     AUTO_FOCUS = "#catalog-tree"  # keys typed while it starts go to the tree, not into the search box
 
@@ -73,12 +73,9 @@ class AtlasScreen(Screen):
     def action_search(self) -> None:
         self.query_one("#search", Input).focus()
 
-    def action_tab(self, step: int) -> None:
+    def action_tab(self, by: int) -> None:
         """The page's next (or previous) tab: Schema, Profile, Lineage, Sample, History."""
-        tabs = self.query_one("#tabs", TabbedContent)
-        panes = [pane.id for pane in tabs.query(TabPane)]
-        if tabs.active in panes:
-            tabs.active = panes[(panes.index(tabs.active) + step) % len(panes)]
+        tabs.step(self.query_one("#tabs", TabbedContent), by)
 
     def action_refresh(self) -> None:
         tree = self.query_one(CatalogTree)

@@ -29,13 +29,18 @@ class CatalogTree(Tree):
 
     async def reload(self) -> None:
         try:
-            depots = await self.app.link.call("resource.list", type="depot")
+            depots = {d["name"] for d in await self.app.link.call("resource.list", type="depot")}
+            # depots whose resource the user may not read, but some of whose datasets they may select
+            found = await self.app.link.call("catalog.search", text="", type="dataset", limit=1)
+            depots |= set(found["facets"].get("depot", {}))
         except Exception as e:
             self.notify(f"depots: {error_text(e)}", severity="error")
             return
         self.root.remove_children()
-        for d in sorted(depots, key=lambda d: d["name"]):
-            self.root.add(Text(d["name"], "bold"), data={"kind": "depot", "address": f"dataos://{d['name']}"})
+        for name in sorted(depots):
+            self.root.add(Text(name, "bold"), data={"kind": "depot", "address": f"dataos://{name}"})
+        if not depots:
+            self.root.add_leaf(Text("(no depot you can read: search with /)", "dim"), data={"kind": "note"})
         self.root.expand()
 
     async def on_tree_node_expanded(self, event: Tree.NodeExpanded) -> None:

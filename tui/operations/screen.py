@@ -17,9 +17,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, OptionList
+from textual.widgets import DataTable, Footer, Header, Input, OptionList, TabbedContent
 from textual.worker import get_current_worker
 
+from .. import tabs
 from ..banner import KernelBanner
 from ..messages import OpenResource
 from .confirm import ConfirmModal
@@ -58,6 +59,7 @@ class OperationsScreen(Screen):
         Binding("r", "rerun", "Rerun"),
         Binding("p", "pause", "Pause/Resume"),
         Binding("k", "kill", "Kill pod"),
+        *tabs.BINDINGS,
         Binding("escape", "close_filter", "Close", show=False),
     ]
 
@@ -276,6 +278,10 @@ class OperationsScreen(Screen):
     def _log_lines(self, pod: str, lines: list[str]) -> None:
         if self.logs.pod == pod:
             self.logs.add_lines(lines)
+
+    def action_tab(self, by: int) -> None:
+        """The details' next (or previous) tab: YAML, Runtime, History, Events, Logs."""
+        tabs.step(self.query_one("#ops-tabs", TabbedContent), by)
 
     def action_wrap(self) -> None:
         self.logs.toggle_wrap()
