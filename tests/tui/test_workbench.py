@@ -87,6 +87,11 @@ async def test_masked_column_is_marked(kernel):
             assert "⊘" in grid.title_of(email)
             assert "p0@example.com" not in grid.visible_text()[0]
             assert "⊘" in "".join(s.text for s in grid.render_line(0))
+            assert "1 policy applied (f4)" in status(screen)
+            await pilot.press("f4")
+            await until(pilot, lambda: screen.query_one("#tabs").active == "gov")
+            shown = str(screen.query_one("#governance").render())
+            assert "policies applied: pii-email" in shown and "masked columns: email" in shown
     finally:
         op.catalog.tag(ref=f"{PEOPLE}#email", tag="PII.Email", remove=True)
 

@@ -206,6 +206,9 @@ class ResultView(Vertical):
         self.overflow = overflow
         ms = self.footer.get("elapsed_ms")
         took = f" in {ms:,.0f} ms" if isinstance(ms, (int, float)) else ""
+        policies = (self.header.get("governance") or {}).get("policies") or []
+        if policies:
+            took += f" · {len(policies)} {'policy' if len(policies) == 1 else 'policies'} applied (f4)"
         if overflow:
             more = f"first {grid.rows:,} rows — more not fetched (limit {self.limit:,}); ctrl+l fetches all"
             self.query_one(".more", Static).update(f"▸ {more}")

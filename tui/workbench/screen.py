@@ -75,6 +75,7 @@ class WorkbenchScreen(Screen):
         Binding("ctrl+e", "export", "Export", priority=True),
         Binding("ctrl+g", "chart", "Chart", priority=True),
         Binding("ctrl+s", "save", "Save", priority=True),
+        Binding("f4", "governance", "Policies", priority=True),
         Binding("f6,ctrl+y", "history", "History", priority=True),
         Binding("f2", "focus_editor", "Editor", show=False),
         Binding("f3", "focus_grid", "Grid", show=False),
@@ -304,6 +305,10 @@ class WorkbenchScreen(Screen):
             return
         size = self.query_one("#tabs", TabbedContent).size
         box.update(chart(view.spool.window(0, 1000), max(20, size.width - 4), max(8, size.height - 4)))
+
+    def action_governance(self) -> None:
+        """The Governance tab: the policies applied to the current result and its rewritten SQL."""
+        self.query_one("#tabs", TabbedContent).active = "gov"
 
     async def action_history(self) -> None:
         self.query_one("#tabs", TabbedContent).active = "history-tab"
