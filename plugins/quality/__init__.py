@@ -32,8 +32,20 @@ def register(host: Any) -> None:
         from .check import check as run_check
         if output not in ("table", "json"):
             raise _einval(f"--output {output!r}: use table or json", "output")
-        found = run_check(host.client(), dataset, rule, save=not no_record)
+        from syscalls.errors import SyscallError
+
+        from .check import record
+        found = run_check(host.client(), dataset, rule, save=False)
+        refused = None
+        if not no_record:  # the results are shown even when recording them is refused
+            try:
+                record(host.client(), found["dataset"], found["results"])
+                found["recorded"] = True
+            except SyscallError as e:
+                refused = e
         _print(found, output)
+        if refused is not None:
+            raise refused
         if found["failed"]:
             raise typer.Exit(1)
 
