@@ -5,14 +5,14 @@ import os
 import sys
 
 import typer
-from typer.core import TyperGroup
 
 from .. import session
+from .groups import OneLineGroup
 from ..output import failure
 from . import (audit, catalog, contexts, demo, kernel, plugins, policy, query, resources, runtime, shell, syscall,
                tui, users)
 
-class PluginGroup(TyperGroup):
+class PluginGroup(OneLineGroup):
     """The built-in commands, then the commands of installed plugins (imported only when a name
     is not built in, or when every command is listed)."""
 
@@ -22,6 +22,7 @@ class PluginGroup(TyperGroup):
     def list_commands(self, ctx):
         names = super().list_commands(ctx)
         return names + sorted(set(plugin_commands()) - set(names)) if plugins_on(ctx) else names
+
 
 
 app = typer.Typer(
@@ -58,12 +59,12 @@ def version() -> None:
 resources.register(app)
 runtime.register(app)
 contexts.register(app)
-app.add_typer(users.app, name="user")
-app.add_typer(policy.app, name="policy")
-app.add_typer(kernel.app, name="kernel")
-app.add_typer(demo.app, name="demo")
-app.add_typer(catalog.app, name="catalog")
-app.add_typer(plugins.app, name="plugins")
+app.add_typer(users.app, name="user", cls=OneLineGroup)
+app.add_typer(policy.app, name="policy", cls=OneLineGroup)
+app.add_typer(kernel.app, name="kernel", cls=OneLineGroup)
+app.add_typer(demo.app, name="demo", cls=OneLineGroup)
+app.add_typer(catalog.app, name="catalog", cls=OneLineGroup)
+app.add_typer(plugins.app, name="plugins", cls=OneLineGroup)
 app.command(name="tui")(tui.tui)
 app.command(name="syscall")(syscall.syscall)
 app.command(name="audit")(audit.audit)

@@ -12,13 +12,14 @@ from syscalls.errors import SyscallError
 from .. import session
 from ..output import Format, emit, notice, render
 from .options import OUTPUT
+from .groups import OneLineGroup
 
 context_app = typer.Typer(help="Which kernel to talk to: the local one, or a cluster over HTTPS.",
                           no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(context_app, name="context")
+    app.add_typer(context_app, name="context", cls=OneLineGroup)
     app.command()(login)
     app.command()(logout)
     app.command()(whoami)

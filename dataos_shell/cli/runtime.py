@@ -13,6 +13,7 @@ from ..output import Format, age, emit, paint, render, table
 from ..session import client
 from . import identifiers as ids
 from .options import OUTPUT, WORKSPACE
+from .groups import OneLineGroup
 
 PHASE_STYLE = {"Running": "green", "Succeeded": "dim", "Failed": "red", "Unknown": "yellow", "Pending": "yellow"}
 
@@ -23,7 +24,7 @@ def register(app: typer.Typer) -> None:
     app.command()(pods)
     app.command()(logs)
     app.command()(top)
-    app.add_typer(runtime_app, name="runtime")
+    app.add_typer(runtime_app, name="runtime", cls=OneLineGroup)
 
 
 def _resource_filter(resource: str | None) -> tuple[str | None, str | None]:

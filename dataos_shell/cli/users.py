@@ -9,10 +9,11 @@ import typer
 from ..output import Format, age, emit, render
 from ..session import client
 from .options import OUTPUT
+from .groups import OneLineGroup
 
 app = typer.Typer(help="Users (people and applications), their tags and API keys.", no_args_is_help=True)
 apikey = typer.Typer(help="API keys: create (the token is shown once), list, delete.", no_args_is_help=True)
-app.add_typer(apikey, name="apikey")
+app.add_typer(apikey, name="apikey", cls=OneLineGroup)
 
 
 def _user_rows(users: list[dict[str, Any]]):
