@@ -74,8 +74,9 @@ class Registry:
                 for plugin in self.plugins().values():
                     if plugin.state == "available":
                         _load(plugin)
-                    if plugin.state == "failed" and plugin.error not in self.problems:
-                        self.problems.append(f"plugin {plugin.name}: {plugin.error}")
+                    line = f"plugin {plugin.name}: {plugin.error}"
+                    if plugin.state == "failed" and line not in self.problems:
+                        self.problems.append(line)
                 self._drop_clashes()
             return self._plugins or {}
 
@@ -89,6 +90,20 @@ class Registry:
                     self._problem(plugin, f"command {name!r} of plugin {_who(plugin)} clashes with the "
                                           "built-in command")
             return {name: (p, cli) for p in self.loaded() for name, cli in p.added.commands.items()}
+
+    def command_of(self, name: str, builtin: Iterable[str] = ()) -> tuple[Plugin, Any] | None:
+        """(plugin, Typer app) of command `name` when the plugin of that name provides it, loading
+        only that plugin; None otherwise (then every plugin must be loaded to find it)."""
+        with self._lock:
+            plugin = self.plugins().get(name)
+            if plugin is None or self._loaded or name in set(builtin):
+                return None
+            if plugin.state == "available":
+                _load(plugin)
+                if plugin.state == "failed":
+                    self.problems.append(f"plugin {plugin.name}: {plugin.error}")
+            cli = plugin.added.commands.get(name) if plugin.state == "loaded" else None
+            return (plugin, cli) if cli is not None else None
 
     def formats(self) -> dict[str, tuple[Plugin, Any]]:
         return {name: (p, fn) for p in self.loaded() for name, (_, fn) in p.added.formats.items()}

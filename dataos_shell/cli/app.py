@@ -17,7 +17,7 @@ class PluginGroup(OneLineGroup):
     is not built in, or when every command is listed)."""
 
     def get_command(self, ctx, name):
-        return super().get_command(ctx, name) or (plugin_commands().get(name) if plugins_on(ctx) else None)
+        return super().get_command(ctx, name) or (plugin_command(name) if plugins_on(ctx) else None)
 
     def list_commands(self, ctx):
         names = super().list_commands(ctx)
@@ -104,22 +104,47 @@ def plugin_commands() -> dict:
     """Name -> click command of every loaded plugin's commands (their load problems print once)."""
     global _plugin_commands
     if _plugin_commands is None:
-        from plugins.loader import registry, unseen
-        from ..output import warn
-        found = registry.commands(group().commands)
+        from plugins.loader import registry
         _plugin_commands = {}
-        for name, (plugin, cli) in found.items():
-            try:
-                _plugin_commands[name] = typer.main.get_command(cli)
-            except Exception as e:  # noqa: BLE001 — e.g. a parameter type Typer cannot build
-                why = f"command {name!r} of plugin {plugin.name}: {type(e).__name__}: {e}"
-                plugin.error = why
-                registry.problems.append(why)
-            else:
-                _plugin_commands[name].name = name
-        for line in unseen(registry.problems):
-            warn(f"{line} (shown once; see `dataos plugins doctor`)")
+        for name, (plugin, cli) in registry.commands(group().commands).items():
+            command = _click_command(plugin, name, cli)
+            if command is not None:
+                _plugin_commands[name] = command
+        _warn_once()
     return _plugin_commands
+
+
+def plugin_command(name: str):
+    """The click command `name` of a plugin: a plugin named like its command is imported alone
+    (the others stay unimported); any other name loads them all."""
+    from plugins.loader import registry
+    if _plugin_commands is None:
+        found = registry.command_of(name, group().commands)
+        if found is not None:
+            command = _click_command(found[0], name, found[1])
+            _warn_once()
+            return command
+    return plugin_commands().get(name)
+
+
+def _click_command(plugin, name: str, cli):
+    from plugins.loader import registry
+    try:
+        command = typer.main.get_command(cli)
+    except Exception as e:  # noqa: BLE001 — e.g. a parameter type Typer cannot build
+        why = f"command {name!r} of plugin {plugin.name}: {type(e).__name__}: {e}"
+        plugin.error = why
+        registry.problems.append(why)
+        return None
+    command.name = name
+    return command
+
+
+def _warn_once() -> None:
+    from plugins.loader import registry, unseen
+    from ..output import warn
+    for line in unseen(registry.problems):
+        warn(f"{line} (shown once; see `dataos plugins doctor`)")
 
 
 def commands() -> dict:

@@ -39,6 +39,12 @@ PLUGINS = {
             def pipes(columns, rows):
                 return "\\n".join("|".join(map(str, r)) for r in [columns, *rows])
     ''',
+    "solo": '''
+        def register(host):
+            @host.command("solo")
+            def solo() -> None:
+                print("solo")
+    ''',
     "broken": '''
         raise RuntimeError("this plugin is broken on purpose")
     ''',
@@ -108,14 +114,18 @@ def lake(run_module, env, tmp_path_factory):
     return root
 
 
-def test_listed_without_importing(run_module, env):
+def test_listed_without_importing_and_a_plugin_named_like_its_command_imported_alone(run_module, env, tmp_path):
+    env = {**env, "PLUGIN_MARKS": str(tmp_path)}  # where the reader plugin's import leaves its mark
     r = ok(run_module("plugins", "list", "-o", "json", env=env))
     listed = {p["name"]: p for p in json.loads(r.stdout)}
-    assert {"reader", "broken", "dupa", "dupb"} <= set(listed)
+    assert {"reader", "broken", "dupa", "dupb", "solo"} <= set(listed)
     assert listed["reader"]["package"] == "dataos-reader" and listed["reader"]["version"] == "1.0"
-    assert not (Path(env["PLUGIN_MARKS"]) / "reader-imported").exists()
+    assert not (tmp_path / "reader-imported").exists()
     ok(run_module("get", "depot", env=env))  # a built-in command imports no plugin either
-    assert not (Path(env["PLUGIN_MARKS"]) / "reader-imported").exists()
+    assert ok(run_module("solo", env=env)).stdout.strip() == "solo"
+    assert not (tmp_path / "reader-imported").exists()
+    assert ok(run_module("peek", "--help", env=env))  # not named like its plugin: every plugin loads
+    assert (tmp_path / "reader-imported").exists()
 
 
 def test_a_plugin_command_runs_in_the_cli_and_the_shell(run_module, env, lake):
