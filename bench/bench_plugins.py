@@ -10,45 +10,22 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import textwrap
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import arguments, report, summary  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
+from clitools import pip_install, plugin_package  # noqa: E402  (the tests' sample plugin package)
 
 PLUGINS = 20
 
 
 def _install(site: Path, src: Path) -> None:
     """PLUGINS small plugins, each with a real entry point and an import that costs ~5 ms."""
-    packages = []
-    for i in range(PLUGINS):
-        pkg = src / f"p{i}"
-        (pkg / f"dataos_p{i}").mkdir(parents=True)
-        (pkg / f"dataos_p{i}" / "__init__.py").write_text(textwrap.dedent(f"""\
-            import time
-            time.sleep(0.005)
-
-            def register(host):
-                @host.command("p{i}")
-                def run() -> None:
-                    print("p{i}")
-        """))
-        (pkg / "pyproject.toml").write_text(textwrap.dedent(f"""\
-            [build-system]
-            requires = ["setuptools>=69"]
-            build-backend = "setuptools.build_meta"
-            [project]
-            name = "dataos-p{i}"
-            version = "1.0"
-            [project.entry-points."dataos.plugins"]
-            p{i} = "dataos_p{i}"
-            [tool.setuptools]
-            packages = ["dataos_p{i}"]
-        """))
-        packages.append(str(pkg))
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
-                    "--target", str(site), *packages], check=True)
+    code = "import time\ntime.sleep(0.005)\n\n\ndef register(host):\n    @host.command(\"{n}\")\n    def run() -> None:\n        print(\"{n}\")\n"
+    packages = [str(plugin_package(src, f"p{i}", code.format(n=f"p{i}"))) for i in range(PLUGINS)]
+    pip_install(site, *packages)
 
 
 def _ms(cmd: list[str], env: dict[str, str]) -> float:

@@ -71,3 +71,26 @@ def pip_install(target: Path, *packages: Path) -> None:
                         "--no-index", "--disable-pip-version-check", "--target", str(target), *map(str, packages)],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def plugin_package(root: Path, name: str, code: str, group: str = "dataos.plugins", version: str = "1.0",
+                   module: str | None = None) -> Path:
+    """A one-module plugin package `dataos-NAME` under `root` (entry point NAME in `group`): its path."""
+    import textwrap
+    module = module or f"dataos_{name}"
+    pkg = root / f"dataos-{module.removeprefix('dataos_')}"
+    (pkg / module).mkdir(parents=True)
+    (pkg / module / "__init__.py").write_text(textwrap.dedent(code))
+    (pkg / "pyproject.toml").write_text(textwrap.dedent(f"""\
+        [build-system]
+        requires = ["setuptools>=69"]
+        build-backend = "setuptools.build_meta"
+        [project]
+        name = "dataos-{module.removeprefix('dataos_')}"
+        version = "{version}"
+        [project.entry-points."{group}"]
+        {name} = "{module}"
+        [tool.setuptools]
+        packages = ["{module}"]
+    """))
+    return pkg

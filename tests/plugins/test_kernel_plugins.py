@@ -4,12 +4,11 @@ running and shows in `plugins doctor`."""
 from __future__ import annotations
 
 import json
-import textwrap
 
 import duckdb
 import pytest
 
-from clitools import error_line, ok, pip_install, wait_for
+from clitools import error_line, ok, pip_install, plugin_package, wait_for
 
 KERNEL_SIDE = {
     "shout": '''
@@ -34,27 +33,10 @@ KERNEL_SIDE = {
 }
 
 
-def _package(root, name, code):
-    pkg = root / f"dataos-k{name}"
-    (pkg / f"dataos_k{name}").mkdir(parents=True)
-    (pkg / f"dataos_k{name}" / "__init__.py").write_text(textwrap.dedent(code))
-    (pkg / "pyproject.toml").write_text(textwrap.dedent(f"""\
-        [build-system]
-        requires = ["setuptools>=69"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "dataos-k{name}"
-        version = "2.0"
-        [project.entry-points."dataos.kernel"]
-        {name} = "dataos_k{name}"
-    """))
-    return pkg
-
-
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     root = tmp_path_factory.mktemp("kplugins")
-    pip_install(root / "site", *(_package(root, n, c) for n, c in KERNEL_SIDE.items()))
+    pip_install(root / "site", *(plugin_package(root, n, c, group="dataos.kernel", version="2.0", module=f"dataos_k{n}") for n, c in KERNEL_SIDE.items()))
     return {"PYTHONPATH": str(root / "site")}  # the daemon started by the first command inherits it
 
 

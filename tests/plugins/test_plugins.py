@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from clitools import error_line, ok, pip_install
+from clitools import error_line, ok, pip_install, plugin_package
 
 PLUGINS = {
     # a plugin whose import leaves a mark (to see when it is imported) and which reads data as its user
@@ -68,30 +67,11 @@ PLUGINS = {
 }
 
 
-def _package(root: Path, name: str, code: str) -> Path:
-    pkg = root / f"dataos-{name}"
-    (pkg / f"dataos_{name}").mkdir(parents=True)
-    (pkg / f"dataos_{name}" / "__init__.py").write_text(textwrap.dedent(code))
-    (pkg / "pyproject.toml").write_text(textwrap.dedent(f"""\
-        [build-system]
-        requires = ["setuptools>=69"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "dataos-{name}"
-        version = "1.0"
-        [project.entry-points."dataos.plugins"]
-        {name} = "dataos_{name}"
-        [tool.setuptools]
-        packages = ["dataos_{name}"]
-    """))
-    return pkg
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("plugins")
     target = root / "site"
-    pip_install(target, *(_package(root / "src", name, code) for name, code in PLUGINS.items()))
+    pip_install(target, *(plugin_package(root / "src", name, code) for name, code in PLUGINS.items()))
     return target
 
 

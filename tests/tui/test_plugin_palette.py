@@ -3,12 +3,11 @@ plugin that raises from its palette command is a notification, not a crash."""
 from __future__ import annotations
 
 import sys
-import textwrap
 
 import pytest
 
 import plugins.loader
-from clitools import pip_install
+from clitools import pip_install, plugin_package
 from tui.app import DataOSApp
 from pilotkit import until
 
@@ -48,19 +47,7 @@ class Client:
 
 @pytest.fixture
 def waving(tmp_path, monkeypatch):
-    pkg = tmp_path / "dataos-waving"
-    (pkg / "dataos_waving").mkdir(parents=True)
-    (pkg / "dataos_waving" / "__init__.py").write_text(textwrap.dedent(CODE))
-    (pkg / "pyproject.toml").write_text(textwrap.dedent("""\
-        [build-system]
-        requires = ["setuptools>=69"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "dataos-waving"
-        version = "0.1"
-        [project.entry-points."dataos.plugins"]
-        waving = "dataos_waving"
-    """))
+    pkg = plugin_package(tmp_path, "waving", CODE, version="0.1")
     pip_install(tmp_path / "site", pkg)
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     monkeypatch.setattr(plugins.loader, "registry", plugins.loader.Registry())
