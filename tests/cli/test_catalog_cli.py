@@ -40,6 +40,10 @@ def test_lineage_of_daily_revenue(demo):
     assert "dataos://lakehouse:retail/orders" in tree and "← amount" in tree
     down = as_json(demo("catalog", "lineage", "lakehouse.retail.orders", "--downstream", "-o", "json"))
     assert "dataos://lakehouse:retail/daily_revenue" in down["nodes"]
+    down = as_json(demo("catalog", "lineage", "lakehouse.retail.customers", "--downstream", "-o", "json"))
+    assert "dataos://lakehouse:retail/daily_revenue" in down["nodes"]
+    tree = ok(demo("catalog", "lineage", "lakehouse.retail.daily_revenue#country", "--upstream")).stdout
+    assert "dataos://lakehouse:retail/customers" in tree and "← country" in tree
 
 
 def test_describe_and_owner(demo):
