@@ -46,8 +46,9 @@ class Host:
     def group(self, name: str, *, help: str | None = None) -> Any:
         """A Typer app whose sub-commands become `dataos NAME SUB …` (and the shell's `NAME SUB`)."""
         import typer
+        from dataos_shell.cli.groups import OneLineGroup
         cli = typer.Typer(name=name, help=help, no_args_is_help=True, add_completion=False,
-                          pretty_exceptions_enable=False)
+                          pretty_exceptions_enable=False, cls=OneLineGroup)
         cli.callback()(_group)  # a group even with one sub-command
         self._claim(name, cli)
         return cli

@@ -111,6 +111,8 @@ def test_listed_without_importing_and_a_plugin_named_like_its_command_imported_a
 def test_a_plugin_command_runs_in_the_cli_and_the_shell(run_module, env, lake):
     assert ok(run_module("peek", "lake.hr.people", env=env)).stdout.strip() == "3 rows"
     assert ok(run_module("reader-tools", "cols", "lake.hr.people", env=env)).stdout.strip() == "id,name"
+    assert error_line(run_module("reader-tools", "col", env=env), "ENOSYS", 8).endswith(
+        "col: no such command (did you mean cols?); `dataos reader-tools --help` lists them")
     r = ok(run_module("shell", "-c", "peek lake.hr.people; reader-tools cols lake.hr.people", env=env))
     assert r.stdout.split() == ["3", "rows", "id,name"]
 
