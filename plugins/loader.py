@@ -140,12 +140,13 @@ def unseen(problems: Iterable[str]) -> list[str]:
         seen = set(path.read_text().split())
     except OSError:
         seen = set()
-    fresh = [p for p in problems if hashlib.sha256(p.encode()).hexdigest()[:16] not in seen]
+    keys = {p: hashlib.sha256(p.encode()).hexdigest()[:16] for p in problems}
+    fresh = [p for p, key in keys.items() if key not in seen]
     if fresh:
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             with path.open("a") as f:
-                f.writelines(hashlib.sha256(p.encode()).hexdigest()[:16] + "\n" for p in fresh)
+                f.writelines(keys[p] + "\n" for p in fresh)
         except OSError:
             pass
     return fresh

@@ -75,6 +75,12 @@ class DataOSApp(App):
         for banner in self.screen.query(KernelBanner):
             banner.show_health(ok, why)
 
+    def refused(self) -> bool:
+        """True (after saying so) when `--readonly` forbids a change."""
+        if self.readonly:
+            self.notify("read-only: changes are off", severity="warning")
+        return self.readonly
+
     def on_unmount(self) -> None:
         self.link.close()
 

@@ -52,9 +52,10 @@ def info(name: str = typer.Argument(..., help="A plugin's name (see `dataos plug
     """Load one plugin and show what it adds: commands, palette entries, screens, output formats."""
     registry = _registry()
     plugin = registry.plugins().get(name)
-    kernel = _kernel_plugins().get(name)
+    kernel_side = _kernel_plugins()
+    kernel = kernel_side.get(name)
     if plugin is None and kernel is None:
-        known = ", ".join(sorted([*registry.plugins(), *_kernel_plugins()])) or "none installed"
+        known = ", ".join(sorted({*registry.plugins(), *kernel_side})) or "none installed"
         raise SyscallError("ENOENT", f"no plugin {name!r} (installed: {known})")
     value: dict[str, Any] = {"name": name}
     if plugin is not None:

@@ -96,15 +96,9 @@ class AtlasScreen(Screen):
             return page.urn, page.selected_column()
         return None
 
-    def _refused(self) -> bool:
-        if self.app.readonly:
-            self.notify("read-only: editing is off", severity="warning")
-            return True
-        return False
-
     def _edit_target(self) -> tuple[str, str | None, DatasetPage] | None:
         """What an edit applies to (urn, column, the page), or None after saying why not."""
-        if self._refused():
+        if self.app.refused():
             return None
         target = self._target()
         if not target:

@@ -28,16 +28,7 @@ def parse_time(value: Any) -> dt.datetime | None:
 def age(value: Any, now: dt.datetime) -> str:
     """kubectl-style age: 42s, 5m, 3h, 2d."""
     t = parse_time(value)
-    if t is None:
-        return ""
-    s = max(0, int((now - t).total_seconds()))
-    if s < 120:
-        return f"{s}s"
-    if s < 7200:
-        return f"{s // 60}m"
-    if s < 172800:
-        return f"{s // 3600}h"
-    return f"{s // 86400}d"
+    return "" if t is None else age_seconds((now - t).total_seconds())
 
 
 POD_COLUMNS = ("name", "phase", "restarts", "resource", "job", "workspace", "age")

@@ -322,12 +322,6 @@ class OperationsScreen(Screen):
             return False  # hidden from the footer and not run
         return True
 
-    def _refuse(self) -> bool:
-        if self.app.readonly:
-            self.notify("read-only: actions are disabled", severity="warning")
-            return True
-        return False
-
     def _selected_resource(self) -> dict | None:
         key = self.resource_table.selected_key
         return self.by_key.get(key) if key else None
@@ -346,21 +340,21 @@ class OperationsScreen(Screen):
 
     def action_delete(self) -> None:
         r = self._selected_resource()
-        if self._refuse() or r is None:
+        if self.app.refused() or r is None:
             return
         self._confirm_then(f"Delete {r['type']} {r['name']} ({r.get('workspace') or 'instance'})?",
                            "resource.delete", type=r["type"], name=r["name"], workspace=r.get("workspace"))
 
     def action_rerun(self) -> None:
         r = self._selected_resource()
-        if self._refuse() or r is None or r.get("type") not in WORKLOADS:
+        if self.app.refused() or r is None or r.get("type") not in WORKLOADS:
             return
         self._confirm_then(f"Rerun {r['type']} {r['name']}?", "runtime.control",
                            type=r["type"], name=r["name"], action="rerun", workspace=r.get("workspace"))
 
     def action_pause(self) -> None:
         r = self._selected_resource()
-        if self._refuse() or r is None or r.get("type") not in WORKLOADS:
+        if self.app.refused() or r is None or r.get("type") not in WORKLOADS:
             return
         runtime = str((r.get("status") or {}).get("runtime") or "")
         action = "resume" if "pause" in runtime else "pause"
@@ -369,6 +363,6 @@ class OperationsScreen(Screen):
 
     def action_kill(self) -> None:
         pod = self.pod_table.selected_key
-        if self._refuse() or not pod:
+        if self.app.refused() or not pod:
             return
         self._confirm_then(f"Kill pod {pod}?", "pod.kill", name=pod)
