@@ -39,14 +39,23 @@ class AttachedDepot:
         return str(self.path)
 
     def setup(self) -> tuple[str, ...]:
-        """Statements that make the database visible to a (not yet locked) connection."""
+        """Statements that make the database visible to a (not yet locked) connection. A server's
+        address and credentials go into a temporary DuckDB secret, never into the ATTACH text:
+        engine metadata (`duckdb_databases()`, settings) shows the secret's name, not its values."""
         load = (f"LOAD {quote(self._extension_file())}",) if self.extension else ()
         options = f"TYPE {self.kind}, READ_ONLY" if self.kind != "duckdb" else "READ_ONLY"
-        return (*load, *self.prepare(), f"ATTACH {quote(self.target())} AS {ident(self.alias)} ({options})")
+        fields = self.secret()
+        if fields is None:
+            return (*load, f"ATTACH {quote(self.target())} AS {ident(self.alias)} ({options})")
+        name = ident(self.alias + "_creds")
+        values = ", ".join(f"{k} {v if isinstance(v, int) else quote(str(v))}" for k, v in fields.items()
+                           if v not in (None, ""))
+        return (*load, f"CREATE OR REPLACE TEMPORARY SECRET {name} (TYPE {self.kind}, {values})",
+                f"ATTACH '' AS {ident(self.alias)} ({options}, SECRET {name})")
 
-    def prepare(self) -> tuple[str, ...]:
-        """Statements between loading the extension and attaching (e.g. a credentials secret)."""
-        return ()
+    def secret(self) -> dict[str, str | int | None] | None:
+        """The fields of the secret a server database is attached with (None: a file, by path)."""
+        return None
 
     def _extension_file(self) -> str:
         package, name = self.extension  # type: ignore[misc]
@@ -120,12 +129,11 @@ class PostgresDepot(AttachedDepot):
     extension = ("duckdb-extension-postgres-scanner", "postgres_scanner")
     hidden_schemas = frozenset({"information_schema", "pg_catalog", "pg_toast"})
 
-    def target(self) -> str:
+    def secret(self) -> dict[str, str | int | None]:
         spec = self.spec
-        parts = {"host": spec.get("host", "127.0.0.1"), "port": spec.get("port", 5432),
-                 "dbname": spec["database"], "user": self.credentials.get("username"),
-                 "password": self.credentials.get("password"), "sslmode": spec.get("sslmode")}
-        return " ".join(f"{k}={_libpq(str(v))}" for k, v in parts.items() if v not in (None, ""))
+        return {"HOST": spec.get("host", "127.0.0.1"), "PORT": int(spec.get("port", 5432)),
+                "DATABASE": spec["database"], "USER": self.credentials.get("username"),
+                "PASSWORD": self.credentials.get("password"), "SSLMODE": spec.get("sslmode")}
 
     def describe(self) -> str:
         spec = self.spec
@@ -138,28 +146,13 @@ class MySQLDepot(AttachedDepot):
     extension = ("duckdb-extension-mysql-scanner", "mysql_scanner")
     hidden_schemas = frozenset({"information_schema", "mysql", "performance_schema", "sys"})
 
-    def prepare(self) -> tuple[str, ...]:
+    def secret(self) -> dict[str, str | int | None]:
         spec = self.spec
-        fields = {"HOST": spec.get("host", "127.0.0.1"), "PORT": int(spec.get("port", 3306)),
-                  "DATABASE": spec["database"], "USER": self.credentials.get("username"),
-                  "PASSWORD": self.credentials.get("password")}
-        values = ", ".join(f"{k} {v if isinstance(v, int) else quote(str(v))}" for k, v in fields.items()
-                           if v not in (None, ""))
-        return (f"CREATE OR REPLACE TEMPORARY SECRET {ident(self.alias + '_creds')} (TYPE mysql, {values})",)
-
-    def target(self) -> str:
-        return ""
-
-    def setup(self) -> tuple[str, ...]:
-        load = (f"LOAD {quote(self._extension_file())}",)
-        return (*load, *self.prepare(), f"ATTACH '' AS {ident(self.alias)} (TYPE mysql, READ_ONLY, "
-                f"SECRET {ident(self.alias + '_creds')})")
+        return {"HOST": spec.get("host", "127.0.0.1"), "PORT": int(spec.get("port", 3306)),
+                "DATABASE": spec["database"], "USER": self.credentials.get("username"),
+                "PASSWORD": self.credentials.get("password")}
 
     def describe(self) -> str:
         spec = self.spec
         return f"mysql://{spec.get('host', '127.0.0.1')}:{spec.get('port', 3306)}/{spec['database']}"
 
-
-def _libpq(value: str) -> str:
-    """A libpq connection-string value, quoted."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

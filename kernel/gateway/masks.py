@@ -1,18 +1,20 @@
 """Mask operators and row filters as DuckDB SQL, and the governed derived table that replaces every
 reference to a dataset.
 
-A governed table is ``(SELECT <mask(col)> AS col, … FROM <source_sql> AS gw_source WHERE <filters>)``:
-columns keep their names, order and (where the operator allows) types. With row filters, every output
+A governed table is ``(SELECT <mask(col)> AS col, … FROM "<address>" AS gw_source WHERE <filters>)``:
+columns keep their names, order and (where the operator allows) types. ``"<address>"`` is the
+dataset's address (``dataos://depot:collection/name``), which the engine knows as a view of the
+dataset's source, so the SQL names no file path or connection. With row filters, every output
 column is also gated, ``CASE WHEN <filters> THEN <mask(col)> END``: should the engine ever evaluate
 a user predicate before the policy's WHERE (its optimizer may reorder conjuncts), rows the policy
 hides show only NULLs, so neither results nor error messages can reveal them.
 
 Operators (NULL stays NULL unless noted):
 
-- ``hash``: keyed HMAC-SHA256 of ``CAST(col AS VARCHAR)``, lowercase hex (VARCHAR). The key enters
-  only as the prepared-statement parameters ``$gw_hmac_ipad``/``$gw_hmac_opad`` (RFC 2104 pads,
-  `hmac_params`), never as SQL text, so the SQL can be shown and stored; DuckDB has no ``hmac``,
-  so HMAC is spelled out: ``sha256(opad || unhex(sha256(ipad || encode(value))))``.
+- ``hash``: keyed HMAC-SHA256 of ``CAST(col AS VARCHAR)``, lowercase hex (VARCHAR), computed by the
+  kernel function ``gw_keyed_hash`` (`keyed_hash`) that the engine calls: the key (and the HMAC pads
+  derived from it) stay in the kernel's memory, never in SQL text, a parameter, a setting or
+  anything else a query could select.
 - ``redact``: string columns become the replacement (default ``'#####'``); other types become a
   NULL of the column's type, so comparisons and arithmetic still type-check.
 - ``bucket_number``: the lower bound of the value's bucket, cast to the column type (NULL below the
@@ -30,18 +32,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
 
 from .model import Dataset
 from .policies import Governance
+from .proof import generate, prove, translate
 
-HMAC_PARAMS = ("gw_hmac_ipad", "gw_hmac_opad")
+KEYED_HASH = "gw_keyed_hash"
+"""The engine function behind the ``hash`` mask (see `keyed_hash`); not callable by user SQL."""
 SOURCE_ALIAS = "gw_source"
 """The raw source's alias inside a governed table; user queries may not use this identifier, so a
 column the source lacks fails to bind instead of binding to a relation of the user's."""
+RESERVED = (KEYED_HASH, SOURCE_ALIAS)
 _BLOCK = 64  # SHA-256 block size
 
 _COMPARISONS = {"equals": "=", "not_equals": "<>", "greater_than": ">", "greater_than_equals": ">=",
@@ -49,23 +57,54 @@ _COMPARISONS = {"equals": "=", "not_equals": "<>", "greater_than": ">", "greater
 _DATE_TYPES = exp.DataType.TEMPORAL_TYPES - {exp.DataType.Type.TIME, exp.DataType.Type.TIMETZ}
 
 
-def hmac_params(key: bytes) -> dict[str, bytes]:
-    """The prepared-statement parameters that key ``hash`` masks: HMAC's inner and outer pads."""
+def keyed_hash(key: bytes) -> Callable[[Any], Any]:
+    """The ``hash`` mask as an Arrow-vectorized engine function: HMAC-SHA256 under `key` (RFC 2104,
+    its pads precomputed here, in the kernel) of each value's UTF-8 text, as lowercase hex."""
+    import pyarrow as pa
     block = (hashlib.sha256(key).digest() if len(key) > _BLOCK else key).ljust(_BLOCK, b"\0")
-    return {HMAC_PARAMS[0]: bytes(b ^ 0x36 for b in block), HMAC_PARAMS[1]: bytes(b ^ 0x5C for b in block)}
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+
+    def digest(values: Any) -> Any:
+        out = []
+        for value in values.to_pylist():
+            if value is None:
+                out.append(None)
+                continue
+            h = inner.copy()
+            h.update(value.encode())
+            o = outer.copy()
+            o.update(h.digest())
+            out.append(o.hexdigest())
+        return pa.array(out, pa.string())
+
+    return digest
 
 
-def governed_sql(dataset: Dataset, governance: Governance) -> str:
-    """``SELECT … FROM source WHERE …`` for `dataset` under `governance`, in DuckDB SQL."""
-    spec = json.dumps([dataset.source_sql, list(dataset.columns.items()),
+def view_name(dataset: Dataset) -> str:
+    """The name the engine knows a dataset's raw source by: its address."""
+    return dataset.address
+
+
+@dataclass(frozen=True)
+class GovernedTable:
+    """A governed table's query as a tree and as the engine SQL proven to parse back to it. Shared
+    by every plan that uses it: read-only."""
+    tree: exp.Select
+    sql: str
+
+
+def governed_table(dataset: Dataset, governance: Governance) -> GovernedTable:
+    """``SELECT … FROM "<address>" AS gw_source WHERE …`` for `dataset` under `governance`."""
+    spec = json.dumps([view_name(dataset), list(dataset.columns.items()),
                        {column: mask for column, (_, mask) in governance.masks.items()},
                        [filters for _, filters in governance.filters]], sort_keys=True)
-    return _governed_sql(spec)
+    return _governed_table(spec)
 
 
 @lru_cache(maxsize=1024)
-def _governed_sql(spec: str) -> str:
-    source_sql, columns, masks, filter_lists = json.loads(spec)
+def _governed_table(spec: str) -> GovernedTable:
+    view, columns, masks, filter_lists = json.loads(spec)
     by_lower = {name.lower(): name for name, _ in columns}
     condition = " AND ".join(_filter_sql(f, by_lower) for filters in filter_lists for f in filters)
     outputs = []
@@ -74,9 +113,12 @@ def _governed_sql(spec: str) -> str:
         if condition:
             value = f"CASE WHEN {condition} THEN {value} END"
         outputs.append(f"{value} AS {_ident(name)}")
-    sql = (f"SELECT {', '.join(outputs)} FROM {source_sql} AS {_ident(SOURCE_ALIAS)}"
+    sql = (f"SELECT {', '.join(outputs)} FROM {_ident(view)} AS {_ident(SOURCE_ALIAS)}"
            + (f" WHERE {condition}" if condition else ""))
-    return sqlglot.parse_one(sql, read="duckdb").sql("duckdb", identify=True)
+    tree = translate(sqlglot.parse_one(sql, read="duckdb"))  # as the engine's SQL reads back
+    text = generate(tree)
+    prove(text, tree)
+    return GovernedTable(tree, text)
 
 
 def _mask_sql(column: str, data_type: exp.DataType | None, mask: dict) -> str:
@@ -84,8 +126,7 @@ def _mask_sql(column: str, data_type: exp.DataType | None, mask: dict) -> str:
     params = mask.get(op, {})
     typed_null = f"CAST(NULL AS {data_type.sql('duckdb')})" if data_type else "NULL"
     if op == "hash":
-        ipad, opad = (f"${name}" for name in HMAC_PARAMS)
-        return f"sha256({opad} || unhex(sha256({ipad} || encode(CAST({column} AS VARCHAR)))))"
+        return f"{KEYED_HASH}(CAST({column} AS VARCHAR))"
     if op == "redact":
         if data_type and data_type.is_type(*exp.DataType.TEXT_TYPES):
             return f"CASE WHEN {column} IS NULL THEN NULL ELSE {_literal(params['replacement'])} END"

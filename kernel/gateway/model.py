@@ -10,13 +10,13 @@ _PLAIN_NAME = re.compile(r"[A-Za-z_][\w$-]*")
 @dataclass(frozen=True)
 class Dataset:
     """One table as the catalog knows it: SQL name ``depot.collection.name``, its columns (DuckDB type
-    names, in table order), column tags, and the engine expression that reads the raw table."""
+    names, in table order) and column tags. The engine reads its raw rows from a view named by its
+    address (`masks.view_name`)."""
 
     depot: str
     collection: str
     name: str
     columns: dict[str, str]
-    source_sql: str
     column_tags: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @property
@@ -26,14 +26,15 @@ class Dataset:
 
 @dataclass(frozen=True)
 class Plan:
-    """A governed query, ready for the engine: run ``sql`` with ``params`` (the keyed-hash pads, never
-    shown to anyone). ``sql`` holds no secret and may be shown and stored in history."""
+    """A governed query, ready for the engine: ``sql`` is proven to parse back to exactly the one
+    statement that was authorized. It names datasets by address (views the engine defines), holds
+    no secret and may be shown and stored in history. ``hashed``: it calls the keyed-hash function."""
 
     sql: str
     datasets: tuple[str, ...]
     policies: tuple[str, ...]
     masked: dict[str, str]
-    params: dict[str, bytes] = field(default_factory=dict)
+    hashed: bool = False
 
 
 class GatewayError(Exception):

@@ -1,12 +1,16 @@
 """The Gateway planner: user SQL in any dialect in, one governed DuckDB query out. Pure: no I/O.
 
-1. Parse with sqlglot; exactly one statement, and it must be a query.
+1. Parse with sqlglot; exactly one statement, and it must be a query. Translate it: generate its
+   DuckDB SQL and parse that back (`proof.translate`); what follows checks *that* tree, the query
+   as the engine will read it, whatever the translation echoed.
 2. Walk the whole tree: every function is on the allowlist; no nested statement, ``SELECT … INTO``
-   or query parameter; every relation is a CTE in scope or resolves to a `Dataset`.
+   or query parameter; no free text that would be written out unquoted unless it is a plain word;
+   every relation is a CTE in scope or resolves to a `Dataset`.
 3. ``can_select`` each dataset; work out the user's masks and row filters per dataset.
-4. Replace every dataset reference with its governed derived table (`masks.governed_sql`),
+4. Replace every dataset reference with its governed derived table (`masks.governed_table`),
    keeping the alias (or the table's own name), so everything the query does sees masked values.
-5. Generate DuckDB SQL: identifiers quoted, comments dropped.
+5. Generate DuckDB SQL (identifiers quoted, comments dropped) and prove it parses back to exactly
+   the governed tree (`proof.prove`).
 
 CTE scoping follows DuckDB and errs towards "dataset": a CTE is visible in the CTEs after it and in
 the rest of its query, and (``WITH RECURSIVE``, UNION bodies only) in its own recursive branch.
@@ -21,10 +25,11 @@ from collections.abc import Callable, Sequence
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
-from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
+from sqlglot.errors import ParseError, TokenError, UnsupportedError
 
+from . import proof
 from .functions import function_name, is_allowed
-from .masks import SOURCE_ALIAS, governed_sql, hmac_params
+from .masks import RESERVED, governed_table
 from .model import Dataset, GatewayError, Plan, shown
 from .policies import DataPolicy, Governance, govern
 
@@ -36,23 +41,25 @@ _STATEMENTS = (exp.DML, exp.DDL, exp.Command, exp.Drop, exp.Alter, exp.Set, exp.
                exp.Show, exp.Transaction, exp.Commit, exp.Rollback, exp.Attach, exp.Detach, exp.Install,
                exp.Summarize, exp.Export, exp.Analyze, exp.Cache, exp.Uncache, exp.Refresh, exp.Kill, exp.LoadData,
                exp.Grant, exp.Revoke, exp.Comment, exp.Declare, exp.TruncateTable)
-_FORBIDDEN = (*_STATEMENTS, exp.Into, exp.Placeholder, exp.Parameter, exp.SessionParameter)
+_FORBIDDEN = (*_STATEMENTS, exp.Into, exp.Placeholder, exp.Parameter, exp.SessionParameter,
+              exp.ByteString)  # E'…' strings: their escapes are read differently by different tokenizers
 _TABLE_ARGS = frozenset({"this", "db", "catalog", "alias", "pivots", "sample", "joins", "laterals"})
-_MIN_KEY = 16
 _DIALECT = re.compile(r"[a-z][a-z0-9_]*")
 
 
 def plan(sql: str, *, dialect: str = "duckdb", resolve: Resolver, can_select: Callable[[Dataset], bool],
-         policies: Sequence[DataPolicy], user_tags: frozenset[str], hash_key: bytes,
+         policies: Sequence[DataPolicy], user_tags: frozenset[str],
          default_depot: str | None = None, default_collection: str | None = None) -> Plan:
     """Plan `sql` for a user: raise `GatewayError` (EINVAL, EACCES) or return the governed `Plan`.
 
     `resolve(name, collection, depot)` maps a table reference (missing parts filled from the defaults)
-    to a dataset or None; `hash_key` keys the ``hash`` mask (at least 16 bytes)."""
-    if len(hash_key) < _MIN_KEY:
-        raise ValueError(f"hash_key must be at least {_MIN_KEY} bytes")
+    to a dataset or None."""
+    if "\0" in sql:
+        raise GatewayError("EINVAL", "the query contains a NUL character")
     try:
-        tree = _parse(sql, dialect)
+        tree = proof.translate(_parse(sql, dialect))
+        if not isinstance(tree, _QUERIES):
+            raise GatewayError("EACCES", f"{_statement_name(tree)} is not allowed: only queries are")
         walk = _Walk(resolve, default_depot, default_collection)
         walk.visit(tree, frozenset())
         datasets: dict[str, Dataset] = {}
@@ -64,17 +71,19 @@ def plan(sql: str, *, dialect: str = "duckdb", resolve: Resolver, can_select: Ca
         rules = {address: govern(dataset, policies, user_tags) for address, dataset in datasets.items()}
         masked = _masked_outputs(tree, walk.tables, rules)
         _unqualify_columns(tree, walk.tables)
+        spliced: dict[int, exp.Expression] = {}
         for node, dataset in walk.tables:
-            node.replace(_governed(node, dataset, rules[dataset.address]))
-        out = tree.sql(dialect="duckdb", copy=False, identify=True, comments=False,
-                       unsupported_level=ErrorLevel.RAISE)
+            node.replace(_governed(node, dataset, rules[dataset.address], spliced))
+        try:
+            out = proof.generate(tree)
+        except UnsupportedError:
+            raise GatewayError("EINVAL", "the query uses syntax the engine does not support") from None
+        proof.prove(out, tree, spliced)
     except RecursionError:
         raise GatewayError("EINVAL", "the query is nested too deeply") from None
-    except UnsupportedError:
-        raise GatewayError("EINVAL", "the query uses syntax the engine does not support") from None
     hashed = any(mask["operator"] == "hash" for rule in rules.values() for _, mask in rule.masks.values())
     applied = sorted(set().union(*(rule.policies for rule in rules.values())))
-    return Plan(out, tuple(datasets), tuple(applied), masked, hmac_params(hash_key) if hashed else {})
+    return Plan(out, tuple(datasets), tuple(applied), masked, hashed)
 
 
 def _parse(sql: str, dialect: str) -> exp.Expression:
@@ -86,6 +95,8 @@ def _parse(sql: str, dialect: str) -> exp.Expression:
         raise GatewayError("EINVAL", f"unknown SQL dialect {shown(dialect)}") from None
     try:
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+    except RecursionError:
+        raise
     except ParseError as e:
         error = e.errors[0] if e.errors else {}
         position = (error["line"], error["col"]) if error.get("line") else None
@@ -95,6 +106,8 @@ def _parse(sql: str, dialect: str) -> exp.Expression:
         position = _token_error_position(sql, dialect)
         raise GatewayError("EINVAL", "syntax error (unterminated string, identifier or comment?)"
                            + (" at line {}, column {}".format(*position) if position else ""), position) from None
+    except Exception:  # sqlglot tripping over input it cannot model
+        raise GatewayError("EINVAL", "the query uses syntax that cannot be parsed") from None
     if not statements:
         raise GatewayError("EINVAL", "no statement")
     for statement in statements:
@@ -105,6 +118,9 @@ def _parse(sql: str, dialect: str) -> exp.Expression:
                                          "(SELECT, VALUES, WITH … SELECT) are")
     if len(statements) > 1:
         raise GatewayError("EINVAL", f"one statement expected, got {len(statements)}")
+    forbidden = statements[0].find(*_FORBIDDEN)  # named as written, before translation reshapes it
+    if forbidden is not None:
+        raise GatewayError("EACCES", f"{_statement_name(forbidden)} is not allowed")
     return statements[0]
 
 
@@ -142,6 +158,7 @@ class _Walk:
         self.tables: list[tuple[exp.Table, Dataset]] = []
 
     def visit(self, node: exp.Expression, ctes: frozenset[str]) -> None:
+        proof.check_text(node)
         if isinstance(node, exp.Func):
             if not is_allowed(node):
                 raise GatewayError("EACCES", f"function {function_name(node)} is not allowed")
@@ -149,8 +166,12 @@ class _Walk:
             raise GatewayError("EACCES", f"{_statement_name(node)} is not allowed")
         elif isinstance(node, exp.Table):
             self._table(node, ctes)
-        elif isinstance(node, exp.Identifier) and node.name.lower() == SOURCE_ALIAS:
-            raise GatewayError("EACCES", f"the name {SOURCE_ALIAS} is reserved")
+        elif isinstance(node, exp.Pivot) and node.this is not None and not node.args.get("unpivot") and \
+                not all(isinstance(on, exp.In) for on in node.expressions):
+            # DuckDB runs a PIVOT without IN lists as two statements (the first creates a type)
+            raise GatewayError("EINVAL", "a PIVOT needs the values to pivot on: PIVOT … ON column IN (…)")
+        elif isinstance(node, exp.Identifier) and node.name.lower() in RESERVED:
+            raise GatewayError("EACCES", f"the name {node.name.lower()} is reserved")
         with_ = node.args.get("with_")
         if with_ is not None:
             ctes = self._with(with_, ctes)
@@ -203,10 +224,15 @@ def _fold(name: str) -> str:
     return name.encode().lower().decode()
 
 
-def _governed(node: exp.Table, dataset: Dataset, rule: Governance) -> exp.Subquery:
+def _governed(node: exp.Table, dataset: Dataset, rule: Governance,
+              spliced: dict[int, exp.Expression]) -> exp.Subquery:
     """The derived table replacing `node`: aliased as the user wrote it, or by the table's own name.
-    Its body is the finished, cached SQL text of `masks.governed_sql`, spliced in as a verbatim node."""
-    sub = exp.Subquery(this=exp.Var(this=governed_sql(dataset, rule)))
+    Its body is the governed table's proven SQL text as a verbatim node; `spliced` maps that node
+    to the tree the text stands for, so the final proof compares the whole query."""
+    governed = governed_table(dataset, rule)
+    body = exp.Var(this=governed.sql)
+    spliced[id(body)] = governed.tree
+    sub = exp.Subquery(this=body)
     sub.set("alias", node.args.get("alias") or exp.TableAlias(this=node.this.copy()))
     for key in ("pivots", "sample", "joins", "laterals"):
         if node.args.get(key):

@@ -25,6 +25,7 @@ from ..depot.registry import Depots
 from ..minerva.clusters import Cluster
 from ..minerva.duckdb_engine import Query
 from ..store import Database, now
+from .masks import KEYED_HASH, keyed_hash
 from .model import Dataset, GatewayError
 from .plan import plan
 from .policies import DataPolicy, PolicyError, parse_data_policy
@@ -54,7 +55,7 @@ class Gateway:
         self.running: dict[str, tuple[str, Query | None, str, float]] = {}  # id -> (user, query, sql, started)
         self._cancelled: dict[str, bool] = {}  # ids cancelled before their engine started
         self._lock = threading.Lock()
-        self._key = _key(state_dir / "gateway.key")
+        self._hash = keyed_hash(_key(state_dir / "gateway.key"))  # the key lives on in this closure only
 
     # --- data policies, fed by Poros -----------------------------------------------------------
 
@@ -133,7 +134,7 @@ class Gateway:
         try:
             try:
                 governed = plan(sql, dialect=dialect, resolve=self._resolve, can_select=caller.can_select,
-                                policies=list(self.policies.values()), user_tags=caller.tags, hash_key=self._key,
+                                policies=list(self.policies.values()), user_tags=caller.tags,
                                 default_depot=depot, default_collection=collection)
             except GatewayError as e:
                 raise SyscallError(e.code, e.message, **({"position": list(e.position)} if e.position else {}))
@@ -142,11 +143,14 @@ class Gateway:
             for address in addresses:
                 cluster.check_depot(address.depot)
             directories = sorted({d for a in addresses for d in self.depots.get(a.depot).allowed_directories()})
-            setup = tuple(s for a in addresses
-                          for s in self.depots.source(a.depot, a.collection or "", a.dataset or "").setup)
+            sources = {address: self.depots.source(a.depot, a.collection or "", a.dataset or "")  # views by address
+                       for address, a in zip(governed.datasets, addresses)}
+            setup = tuple(s for source in sources.values() for s in source.setup)
             limits = replace(cluster.limits, timeout=timeout or 300.0)
             run.governed = governed
-            run.query = Query(governed.sql, directories, limits, params=governed.params, setup=setup)
+            run.query = Query(governed.sql, directories, limits, setup=setup,
+                              views={address: source.sql for address, source in sources.items()},
+                              functions={KEYED_HASH: self._hash} if governed.hashed else None)
             with self._lock:
                 self.running[run.id] = (caller.id, run.query, sql, self.running[run.id][3])
                 cancelled = self._cancelled.pop(run.id, None)
@@ -162,14 +166,13 @@ class Gateway:
         if not depot or not collection:
             return None
         try:
-            source = self.depots.source(depot, collection, name)
             columns = self.depots.columns(depot, collection, name)
         except SyscallError as e:
             if e.code == "ENOENT":
                 return None  # not a dataset: the Gateway refuses the relation by name
             raise  # a depot that is down says so (EUNAVAIL), it does not vanish
         address = f"dataos://{depot}:{collection}/{name}"
-        return Dataset(depot, collection, name, columns, source.sql, self.tags_of(address))
+        return Dataset(depot, collection, name, columns, self.tags_of(address))
 
     def cancel(self, query_id: str, user: str, operator: bool) -> dict[str, Any]:
         with self._lock:

@@ -331,7 +331,7 @@ class _Engine:
             raise SyscallError("ECANCELED", "the scan was cancelled")
         if self.expired:
             raise self._late()
-        self.query.sql, self.query.params = sql, {}
+        self.query.sql = sql
         try:
             self.query.run()
             return self.query.fetchmany(-1)

@@ -120,7 +120,7 @@ def _governance(call: Call, urn: str, aspects: dict[str, Any] | None = None) -> 
     depot, _, rest = urn.removeprefix("dataos://").partition(":")
     collection, _, name = rest.partition("/")
     tags = {c: frozenset(t) for c, t in (aspects.get("tags") or {}).get("columns", {}).items()}
-    return govern(Dataset(depot, collection, name, columns, "", tags),
+    return govern(Dataset(depot, collection, name, columns, tags),
                   list(call.kernel.gateway.policies.values()), call.caller.tags)
 
 

@@ -1,13 +1,17 @@
 """The embedded DuckDB engine: one locked-down connection per query.
 
-Before user SQL runs: file access only below the depots' directories (`allowed_directories`
-with `enable_external_access = false`), no extension installed or loaded on the fly, memory
-and thread limits, then `lock_configuration` so the query cannot undo any of it. A query past
-its timeout, or cancelled, is interrupted.
+Before user SQL runs: the depots' own statements (a read-only ATTACH, a credentials secret),
+one view per dataset named by its address, the kernel's functions (the keyed hash), then file
+access only below the depots' directories (`allowed_directories` with `enable_external_access =
+false`), no extension installed or loaded on the fly, memory and thread limits, and
+`lock_configuration` so the query cannot undo any of it. The query itself must be exactly one
+SELECT statement as DuckDB's own parser reads it. A query past its timeout, or cancelled, is
+interrupted.
 """
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -25,9 +29,12 @@ class Limits:
 class Query:
     """One running query: `result()` waits for it, `cancel()` interrupts it."""
 
-    def __init__(self, sql: str, allowed_directories: list[str], limits: Limits,
-                 params: dict[str, Any] | None = None, setup: tuple[str, ...] = ()) -> None:
-        """`setup` runs before the lockdown (the depots' own statements, never user SQL)."""
+    def __init__(self, sql: str, allowed_directories: list[str], limits: Limits, setup: tuple[str, ...] = (),
+                 views: dict[str, str] | None = None, functions: dict[str, Callable[[Any], Any]] | None = None
+                 ) -> None:
+        """`setup` runs before the lockdown (the depots' own statements, never user SQL); `views`
+        maps a view name to the table expression it reads; `functions` are VARCHAR -> VARCHAR
+        Arrow functions the query may call."""
         import duckdb
         self._duckdb = duckdb
         self.con = duckdb.connect(config={"autoload_known_extensions": False, "autoinstall_known_extensions": False})
@@ -38,6 +45,10 @@ class Query:
             except duckdb.Error as e:  # the source is down or refuses us; its text may carry a connection string
                 self.con.close()
                 raise SyscallError("EUNAVAIL", f"a depot's source could not be opened ({type(e).__name__})") from None
+        for name, source in (views or {}).items():
+            self.con.execute(f"CREATE TEMPORARY VIEW {_ident(name)} AS SELECT * FROM {source}")
+        for name, function in (functions or {}).items():
+            self.con.create_function(name, function, ["VARCHAR"], "VARCHAR", type="arrow", side_effects=False)
         if limits.memory:
             self.con.execute("SET memory_limit = $m", {"m": limits.memory})
         if limits.threads:
@@ -45,7 +56,6 @@ class Query:
         self.con.execute("SET enable_external_access = false")
         self.con.execute("SET lock_configuration = true")
         self.sql = sql
-        self.params = params or {}
         self.limits = limits
         self.cancelled = False
         self.timed_out = False
@@ -67,7 +77,15 @@ class Query:
             self._timer.daemon = True
             self._timer.start()
         with self._errors():
-            return self.con.execute(self.sql, self.params) if self.params else self.con.execute(self.sql)
+            return self.con.execute(self._one_select())
+
+    def _one_select(self) -> Any:
+        """`sql` as exactly one SELECT statement, as DuckDB's own parser reads it."""
+        statements = self.con.extract_statements(self.sql)
+        if len(statements) != 1 or statements[0].type != self._duckdb.StatementType.SELECT:
+            raise SyscallError("EINVAL", f"the engine runs exactly one query, not {len(statements)} statements"
+                               if len(statements) != 1 else "the engine runs queries only")
+        return statements[0]
 
     def fetchmany(self, n: int) -> list[tuple]:
         with self._errors():
@@ -102,3 +120,7 @@ class Query:
         if self._timer is not None:
             self._timer.cancel()
         self.con.close()
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

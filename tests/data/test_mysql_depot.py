@@ -1,22 +1,16 @@
 """A MySQL depot against the local MariaDB server (skipped, saying why, where none answers)."""
 from __future__ import annotations
 
-import socket
 import subprocess
 import uuid
 
 import pytest
 
+from lakekit import answers
 from syscalls import connect
 
 
-def _server() -> bool:
-    with socket.socket() as s:
-        s.settimeout(1)
-        return s.connect_ex(("127.0.0.1", 3306)) == 0
-
-
-pytestmark = pytest.mark.skipif(not _server(), reason="no MySQL/MariaDB server answers on 127.0.0.1:3306")
+pytestmark = pytest.mark.skipif(not answers(3306), reason="no MySQL/MariaDB server answers on 127.0.0.1:3306")
 
 
 def mysql(sql: str) -> None:

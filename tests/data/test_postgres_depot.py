@@ -1,28 +1,16 @@
 """A PostgreSQL depot against the local server (skipped, saying why, where none answers)."""
 from __future__ import annotations
 
-import socket
-import subprocess
 import uuid
 
 import pytest
 
+from lakekit import answers, psql
 from syscalls import connect
 from syscalls.errors import SyscallError
 
 
-def _server() -> bool:
-    with socket.socket() as s:
-        s.settimeout(1)
-        return s.connect_ex(("127.0.0.1", 5432)) == 0
-
-
-pytestmark = pytest.mark.skipif(not _server(), reason="no PostgreSQL server answers on 127.0.0.1:5432")
-
-
-def psql(sql: str) -> None:
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1", "-c", sql],
-                   check=True, capture_output=True, timeout=30)
+pytestmark = pytest.mark.skipif(not answers(5432), reason="no PostgreSQL server answers on 127.0.0.1:5432")
 
 
 @pytest.fixture

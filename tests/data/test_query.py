@@ -5,41 +5,16 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from syscalls import connect
-from syscalls.client import Client
+from lakekit import as_user, emails, governed_lake
 from syscalls.errors import SyscallError
 
-EMAILS = [f"person{i}@example.com" for i in range(1000)]
+EMAILS = emails(1000)
 
 
 @pytest.fixture
 def k(tmp_path):
-    lake = tmp_path / "lake"
-    (lake / "hr").mkdir(parents=True)
-    duckdb.sql(f"COPY (SELECT i AS id, 'person' || i || '@example.com' AS email, "
-               f"CASE WHEN i % 2 = 0 THEN 'EU' ELSE 'US' END AS region FROM range(1000) t(i)) "
-               f"TO '{lake}/hr/employees.parquet' (FORMAT parquet)")
-    with connect(f"embedded://{tmp_path / 'state'}") as c:
-        c.resource.apply(manifests=[
-            {"name": "lake", "version": "v1", "type": "depot", "depot": {"type": "file", "file": {"path": str(lake)}}},
-            {"name": "mask-email", "version": "v1", "type": "policy", "policy": {"data": {
-                "type": "mask", "priority": 40, "dataset_id": "lake.hr.employees",
-                "selector": {"user": {"match": "any", "tags": ["roles:id:analyst"]}, "column": {"names": ["email"]}},
-                "mask": {"operator": "hash", "hash": {"algo": "sha256"}}}}},
-            {"name": "eu-only", "version": "v1", "type": "policy", "policy": {"data": {
-                "type": "filter", "priority": 50, "dataset_id": "lake.hr.employees",
-                "selector": {"user": {"match": "any", "tags": ["roles:id:analyst"]}},
-                "filters": [{"column": "region", "operator": "equals", "value": "EU"}]}}},
-            {"name": "analysts-select", "version": "v1", "type": "policy", "policy": {"access": {
-                "subjects": {"tags": [["roles:id:analyst"]]}, "predicates": ["select"],
-                "objects": {"paths": ["dataos://lake:hr/*"]}}}}])
-        c.user.create(name="ana", tags=["roles:id:analyst"])
-        c.user.create(name="bob", tags=["roles:id:intern"])
+    with governed_lake(tmp_path, 1000) as c:
         yield c
-
-
-def as_user(k, name):
-    return Client(k.transport, k.user.apikey.create(user=name)["token"])
 
 
 def test_the_operator_sees_raw_rows(k):
@@ -99,7 +74,7 @@ def test_history_records_who_what_and_which_policies(k):
         ana.query.execute(sql="drop table x")
     mine = ana.query.history()
     assert [(h["user"], h["errno"]) for h in mine] == [("ana", "EACCES"), ("ana", None)]
-    assert mine[1]["policies"] == ["eu-only", "mask-email"] and "read_parquet" in mine[1]["rewritten"].lower()
+    assert mine[1]["policies"] == ["eu-only", "mask-email"] and "dataos://lake:hr/employees" in mine[1]["rewritten"]
     with pytest.raises(SyscallError) as e:
         ana.query.history(user="root")  # someone else's: not without read on /gateway/history
     assert e.value.code == "EACCES"

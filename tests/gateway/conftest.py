@@ -1,8 +1,10 @@
 """A small governed world for Gateway tests: raw tables on a locked-down in-memory DuckDB, the
 datasets and data policies over them, and helpers to plan and run queries as a test user.
 
-The engine also holds the raw tables under the datasets' own unqualified names (``employees`` …):
-a table reference that escaped the rewrite would read raw rows, and the leak checks would see it.
+As in the kernel, the engine knows each dataset's raw rows as a view named by its address, and the
+keyed hash as a function of the engine's own. It also holds the raw tables under the datasets' own
+unqualified names (``employees`` …): a table reference that escaped the rewrite would read raw
+rows, and the leak checks would see it.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import duckdb
 import pytest
 
 from kernel.gateway import DataPolicy, Dataset, GatewayError, Plan, parse_data_policy, plan
+from kernel.gateway.masks import KEYED_HASH, keyed_hash, view_name
 
 HASH_KEY = b"gateway-test-key-0123456789abcdef"
 USER_TAGS = frozenset({"users:id:alice", "roles:id:user"})
@@ -95,35 +98,55 @@ class World:
         for setting in ("enable_external_access = false", "autoload_known_extensions = false",
                         "autoinstall_known_extensions = false", "lock_configuration = true"):
             self.con.execute(f"SET {setting}")
+        self.key = None
+        self.use_key(HASH_KEY)
         self.datasets = {
             ("hr", "people", "employees"): Dataset(
-                "hr", "people", "employees", dict(EMPLOYEE_COLUMNS), '"memory"."main"."employees"',
+                "hr", "people", "employees", dict(EMPLOYEE_COLUMNS),
                 {"name": frozenset({"PII.Name"}), "email": frozenset({"PII.Email"}),
                  "phone": frozenset({"PII.PhoneNumber"}), "ssn": frozenset({"PII.SocialSecurityNumber"}),
                  "dob": frozenset({"PII.DateOfBirth"})}),
             ("hr", "people", "departments"): Dataset(
                 "hr", "people", "departments", {"id": "INTEGER", "name": "VARCHAR", "manager_email": "VARCHAR"},
-                '"memory"."main"."departments"', {"manager_email": frozenset({"PII.Email"})}),
+                {"manager_email": frozenset({"PII.Email"})}),
             ("shop", "sales", "orders"): Dataset(
                 "shop", "sales", "orders", {"id": "INTEGER", "employee_id": "INTEGER", "amount": "DOUBLE",
-                                            "card": "VARCHAR"},
-                f"read_parquet('{parquet}')", {"card": frozenset({"PII.CreditCard"})}),
-            ("hr", "secret", "payroll"): Dataset(
-                "hr", "secret", "payroll", {"id": "INTEGER"}, '"memory"."main"."employees"'),
+                                            "card": "VARCHAR"}, {"card": frozenset({"PII.CreditCard"})}),
+            ("hr", "secret", "payroll"): Dataset("hr", "secret", "payroll", {"id": "INTEGER"}),
         }
+        for (_, _, name), dataset in self.datasets.items():
+            self.expose(dataset, f"read_parquet('{parquet}')" if name == "orders" else
+                        '"memory"."main"."employees"' if name == "payroll" else f'"memory"."main"."{name}"')
+
+    def expose(self, dataset: Dataset, source: str) -> None:
+        """Let the engine read `dataset` from `source`, as the kernel's engine views do."""
+        name = view_name(dataset).replace('"', '""')
+        self.con.execute(f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM {source}')
+
+    def use_key(self, key: bytes) -> None:
+        """Key the engine's keyed hash with `key`."""
+        if key != self.key:
+            if self.key is not None:
+                self.con.remove_function(KEYED_HASH)
+            self.con.create_function(KEYED_HASH, keyed_hash(key), ["VARCHAR"], "VARCHAR", type="arrow",
+                                     side_effects=False)
+            self.key = key
 
     def resolve(self, name: str, collection: str | None, depot: str | None) -> Dataset | None:
         return self.datasets.get(((depot or "").lower(), (collection or "").lower(), name.lower()))
 
     def plan(self, sql: str, **overrides: Any) -> Plan:
         args: dict[str, Any] = {"resolve": self.resolve, "can_select": lambda d: d.collection != "secret",
-                                "policies": POLICIES, "user_tags": USER_TAGS, "hash_key": HASH_KEY,
+                                "policies": POLICIES, "user_tags": USER_TAGS,
                                 "default_depot": "hr", "default_collection": "people"}
         return plan(sql, **{**args, **overrides})
 
-    def run(self, sql: str, **overrides: Any) -> list[tuple]:
+    def run(self, sql: str, key: bytes = HASH_KEY, **overrides: Any) -> list[tuple]:
         p = self.plan(sql, **overrides)
-        return self.con.execute(p.sql, p.params).fetchall()
+        self.use_key(key)
+        statements = self.con.extract_statements(p.sql)
+        assert len(statements) == 1  # what the engine insists on
+        return self.con.execute(statements[0]).fetchall()
 
     def refusal(self, sql: str, **overrides: Any) -> GatewayError:
         with pytest.raises(GatewayError) as info:

@@ -81,7 +81,6 @@ ALLOWED = [
      None),
     ("cte names fold ascii case", 'WITH "Employees" AS (SELECT 1 AS x) SELECT * FROM employees',
      lambda rows: rows == [(1,)]),
-    ("dynamic pivot over hashed columns", "SELECT * FROM (PIVOT employees ON region USING count(*))", ERROR),
     ("pivot", "SELECT * FROM employees PIVOT (count(*) FOR region IN ('EU', 'US'))", None),
     ("sample", "SELECT email FROM employees USING SAMPLE 100%", None),
     ("parquet source", "SELECT * FROM shop.sales.orders", None),
@@ -142,6 +141,8 @@ FORBIDDEN = [
     ("summarize as a table", "SELECT * FROM (SUMMARIZE employees)", "EACCES", "SUMMARIZE"),
     ("export database", "EXPORT DATABASE '/tmp/x'", "EINVAL", "syntax error"),
     ("select into", "SELECT * INTO x FROM employees", "EACCES", "INTO"),
+    ("dynamic pivot (two engine statements)", "SELECT * FROM (PIVOT employees ON region USING count(*))", "EINVAL",
+     "IN (…)"),
     ("dml in a cte", ("WITH x AS (DELETE FROM employees RETURNING *) SELECT * FROM x", "postgres"), "EACCES", "DELETE"),
     ("stacked statements", "SELECT 1; DROP TABLE employees", "EACCES", "DROP"),
     ("stacked queries", "SELECT 1; SELECT * FROM employees", "EINVAL", "one statement"),
@@ -236,7 +237,7 @@ def test_allowed_queries_never_show_protected_values(world, sql, dialect, expect
     p = world.plan(sql, dialect=dialect)
     assert set(world.leaks(p.sql)) <= set(world.leaks(sql))  # only what the query itself spells out
     try:
-        rows = world.con.execute(p.sql, p.params).fetchall()
+        rows = world.con.execute(p.sql).fetchall()
     except duckdb.Error as e:
         assert world.leaks(str(e)) == [], str(e)
         assert expect == ERROR, str(e)

@@ -18,7 +18,7 @@ ROWS = [
     (4, "", -3, dt.date(2024, 1, 1), dt.datetime(2024, 1, 1), -1.0),
 ]
 COLUMNS = {"id": "INTEGER", "s": "VARCHAR", "n": "INTEGER", "d": "DATE", "ts": "TIMESTAMP", "x": "DOUBLE"}
-GOLDEN = Dataset("lab", "gold", "golden", COLUMNS, '"memory"."main"."golden"')
+GOLDEN = Dataset("lab", "gold", "golden", COLUMNS)
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +26,7 @@ def lab(world):
     world.con.execute("CREATE OR REPLACE TABLE golden (id INTEGER, s VARCHAR, n INTEGER, d DATE, ts TIMESTAMP, "
                       "x DOUBLE)")
     world.con.executemany("INSERT INTO golden VALUES (?, ?, ?, ?, ?, ?)", ROWS)
+    world.expose(GOLDEN, '"memory"."main"."golden"')
     return world
 
 
@@ -34,9 +35,9 @@ def masked(lab, column: str, mask: dict, select: str | None = None, tags: dict |
     """`select` (default: the column) per row, ordered by id, with `mask` on `column`."""
     policy = parse_data_policy("m", {"type": "mask", "priority": 1, "selector": {
         "user": {"tags": ["roles:id:user"]}, "column": {"names": [column]}}, "mask": mask})
-    dataset = Dataset("lab", "gold", "golden", COLUMNS, GOLDEN.source_sql, tags or {})
+    dataset = Dataset("lab", "gold", "golden", COLUMNS, tags or {})
     rows = lab.run(f"SELECT {select or column} FROM golden ORDER BY id", resolve=lambda *_: dataset,
-                   policies=[policy], **({"hash_key": key} if key else {}))
+                   policies=[policy], **({"key": key} if key else {}))
     return [row[0] for row in rows]
 
 
@@ -129,7 +130,7 @@ def test_pass_through_beats_a_pii_default_when_its_priority_is_lower(lab):
 
 
 def test_pii_tags_mask_by_default(lab):
-    dataset = Dataset("lab", "gold", "golden", COLUMNS, GOLDEN.source_sql,
+    dataset = Dataset("lab", "gold", "golden", COLUMNS,
                       {"s": frozenset({"PII.Email"}), "d": frozenset({"PII.DateOfBirth"}),
                        "n": frozenset({"PII.Income"})})
     rows = lab.run("SELECT s, d, n FROM golden ORDER BY id", resolve=lambda *_: dataset, policies=[])

@@ -38,13 +38,14 @@ def test_masked_outputs_are_best_effort(world, sql, masked):
     assert set(world.plan(sql).masked) == masked
 
 
-def test_the_hash_key_never_appears_in_the_sql(world):
+def test_the_hash_key_is_never_part_of_the_query(world):
+    """The keyed hash is an engine function that holds the key; the SQL only calls it."""
     p = world.plan("SELECT email FROM employees")
-    assert set(p.params) == {"gw_hmac_ipad", "gw_hmac_opad"}
-    for secret in (world.HASH_KEY, *p.params.values()):
-        assert secret.hex() not in p.sql.lower() and secret.decode("latin-1") not in p.sql
+    assert p.hashed and "gw_keyed_hash(" in p.sql.lower()
+    assert world.HASH_KEY.hex() not in p.sql.lower() and world.HASH_KEY.decode("latin-1") not in p.sql
     reader = frozenset({"roles:id:pii-reader"})
-    assert world.plan("SELECT id FROM employees", user_tags=reader, policies=[]).params == {}
+    assert not world.plan("SELECT id FROM employees", user_tags=reader, policies=[]).hashed
+    assert world.refusal("SELECT gw_keyed_hash('alice.smith@example.com')").code == "EACCES"
 
 
 def test_table_aliases_with_columns_rename_masked_columns(world):
@@ -89,16 +90,13 @@ def test_syntax_errors_carry_a_position_and_no_text():
     assert _refuse("SELECT 'abc\n\n").position is not None
 
 
-def test_bad_dialects_and_keys_are_refused():
+def test_bad_dialects_are_refused():
     assert _refuse("SELECT 1", dialect="nosuchsql").code == "EINVAL"
     assert _refuse("SELECT 1", dialect="duckdb, normalization_strategy = case_sensitive").code == "EINVAL"
-    with pytest.raises(ValueError):
-        plan("SELECT 1", resolve=lambda *_: None, can_select=lambda _: True, policies=[], user_tags=frozenset(),
-             hash_key=b"short")
 
 
 def test_datasets_without_known_columns_are_refused(world):
-    bare = Dataset("lab", "x", "bare", {}, '"memory"."main"."employees"')
+    bare = Dataset("lab", "x", "bare", {})
     assert world.refusal("SELECT * FROM bare", resolve=lambda *_: bare).code == "EINVAL"
 
 
@@ -117,8 +115,9 @@ def test_policy_values_cannot_inject_sql(world):
 def test_quoted_column_names_with_quotes_are_safe(world):
     world.con.execute('CREATE OR REPLACE TABLE odd ("we""ird" VARCHAR, "x y" INTEGER)')
     world.con.execute("INSERT INTO odd VALUES ('alice.smith@example.com', 1)")
-    dataset = Dataset("lab", "odd", "odd", {'we"ird': "VARCHAR", "x y": "INTEGER"}, '"memory"."main"."odd"',
+    dataset = Dataset("lab", "odd", "odd", {'we"ird': "VARCHAR", "x y": "INTEGER"},
                       {'we"ird': frozenset({"PII.Email"})})
+    world.expose(dataset, '"memory"."main"."odd"')
     rows = world.run('SELECT "we""ird", "x y" FROM odd', resolve=lambda *_: dataset)
     assert rows == [(world.hmac_hex("alice.smith@example.com"), 1)]
 
@@ -192,6 +191,5 @@ def test_planning_a_three_table_join_is_fast(world, capsys):
 
 def _refuse(sql: str, **kwargs) -> GatewayError:
     with pytest.raises(GatewayError) as info:
-        plan(sql, resolve=lambda *_: None, can_select=lambda _: True, policies=[], user_tags=frozenset(),
-             hash_key=b"0123456789abcdef", **kwargs)
+        plan(sql, resolve=lambda *_: None, can_select=lambda _: True, policies=[], user_tags=frozenset(), **kwargs)
     return info.value

@@ -8,7 +8,7 @@ from kernel.gateway.policies import govern
 
 USER = {"match": "any", "tags": ["roles:id:user"]}
 DS = Dataset("icebase", "retail", "customer", {"id": "INTEGER", "Email": "VARCHAR", "phone": "VARCHAR",
-                                                "dob": "DATE", "notes": "VARCHAR"}, "t",
+                                                "dob": "DATE", "notes": "VARCHAR"},
              {"email": frozenset({"PII.Email"}), "phone": frozenset({"PII.PhoneNumber"}),
               "dob": frozenset({"PII.DateOfBirth"}), "notes": frozenset({"PII.Custom", "team:crm"})})
 
