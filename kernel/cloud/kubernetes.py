@@ -7,6 +7,10 @@
     secrets            Secret NAME-secrets, owned by the Job: `env.KEY` keys reach the container
                        through secretKeyRef, `file.NAME` keys are files in $DATAOS_SECRETS_DIR
                        (/var/run/dataos/secrets); never plain values in the Job
+    security           every pod as the local sandbox: no service-account token, non-root (uid 65532),
+                       read-only root filesystem (an emptyDir at /tmp), no capabilities, no privilege
+                       escalation, RuntimeDefault seccomp, no host paths; namespaces the driver creates
+                       enforce the `restricted` Pod Security Standard
     phases             from the Job's conditions and counts and its pod's container state
 
 The driver holds no state a restart would lose but two conveniences: which namespace a pod's Job
@@ -18,6 +22,7 @@ It tolerates an API server that ignores label selectors: every listing is filter
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import math
@@ -48,6 +53,13 @@ DEFAULT_WORKSPACE = "public"
 CONTAINER = "main"
 SECRETS_DIR = "/var/run/dataos/secrets"
 SECRETS_VOLUME = "dataos-secrets"
+TMP_DIR, TMP_VOLUME = "/tmp", "dataos-tmp"  # the one writable path: the root filesystem is read-only
+NONROOT = 65532  # the uid and gid pods run as ("nonroot" in distroless images)
+POD_SECURITY = {"runAsNonRoot": True, "runAsUser": NONROOT, "runAsGroup": NONROOT, "fsGroup": NONROOT,
+                "seccompProfile": {"type": "RuntimeDefault"}}
+CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "privileged": False, "readOnlyRootFilesystem": True,
+                      "capabilities": {"drop": ["ALL"]}}
+POD_SECURITY_ADMISSION = "pod-security.kubernetes.io/enforce"
 KILLED_EXIT = 137  # a killed pod's exit code, as the local driver's (128 + SIGKILL)
 WATCH_TIMEOUT = 300  # seconds a watch request lasts before the server ends it (then it reconnects)
 BACKOFF_MIN, BACKOFF_MAX = 0.5, 30.0  # seconds between reconnections of a failing watch
@@ -340,7 +352,6 @@ class KubernetesDriver:
             old = current.get("metadata", {}).get("labels") or {}
             old_template = current.get("spec", {}).get("template", {}).get("metadata", {}).get("labels") or {}
             template["metadata"]["labels"] = _merge_labels(old_template, labels)
-            template["spec"].setdefault("volumes", None)
             deployment = self._call(self._apps.patch_namespaced_deployment, name, namespace, {
                 "metadata": {"labels": _merge_labels(old, labels), "annotations": annotations},
                 "spec": {"replicas": replicas, "template": template}}, _content_type=MERGE_PATCH)
@@ -410,7 +421,7 @@ class KubernetesDriver:
         if self._read_or_none(self._core.read_namespace, namespace) is None:
             try:
                 self._call(self._core.create_namespace, {"apiVersion": "v1", "kind": "Namespace", "metadata": {
-                    "name": namespace, "labels": {MANAGED_BY: "dataos",
+                    "name": namespace, "labels": {MANAGED_BY: "dataos", POD_SECURITY_ADMISSION: "restricted",
                                                   "dataos.io/workspace": workspace or DEFAULT_WORKSPACE}}})
             except SyscallError as e:
                 if e.code != "EEXIST":
@@ -461,18 +472,26 @@ class KubernetesDriver:
                 "spec": {"backoffLimit": 0, "template": template}}
 
     def _template(self, spec: PodSpec, labels: dict[str, str], secret: str | None, port: int | None) -> dict:
+        """A pod template with the local sandbox's guarantees: no service-account token, a non-root
+        user, a read-only root filesystem (writable: an emptyDir at /tmp), no capabilities and no
+        privilege escalation, the runtime's default seccomp profile; volumes are only that emptyDir
+        and the pod's Secret, never a host path."""
         env = [{"name": k, "value": str(v)} for k, v in spec.env.items() if k not in spec.secret_env]
         env += [{"name": k, "valueFrom": {"secretKeyRef": {"name": secret, "key": f"env.{k}"}}}
                 for k in spec.secret_env]
+        mounts = [{"name": TMP_VOLUME, "mountPath": TMP_DIR}]
+        volumes: list[dict[str, Any]] = [{"name": TMP_VOLUME, "emptyDir": {}}]
         container: dict[str, Any] = {"name": CONTAINER, "image": spec.image or DEFAULT_IMAGE,
-                                     "command": list(spec.command)}
-        pod: dict[str, Any] = {"containers": [container], "enableServiceLinks": False,
-                               "automountServiceAccountToken": False}
+                                     "command": list(spec.command), "volumeMounts": mounts,
+                                     "securityContext": copy.deepcopy(CONTAINER_SECURITY)}
+        pod: dict[str, Any] = {"containers": [container], "volumes": volumes, "enableServiceLinks": False,
+                               "automountServiceAccountToken": False,
+                               "securityContext": copy.deepcopy(POD_SECURITY)}
         if spec.secret_files:
             env.append({"name": "DATAOS_SECRETS_DIR", "value": SECRETS_DIR})
-            container["volumeMounts"] = [{"name": SECRETS_VOLUME, "mountPath": SECRETS_DIR, "readOnly": True}]
-            pod["volumes"] = [{"name": SECRETS_VOLUME, "secret": {
-                "secretName": secret, "items": [{"key": f"file.{n}", "path": n} for n in spec.secret_files]}}]
+            mounts.insert(0, {"name": SECRETS_VOLUME, "mountPath": SECRETS_DIR, "readOnly": True})
+            volumes.insert(0, {"name": SECRETS_VOLUME, "secret": {
+                "secretName": secret, "items": [{"key": f"file.{n}", "path": n} for n in spec.secret_files]}})
         if env:
             container["env"] = env
         if port is not None:

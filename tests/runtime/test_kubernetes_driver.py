@@ -166,6 +166,27 @@ def spec(name: str, workspace: str = "ws-a", command: list[str] | None = None, *
     return PodSpec(name, workspace, command or ["sh", "-c", "echo hello"], labels, **kwargs)
 
 
+def assert_sandboxed(template: dict[str, Any], secret: str | None = None) -> None:
+    """The local sandbox's guarantees, from a pod template: no service-account token, non-root,
+    read-only root filesystem (a writable emptyDir at /tmp), no capabilities, no privilege
+    escalation, RuntimeDefault seccomp, no host paths or namespaces; volumes: /tmp and `secret`."""
+    pod = template["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert not any(pod.get(k) for k in ("hostNetwork", "hostPID", "hostIPC", "hostUsers"))
+    ctx = pod["securityContext"]
+    assert ctx["runAsNonRoot"] is True and ctx["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert all(isinstance(ctx[k], int) and ctx[k] > 0 for k in ("runAsUser", "runAsGroup", "fsGroup"))
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert not [v for v in volumes.values() if "hostPath" in v]
+    assert {next(k for k in v if k != "name") for v in volumes.values()} <= {"emptyDir", "secret"}
+    assert [v["secret"]["secretName"] for v in volumes.values() if "secret" in v] == ([secret] if secret else [])
+    assert not pod.get("initContainers") and not pod.get("ephemeralContainers")
+    for container in pod["containers"]:
+        assert container["securityContext"] == {"allowPrivilegeEscalation": False, "privileged": False,
+                                                "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
+        mounts = {m["mountPath"]: volumes[m["name"]] for m in container["volumeMounts"]}
+        assert mounts["/tmp"]["emptyDir"] == {}
+        assert set(mounts) == ({"/tmp", "/var/run/dataos/secrets"} if secret else {"/tmp"})
 
 
 class Watcher:
@@ -276,6 +297,7 @@ def test_a_pod_is_a_job_in_its_workspace_namespace(backend, driver, kube):
 
     namespace = kube.get(kube.core.read_namespace, ns)
     assert namespace["metadata"]["labels"]["dataos.io/workspace"] == "ws-a"
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     job = kube.job(ns, "etl-extract-1")
     assert job["metadata"]["labels"] == {**s.labels, "dataos.io/pod": "etl-extract-1"}
     assert job["spec"]["backoffLimit"] == 0
@@ -291,6 +313,7 @@ def test_a_pod_is_a_job_in_its_workspace_namespace(backend, driver, kube):
     assert container["volumeMounts"][0]["mountPath"] == "/var/run/dataos/secrets"
     assert template["spec"]["volumes"][0]["secret"]["secretName"] == "etl-extract-1-secrets"
     assert "s3cret" not in json.dumps(job)  # secrets never travel in the Job
+    assert_sandboxed(template, "etl-extract-1-secrets")
 
     secret = kube.get(kube.core.read_namespaced_secret, "etl-extract-1-secrets", ns)
     import base64
@@ -305,6 +328,37 @@ def test_the_default_workspace_is_public_and_the_default_image_python(backend, d
     job = kube.job(backend.prefix + "public", "plain")
     assert job["spec"]["template"]["spec"]["containers"][0]["image"] == "python:3.11-slim"
     assert driver.status("plain").workspace == ""
+    assert_sandboxed(job["spec"]["template"])
+
+
+def test_every_pod_runs_as_in_the_sandbox(fake, driver, kube):
+    """What the API server receives: each Job and Deployment (created or updated) has a locked-down pod."""
+    driver.run(spec("locked", env={"MODE": "x"}, secret_env={"T": "t"}))
+    driver.run(spec("locked-files", secret_files={"db": "x"}))
+    driver.deploy("locked-svc", spec("locked-svc", secret_files={"cert": "c"}), 1, 8080)
+    driver.deploy("locked-svc", spec("locked-svc"), 2, None)  # updated by a merge patch
+    sent = [r.data for r in fake.requests if r.method in ("POST", "PATCH") and isinstance(r.data, dict)
+            and r.resource.plural in ("jobs", "deployments")]
+    templates = [d["spec"]["template"] for d in sent if "template" in d.get("spec", {})]
+    assert len(templates) == 4
+    for template, secret in zip(templates, (None, "locked-files-secrets", "locked-svc-secrets", None)):
+        assert_sandboxed(template, secret)
+    assert_sandboxed(kube.job("ws-a", "locked")["spec"]["template"])
+    assert_sandboxed(kube.get(kube.apps.read_namespaced_deployment, "locked-svc", "ws-a")["spec"]["template"])
+    namespaces = [r.data for r in fake.requests if r.method == "POST" and r.resource.plural == "namespaces"]
+    assert namespaces and all(n["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+                              for n in namespaces)
+
+
+def test_a_real_pod_is_non_root_with_a_read_only_root(backend, driver):
+    if backend.fake:
+        pytest.skip("needs a real kubelet")
+    driver.run(spec("real-sandbox", image=BUSYBOX, secret_files={"db": "s3cret\n"}, command=[
+        "sh", "-c", "id -u; touch /tmp/x && echo tmp-ok; touch /x 2>/dev/null || echo root-ro; "
+        "cat $DATAOS_SECRETS_DIR/db; test -e /var/run/secrets/kubernetes.io/serviceaccount || echo no-token"]))
+    st = wait_for(lambda: (s := driver.status("real-sandbox")).phase in ("Succeeded", "Failed") and s, 180, 1)
+    assert (st.phase, st.exit_code) == ("Succeeded", 0)
+    assert list(driver.logs("real-sandbox")) == ["65532\n", "tmp-ok\n", "root-ro\n", "s3cret\n", "no-token\n"]
 
 
 def test_a_second_pod_of_the_same_name_is_eexist(backend, driver, kube):
@@ -621,8 +675,9 @@ def test_deploy_creates_then_updates_a_deployment_and_its_service(backend, drive
     assert dep["spec"]["replicas"] == 3 and "tier" not in dep["metadata"]["labels"]
     assert "tier" not in dep["spec"]["template"]["metadata"]["labels"]
     assert dep["spec"]["template"]["spec"]["containers"][0]["command"][-1] == "9090"
-    assert not dep["spec"]["template"]["spec"].get("volumes") and "env" not in \
+    assert [v["name"] for v in dep["spec"]["template"]["spec"]["volumes"]] == ["dataos-tmp"] and "env" not in \
         dep["spec"]["template"]["spec"]["containers"][0]
+    assert_sandboxed(dep["spec"]["template"])
     wait_for(lambda: not kube.exists(kube.core.read_namespaced_service, "api", ns), 60)
     assert not kube.exists(kube.core.read_namespaced_secret, "api-secrets", ns)
 
@@ -706,6 +761,7 @@ def test_the_same_manifests_run_on_kubernetes(tmp_path):
         assert labels["app.kubernetes.io/managed-by"] == "dataos" and labels["dataos.io/workspace"] == "public"
         assert labels["dataos.io/resource"] == "nightly" and labels["dataos.io/job"] == "extract"
         assert first["spec"]["template"]["spec"]["containers"][0]["image"] == "busybox"
+        assert_sandboxed(first["spec"]["template"])
         assert job_named("nightly-load-") is None  # waits for its dependency
         for prefix in ("nightly-extract-", "nightly-load-"):  # play the Job controller
             name = wait_for(lambda: job_named(prefix))["metadata"]["name"]
@@ -720,6 +776,7 @@ def test_the_same_manifests_run_on_kubernetes(tmp_path):
         deployment = wait_for(lambda: kube.exists(kube.apps.read_namespaced_deployment, "orders-api", "public")
                               and kube.get(kube.apps.read_namespaced_deployment, "orders-api", "public"))
         assert deployment["spec"]["replicas"] == 2
+        assert_sandboxed(deployment["spec"]["template"])
         assert deployment["metadata"]["labels"]["dataos.io/type"] == "service"
         assert kube.get(kube.core.read_namespaced_service, "orders-api", "public")["spec"]["ports"][0]["port"] == 8080
         kernel.call(token, "resource.delete", {"type": "service", "name": "orders-api"})
