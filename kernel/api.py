@@ -1,6 +1,7 @@
 """The kernel's REST API: one route per syscall, the same envelope as every transport.
 
     POST /api/v1/syscalls/NAME   body: the request (JSON)   Authorization: Bearer TOKEN
+                                 (the body is read only once the token is accepted)
     GET  /api/v1/syscalls        the table
     GET  /healthz                {ok, version, pid, started} — no credentials, no secrets
 """
@@ -14,6 +15,7 @@ import threading
 from collections import deque
 from typing import Any, AsyncIterator, Iterator
 
+import anyio.from_thread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -159,11 +161,11 @@ def create_app(kernel: Kernel) -> Starlette:
         return _json({"ok": True, "result": [s.describe() for s in TABLE.values()]})
 
     async def syscall(request: Request) -> Response:
-        try:
-            payload = _decode(await _body(request))
-        except SyscallError as e:
-            return _error(e)
         name = request.path_params["name"]
+
+        def payload() -> object:  # read only once the kernel has accepted the token
+            return _decode(anyio.from_thread.run(_body, request))
+
         try:
             result = await run_in_threadpool(kernel.call, _token(request), name, payload)
         except SyscallError as e:

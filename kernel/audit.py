@@ -1,17 +1,31 @@
-"""The audit log: one record per syscall (who, what, object, decision, errno, duration).
+"""The audit log: one record per answered syscall (who, what, object, decision, errno, duration),
+on disk before the answer.
 
-Records are buffered and written in batches by a background thread (every 200 ms, or at once
-when the buffer fills or someone reads the log), so auditing costs the caller microseconds.
+The calling thread appends its record to the journal (`audit.<n>.journal`, one JSON line, one
+`write` to an O_APPEND file) before the call is answered, so a kill -9 a moment later cannot lose
+it; if the journal cannot be written, the call is answered EUNAVAIL instead — nothing is answered
+without its record. A writer thread moves the journal into the database (`audit.db`) in batches
+(every 200 ms, or when the log is read), recording in the same transaction how far it got, and
+syncs the journal to the disk; a restart moves exactly what was not moved yet. The writer never
+stops: a batch it cannot store (a full disk, text that is not valid Unicode) is logged and tried
+again, with the text escaped. Journals are rotated once fully moved.
 """
 from __future__ import annotations
 
+import json
+import logging
+import os
+import re
 import threading
 from pathlib import Path
 from typing import Any
 
-from .clock import parse_since, iso
+from syscalls.errors import SyscallError
+
+from .clock import iso, parse_since
 from .store import Database, now
 
+log = logging.getLogger("dataos.audit")
 MIGRATIONS = [
     """
     CREATE TABLE audit (
@@ -20,36 +34,49 @@ MIGRATIONS = [
     CREATE INDEX audit_time ON audit (time);
     CREATE INDEX audit_user ON audit (user, time)
     """,
+    "CREATE TABLE journal (segment INTEGER NOT NULL, offset INTEGER NOT NULL); "
+    "INSERT INTO journal VALUES (0, 0)",
 ]
-FLUSH_EVERY = 0.2
-FLUSH_AT = 1000
+FLUSH_EVERY = 0.2  # seconds between moves of the journal into the database
+ROTATE_AT = 8 * 2**20  # bytes: a fully moved journal this large is replaced by a new one
+RETRY_MAX = 30.0  # seconds between attempts while the database cannot be written
+_SEGMENT = re.compile(r"audit\.(\d+)\.journal")
+_INSERT = ("INSERT INTO audit (time, user, syscall, object, decision, policy, errno, duration_us) "
+           "VALUES (?,?,?,?,?,?,?,?)")
 
 
 class Audit:
     def __init__(self, path: Path) -> None:
+        self.dir = path.parent
         self.db = Database(path, MIGRATIONS)
-        self._buffer: list[tuple] = []
-        self._lock = threading.Lock()
+        self._append = threading.Lock()  # the journal being appended to (switched on rotation)
+        self._moving = threading.Lock()  # one mover at a time
         self._wake = threading.Event()
         self._closed = False
+        self._failing = 0.0  # seconds to wait before the next attempt, while failing
+        self.segment, self.offset = self.db.query("SELECT segment, offset FROM journal")[0]
+        self._recover()
+        self._fd = self._open(self.segment)
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
 
+    # --- the calling side ---------------------------------------------------------------------
+
     def record(self, user: str | None, syscall: str, obj: str | None, decision: str, policy: str | None,
                errno: str | None, duration_us: int) -> None:
-        with self._lock:
-            self._buffer.append((now(), user, syscall, obj, decision, policy, errno, duration_us))
-            full = len(self._buffer) >= FLUSH_AT
-        if full:
-            self._wake.set()
-
-    def flush(self) -> None:
-        with self._lock:
-            batch, self._buffer = self._buffer, []
-        if batch:
-            with self.db.transaction() as c:
-                c.executemany("INSERT INTO audit (time, user, syscall, object, decision, policy, errno, "
-                              "duration_us) VALUES (?,?,?,?,?,?,?,?)", batch)
+        """Append one record to the journal; EUNAVAIL (and nothing answered) if it cannot be written."""
+        line = (json.dumps([now(), user, syscall, obj, decision, policy, errno, duration_us]) + "\n").encode()
+        with self._append:
+            try:
+                written = os.write(self._fd, line)
+            except OSError as e:
+                written, error = 0, e
+            else:
+                error = None
+        if written != len(line):
+            log.error("audit journal not written (%s): call %s by %s refused", error, syscall, user)
+            raise SyscallError("EUNAVAIL", f"the audit log cannot be written ({getattr(error, 'strerror', None) or 'short write'}); "
+                               "the call was not answered")
 
     def list(self, user: str | None = None, syscall: str | None = None, since: str | None = None,
              errors_only: bool = False, limit: int = 100) -> list[dict[str, Any]]:
@@ -70,15 +97,105 @@ class Audit:
         return [{k: r[k] for k in ("time", "user", "syscall", "object", "decision", "policy", "errno",
                                    "duration_us")} for r in rows]
 
+    # --- the writer ---------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Move what the journal holds into the database now (raises if the database fails)."""
+        with self._moving:
+            self._move()
+            if self.offset >= ROTATE_AT:
+                self._rotate()
+
+    def _move(self) -> None:
+        """Store the journal's complete lines from `offset` on, and the new offset, in one transaction."""
+        with open(self._path(self.segment), "rb") as f:
+            f.seek(self.offset)
+            data = f.read()
+            end = data.rfind(b"\n") + 1
+            if not end:
+                return
+            os.fsync(f.fileno())  # durable past an OS crash too, at most FLUSH_EVERY late
+        rows = [_row(line) for line in data[:end].splitlines() if line.strip()]
+        try:
+            self._store(rows, self.segment, self.offset + end)
+        except UnicodeEncodeError:  # lone surrogates (a kernel bug let one through): store them escaped
+            self._store([tuple(_escaped(v) for v in row) for row in rows], self.segment, self.offset + end)
+        self.offset += end
+
+    def _store(self, rows: list[tuple], segment: int, offset: int) -> None:
+        with self.db.transaction() as c:
+            c.executemany(_INSERT, rows)
+            c.execute("UPDATE journal SET segment=?, offset=?", (segment, offset))
+
+    def _rotate(self) -> None:
+        """Switch appends to a new journal, move the old one's rest, then forget it."""
+        old = self.segment
+        fd = self._open(old + 1)
+        with self._append:
+            previous, self._fd = self._fd, fd
+        self._move()  # whatever was appended before the switch
+        self._store([], old + 1, 0)
+        self.segment, self.offset = old + 1, 0
+        os.close(previous)
+        self._path(old).unlink(missing_ok=True)
+
+    def _recover(self) -> None:
+        """At start: move what an earlier kernel appended but did not move, journal by journal."""
+        segments = sorted(int(m[1]) for p in self.dir.iterdir() if (m := _SEGMENT.fullmatch(p.name)))
+        for segment in segments:
+            if segment < self.segment:
+                self._path(segment).unlink(missing_ok=True)  # moved, its deletion interrupted
+                continue
+            if segment > self.segment:  # a rotation was interrupted after the new journal was opened
+                previous = self.segment
+                self._store([], segment, 0)
+                self.segment, self.offset = segment, 0
+                self._path(previous).unlink(missing_ok=True)
+            _drop_torn_tail(self._path(segment))
+            self._move()
+
     def _run(self) -> None:
         while not self._closed:
-            self._wake.wait(FLUSH_EVERY)
+            self._wake.wait(self._failing or FLUSH_EVERY)
             self._wake.clear()
-            self.flush()
+            try:
+                self.flush()
+                self._failing = 0.0
+            except Exception:  # never stop: the journal keeps every record until it can be stored
+                self._failing = min(RETRY_MAX, max(FLUSH_EVERY, self._failing * 2))
+                log.exception("audit: moving the journal into the database failed; retrying in %.1f s",
+                              self._failing)
+
+    def _open(self, segment: int) -> int:
+        return os.open(self._path(segment), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+    def _path(self, segment: int) -> Path:
+        return self.dir / f"audit.{segment}.journal"
 
     def close(self) -> None:
         self._closed = True
         self._wake.set()
         self._thread.join(timeout=5)
-        self.flush()
+        try:
+            self.flush()
+        except Exception:
+            log.exception("audit: the journal's rest stays for the next start")
+        os.close(self._fd)
         self.db.close()
+
+
+def _row(line: bytes) -> tuple:
+    time, user, syscall, obj, decision, policy, errno, duration = json.loads(line)
+    return time, user, syscall, obj, decision, policy, errno, duration
+
+
+def _escaped(value: Any) -> Any:
+    return value.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(value, str) else value
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a last line a crash left half-written (only a power loss can; it was never answered)."""
+    with open(path, "r+b") as f:
+        data = f.read()
+        if data and not data.endswith(b"\n"):
+            f.truncate(data.rfind(b"\n") + 1)

@@ -103,7 +103,9 @@ class Kernel:
 
     # --- the syscall entry ------------------------------------------------------------------
 
-    def call(self, token: str | None, name: str, request: dict[str, Any] | None = None) -> Any:
+    def call(self, token: str | None, name: str, request: dict[str, Any] | Callable[[], Any] | None = None) -> Any:
+        """Run syscall `name` for the holder of `token`. `request` may be a function that reads it
+        (a transport's body): it is called only once the token is good."""
         started = time.perf_counter_ns()
         user: str | None = None
         call: Call | None = None
@@ -117,7 +119,7 @@ class Kernel:
             user = caller.id
             if caller.key == BOOTSTRAP_KEY:
                 self._handoff.unlink(missing_ok=True)  # the client has it now
-            args = spec.decode(request)
+            args = spec.decode(request() if callable(request) else request)
             call = Call(self, caller, spec)
             if spec.predicate is not None:
                 call.authorize(spec.predicate, spec.object_for(args, caller.id))

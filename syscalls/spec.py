@@ -22,6 +22,8 @@ from typing import Any, Callable, Literal
 from .errors import COMMON, SyscallError
 
 _MISSING = inspect.Parameter.empty
+MAX_TEXT = 2**20
+"""Characters a string in a request may have (fields declared `large` may be as long as a request)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,7 @@ class Syscall:
     errors: tuple[str, ...]
     stream: bool = False
     binary: bool = False  # a stream with Arrow items: framed (`syscalls.frames`), not NDJSON
+    large: tuple[str, ...] = ()  # fields whose text may exceed MAX_TEXT
 
     @property
     def namespace(self) -> str:
@@ -71,6 +74,9 @@ class Syscall:
             problem = f.check(value)
             if problem:
                 raise SyscallError("EINVAL", f"{self.name}: field {f.name!r} {problem}", field=f.name)
+            where, problem = _bad_text(value, f.name, None if f.name in self.large else MAX_TEXT)
+            if problem:
+                raise SyscallError("EINVAL", f"{self.name}: {where} {problem}", field=where)
             args[f.name] = value
         return args
 
@@ -96,7 +102,7 @@ class Syscall:
 
 def syscall(name: str, *, predicate: str | None = None, object: str | None = None,
             errors: tuple[str, ...] = (), stream: bool = False,
-            binary: bool = False) -> Callable[[Callable], Syscall]:
+            binary: bool = False, large: tuple[str, ...] = ()) -> Callable[[Callable], Syscall]:
     """Declare a syscall from a stub function's signature (see the module docstring)."""
     if (predicate is None) != (object is None):
         raise TypeError(f"{name}: give both predicate and object, or neither")
@@ -111,12 +117,50 @@ def syscall(name: str, *, predicate: str | None = None, object: str | None = Non
         summary = (inspect.getdoc(stub) or "").strip().splitlines()[0]
         codes = tuple(dict.fromkeys((*errors, *COMMON)))
         return Syscall(name, summary, tuple(fields), hints.get("return"), predicate, object, codes, stream,
-                       stream and binary)
+                       stream and binary, large)
 
     return declare
 
 
 # --- request type checks, compiled once per field -------------------------------------------
+
+def _bad_text(value: Any, path: str, limit: int | None) -> tuple[str, str | None]:
+    """(where, what is wrong) for the first string in `value` (keys included) that is not text a
+    request may carry: valid Unicode (no lone surrogate), no NUL, at most `limit` characters."""
+    stack = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            problem = _text_problem(item, limit)
+            if problem:
+                return where, problem
+        elif isinstance(item, dict):
+            for key, sub in item.items():
+                problem = _text_problem(key, MAX_TEXT) if isinstance(key, str) else None
+                if problem:
+                    return where, f"has a key that {problem}"
+                stack.append((sub, f"{where}.{key}" if _plain_key(key) else f"{where}[{key!r:.40}]"))
+        elif isinstance(item, list):
+            stack.extend((sub, f"{where}[{i}]") for i, sub in enumerate(item))
+    return path, None
+
+
+def _text_problem(text: str, limit: int | None) -> str | None:
+    if limit is not None and len(text) > limit:
+        return f"is longer than {limit:,} characters"
+    if "\0" in text:
+        return "contains a NUL character"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "is not valid Unicode text (a lone surrogate)"
+    return None
+
+
+def _plain_key(key: Any) -> bool:
+    return isinstance(key, str) and key.isidentifier()
+
 
 def _kind(value: Any) -> str:
     return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "an integer",

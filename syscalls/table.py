@@ -198,7 +198,7 @@ def dataset_list(address: str) -> list[dict]:
     owner and tags from the catalog); only datasets the caller may select."""
 
 
-@syscall("dataset.write", errors=("ENOENT",))
+@syscall("dataset.write", errors=("ENOENT",), large=("data",))
 def dataset_write(address: str, data: str, mode: Literal["overwrite", "append"] = "overwrite",
                   upload: str | None = None, commit: bool = True) -> dict:
     """Write Arrow data (a base64 IPC stream, ≤ 16 MiB a call) to a dataset; commit makes it visible."""

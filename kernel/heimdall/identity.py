@@ -79,7 +79,7 @@ class Identities:
     def authenticate(self, token: str | None) -> Caller:
         if not token:
             raise SyscallError("EAUTH", "no credentials: an API token is required")
-        entry = self._keys.get(hash_token(token))
+        entry = self._keys.get(hash_token(token)) if token.isascii() else None
         if entry is None:
             raise SyscallError("EAUTH", "invalid API token (unknown or revoked)")
         user, key, expires = entry

@@ -186,7 +186,7 @@ def test_planning_a_three_table_join_is_fast(world, capsys):
     p50 = statistics.median(times) * 1000
     with capsys.disabled():
         print(f"\ngateway plan() p50 for a 3-table join, 2+ masks and a filter: {p50:.2f} ms")
-    assert p50 < 5  # the goal is 2 ms; the margin keeps loaded CI machines green
+    assert p50 < 25  # a smoke check only: the goal (2 ms) is measured by bench/bench_gateway.py
 
 
 def _refuse(sql: str, **kwargs) -> GatewayError:
