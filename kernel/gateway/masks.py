@@ -1,10 +1,11 @@
 """Mask operators and row filters as DuckDB SQL, and the governed derived table that replaces every
 reference to a dataset.
 
-A governed table is ``(SELECT <mask(col)> AS col, … FROM "<address>" AS gw_source WHERE <filters>)``:
-columns keep their names, order and (where the operator allows) types. ``"<address>"`` is the
-dataset's address (``dataos://depot:collection/name``), which the engine knows as a view of the
-dataset's source, so the SQL names no file path or connection. With row filters, every output
+A governed table is ``(SELECT <mask(col)> AS col, … FROM temp.main."<address>" AS gw_source WHERE
+<filters>)``: columns keep their names, order and (where the operator allows) types. ``"<address>"``
+is the dataset's address (``dataos://depot:collection/name``), which the engine knows as a
+temporary view of the dataset's source, so the SQL names no file path or connection; qualified,
+it cannot be shadowed by a CTE of the user's (whose names may not start with ``dataos://`` anyway). With row filters, every output
 column is also gated, ``CASE WHEN <filters> THEN <mask(col)> END``: should the engine ever evaluate
 a user predicate before the policy's WHERE (its optimizer may reorder conjuncts), rows the policy
 hides show only NULLs, so neither results nor error messages can reveal them.
@@ -49,6 +50,9 @@ KEYED_HASH = "gw_keyed_hash"
 SOURCE_ALIAS = "gw_source"
 """The raw source's alias inside a governed table; user queries may not use this identifier, so a
 column the source lacks fails to bind instead of binding to a relation of the user's."""
+VIEW_PREFIX = "dataos://"
+"""Engine views are named by dataset address; user SQL may not use such a name (a CTE of that
+name would otherwise be what a governed table reads)."""
 RESERVED = (KEYED_HASH, SOURCE_ALIAS)
 _BLOCK = 64  # SHA-256 block size
 
@@ -81,8 +85,12 @@ def keyed_hash(key: bytes) -> Callable[[Any], Any]:
     return digest
 
 
+VIEW_SCHEMA = ("temp", "main")
+"""Where the engine keeps the views: qualified, no CTE or alias can stand in for them."""
+
+
 def view_name(dataset: Dataset) -> str:
-    """The name the engine knows a dataset's raw source by: its address."""
+    """The name the engine knows a dataset's raw source by (in `VIEW_SCHEMA`): its address."""
     return dataset.address
 
 
@@ -113,7 +121,8 @@ def _governed_table(spec: str) -> GovernedTable:
         if condition:
             value = f"CASE WHEN {condition} THEN {value} END"
         outputs.append(f"{value} AS {_ident(name)}")
-    sql = (f"SELECT {', '.join(outputs)} FROM {_ident(view)} AS {_ident(SOURCE_ALIAS)}"
+    source = ".".join(_ident(part) for part in (*VIEW_SCHEMA, view))
+    sql = (f"SELECT {', '.join(outputs)} FROM {source} AS {_ident(SOURCE_ALIAS)}"
            + (f" WHERE {condition}" if condition else ""))
     tree = translate(sqlglot.parse_one(sql, read="duckdb"))  # as the engine's SQL reads back
     text = generate(tree)

@@ -26,10 +26,11 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError, UnsupportedError
+from sqlglot.tokens import TokenType
 
 from . import proof
 from .functions import function_name, is_allowed
-from .masks import RESERVED, governed_table
+from .masks import RESERVED, VIEW_PREFIX, governed_table
 from .model import Dataset, GatewayError, Plan, shown
 from .policies import DataPolicy, Governance, govern
 
@@ -44,6 +45,9 @@ _STATEMENTS = (exp.DML, exp.DDL, exp.Command, exp.Drop, exp.Alter, exp.Set, exp.
 _FORBIDDEN = (*_STATEMENTS, exp.Into, exp.Placeholder, exp.Parameter, exp.SessionParameter,
               exp.ByteString)  # E'…' strings: their escapes are read differently by different tokenizers
 _TABLE_ARGS = frozenset({"this", "db", "catalog", "alias", "pivots", "sample", "joins", "laterals"})
+_LATERAL_SOURCES = (exp.Subquery, exp.Values, exp.Unnest, exp.GenerateSeries)
+_SUBSCRIPT_CHAIN = 100  # sqlglot parses chained subscripts (x[1][1]…) in quadratic time
+_MAX_TOKENS = 100_000
 _DIALECT = re.compile(r"[a-z][a-z0-9_]*")
 
 
@@ -56,6 +60,10 @@ def plan(sql: str, *, dialect: str = "duckdb", resolve: Resolver, can_select: Ca
     to a dataset or None."""
     if "\0" in sql:
         raise GatewayError("EINVAL", "the query contains a NUL character")
+    try:
+        sql.encode("utf-8")
+    except UnicodeEncodeError:
+        raise GatewayError("EINVAL", "the query is not valid Unicode text (a lone surrogate)") from None
     try:
         tree = proof.translate(_parse(sql, dialect))
         if not isinstance(tree, _QUERIES):
@@ -93,6 +101,7 @@ def _parse(sql: str, dialect: str) -> exp.Expression:
         Dialect.get_or_raise(dialect)
     except ValueError:
         raise GatewayError("EINVAL", f"unknown SQL dialect {shown(dialect)}") from None
+    _check_size(sql, dialect)
     try:
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
     except RecursionError:
@@ -122,6 +131,29 @@ def _parse(sql: str, dialect: str) -> exp.Expression:
     if forbidden is not None:
         raise GatewayError("EACCES", f"{_statement_name(forbidden)} is not allowed")
     return statements[0]
+
+
+def _check_size(sql: str, dialect: str) -> None:
+    """EINVAL, before parsing, for inputs the parser would take too long over: too many tokens, or
+    subscripts chained past `_SUBSCRIPT_CHAIN` (linear to count, quadratic for sqlglot to parse)."""
+    try:
+        tokens = Dialect.get_or_raise(dialect).tokenize(sql)
+    except TokenError:
+        return  # the parser reports it, with its position
+    if len(tokens) > _MAX_TOKENS:
+        raise GatewayError("EINVAL", f"the query is too long ({len(tokens):,} tokens; at most {_MAX_TOKENS:,})")
+    chain = 0
+    for before, token in zip(tokens, tokens[1:]):
+        if token.token_type == TokenType.L_BRACKET and before.token_type == TokenType.R_BRACKET:
+            chain += 1
+            if chain > _SUBSCRIPT_CHAIN:
+                raise GatewayError("EINVAL", f"the query chains more than {_SUBSCRIPT_CHAIN} subscripts")
+        elif token.token_type != TokenType.R_BRACKET and before.token_type == TokenType.R_BRACKET:
+            chain = 0
+
+
+def _source_name(node: exp.Expression) -> str:
+    return function_name(node) if isinstance(node, exp.Func) else type(node).__name__.lower()
 
 
 def _token_error_position(sql: str, dialect: str) -> tuple[int, int] | None:
@@ -166,14 +198,19 @@ class _Walk:
             raise GatewayError("EACCES", f"{_statement_name(node)} is not allowed")
         elif isinstance(node, exp.Table):
             self._table(node, ctes)
+        elif isinstance(node, exp.Lateral) and not isinstance(node.this, _LATERAL_SOURCES):
+            # DuckDB table functions (and table macros named like aggregates, e.g. histogram) read
+            # relations by name: only subqueries and value generators may be lateral sources
+            raise GatewayError("EACCES", f"table function {_source_name(node.this)} is not allowed")
         elif isinstance(node, exp.Pivot) and node.this is not None and not node.args.get("unpivot") and \
                 not all(isinstance(on, exp.In) for on in node.expressions):
             # DuckDB runs a PIVOT without IN lists as two statements (the first creates a type)
             raise GatewayError("EINVAL", "a PIVOT needs the values to pivot on: PIVOT … ON column IN (…)")
-        elif isinstance(node, exp.Identifier) and node.name.lower() in RESERVED:
-            raise GatewayError("EACCES", f"the name {node.name.lower()} is reserved")
+        elif isinstance(node, exp.Identifier) and (node.name.lower() in RESERVED or
+                                                   node.name.lower().startswith(VIEW_PREFIX)):
+            raise GatewayError("EACCES", f"the name {shown(node.name)} is reserved")
         with_ = node.args.get("with_")
-        if with_ is not None:
+        if isinstance(with_, exp.With):  # (on some nodes `with_` is a flag: IS JSON … WITH UNIQUE KEYS)
             ctes = self._with(with_, ctes)
         for child in node.iter_expressions():
             if child is not with_:

@@ -81,7 +81,12 @@ class Query:
 
     def _one_select(self) -> Any:
         """`sql` as exactly one SELECT statement, as DuckDB's own parser reads it."""
-        statements = self.con.extract_statements(self.sql)
+        try:
+            statements = self.con.extract_statements(self.sql)
+        except self._duckdb.Error:
+            raise
+        except Exception:  # e.g. text DuckDB cannot take at all
+            raise SyscallError("EINVAL", "the engine cannot read the query") from None
         if len(statements) != 1 or statements[0].type != self._duckdb.StatementType.SELECT:
             raise SyscallError("EINVAL", f"the engine runs exactly one query, not {len(statements)} statements"
                                if len(statements) != 1 else "the engine runs queries only")

@@ -121,7 +121,7 @@ class World:
     def expose(self, dataset: Dataset, source: str) -> None:
         """Let the engine read `dataset` from `source`, as the kernel's engine views do."""
         name = view_name(dataset).replace('"', '""')
-        self.con.execute(f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM {source}')
+        self.con.execute(f'CREATE OR REPLACE TEMPORARY VIEW "{name}" AS SELECT * FROM {source}')
 
     def use_key(self, key: bytes) -> None:
         """Key the engine's keyed hash with `key`."""

@@ -82,6 +82,9 @@ ALLOWED = [
     ("cte names fold ascii case", 'WITH "Employees" AS (SELECT 1 AS x) SELECT * FROM employees',
      lambda rows: rows == [(1,)]),
     ("pivot", "SELECT * FROM employees PIVOT (count(*) FOR region IN ('EU', 'US'))", None),
+    ("is json with unique keys", "SELECT email IS JSON OBJECT WITH UNIQUE KEYS FROM employees", ERROR),
+    ("lateral value generators", "SELECT e.id, g.x, u.y FROM employees e, LATERAL generate_series(1, e.age) g(x), "
+                                 "LATERAL unnest([e.email]) u(y)", None),
     ("sample", "SELECT email FROM employees USING SAMPLE 100%", None),
     ("parquet source", "SELECT * FROM shop.sales.orders", None),
     ("parquet join", "SELECT o.card, e.email FROM shop.sales.orders o JOIN employees e ON o.employee_id = e.id", None),
@@ -141,6 +144,17 @@ FORBIDDEN = [
     ("summarize as a table", "SELECT * FROM (SUMMARIZE employees)", "EACCES", "SUMMARIZE"),
     ("export database", "EXPORT DATABASE '/tmp/x'", "EINVAL", "syntax error"),
     ("select into", "SELECT * INTO x FROM employees", "EACCES", "INTO"),
+    # table functions that read a relation by name (found by the review of the proof)
+    ("lateral table macro", "SELECT bin FROM LATERAL histogram('dataos://hr:people/employees', "
+                            "concat_ws('|', id, email), bin_count := 100000)", "EACCES", "histogram"),
+    ("lateral table macro on an engine table", ("SELECT bin FROM employees e JOIN LATERAL histogram("
+                                                "'memory.main.orders', card) h ON true", "postgres"), "EACCES",
+     "histogram"),
+    ("cte named like a governed view", 'WITH "dataos://hr:people/employees" AS (SELECT 1 AS id) '
+                                       "SELECT email FROM employees", "EACCES", "reserved"),
+    ("alias named like a governed view", 'SELECT "dataos://x".email FROM employees AS "dataos://x"', "EACCES",
+     "reserved"),
+    ("chained subscripts", "SELECT [1]" + "[1]" * 3000, "EINVAL", "subscripts"),
     ("dynamic pivot (two engine statements)", "SELECT * FROM (PIVOT employees ON region USING count(*))", "EINVAL",
      "IN (…)"),
     ("dml in a cte", ("WITH x AS (DELETE FROM employees RETURNING *) SELECT * FROM x", "postgres"), "EACCES", "DELETE"),

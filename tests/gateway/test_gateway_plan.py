@@ -193,3 +193,17 @@ def _refuse(sql: str, **kwargs) -> GatewayError:
     with pytest.raises(GatewayError) as info:
         plan(sql, resolve=lambda *_: None, can_select=lambda _: True, policies=[], user_tags=frozenset(), **kwargs)
     return info.value
+
+
+def test_text_that_is_not_unicode_is_refused_not_crashed():
+    for sql in ('SELECT * FROM "\ud800"', 'WITH "\ud800" AS (SELECT 1) SELECT 1', "SELECT '\udc80'"):
+        assert _refuse(sql).code == "EINVAL"
+
+
+def test_inputs_the_parser_would_choke_on_are_refused_before_parsing():
+    """sqlglot parses chained subscripts in quadratic time (36 KB took over 5 minutes)."""
+    for sql in ("SELECT [1]" + "[1]" * 12000, "SELECT [1, 2][1:2]" + "[1:2]" * 12000,
+                "SELECT 1 WHERE 1 IN (" + ", ".join(["1"] * 60000) + ")"):
+        started = time.perf_counter()
+        assert _refuse(sql).code == "EINVAL"
+        assert time.perf_counter() - started < 5
