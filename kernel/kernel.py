@@ -71,7 +71,7 @@ class Kernel:
         self.audit = audit_mod.Audit(self.state_dir / "audit.db")
         self.url = url
         self.clock = lambda: datetime.now(timezone.utc)  # schedules read time here (tests move it)
-        self.cloud = make_driver(self.state_dir, cloud or self._stored_cloud())
+        self.cloud = make_driver(self.state_dir, cloud or self._stored_cloud(), hidden=self._private_paths)
         if cloud is not None:  # remembered once it works
             (self.state_dir / "cloud.json").write_text(json.dumps(cloud))
         self.caretaker = Caretaker(self.state_dir / "caretaker.db")
@@ -229,6 +229,24 @@ class Kernel:
                 check_names({}, namespace=namespace(workspace))
             except SyscallError as e:
                 raise SyscallError("EINVAL", f"workspace: {e.message}", field="workspace") from None
+
+    def unsandboxed(self, run_as: str) -> str | None:
+        """Why pods of `run_as` may not run here, if they may not: without a sandbox (no usable
+        bubblewrap), a pod could read everything the kernel's OS user can, so only the kernel's own
+        operator's workloads run — their own code, like any local script of theirs."""
+        if getattr(self.cloud, "sandboxed", True) or run_as == self._operator():
+            return None
+        return (f"this kernel has no sandbox for pods (bubblewrap is not installed or cannot run here), so it runs "
+                f"only the workloads of its operator {self._operator()!r}, not of {run_as!r}; install the Debian "
+                f"package bubblewrap")
+
+    def _private_paths(self) -> list[str]:
+        """What no pod may see: the kernel's state, the user's dataos config, data, run and log
+        folders (credentials, sockets), and every depot's files."""
+        from syscalls.locations import Locations
+        where = Locations.current()
+        return [str(self.state_dir), str(where.config), str(where.data), str(where.run), str(where.logs),
+                *self.depots.allowed_directories()]
 
     def object_tags(self, path: str) -> frozenset[str]:
         return tags_of_path(self.poros, path)

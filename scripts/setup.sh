@@ -42,3 +42,16 @@ ensure_venv() {
         echo "$digest" > "$stamp"
     fi
 }
+
+ensure_sandbox() {  # bubblewrap sandboxes local pods; without it only the operator's workloads run
+    command -v bwrap >/dev/null 2>&1 && return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing bubblewrap (the pods' sandbox) ..." >&2
+        { apt-get install -y -q bubblewrap || { apt-get update -q && apt-get install -y -q bubblewrap; }; } \
+            >"$VENV/bubblewrap.log" 2>&1 || echo "could not install bubblewrap (see $VENV/bubblewrap.log)" >&2
+    elif [ ! -f "$VENV/.sandbox-hint" ]; then
+        echo "note: bubblewrap is not installed, so pods run unsandboxed and only your own workloads run;" \
+             "install it with: sudo apt install bubblewrap (or your system's package)" >&2
+        touch "$VENV/.sandbox-hint"
+    fi
+}

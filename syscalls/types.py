@@ -116,6 +116,7 @@ class Runtime(TypedDict):
     type: str
     name: str
     workspace: str | None
+    runAs: str  # who applied the generation its pods run: they act as that user
     runtime: str | None
     progress: str | None
     run: dict[str, Any] | None

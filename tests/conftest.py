@@ -317,6 +317,22 @@ def stop_server(proc: subprocess.Popen) -> None:
             proc.wait(5)
 
 
+@pytest.fixture
+def kernel_server(tmp_path: Path) -> Iterator[Callable[[], Server]]:
+    """Start `python -m kernel serve` on TCP (again, on the same state, after a kill): each server
+    started is stopped at the end."""
+    started: list[Server] = []
+
+    def start() -> Server:
+        started.append(start_server(tmp_path))
+        return started[-1]
+
+    with _clean_env():
+        yield start
+    for server in started:
+        stop_server(server.proc)
+
+
 def _tcp_kernel(directory: Path, tls: tuple[Path, Path] | None, name: str) -> Iterator[Kernel]:
     import syscalls
     server = start_server(directory, tls)

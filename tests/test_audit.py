@@ -20,7 +20,6 @@ import httpx
 import pytest
 
 import syscalls
-from conftest import start_server, stop_server
 from syscalls.client import Client
 from syscalls.errors import SyscallError
 
@@ -132,48 +131,44 @@ def test_journals_rotate_without_losing_or_repeating(k, monkeypatch):
     assert len([e for e in k.audit.list(user="eve", limit=500) if e["syscall"] == "auth.whoami"]) == 60
 
 
-def test_every_answered_call_survives_a_kill_9(tmp_path):
+def test_every_answered_call_survives_a_kill_9(kernel_server):
     """A real kernel server is killed -9 right after its last answer; the restarted kernel has a
     record of every call that was answered (allowed, denied and unauthenticated)."""
-    server = start_server(tmp_path)
-    try:
-        op = syscalls.connect(server.url, (server.state / "operator.token").read_text().strip())
-        op.user.create(name="eve", tags=["roles:id:user"])
-        bad = syscalls.connect(server.url, "dos_forged")
-        answered = 0
-        for i in range(40):
-            op.auth.whoami()
-            with pytest.raises(SyscallError):
-                bad.auth.whoami()
-            answered += 2
-        os.kill(server.proc.pid, signal.SIGKILL)
-        server.proc.wait(10)
-    finally:
-        stop_server(server.proc)
+    server = kernel_server()
+    op = syscalls.connect(server.url, (server.state / "operator.token").read_text().strip())
+    op.user.create(name="eve", tags=["roles:id:user"])
+    bad = syscalls.connect(server.url, "dos_forged")
+    answered = 0
+    for _ in range(40):
+        op.auth.whoami()
+        with pytest.raises(SyscallError):
+            bad.auth.whoami()
+        answered += 2
+    os.kill(server.proc.pid, signal.SIGKILL)
+    server.proc.wait(10)
     with syscalls.connect(f"embedded://{server.state}") as k:
         log = k.audit.list(since="1h", limit=1000)
     assert len([e for e in log if e["syscall"] == "auth.whoami"]) == answered
     assert len([e for e in log if e["errno"] == "EAUTH"]) == answered // 2
 
 
-def test_the_rest_api_checks_the_token_before_reading_the_body(tmp_path):
+def test_the_rest_api_checks_the_token_before_reading_the_body(kernel_server):
     """A caller without a valid token gets EAUTH at once, however big a body it announces."""
-    server = start_server(tmp_path)
-    try:
-        host, port = server.url.removeprefix("http://").split(":")
-        with socket.create_connection((host, int(port)), timeout=10) as s:
-            s.sendall(b"POST /api/v1/syscalls/auth.whoami HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dos_forged\r\n"
-                      b"Content-Type: application/json\r\nContent-Length: 30000000\r\n\r\n{")
-            s.settimeout(5)
-            answer = ""
-            while "EAUTH" not in answer and (chunk := s.recv(65536)):  # no body was needed to answer
-                answer += chunk.decode(errors="replace")
-        assert " 401 " in answer.splitlines()[0] and "EAUTH" in answer
-        r = httpx.post(server.url + "/api/v1/syscalls/auth.whoami", content=b'{"x": "\\udc80"}',
-                       headers={"Authorization": "Bearer " + (server.state / "operator.token").read_text().strip()})
-        assert r.status_code == 400 and r.json()["error"]["code"] == "EINVAL"
-    finally:
-        stop_server(server.proc)
+    server = kernel_server()
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(b"POST /api/v1/syscalls/auth.whoami HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dos_forged\r\n"
+                  b"Content-Type: application/json\r\nContent-Length: 30000000\r\n\r\n{")
+        s.settimeout(5)
+        answer = ""
+        while "EAUTH" not in answer and (chunk := s.recv(65536)):  # no body was needed to answer
+            answer += chunk.decode(errors="replace")
+    assert " 401 " in answer.splitlines()[0] and "EAUTH" in answer
+    r = httpx.post(server.url + "/api/v1/syscalls/auth.whoami", content=b'{"x": "\\udc80"}',
+                   headers={"Authorization": "Bearer " + (server.state / "operator.token").read_text().strip()})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "EINVAL"
+    server.proc.terminate()
+    server.proc.wait(10)
     with syscalls.connect(f"embedded://{server.state}") as k:
         errnos = [e["errno"] for e in k.audit.list(limit=10)]
     assert "EAUTH" in errnos and "EINVAL" in errnos

@@ -140,6 +140,9 @@ def describe(kind: Optional[str] = KIND, name: Optional[str] = NAME,
             ("Updated", f"{s.get('updated')} ({age(s.get('updated'))} ago)"),
             ("Status", s.get("aggregateStatus"))]
     meta += [(k, v) for k, v in (("Builder", s.get("builderState")), ("Runtime", s.get("runtime"))) if v]
+    applied = [g for g in generations if g["generation"] == s.get("generation") and g["action"] != "deleted"]
+    if r["type"] in ("workflow", "service", "worker") and applied:  # pods act as who applied what they run
+        meta.append(("Runs as", f"{applied[-1]['by']} (who applied generation {s.get('generation')})"))
     out = [f"{paint(k + ':', 'bold')}{' ' * (13 - len(k))}{v}" for k, v in meta]
     out.append(paint("Spec:", "bold"))
     out += ["  " + line for line in to_yaml({r["type"]: r[r["type"]]}).splitlines()]

@@ -135,7 +135,8 @@ def show_runtime(rt: dict[str, Any], output: Format) -> None:
         render(rt, output)
         return
     out = [f"{paint(rt['type'] + '/' + rt['name'], 'bold')}  runtime {rt['runtime'] or '-'}"
-           + (f"  progress {rt['progress']}" if rt.get("progress") else "")]
+           + (f"  progress {rt['progress']}" if rt.get("progress") else "")
+           + (f"  runs as {rt['runAs']}" if rt.get("runAs") else "")]
     if rt.get("message"):
         out.append(paint(rt["message"], "red"))
     run = rt.get("run")

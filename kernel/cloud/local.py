@@ -1,21 +1,30 @@
-"""The `local` cloud driver: a pod is a real OS process group, led by a shim (see `shim.py`).
+"""The `local` cloud driver: a pod is a real OS process group, led by a shim (see `shim.py`),
+its command in a bubblewrap sandbox (see `sandbox.py`).
 
-    pods/NAME/spec.json     what to run (PodSpec)
+    pods/NAME/spec.json     what to run: the sandboxed command line, its environment
     pods/NAME/status.json   phase, pids, times, exit code — written by the driver, then the shim
     pods/NAME/pod.log       stdout and stderr of the command
+    $TMPDIR/dataos-pod-NAME-*/  the pod's scratch, outside the state: `work` (its /pod) and
+                            `secrets` (its /run/secrets); removed when the command ends
 
 Pods outlive the daemon. A restarted daemon reads `status.json`: a pod whose shim still runs is
 adopted; one whose shim died without recording an exit is Unknown.
+
+Without a usable bubblewrap the driver says so once and runs commands unsandboxed: the kernel
+then runs only the workloads of its own operator (see `Kernel.check_sandbox`).
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Iterator
 
@@ -25,7 +34,11 @@ from syscalls.procs import alive, runs
 from ..store import now
 from ..streams import cancelled
 from . import FAILED, PENDING, RUNNING, TERMINAL, UNKNOWN, PodSpec, PodStatus
+from .sandbox import SECRETS_DIR, WORKDIR, Sandbox, find_bwrap
 from .shim import write_status
+
+log = logging.getLogger("dataos.cloud")
+_PASSED_ENV = ("LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH")  # the kernel's, that a job gets
 
 SHIM = str(Path(__file__).with_name("shim.py"))  # run with -S: the standard library is all it needs
 START_GRACE = 10.0  # seconds a Pending pod may take to start its shim before it is Unknown
@@ -34,11 +47,22 @@ START_GRACE = 10.0  # seconds a Pending pod may take to start its shim before it
 class LocalDriver:
     name = "local"
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, hidden: Callable[[], list[str]] = lambda: []) -> None:
+        """`hidden()`: paths no pod may see beyond the state directory (the depots', the user's)."""
         self.root = state_dir / "pods"
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._children: dict[str, subprocess.Popen] = {}
         self._final: dict[str, PodStatus] = {}  # terminal pods never change: read them once
+        self.hidden = hidden
+        bwrap = find_bwrap()
+        self.sandbox = Sandbox(bwrap, [str(state_dir)]) if bwrap else None
+        if self.sandbox is None:
+            log.warning("no usable bubblewrap (Debian package `bubblewrap`): pods run unsandboxed, so only the "
+                        "operator's own workloads run on this kernel")
+
+    @property
+    def sandboxed(self) -> bool:
+        return self.sandbox is not None
 
     def _dir(self, name: str) -> Path:
         return self.root / name
@@ -49,13 +73,28 @@ class LocalDriver:
             pod_dir.mkdir(mode=0o700)
         except FileExistsError:
             raise SyscallError("EEXIST", f"pod {spec.name!r} already exists") from None
-        (pod_dir / "spec.json").write_text(json.dumps(spec.to_dict()))
+        scratch = Path(tempfile.mkdtemp(prefix=f"dataos-pod-{spec.name}-"))  # 0700, outside the state
+        work = scratch / "work"
+        work.mkdir()
+        secrets = scratch / "secrets" if spec.secret_files else None
+        socket = _socket(spec.secret_env.get("DATAOS_URL") or spec.env.get("DATAOS_URL"))
+        if self.sandbox is not None:
+            argv = self.sandbox.argv(spec.name, spec.command, work, secrets, socket, self.hidden())
+            seen = {"home": WORKDIR, "secrets": SECRETS_DIR, "path": f"{sys.prefix}/bin:/usr/local/bin:/usr/bin:/bin"}
+        else:
+            argv = list(spec.command)
+            seen = {"home": str(work), "secrets": str(secrets), "path": os.environ.get("PATH", "/usr/bin:/bin")}
+        env = {**{k: os.environ[k] for k in _PASSED_ENV if k in os.environ}, "PATH": seen["path"],
+               "HOME": seen["home"], "DATAOS_POD": spec.name, **spec.env}
+        (pod_dir / "spec.json").write_text(json.dumps({
+            **spec.to_dict(), "argv": argv, "env": env, "cwd": None if self.sandbox else str(work),
+            "scratch": str(scratch), "secrets": str(secrets) if secrets else None, "secrets_seen_as": seen["secrets"],
+            "sandboxed": self.sandbox is not None}))
         write_status(pod_dir, phase=PENDING, created=now(), labels=spec.labels, workspace=spec.workspace)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DATAOS_")}
         shim = subprocess.Popen(
             [sys.executable, "-S", SHIM, str(pod_dir)], stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL, stderr=open(pod_dir / "shim.log", "ab"), start_new_session=True,
-            close_fds=True, env=env, cwd=pod_dir)
+            close_fds=True, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, cwd=pod_dir)
         # Secrets travel on the shim's stdin, never through a file the kernel keeps.
         with shim.stdin:
             shim.stdin.write(json.dumps({"env": spec.secret_env, "files": spec.secret_files}).encode())
@@ -88,6 +127,7 @@ class LocalDriver:
                            exit_code=raw.get("exit_code"), reason=reason)
         if phase in TERMINAL or reason == "ShimLost":
             self._final[name] = status
+            _remove_scratch(pod_dir)  # in case its shim died before it could
         return status
 
     def poll(self) -> list[PodStatus]:
@@ -136,6 +176,7 @@ class LocalDriver:
             raise SyscallError("ENOENT", f"no pod {name!r}")
         self.kill(name, grace=2.0)
         self._final.pop(name, None)
+        _remove_scratch(self._dir(name))
         shutil.rmtree(self._dir(name), ignore_errors=True)
 
     def logs(self, name: str, tail: int | None = None, follow: bool = False) -> Iterator[str]:
@@ -168,6 +209,20 @@ class LocalDriver:
                 if cancelled():
                     return
                 time.sleep(0.02)
+
+
+def _socket(url: str | None) -> str | None:
+    """The kernel's socket a pod reaches it by (`unix://PATH`), if that is how."""
+    return url.removeprefix("unix://") if url and url.startswith("unix://") else None
+
+
+def _remove_scratch(pod_dir: Path) -> None:
+    try:
+        scratch = json.loads((pod_dir / "spec.json").read_text()).get("scratch")
+    except (OSError, ValueError):
+        return
+    if scratch and Path(scratch).name.startswith("dataos-pod-"):
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _signal_group(pid: int, sig: int) -> None:

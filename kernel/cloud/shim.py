@@ -2,7 +2,11 @@
 it ended, so pods outlive the kernel daemon and a restarted daemon still learns exit codes.
 
 The shim leads the pod's process group; SIGTERM to the group reaches the command, and the shim
-writes `status.json` (atomically) when it starts the command and when the command exits.
+writes `status.json` (atomically) when it starts the command and when the command exits. It
+writes the secret files it gets on stdin into the pod's secrets folder before the command
+starts, and removes the pod's scratch folder (working directory and secrets) when it ends.
+The command gets exactly the environment in `spec.json` plus the secret variables: nothing of
+the kernel's own.
 """
 from __future__ import annotations
 
@@ -34,21 +38,24 @@ def write_status(pod_dir: Path, **status: object) -> None:
 def main(pod_dir: Path) -> int:
     spec = json.loads((pod_dir / "spec.json").read_text())
     secrets = json.loads(sys.stdin.read() or "{}")
-    env = {**os.environ, **spec.get("env", {}), **secrets.get("env", {})}
+    env = {**spec.get("env", {}), **secrets.get("env", {})}
+    scratch = spec.get("scratch")
     if secrets.get("files"):
-        folder = pod_dir / "secrets"
+        folder = Path(spec["secrets"])
         folder.mkdir(mode=0o700, exist_ok=True)
         for name, content in secrets["files"].items():
             fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as f:
                 f.write(content)
-        env["DATAOS_SECRETS_DIR"] = str(folder)
+        env["DATAOS_SECRETS_DIR"] = spec["secrets_seen_as"]
     log = open(pod_dir / "pod.log", "ab", buffering=0)
     try:
-        child = subprocess.Popen(spec["command"], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                 env=env, cwd=spec.get("cwd") or pod_dir)
+        child = subprocess.Popen(spec["argv"], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                 env=env, cwd=spec.get("cwd") or scratch or pod_dir)
     except OSError as e:
-        log.write(f"dataos: cannot start {spec['command'][0]!r}: {e.strerror}\n".encode())
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+        log.write(f"dataos: cannot start {spec['argv'][0]!r}: {e.strerror}\n".encode())
         write_status(pod_dir, phase="Failed", exit_code=127, reason="StartError", started=now(), finished=now(),
                      shim_pid=os.getpid())
         return 127
@@ -62,7 +69,8 @@ def main(pod_dir: Path) -> int:
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     code = child.wait()
-    shutil.rmtree(pod_dir / "secrets", ignore_errors=True)  # secret files live as long as the command
+    if scratch:  # the working directory and secret files live as long as the command
+        shutil.rmtree(scratch, ignore_errors=True)
     if code < 0:
         code = 128 - code  # killed by a signal: the shell's convention (SIGKILL -> 137)
     reason = "Killed" if stopping else ("Completed" if code == 0 else "Error")

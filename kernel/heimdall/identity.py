@@ -181,6 +181,13 @@ class Identities:
         rows = self.db.query("SELECT * FROM apikeys WHERE user=? ORDER BY created, name", (user,))
         return [_key(user, r["name"], r["created"], r["expires"]) for r in rows]
 
+    def keys_older_than(self, prefix: str, seconds: float) -> list[tuple[str, str]]:
+        """(user, key name) of every key named `prefix…` created more than `seconds` ago."""
+        cutoff = iso(datetime.fromtimestamp(datetime.now(timezone.utc).timestamp() - seconds, timezone.utc))
+        rows = self.db.query("SELECT user, name FROM apikeys WHERE substr(name, 1, ?) = ? AND created < ?",
+                             (len(prefix), prefix, cutoff))
+        return [(r["user"], r["name"]) for r in rows]
+
     def delete_key(self, user: str, name: str) -> dict[str, Any]:
         self.caller(user)
         rows = self.db.query("SELECT * FROM apikeys WHERE user=? AND name=?", (user, name))

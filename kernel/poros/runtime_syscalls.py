@@ -97,7 +97,9 @@ def pod_kill(call: Call, name: str) -> dict[str, Any]:
 
 def _runtime(call: Call, resource: dict[str, Any]) -> dict[str, Any]:
     status = resource["status"]
+    generation = (status.get("run") or {}).get("generation") or status["generation"]
     return {"type": resource["type"], "name": resource["name"], "workspace": resource.get("workspace"),
+            "runAs": call.kernel.poros.applied_by(status["uid"], generation),
             "runtime": status.get("runtime"), "progress": status.get("progress"), "run": status.get("run"),
             "replicas": status.get("replicas"), "message": status.get("message") or (status.get("run") or {}).get(
                 "message"), "paused": bool(status.get("paused")),

@@ -223,11 +223,18 @@ class Poros:
 
     def generation(self, uid: str, generation: int) -> dict[str, Any]:
         """The manifest of one applied generation."""
-        rows = self.db.query("SELECT manifest FROM generations WHERE uid=? AND generation=? AND action!='deleted'",
-                             (uid, generation))
+        return json.loads(self._generation(uid, generation)["manifest"])
+
+    def applied_by(self, uid: str, generation: int) -> str:
+        """Who applied one generation: the user its runs act as."""
+        return self._generation(uid, generation)["by"]
+
+    def _generation(self, uid: str, generation: int) -> Any:
+        rows = self.db.query("SELECT manifest, by FROM generations WHERE uid=? AND generation=? "
+                             "AND action!='deleted'", (uid, generation))
         if not rows:
             raise SyscallError("ENOENT", f"no generation {generation} of resource {uid}")
-        return json.loads(rows[0]["manifest"])
+        return rows[0]
 
     def set_status(self, uid: str, fields: dict[str, Any]) -> None:
         """Merge runtime fields into a resource's status (no new generation)."""

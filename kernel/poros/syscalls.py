@@ -52,6 +52,9 @@ def resource_apply(call: Call, manifests: list[dict], workspace: str | None, dry
             except SyscallError as e:
                 e.details.setdefault("document", i)
                 raise
+            refusal = call.kernel.unsandboxed(call.caller.id) if plan.action != "unchanged" else None
+            if refusal:  # its pods would run as the caller, who applies this generation
+                call.refuse(object_path(plan.kind.type, plan.manifest["name"], plan.workspace), refusal, document=i)
     written = [p.manifest for p in plans] if dry_run else poros.apply(plans, call.caller.id)
     if not dry_run:
         for plan, resource in zip(plans, written):

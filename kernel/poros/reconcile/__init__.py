@@ -4,6 +4,11 @@ One thread wakes every `TICK` seconds, or at once when a resource is applied or 
 pod changes phase: it asks the cloud driver for pod states (Caretaker records transitions),
 then lets each workload's controller move it one step towards what its manifest asks for.
 Controllers are idempotent: a tick may be repeated, or the daemon killed between two, safely.
+
+A pod acts as the user who applied the generation it runs (`dataos.io/run-as`), never as the
+resource's first owner: whoever changes a workload's code runs it with their own rights. Pods
+that need syscalls get a short-lived API key of that user, revoked when the pod ends; a sweep
+revokes any pod key whose pod is gone, however it went.
 """
 from __future__ import annotations
 
@@ -26,6 +31,8 @@ log = logging.getLogger("dataos.poros")
 TICK = 0.25
 QUICK_TICK = 0.05  # after starting pods: see them run without waiting a whole tick
 LAUNCH_BUDGET = 0.1  # seconds of pod starts per tick; the rest go next tick (others get reconciled)
+SWEEP_EVERY = 5.0  # seconds between sweeps of pod keys whose pods are gone
+KEY_GRACE = 60.0  # seconds a pod key may exist before its pod is seen (a driver that reports late)
 ARCHIVE_EVERY = 3600.0  # seconds between moves of old pod history to Parquet
 ARCHIVE_AFTER = 7 * 86400.0  # pod events older than this are archived
 
@@ -66,6 +73,7 @@ class Reconciler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="reconciler", daemon=True)
         self._archived = monotonic()
+        self._swept = 0.0
         self._launched = False
         self._budget_until = 0.0
 
@@ -129,6 +137,9 @@ class Reconciler:
         if not self.watching:
             for pod in kernel.caretaker.observe(kernel.cloud.poll()):
                 self.pod_changed(pod)
+        if monotonic() - self._swept > SWEEP_EVERY:
+            self._swept = monotonic()
+            self.sweep_keys()
         if monotonic() - self._archived > ARCHIVE_EVERY:
             self._archived = monotonic()
             from ...clock import iso
@@ -144,10 +155,24 @@ class Reconciler:
     def pod_changed(self, pod: dict[str, Any]) -> None:
         """A pod reached an end: revoke the token its job was given."""
         if pod["phase"] in ("Succeeded", "Failed", "Unknown"):
-            owner = pod["labels"].get("dataos.io/owner")
-            if owner:
+            user = pod["labels"].get(RUN_AS)
+            if user:
                 try:
-                    self.kernel.heimdall.identities.delete_key(owner, token_key(pod["name"]))
+                    self.kernel.heimdall.identities.delete_key(user, token_key(pod["name"]))
+                except SyscallError:
+                    pass
+
+    def sweep_keys(self) -> None:
+        """Revoke every pod key whose pod is not running or about to (stopped, replaced, deleted,
+        lost while the kernel was down): no key outlives its pod for long."""
+        live = {token_key(p["name"]) for p in self.kernel.caretaker.list() if p["phase"] in ("Pending", "Running")}
+        if hasattr(self.kernel.cloud, "deploy"):  # a Deployment's pods share a key named after it
+            live |= {token_key(r["name"]) for r in self.kernel.poros.list() if r["type"] in self.controllers}
+        identities = self.kernel.heimdall.identities
+        for user, name in identities.keys_older_than(POD_KEY, KEY_GRACE):
+            if name not in live:
+                try:
+                    identities.delete_key(user, name)
                 except SyscallError:
                     pass
 
@@ -172,13 +197,16 @@ class Reconciler:
         stack = STACKS[workload["stack"]]
         spec = workload.get("stackSpec") or {}
         env = {k: str(v) for k, v in {**(workload.get("envs") or {}), **(spec.get("envs") or {})}.items()}
+        run_as = self.kernel.poros.applied_by(resource["status"]["uid"], generation)
+        refusal = self.kernel.unsandboxed(run_as)
+        if refusal:
+            raise SyscallError("EACCES", refusal)
         labels = {"app.kubernetes.io/managed-by": "dataos", "dataos.io/resource": resource["name"],
                   "dataos.io/type": resource["type"], "dataos.io/workspace": resource.get("workspace", ""),
-                  "dataos.io/generation": str(generation), **extra}
+                  "dataos.io/generation": str(generation), RUN_AS: run_as, **extra}
         secret_env, secret_files = self._secrets(resource, workload)
         if stack.needs_token:
-            labels["dataos.io/owner"] = resource["owner"]
-            secret_env.update(self._job_credentials(resource["owner"], name))
+            secret_env.update(self._job_credentials(run_as, name))
         return PodSpec(name, resource.get("workspace", ""), stack.command(spec), labels, env, spec.get("image"),
                        secret_env, secret_files)
 
@@ -209,20 +237,21 @@ class Reconciler:
                 env.update(values)
         return env, files
 
-    def _job_credentials(self, owner: str, pod: str) -> dict[str, str]:
-        """A short-lived key for the resource's owner: the job's syscalls are the owner's, no more."""
+    def _job_credentials(self, user: str, pod: str) -> dict[str, str]:
+        """A short-lived key for the user the pod runs as: the job's syscalls are theirs, no more."""
         identities = self.kernel.heimdall.identities
         try:
-            identities.delete_key(owner, token_key(pod))
+            identities.delete_key(user, token_key(pod))
         except SyscallError:
             pass
-        key = identities.create_key(owner, token_key(pod), "24h")
+        key = identities.create_key(user, token_key(pod), "24h")
         # Always a URL: without one the job's client would fall back to its user's default context
         # (and start a daemon there). An in-process kernel has none; its state, locked, says so.
         return {"DATAOS_TOKEN": key["token"], "DATAOS_URL": self.kernel.url or f"embedded://{self.kernel.state_dir}"}
 
 
 POD_KEY = "pod-"  # the prefix of the API keys pods get
+RUN_AS = "dataos.io/run-as"  # the label naming the user a pod acts as
 
 
 def token_key(pod: str) -> str:
