@@ -172,3 +172,13 @@ def notice(text: str) -> None:
 
 def warn(text: str) -> None:
     print(f"{paint('warning', 'yellow', sys.stderr)}: {text}", file=sys.stderr)
+
+
+_CONTROLS = {c: f"^{chr(c + 64)}" for c in range(32) if chr(c) not in "\t\n"} | {127: "^?"} | \
+    {c: f"\\x{c:02x}" for c in range(0x80, 0xA0)}
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with its control characters made visible (^[ for ESC …), for a terminal: what a pod
+    or a dataset holds must not drive the user's terminal (move the cursor, set its title …)."""
+    return text.translate(_CONTROLS)

@@ -71,7 +71,8 @@ class Kernel:
         self.audit = audit_mod.Audit(self.state_dir / "audit.db")
         self.url = url
         self.clock = lambda: datetime.now(timezone.utc)  # schedules read time here (tests move it)
-        self.cloud = make_driver(self.state_dir, cloud or self._stored_cloud(), hidden=self._private_paths)
+        self.cloud = make_driver(self.state_dir, cloud or self._stored_cloud(), hidden=self._private_paths,
+                                 socket=url.removeprefix("unix://") if url and url.startswith("unix://") else None)
         if cloud is not None:  # remembered once it works
             (self.state_dir / "cloud.json").write_text(json.dumps(cloud))
         self.caretaker = Caretaker(self.state_dir / "caretaker.db")
@@ -82,6 +83,7 @@ class Kernel:
         self.uploads = Uploads()
         self.metis = Metis(self.state_dir, self.depots)
         self.gateway = Gateway(self.state_dir, self.depots, self.metis.column_tags, self.metis.used)
+        self.metis.governs = self.gateway.governs_tag
         self.handlers: dict[str, Callable[..., Any]] = {
             **heimdall_syscalls.HANDLERS, **poros_syscalls.HANDLERS, **runtime_syscalls.HANDLERS,
             **gateway_syscalls.HANDLERS, **depot_syscalls.HANDLERS, **metis_syscalls.HANDLERS,
@@ -147,6 +149,7 @@ class Kernel:
         if resource["type"] == "policy":
             self.heimdall.load(resource)
             self.gateway.load(resource)
+            self.metis.policies_changed()
         elif resource["type"] == "depot":
             self._load_depot(resource)
         elif resource["type"] == "cluster":
@@ -163,6 +166,7 @@ class Kernel:
         if resource["type"] == "policy":
             self.heimdall.unload(resource)
             self.gateway.unload(resource["name"])
+            self.metis.policies_changed()
         elif resource["type"] == "depot":
             self.depots.unload(resource["name"])
             self.metis.forget_depot(resource["name"], resource.get("owner") or "system")

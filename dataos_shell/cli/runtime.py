@@ -9,7 +9,7 @@ import typer
 
 from syscalls.errors import SyscallError
 
-from ..output import Format, age, emit, paint, render, table
+from ..output import Format, age, emit, paint, render, table, terminal_safe
 from ..session import client
 from . import identifiers as ids
 from .options import OUTPUT, WORKSPACE
@@ -99,8 +99,9 @@ def logs(pod: Optional[str] = typer.Argument(None, help="A pod name (see `dataos
             raise SyscallError("ENOENT", f"{type_opt} {name_opt!r} has no pods"
                                + (f" for job {container!r}" if container else "") + " yet")
         pod = max(candidates, key=lambda p: p["created"])["name"]
+    shown = terminal_safe if sys.stdout.isatty() else str  # a pod's output must not drive the terminal
     for line in client().pod.logs(name=pod, tail=tail, follow=follow):
-        sys.stdout.write(line)
+        sys.stdout.write(shown(line))
         if follow:
             sys.stdout.flush()
 

@@ -59,14 +59,14 @@ class Driver(Protocol):
 DRIVERS = ("local", "kubernetes")
 
 
-def make_driver(state_dir, config: dict[str, Any], hidden=lambda: []) -> Driver:
+def make_driver(state_dir, config: dict[str, Any], hidden=lambda: [], socket: str | None = None) -> Driver:
     """The cloud driver a kernel's `cloud.json` asks for: {"driver": "local"} (the default) or
     {"driver": "kubernetes", "kubeconfig": PATH, "context": NAME, "namespacePrefix": "dataos-"}.
-    `hidden()` names paths the local driver's pods must not see."""
+    For the local driver: `hidden()` names paths its pods must not see, `socket` is the kernel's."""
     driver = config.get("driver", "local")
     if driver == "local":
         from .local import LocalDriver
-        return LocalDriver(state_dir, hidden)
+        return LocalDriver(state_dir, hidden, socket)
     if driver == "kubernetes":
         from .kubernetes import KubernetesDriver
         return KubernetesDriver(kubeconfig=config.get("kubeconfig"), context=config.get("context"),

@@ -47,15 +47,17 @@ START_GRACE = 10.0  # seconds a Pending pod may take to start its shim before it
 class LocalDriver:
     name = "local"
 
-    def __init__(self, state_dir: Path, hidden: Callable[[], list[str]] = lambda: []) -> None:
-        """`hidden()`: paths no pod may see beyond the state directory (the depots', the user's)."""
+    def __init__(self, state_dir: Path, hidden: Callable[[], list[str]] = lambda: [],
+                 socket: str | None = None) -> None:
+        """`hidden()`: paths no pod may see beyond the state directory (the depots', the user's);
+        `socket`: the kernel's, which pods reach it by."""
         self.root = state_dir / "pods"
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._children: dict[str, subprocess.Popen] = {}
         self._final: dict[str, PodStatus] = {}  # terminal pods never change: read them once
         self.hidden = hidden
         bwrap = find_bwrap()
-        self.sandbox = Sandbox(bwrap, [str(state_dir)]) if bwrap else None
+        self.sandbox = Sandbox(bwrap, [str(state_dir)], socket) if bwrap else None
         if self.sandbox is None:
             log.warning("no usable bubblewrap (Debian package `bubblewrap`): pods run unsandboxed, so only the "
                         "operator's own workloads run on this kernel")
@@ -77,9 +79,8 @@ class LocalDriver:
         work = scratch / "work"
         work.mkdir()
         secrets = scratch / "secrets" if spec.secret_files else None
-        socket = _socket(spec.secret_env.get("DATAOS_URL") or spec.env.get("DATAOS_URL"))
         if self.sandbox is not None:
-            argv = self.sandbox.argv(spec.name, spec.command, work, secrets, socket, self.hidden())
+            argv = self.sandbox.argv(spec.name, spec.command, work, secrets, self.hidden())
             seen = {"home": WORKDIR, "secrets": SECRETS_DIR, "path": f"{sys.prefix}/bin:/usr/local/bin:/usr/bin:/bin"}
         else:
             argv = list(spec.command)
@@ -209,11 +210,6 @@ class LocalDriver:
                 if cancelled():
                     return
                 time.sleep(0.02)
-
-
-def _socket(url: str | None) -> str | None:
-    """The kernel's socket a pod reaches it by (`unix://PATH`), if that is how."""
-    return url.removeprefix("unix://") if url and url.startswith("unix://") else None
 
 
 def _remove_scratch(pod_dir: Path) -> None:

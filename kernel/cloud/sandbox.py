@@ -1,7 +1,10 @@
 """The local pods' sandbox: bubblewrap (`bwrap`, Debian's `bubblewrap`), unprivileged.
 
-A pod's command runs in its own user, mount, PID, IPC and UTS namespaces, with no capabilities and
-no way to gain any. Its file system is built from nothing: read-only views of the system (`/usr`,
+A pod's command runs in its own user, mount, PID, IPC, UTS and network namespaces (no network: it
+reaches the kernel through its socket, nothing else on the machine), with no capabilities and no
+way to gain any. bwrap itself runs with an empty environment; the command's environment reaches it
+through a pipe (`--args`), so no variable of a manifest or a secret acts outside the sandbox and
+no secret shows on a command line. Its file system is built from nothing: read-only views of the system (`/usr`,
 the few files of `/etc` programs need) and of the Python environment (the interpreter, the
 installed packages, the project's packages), a private `/tmp`, its own writable working directory
 at `/pod`, its secrets (if any) read-only at `/run/secrets`, and the kernel's socket. The kernel's
@@ -27,8 +30,8 @@ _ETC = ("passwd", "group", "hosts", "resolv.conf", "nsswitch.conf", "host.conf",
         "timezone", "ssl", "ca-certificates", "ca-certificates.conf", "ld.so.cache", "ld.so.conf", "ld.so.conf.d",
         "mime.types", "protocols", "services", "alternatives", "os-release")
 _PACKAGES = ("syscalls", "dataos_shell", "plugins")  # what jobs import: the client, the stacks' programs
-_NAMESPACES = ("--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-               "--disable-userns", "--cap-drop", "ALL", "--die-with-parent")
+_NAMESPACES = ("--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net",
+               "--unshare-cgroup-try", "--disable-userns", "--cap-drop", "ALL", "--die-with-parent")
 
 
 def find_bwrap() -> str | None:
@@ -38,7 +41,7 @@ def find_bwrap() -> str | None:
         return None
     try:
         probe = subprocess.run([binary, *_NAMESPACES, "--ro-bind", "/usr", "/usr", *_system_links(), "true"],
-                               capture_output=True, timeout=10)
+                               capture_output=True, timeout=10, env={})
     except (OSError, subprocess.SubprocessError):
         return None
     if probe.returncode != 0:
@@ -49,23 +52,25 @@ def find_bwrap() -> str | None:
 
 
 class Sandbox:
-    """Command lines that run a command in the sandbox. `hidden()` names paths no pod may see."""
+    """Command lines that run a command in the sandbox: `hidden` names paths no pod may see,
+    `socket` is the kernel's (the one path of the host a pod reaches it by)."""
 
-    def __init__(self, bwrap: str, hidden: Iterable[str] = ()) -> None:
+    def __init__(self, bwrap: str, hidden: Iterable[str] = (), socket: str | None = None) -> None:
         self.bwrap = bwrap
         self.hidden: list[str] = [str(Path(p).resolve()) for p in hidden]
+        self.socket = socket
 
-    def argv(self, name: str, command: list[str], workdir: Path, secrets: Path | None, socket: str | None,
+    def argv(self, name: str, command: list[str], workdir: Path, secrets: Path | None,
              hidden: Iterable[str] = ()) -> list[str]:
         """bwrap's command line for pod `name`'s `command` (its host name is the pod's name):
-        `workdir` becomes /pod, `secrets` /run/secrets, the kernel's `socket` stays where it is;
+        `workdir` becomes /pod, `secrets` /run/secrets, the kernel's socket stays where it is;
         `hidden` adds paths to hide for this pod. A command that cannot be found exits 127, as in
-        a shell."""
+        a shell. The shim gives the command its environment on a pipe (`--args FD`)."""
         hide = [*self.hidden, *(str(Path(p).resolve()) for p in hidden)]
         roots = [r for r in _python_roots() if not any(_within(r, h) for h in hide)]
         args = [self.bwrap, *_NAMESPACES, "--hostname", name, "--ro-bind", "/usr", "/usr", *_system_links()]
-        for name in _ETC:
-            args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+        for entry in _ETC:
+            args += ["--ro-bind-try", f"/etc/{entry}", f"/etc/{entry}"]
         for root in roots:
             args += ["--ro-bind", root, root]
         args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
@@ -75,8 +80,8 @@ class Sandbox:
         args += ["--bind", str(workdir), WORKDIR, "--chdir", WORKDIR]
         if secrets is not None:
             args += ["--ro-bind", str(secrets), SECRETS_DIR]
-        if socket:
-            args += ["--ro-bind", socket, socket]
+        if self.socket:
+            args += ["--ro-bind", self.socket, self.socket]
         return [*args, "--", "/bin/sh", "-c", 'exec "$@"', "sh", *command]
 
 

@@ -49,9 +49,14 @@ def main(pod_dir: Path) -> int:
                 f.write(content)
         env["DATAOS_SECRETS_DIR"] = spec["secrets_seen_as"]
     log = open(pod_dir / "pod.log", "ab", buffering=0)
+    argv, fds, arguments = spec["argv"], (), b""
+    if spec.get("sandboxed"):  # bwrap runs with nothing of the pod's: the environment goes in on a pipe
+        read, write = os.pipe()
+        argv, fds, arguments = [argv[0], "--args", str(read), *argv[1:]], (read,), _environment_args(env)
+        env = {}
     try:
-        child = subprocess.Popen(spec["argv"], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                 env=env, cwd=spec.get("cwd") or scratch or pod_dir)
+        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                 env=env, cwd=spec.get("cwd") or scratch or pod_dir, pass_fds=fds)
     except OSError as e:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -59,6 +64,13 @@ def main(pod_dir: Path) -> int:
         write_status(pod_dir, phase="Failed", exit_code=127, reason="StartError", started=now(), finished=now(),
                      shim_pid=os.getpid())
         return 127
+    if fds:
+        os.close(read)
+        with os.fdopen(write, "wb") as pipe:  # bwrap reads it all before it starts the command
+            try:
+                pipe.write(arguments)
+            except BrokenPipeError:
+                pass
     write_status(pod_dir, phase="Running", pid=child.pid, shim_pid=os.getpid(), started=now())
     stopping = []
 
@@ -77,6 +89,14 @@ def main(pod_dir: Path) -> int:
     write_status(pod_dir, phase="Succeeded" if code == 0 else "Failed", exit_code=code, reason=reason,
                  finished=now())
     return 0
+
+
+def _environment_args(env: dict[str, str]) -> bytes:
+    """bwrap arguments (NUL-separated, for `--args FD`) that give the command exactly `env`."""
+    parts = ["--clearenv"]
+    for key, value in env.items():
+        parts += ["--setenv", key, value]
+    return b"".join(part.encode() + b"\0" for part in parts)
 
 
 if __name__ == "__main__":

@@ -3,10 +3,11 @@
 An upload stages part files in a hidden folder beside the dataset (`.dataos-upload-ID/`), one
 per chunk, in the depot's format. Commit swaps the folder in (overwrite) or moves the parts in
 (append), so readers see the old dataset or the new one, never half of it. Only `file` depots
-are writable for now.
+are writable for now. What a write creates is private to the kernel's user: folders 0700, files 0600.
 """
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import shutil
@@ -54,11 +55,11 @@ class Uploads:
         folder = depot.root / address.collection
         if folder.resolve().parent != depot.root:
             raise SyscallError("EINVAL", f"{address}: not a collection of dataos://{address.depot}", field="address")
-        folder.mkdir(exist_ok=True)
+        folder.mkdir(mode=0o700, exist_ok=True)
         _sweep(folder)
         upload = Upload(secrets.token_hex(8), user, address, mode, folder, Path(), depot.format, touched=time.time())
         upload.staging = folder / f".dataos-upload-{upload.id}"
-        upload.staging.mkdir()
+        upload.staging.mkdir(mode=0o700)
         with self._lock:
             self._uploads[upload.id] = upload
         return upload
@@ -89,7 +90,7 @@ class Uploads:
         if upload.mode == "append" and (target.is_dir() or singles):
             if not target.is_dir():  # a single-file dataset becomes a folder of parts
                 folded = upload.folder / f".dataos-fold-{upload.id}"
-                folded.mkdir()
+                folded.mkdir(mode=0o700)
                 for single in singles:
                     single.rename(folded / f"part-0{single.suffix}")
                 folded.rename(target)
@@ -97,7 +98,7 @@ class Uploads:
                 part.rename(target / part.name)
             upload.staging.rmdir()
             return
-        old.mkdir()
+        old.mkdir(mode=0o700)
         if target.is_dir():
             target.rename(old / "dataset")
         for single in singles:
@@ -112,6 +113,7 @@ class Uploads:
 
 
 def _write(table: Any, path: Path, fmt: str) -> None:
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # private before anything is in it
     if fmt == "parquet":
         import pyarrow.parquet as pq
         pq.write_table(table, path, compression="zstd")

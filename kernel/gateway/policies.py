@@ -60,6 +60,10 @@ class DataPolicy:
     mask: dict | None = None
     filters: tuple[dict, ...] = ()
 
+    def selects_tag(self, tag: str) -> bool:
+        """Does this policy mask columns carrying `tag`?"""
+        return any(_tag_matches(pattern, (tag,)) for pattern in self.column_tags)
+
 
 @dataclass(frozen=True)
 class Governance:

@@ -78,6 +78,11 @@ class Gateway:
     def unload(self, name: str) -> None:
         self.policies.pop(name, None)
 
+    def governs_tag(self, tag: str) -> bool:
+        """Does a data policy select on this column tag (`PII.*` always do)? Adding or removing it
+        then takes `govern`, and it follows lineage into derived datasets."""
+        return tag.startswith("PII.") or any(policy.selects_tag(tag) for policy in list(self.policies.values()))
+
     # --- queries -------------------------------------------------------------------------------
 
     def execute(self, caller: Caller, sql: str, dialect: str, limit: int, depot: str | None,

@@ -27,9 +27,12 @@ USAGE_FLUSH = 5.0  # seconds between writes of usage counts
 
 
 class Metis:
-    def __init__(self, state_dir: Path, depots: Depots) -> None:
+    def __init__(self, state_dir: Path, depots: Depots,
+                 governs: Callable[[str], bool] = lambda tag: tag.startswith("PII.")) -> None:
+        """`governs(tag)`: does a data policy select on this column tag (then it follows lineage)?"""
         self.catalog = Catalog(state_dir / "metis.db")
         self.depots = depots
+        self.governs = governs
         self._tags: dict[str, dict[str, frozenset[str]]] = {}
         self._running: dict[str, threading.Lock] = {}  # depot -> held while it is scanned
         self._scanning: dict[str, threading.Event] = {}  # depot -> cancel its scan
@@ -44,12 +47,39 @@ class Metis:
     # --- governance: the Gateway asks ---------------------------------------------------------
 
     def column_tags(self, urn: str) -> dict[str, frozenset[str]]:
-        """A dataset's column tags (what drives PII masks), from memory."""
+        """A dataset's column tags, its own and those propagated to it (what drives masks), from memory."""
         cached = self._tags.get(urn)
         if cached is None:
-            tags = (self.catalog.aspect(urn, "tags") or {}).get("columns", {})
+            tags = {c: set(t) for c, t in ((self.catalog.aspect(urn, "tags") or {}).get("columns", {})).items()}
+            for column, found in self.propagated(urn).items():
+                tags.setdefault(column, set()).update(found)
             cached = self._tags[urn] = {c: frozenset(t) for c, t in tags.items()}
         return cached
+
+    def propagated(self, urn: str, _seen: frozenset[str] = frozenset()) -> dict[str, dict[str, str]]:
+        """{column: {tag: "source-urn#column"}}: the policy-driving tags of the input columns each
+        column of `urn` is computed from (column-level lineage of sql jobs), transitively — so a mask
+        follows the data into what is derived from it."""
+        out: dict[str, dict[str, str]] = {}
+        if urn in _seen or len(_seen) > 32:
+            return out
+        for upstream in (self.catalog.aspect(urn, "lineage") or {}).get("upstream", []):
+            for column, sources in (upstream.get("columns") or {}).items():
+                for source_urn, source_column in sources:
+                    own = (self.catalog.aspect(source_urn, "tags") or {}).get("columns", {})
+                    found = {t: f"{source_urn}#{source_column}" for c, ts in own.items()
+                             if c.lower() == source_column.lower() for t in ts}
+                    for c, tags in self.propagated(source_urn, _seen | {urn}).items():
+                        if c.lower() == source_column.lower():
+                            found = {**tags, **found}
+                    for tag, origin in found.items():
+                        if self.governs(tag):
+                            out.setdefault(column, {}).setdefault(tag, origin)
+        return out
+
+    def policies_changed(self) -> None:
+        """Data policies changed: which tags drive them may have too."""
+        self._tags.clear()
 
     # --- scans --------------------------------------------------------------------------------
 
@@ -139,7 +169,7 @@ class Metis:
         tags["columns"] = {c: sorted(t) for c, t in tags["columns"].items() if t}
         tags["dataset"] = sorted(tags["dataset"])
         self.catalog.put(ref.urn, "tags", tags, by)
-        self._tags.pop(ref.urn, None)
+        self._tags.clear()  # what it propagates to changes too
         return self.entity(ref)
 
     def describe(self, ref: Ref, text: str, by: str) -> dict[str, Any]:
@@ -202,6 +232,10 @@ class Metis:
             if ref.column not in columns:
                 raise SyscallError("EINVAL", f"{ref.urn} has no column {ref.column!r} (columns: "
                                    f"{', '.join(columns) or 'none known'})", field="column")
+        propagated = self.propagated(ref.urn) if kind_of(ref.urn) == DATASET else {}
+        if propagated:
+            tags = found["aspects"].get("tags") or {"dataset": [], "columns": {}}
+            found["aspects"]["tags"] = {**tags, "propagated": propagated}
         return found
 
     def history(self, ref: Ref) -> list[dict[str, Any]]:
@@ -290,6 +324,7 @@ class Metis:
         added = [{"urn": r, "via": f"history:{by}", "columns": {}} for r in reads if r != urn and r not in known]
         if added:
             self.catalog.put(urn, "lineage", {"upstream": current + added}, by)
+            self._tags.clear()
         self.scan_later(Address.parse(urn).depot, by)
 
     def used(self, urns: list[str]) -> None:
@@ -325,6 +360,7 @@ class Metis:
                           if u.get("via") != via]
                 self.catalog.put(output, "lineage", {"upstream": others + lineage["upstream"]},
                                  resource.get("owner") or "system")
+            self._tags.clear()  # tags propagate along the new lineage
 
     def _columns(self, urn: str) -> list[str] | None:
         schema = self.catalog.aspect(urn, "schema")

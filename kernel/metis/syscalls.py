@@ -6,8 +6,11 @@ follows what they would see in a query: no values of a column masked for them, a
 or row counts at all when a row filter applies to them; likewise its last data quality check
 shows every rule's pass/fail, but no counts under a row filter or for a rule on a column masked
 for them. Editing an entry, and recording a quality check run (`catalog.quality`), takes
-`update` on it; adding or removing a `PII.*` tag (which masks or unmasks a column for everyone)
-takes `govern`.
+`update` on it; adding or removing a tag that a data policy selects on (`PII.*` and any tag a mask
+policy names: it masks or unmasks a column for everyone) takes `govern`. Column tags a dataset
+gets from its inputs along column-level lineage count as its own for masks and for what a
+profile shows. Lineage shows a dataset or resource the caller may not see, and the job it was
+made by, as hidden.
 """
 from __future__ import annotations
 
@@ -73,7 +76,7 @@ def catalog_search(call: Call, text: str, tag: str | None, depot: str | None, ty
 
 def catalog_tag(call: Call, ref: str, tag: str, remove: bool) -> dict[str, Any]:
     found = _visible(call, _ref(ref))
-    call.authorize("govern" if tag.startswith("PII.") else "update", found.urn)
+    call.authorize("govern" if call.kernel.gateway.governs_tag(tag) else "update", found.urn)
     return as_seen(call, call.kernel.metis.tag(found, tag, remove, call.caller.id))
 
 
@@ -108,8 +111,12 @@ def catalog_history(call: Call, ref: str) -> list[dict[str, Any]]:
 
 def catalog_lineage(call: Call, ref: str, direction: str, depth: int) -> dict[str, Any]:
     found = _visible(call, _ref(ref))
-    return call.kernel.metis.lineage(found, direction in ("upstream", "both"), direction in ("downstream", "both"),
-                                     max(1, min(depth, 10)), lambda urn: _can_see(call, urn))
+    graph = call.kernel.metis.lineage(found, direction in ("upstream", "both"), direction in ("downstream", "both"),
+                                      max(1, min(depth, 10)), lambda urn: _can_see(call, urn))
+    for edge in graph["edges"]:  # the job that made it: a resource like any other
+        if edge.get("via") and edge["via"].startswith("resource://") and not _can_see(call, edge["via"]):
+            edge["via"] = "(hidden)"
+    return graph
 
 
 def _governance(call: Call, urn: str, aspects: dict[str, Any] | None = None) -> Governance:
@@ -119,8 +126,7 @@ def _governance(call: Call, urn: str, aspects: dict[str, Any] | None = None) -> 
     columns = {c["name"]: c["type"] for c in (aspects.get("schema") or {}).get("columns", [])}
     depot, _, rest = urn.removeprefix("dataos://").partition(":")
     collection, _, name = rest.partition("/")
-    tags = {c: frozenset(t) for c, t in (aspects.get("tags") or {}).get("columns", {}).items()}
-    return govern(Dataset(depot, collection, name, columns, tags),
+    return govern(Dataset(depot, collection, name, columns, call.kernel.metis.column_tags(urn)),
                   list(call.kernel.gateway.policies.values()), call.caller.tags)
 
 
@@ -132,14 +138,12 @@ def as_seen(call: Call, entity: dict[str, Any]) -> dict[str, Any]:
     rules = _governance(call, entity["urn"], aspects)
     masked = {column: policy for column, (policy, _mask) in rules.masks.items()}
     profile = aspects.get("profile")
-    if profile:
-        shown = {}
-        for column, stats in profile.get("columns", {}).items():
-            if column in masked or rules.filters:
-                stats = {k: v for k, v in stats.items() if k in ("null_pct", "distinct")} if column not in masked \
-                    else {}
-            shown[column] = stats
-        aspects["profile"] = {**profile, "columns": shown}
+    if profile and rules.filters:  # of rows the caller cannot see: nothing, not even counts
+        aspects["profile"] = {"sampled": profile.get("sampled"), "sample_rows": None,
+                              "columns": {column: {} for column in profile.get("columns", {})}}
+    elif profile:
+        aspects["profile"] = {**profile, "columns": {column: {} if column in masked else stats
+                                                     for column, stats in profile.get("columns", {}).items()}}
     quality = aspects.get("quality")
     if quality and (rules.filters or masked):
         # pass/fail shows; counts over rows the caller cannot see, or of a column masked for them, do not

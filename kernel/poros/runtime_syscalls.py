@@ -24,12 +24,19 @@ def _owner_path(pod: dict[str, Any]) -> str:
 
 
 def _pod(call: Call, name: str, predicate: str) -> dict[str, Any]:
+    """The pod, if the caller may `predicate` it. A pod they may not even read is answered as a
+    missing one is: ENOENT, the same words."""
     try:
         pod = call.kernel.caretaker.get(name)
     except SyscallError:
-        call.authorize(predicate, f"/caretaker/pods/{name}")  # only an operator learns it is missing
-        raise
-    call.authorize(predicate, _owner_path(pod))
+        pod = None
+    path = _owner_path(pod) if pod is not None else f"/caretaker/pods/{name}"
+    seen = call.decide("read", path)
+    if pod is None or not seen.allow:
+        if pod is not None:
+            call.hide(seen, path)
+        raise SyscallError("ENOENT", f"no pod {name!r}")
+    call.authorize(predicate, path)
     return pod
 
 

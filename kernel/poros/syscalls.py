@@ -98,13 +98,14 @@ def _keep_policy_control(call: Call, plans: list[Plan]) -> None:
 
 
 def _check_secret_references(call: Call, plans: list[Plan]) -> None:
-    """A workload may use only secrets that exist (here or in this apply) and its author may read."""
+    """A workload (or depot) may consume only secrets that exist (here or in this apply) and its
+    author may `use` — `read` shows a secret's keys, never its values."""
     coming = {(p.kind.type, p.workspace, p.manifest["name"]) for p in plans}
     for i, plan in enumerate(plans):
         for field, ref in secret_refs(plan.manifest):
             type_name, ws = secret_path(ref, plan.workspace)
             try:
-                found = _read(call, "read", type_name, ref["name"], ws)
+                found = _read(call, "use", type_name, ref["name"], ws)
                 if found is None and (type_name, ws or "", ref["name"]) not in coming:
                     raise SyscallError("EINVAL", f"{field}.name: no {type_name} named {ref['name']!r}"
                                        + (f" in workspace {ws!r}" if ws else ""), field=f"{field}.name")

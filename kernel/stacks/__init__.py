@@ -97,11 +97,28 @@ def check_stack(stack: Any, spec: Any, path: str) -> Stack:
 
 
 def admit(manifest: dict[str, Any]) -> None:
-    """Apply-time check of every stack a workflow, service or worker names."""
+    """Apply-time check of every stack a workflow, service or worker names, and of its `envs`."""
     section = manifest[manifest["type"]]
     if manifest["type"] == "workflow":
-        for i, job in enumerate(section["dag"]):
-            spec = job["spec"]
-            check_stack(spec["stack"], spec.get("stackSpec"), f"workflow.dag[{i}].spec")
+        specs = [(job["spec"], f"workflow.dag[{i}].spec") for i, job in enumerate(section["dag"])]
     else:
-        check_stack(section["stack"], section.get("stackSpec"), manifest["type"])
+        specs = [(section, manifest["type"])]
+    for spec, path in specs:
+        check_stack(spec["stack"], spec.get("stackSpec"), path)
+        for where, envs in ((f"{path}.envs", spec.get("envs")), (f"{path}.stackSpec.envs",
+                                                                (spec.get("stackSpec") or {}).get("envs"))):
+            _check_envs(envs, where)
+
+
+def _check_envs(envs: Any, path: str) -> None:
+    """Names of environment variables: the kernel's own (DATAOS_*) are not a manifest's to set."""
+    if envs is None:
+        return
+    if not isinstance(envs, dict):
+        raise fail(path, "must be a map of NAME: value")
+    for name in envs:
+        if not isinstance(name, str) or not name or "=" in name:
+            raise fail(f"{path}.{name}", "is not an environment variable name")
+        if name.upper().startswith("DATAOS_"):
+            raise fail(f"{path}.{name}", "DATAOS_* variables are set by the kernel (its URL, the pod's token, "
+                                         "secrets folder and name)")

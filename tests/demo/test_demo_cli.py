@@ -11,7 +11,8 @@ from clitools import as_json, ok, wait_for
 
 ORDERS = 20_000
 MANIFESTS = ["depot/lakehouse", "policy/demo-analyst-read", "policy/demo-mask-email",
-             "policy/demo-eu-only-customers", "policy/demo-eu-only-orders", "workflow/daily-revenue"]
+             "policy/demo-eu-only-customers", "policy/demo-eu-only-orders", "policy/demo-eu-only-daily-revenue",
+             "workflow/daily-revenue"]
 
 
 def customers(home):
@@ -60,6 +61,17 @@ def test_the_workflow_builds_daily_revenue_with_the_sql_stack(demo):
              == "succeeded", timeout=60)
     result = query(run, "select sum(orders), count(distinct region) from lakehouse.retail.daily_revenue")
     assert result["rows"] == [[ORDERS, 3]]
+
+
+def test_the_analyst_sees_only_eu_figures_in_what_is_derived_from_eu_only_data(demo):
+    run, _ = demo
+    wait_for(lambda: as_json(run("get", "runtime", "workflow", "daily-revenue", "-o", "json"))["runtime"]
+             == "succeeded", timeout=60)
+    analyst = {"DATAOS_TOKEN": token_of(run)}
+    derived = query(run, "select region, sum(orders) from lakehouse.retail.daily_revenue group by 1", env=analyst)
+    source = query(run, "select region, count(*) from lakehouse.retail.orders group by 1", env=analyst)
+    assert derived["rows"] == source["rows"] and [r[0] for r in derived["rows"]] == ["EU"]
+    assert derived["governance"]["policies"] == ["demo-eu-only-daily-revenue"]
 
 
 @pytest.mark.parametrize("how", ["context", "token"])

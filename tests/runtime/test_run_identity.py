@@ -127,3 +127,18 @@ def test_a_stray_pod_key_is_revoked(k):
     wait_for(lambda: "pod-0123456789abcdef" not in _pod_keys(k))
     with pytest.raises(Exception):
         Client(k.transport, stray["token"]).auth.whoami()
+
+
+def test_a_forbidden_pod_is_answered_as_a_missing_one(k):
+    k.resource.apply(manifests=[_service("import time; time.sleep(600)")])
+    wait_for(lambda: len(_live(k)) == 2)
+    k.user.create(name="eve", tags=["roles:id:nobody"])
+    eve = Client(k.transport, k.user.apikey.create(user="eve")["token"])
+    pod = _live(k)[0]["name"]
+    answers = []
+    for name in (pod, pod[:-1] + "9"):
+        with pytest.raises(Exception) as e:
+            eve.pod.get(name=name)
+        answers.append((e.value.code, e.value.message.replace(name, "NAME")))
+    assert answers == [("ENOENT", "no pod 'NAME'")] * 2
+    assert k.pod.get(name=pod)["name"] == pod

@@ -8,13 +8,17 @@ file, the depots' files, and other pods' /proc/PID/environ (their secrets and to
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import socket
+import subprocess
 import textwrap
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from clitools import wait_for
+from clitools import DATAOS, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -171,3 +175,87 @@ def test_without_a_sandbox_only_the_operators_workloads_run(run_dataos, dataos_h
     assert run_dataos("apply", "-f", tmp_path / "w.yaml", env=env).returncode == 0  # the operator's own
     wait_for(lambda: runtime(run_dataos, "workflow", "mine")["runtime"] == "succeeded")
     assert "bubblewrap" in (Path(dataos_home) / "logs" / "kernel.log").read_text()
+
+
+def _dev_job(run_dataos, team, tmp_path, name: str, spec: dict, envs: dict | None = None) -> str:
+    """Apply a one-job workflow in `team` as dev; its output once it ended."""
+    job = {"name": "x", "spec": {**spec, **({"envs": envs} if envs else {})}}
+    (tmp_path / f"{name}.yaml").write_text(json.dumps({"name": name, "version": "v1", "type": "workflow",
+                                                       "workspace": "team", "workflow": {"dag": [job]}}))
+    r = run_dataos("apply", "-f", tmp_path / f"{name}.yaml", env={"DATAOS_TOKEN": team["token"]})
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: runtime(run_dataos, "workflow", name, "-w", "team")["runtime"] in ("succeeded", "failed"),
+             timeout=60)
+    return run_dataos("logs", "-t", "workflow", "-n", name, "-w", "team").stdout
+
+
+def test_the_kernels_variables_are_not_a_manifests_to_set(run_dataos, team, tmp_path):
+    """A DATAOS_URL of the manifest's made the local driver mount any host path into the pod."""
+    state = team["home"] / "data" / "kernel"
+    (tmp_path / "bad.yaml").write_text(json.dumps({
+        "name": "mount", "version": "v1", "type": "workflow", "workspace": "team", "workflow": {"dag": [{
+            "name": "x", "spec": {"stack": "container", "envs": {"DATAOS_URL": f"unix://{state}"},
+                                  "stackSpec": {"command": ["ls", str(state)]}}}]}}))
+    r = run_dataos("apply", "-f", tmp_path / "bad.yaml", env={"DATAOS_TOKEN": team["token"]})
+    assert r.returncode == 2 and "DATAOS_" in r.stderr and "envs.DATAOS_URL" in r.stderr
+
+
+def test_no_variable_of_a_pod_acts_outside_its_sandbox(run_dataos, team, tmp_path):
+    """LD_PRELOAD of a library the pod wrote made the host's bwrap (root) run its code."""
+    if not shutil.which("gcc"):
+        pytest.skip("no C compiler to build the library")
+    marker = tmp_path / "escaped"
+    source = tmp_path / "evil.c"
+    source.write_text('#include <stdio.h>\n__attribute__((constructor)) static void run(void) {\n'
+                      f'  FILE *f = fopen("{marker}", "w"); if (f) {{ fputs("out", f); fclose(f); }} }}\n')
+    library = tmp_path / "evil.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(library), str(source)], check=True)
+    library.chmod(0o755)
+    tmp_path.chmod(0o755)
+    out = _dev_job(run_dataos, team, tmp_path, "preload", {"stack": "container", "stackSpec": {
+        "command": ["sh", "-c", "echo ran"]}}, envs={"LD_PRELOAD": str(library)})
+    assert "ran" in out and not marker.exists()
+
+
+def test_a_pod_has_no_network_but_its_kernels_socket(run_dataos, team, tmp_path):
+    """Pods reached loopback services (a trust-auth PostgreSQL, Redis) past the Gateway."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        out = _dev_job(run_dataos, team, tmp_path, "net", {"stack": "python", "stackSpec": {"script": textwrap.dedent(f"""\
+            import socket
+            try:
+                socket.create_connection(("127.0.0.1", {port}), timeout=2)
+                print("connected")
+            except OSError as e:
+                print("refused", type(e).__name__)
+            from syscalls import connect
+            print("kernel", connect().auth.whoami()["id"])
+            """)}})
+    assert "refused" in out and "kernel dev" in out and "connected" not in out
+
+
+def test_a_forbidden_pods_logs_and_kill_are_answered_as_a_missing_ones(run_dataos, team):
+    holder = json.loads(run_dataos("pods", "-r", "worker/holder", "-o", "json").stdout)[0]["name"]
+    as_dev = {"DATAOS_TOKEN": team["token"]}
+    answers = {}
+    for name in (holder, holder + "x"):
+        r = run_dataos("logs", name, env=as_dev)
+        answers[name] = (r.returncode, r.stderr.replace(name, "NAME"))
+    assert len(set(answers.values())) == 1 and "ENOENT" in answers[holder][1]
+
+
+def test_a_pods_output_cannot_drive_the_terminal(run_dataos, tmp_path):
+    """`dataos logs` on a terminal shows a pod's escape sequences, it does not obey them."""
+    import pexpect
+    (tmp_path / "esc.yaml").write_text("name: esc\nversion: v1\ntype: workflow\nworkflow:\n  dag:\n"
+                                       "    - name: a\n      spec: {stack: container, stackSpec: {command: "
+                                       "[printf, '\\033]0;owned\\007\\033[2Jhello\\n']}}\n")
+    assert run_dataos("apply", "-f", tmp_path / "esc.yaml").returncode == 0
+    wait_for(lambda: runtime(run_dataos, "workflow", "esc")["runtime"] == "succeeded")
+    pod = json.loads(run_dataos("pods", "-o", "json").stdout)[0]["name"]
+    child = pexpect.spawn(DATAOS[0], [*DATAOS[1:], "logs", pod], env={**os.environ, "DATAOS_HOME": str(run_dataos.home)},
+                          encoding="utf-8", timeout=20)
+    child.expect(pexpect.EOF)
+    assert "^[]0;owned^G^[[2Jhello" in child.before and "\x1b" not in child.before

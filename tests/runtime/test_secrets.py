@@ -103,3 +103,29 @@ def test_a_workload_may_name_only_existing_secrets_its_author_can_read(k):
     with pytest.raises(SyscallError) as e:
         dev.resource.apply(manifests=[job("steal", 'echo "$password"')])
     assert e.value.code == "EACCES" and "/poros/workspaces/public/secret/db" in e.value.message
+
+
+def test_consuming_a_secret_takes_use_not_read(k):
+    """`read` shows a secret's keys; putting its values in a pod is `use` — at apply, and again
+    when a pod starts (a policy may have changed since)."""
+    k.resource.apply(manifests=[secret()])
+    k.user.create(name="dev", tags=["roles:id:dev"])
+    dev = Client(k.transport, k.user.apikey.create(user="dev")["token"])
+    readers = {"name": "devs", "version": "v1", "type": "policy", "policy": {"access": {
+        "subjects": {"tags": [["roles:id:dev"]]}, "predicates": ["create", "read", "update"],
+        "objects": {"paths": ["/poros/workspaces/public/**"]}}}}
+    k.resource.apply(manifests=[readers])
+    assert dev.resource.get(type="secret", name="db")["secret"]["data"]["password"] == "<redacted>"
+    with pytest.raises(SyscallError) as e:
+        dev.resource.apply(manifests=[job("steal", 'echo "$password"')])
+    assert e.value.code == "EACCES" and "may not use /poros/workspaces/public/secret/db" in e.value.message
+    users = {"name": "db-users", "version": "v1", "type": "policy", "policy": {"access": {
+        "subjects": {"tags": [["roles:id:dev"]]}, "predicates": ["use"],
+        "objects": {"paths": ["/poros/workspaces/public/secret/db"]}}}}
+    k.resource.apply(manifests=[users])
+    dev.resource.apply(manifests=[job("allowed", 'echo "$password"', consumptionType="envVars")])
+    wait_for(lambda: k.runtime.get(type="workflow", name="allowed")["runtime"] == "succeeded")
+    k.resource.delete(type="policy", name="db-users")  # taken back: the next run cannot start
+    k.runtime.control(type="workflow", name="allowed", action="rerun")
+    rt = wait_for(lambda: (r := k.runtime.get(type="workflow", name="allowed"))["runtime"] == "failed" and r)
+    assert "could not start" in rt["message"]

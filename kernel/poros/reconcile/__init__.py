@@ -23,6 +23,7 @@ from syscalls.errors import SyscallError
 from ...cloud import PodSpec
 from ...stacks import STACKS
 from ..references import secret_path
+from ..store import object_path
 
 if TYPE_CHECKING:
     from ...kernel import Kernel
@@ -204,7 +205,7 @@ class Reconciler:
         labels = {"app.kubernetes.io/managed-by": "dataos", "dataos.io/resource": resource["name"],
                   "dataos.io/type": resource["type"], "dataos.io/workspace": resource.get("workspace", ""),
                   "dataos.io/generation": str(generation), RUN_AS: run_as, **extra}
-        secret_env, secret_files = self._secrets(resource, workload)
+        secret_env, secret_files = self._secrets(resource, workload, run_as)
         if stack.needs_token:
             secret_env.update(self._job_credentials(run_as, name))
         return PodSpec(name, resource.get("workspace", ""), stack.command(spec), labels, env, spec.get("image"),
@@ -213,21 +214,31 @@ class Reconciler:
     def launch(self, resource: dict[str, Any], name: str, workload: dict[str, Any], extra: dict[str, str],
                generation: int) -> None:
         """Start pod `name`; a pod of that name that exists already (a restart between recording
-        and starting it) is simply adopted."""
+        and starting it) is adopted — if it is this resource's."""
         self._launched = True
         try:
             self.kernel.cloud.run(self.pod_spec(resource, name, workload, extra, generation))
         except SyscallError as e:
             if e.code != "EEXIST":
                 raise
+            labels = self.kernel.cloud.status(name).labels
+            if (labels.get("dataos.io/resource"), labels.get("dataos.io/workspace"), labels.get("dataos.io/type")) \
+                    != (resource["name"], resource.get("workspace", ""), resource["type"]):
+                raise
 
-    def _secrets(self, resource: dict[str, Any], workload: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
-        """The values of the secrets a workload names, as env vars or `KEY=VALUE` files."""
+    def _secrets(self, resource: dict[str, Any], workload: dict[str, Any], run_as: str
+                 ) -> tuple[dict[str, str], dict[str, str]]:
+        """The values of the secrets a workload names, as env vars or `KEY=VALUE` files: each must
+        still be one `run_as` may `use` (a policy may have changed since the apply)."""
         env: dict[str, str] = {}
         files: dict[str, str] = {}
+        user = self.kernel.heimdall.identities.caller(run_as)
         for ref in workload.get("dataosSecrets") or []:
             type_name, ws = secret_path(ref, resource.get("workspace", ""))
             secret = self.kernel.poros.get(type_name, ref["name"], ws)
+            path = object_path(type_name, ref["name"], ws or "")
+            if not self.kernel.heimdall.decide(user, "use", path, frozenset(secret.get("tags", ()))).allow:
+                raise SyscallError("EACCES", f"{run_as!r} may not use {path} any more")
             values = self.kernel.heimdall.open_secret(secret)
             if ref.get("keys"):
                 values = {k: values[k] for k in ref["keys"] if k in values}

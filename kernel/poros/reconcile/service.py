@@ -43,7 +43,7 @@ class Services(Controller):
             if row["pod"] is None and monotonic() >= row["not_before"]:
                 row["launches"] += 1
                 row["generation"] = generation
-                row["pod"] = pod_name(resource["name"], slot, uid[:4], row["launches"])
+                row["pod"] = pod_name(resource["name"], slot, uid[:8], row["launches"])
                 state.put_replica(row)  # recorded first, then started
                 manifest = self.kernel.poros.generation(uid, generation)
                 self.r.launch(resource, row["pod"], manifest[resource["type"]],

@@ -118,7 +118,7 @@ class Workflows(Controller):
                                                  all(outcome[d] == "succeeded" for d in job.get("dependencies", [])))
             if ready and self.r.may_launch():
                 attempt = len(rows) + 1
-                pod = pod_name(resource["name"], name, resource["status"]["uid"][:4], number, attempt)
+                pod = pod_name(resource["name"], name, resource["status"]["uid"][:8], number, attempt)
                 state.add_attempt(uid, number, name, attempt, pod)  # recorded first: exactly once
                 try:
                     self.r.launch(resource, pod, job["spec"], {"dataos.io/job": name, "dataos.io/run": str(number)},
