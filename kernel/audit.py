@@ -4,11 +4,12 @@ on disk before the answer.
 The calling thread appends its record to the journal (`audit.<n>.journal`, one JSON line, one
 `write` to an O_APPEND file) before the call is answered, so a kill -9 a moment later cannot lose
 it; if the journal cannot be written, the call is answered EUNAVAIL instead — nothing is answered
-without its record. A writer thread moves the journal into the database (`audit.db`) in batches
-(every 200 ms, or when the log is read), recording in the same transaction how far it got, and
-syncs the journal to the disk; a restart moves exactly what was not moved yet. The writer never
-stops: a batch it cannot store (a full disk, text that is not valid Unicode) is logged and tried
-again, with the text escaped. Journals are rotated once fully moved.
+without its record. The record is also kept in memory, and a writer thread moves what is kept into
+the database (`audit.db`) in batches (every 200 ms, or when the log is read), recording in the
+same transaction how far into the journal it got, and syncs the journal to the disk. A restart
+reads the journal from there: exactly what was not moved yet. The writer never stops: a batch it
+cannot store (a full disk, text that is not valid Unicode) is logged and tried again, with the
+text escaped. A journal is replaced by a new one past `ROTATE_AT` bytes, and deleted once moved.
 """
 from __future__ import annotations
 
@@ -49,14 +50,17 @@ class Audit:
     def __init__(self, path: Path) -> None:
         self.dir = path.parent
         self.db = Database(path, MIGRATIONS)
-        self._append = threading.Lock()  # the journal being appended to (switched on rotation)
+        self._append = threading.Lock()  # appends: the journal, its size, the records kept
         self._moving = threading.Lock()  # one mover at a time
         self._wake = threading.Event()
         self._closed = False
         self._failing = 0.0  # seconds to wait before the next attempt, while failing
-        self.segment, self.offset = self.db.query("SELECT segment, offset FROM journal")[0]
+        self._kept: list[tuple] = []  # appended, not yet moved
+        self._moved = self.db.query("SELECT segment, offset FROM journal")[0]
         self._recover()
+        self.segment = self._moved[0]
         self._fd = self._open(self.segment)
+        self._size = os.fstat(self._fd).st_size  # = the offset moved to, all of it is in the database
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
 
@@ -65,18 +69,22 @@ class Audit:
     def record(self, user: str | None, syscall: str, obj: str | None, decision: str, policy: str | None,
                errno: str | None, duration_us: int) -> None:
         """Append one record to the journal; EUNAVAIL (and nothing answered) if it cannot be written."""
-        line = (json.dumps([now(), user, syscall, obj, decision, policy, errno, duration_us]) + "\n").encode()
+        row = (now(), user, syscall, obj, decision, policy, errno, duration_us)
+        line = (json.dumps(row) + "\n").encode()
         with self._append:
             try:
-                written = os.write(self._fd, line)
+                written, error = os.write(self._fd, line), None
             except OSError as e:
                 written, error = 0, e
-            else:
-                error = None
-        if written != len(line):
-            log.error("audit journal not written (%s): call %s by %s refused", error, syscall, user)
-            raise SyscallError("EUNAVAIL", f"the audit log cannot be written ({getattr(error, 'strerror', None) or 'short write'}); "
-                               "the call was not answered")
+            if written == len(line):
+                self._size += written
+                self._kept.append((row, self.segment, self._size))
+                if self._size >= ROTATE_AT:
+                    self._rotate()
+                return
+        log.error("audit journal not written (%s): call %s by %s refused", error, syscall, user)
+        raise SyscallError("EUNAVAIL", "the audit log cannot be written ("
+                           f"{getattr(error, 'strerror', None) or 'short write'}); the call was not answered")
 
     def list(self, user: str | None = None, syscall: str | None = None, since: str | None = None,
              errors_only: bool = False, limit: int = 100) -> list[dict[str, Any]]:
@@ -100,59 +108,58 @@ class Audit:
     # --- the writer ---------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Move what the journal holds into the database now (raises if the database fails)."""
+        """Move the records kept into the database now (raises if the database fails; then they
+        stay kept, for the next attempt)."""
         with self._moving:
-            self._move()
-            if self.offset >= ROTATE_AT:
-                self._rotate()
-
-    def _move(self) -> None:
-        """Store the journal's complete lines from `offset` on, and the new offset, in one transaction."""
-        with open(self._path(self.segment), "rb") as f:
-            f.seek(self.offset)
-            data = f.read()
-            end = data.rfind(b"\n") + 1
-            if not end:
+            with self._append:
+                batch = self._kept[:]
+            if not batch:
                 return
-            os.fsync(f.fileno())  # durable past an OS crash too, at most FLUSH_EVERY late
-        rows = [_row(line) for line in data[:end].splitlines() if line.strip()]
-        try:
-            self._store(rows, self.segment, self.offset + end)
-        except UnicodeEncodeError:  # lone surrogates (a kernel bug let one through): store them escaped
-            self._store([tuple(_escaped(v) for v in row) for row in rows], self.segment, self.offset + end)
-        self.offset += end
+            segment, offset = batch[-1][1:]
+            for journal in {s for _, s, _ in batch}:
+                _sync(self._path(journal))  # durable past an OS crash too, at most FLUSH_EVERY late
+            self._store([row for row, _, _ in batch], segment, offset)
+            with self._append:
+                del self._kept[:len(batch)]
+            for old in range(self._moved[0], segment):
+                self._path(old).unlink(missing_ok=True)
+            self._moved = (segment, offset)
 
     def _store(self, rows: list[tuple], segment: int, offset: int) -> None:
+        """The rows, and how far into the journals they reach, in one transaction."""
+        try:
+            self._insert(rows, segment, offset)
+        except UnicodeEncodeError:  # lone surrogates (a kernel bug let one through): store them escaped
+            self._insert([tuple(_escaped(v) for v in row) for row in rows], segment, offset)
+
+    def _insert(self, rows: list[tuple], segment: int, offset: int) -> None:
         with self.db.transaction() as c:
             c.executemany(_INSERT, rows)
             c.execute("UPDATE journal SET segment=?, offset=?", (segment, offset))
 
     def _rotate(self) -> None:
-        """Switch appends to a new journal, move the old one's rest, then forget it."""
-        old = self.segment
-        fd = self._open(old + 1)
-        with self._append:
-            previous, self._fd = self._fd, fd
-        self._move()  # whatever was appended before the switch
-        self._store([], old + 1, 0)
-        self.segment, self.offset = old + 1, 0
-        os.close(previous)
-        self._path(old).unlink(missing_ok=True)
+        """Append to a new journal from now on (holding `_append`); the old one goes once moved."""
+        fd = self._open(self.segment + 1)
+        os.close(self._fd)
+        self._fd, self.segment, self._size = fd, self.segment + 1, 0
 
     def _recover(self) -> None:
         """At start: move what an earlier kernel appended but did not move, journal by journal."""
         segments = sorted(int(m[1]) for p in self.dir.iterdir() if (m := _SEGMENT.fullmatch(p.name)))
         for segment in segments:
-            if segment < self.segment:
+            start = self._moved[1] if segment == self._moved[0] else 0
+            if segment < self._moved[0]:
                 self._path(segment).unlink(missing_ok=True)  # moved, its deletion interrupted
                 continue
-            if segment > self.segment:  # a rotation was interrupted after the new journal was opened
-                previous = self.segment
-                self._store([], segment, 0)
-                self.segment, self.offset = segment, 0
-                self._path(previous).unlink(missing_ok=True)
             _drop_torn_tail(self._path(segment))
-            self._move()
+            with open(self._path(segment), "rb") as f:
+                f.seek(start)
+                data = f.read()
+            rows = [_row(line) for line in data.splitlines() if line.strip()]
+            self._store(rows, segment, start + len(data))
+            for old in range(self._moved[0], segment):
+                self._path(old).unlink(missing_ok=True)
+            self._moved = (segment, start + len(data))
 
     def _run(self) -> None:
         while not self._closed:
@@ -163,7 +170,7 @@ class Audit:
                 self._failing = 0.0
             except Exception:  # never stop: the journal keeps every record until it can be stored
                 self._failing = min(RETRY_MAX, max(FLUSH_EVERY, self._failing * 2))
-                log.exception("audit: moving the journal into the database failed; retrying in %.1f s",
+                log.exception("audit: moving records into the database failed; retrying in %.1f s",
                               self._failing)
 
     def _open(self, segment: int) -> int:
@@ -191,6 +198,17 @@ def _row(line: bytes) -> tuple:
 
 def _escaped(value: Any) -> Any:
     return value.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(value, str) else value
+
+
+def _sync(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _drop_torn_tail(path: Path) -> None:
