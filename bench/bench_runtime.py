@@ -5,7 +5,8 @@
    long until `pod.list` shows them all Running or later, and until the run has succeeded. Then
    the reconcile latency of `--single` one-job workflows applied one at a time: from the apply's
    return until `pod.list` shows the pod Running or later (polled every 5 ms), and until the
-   process really started (its `started` time).
+   process really started (its `started` time). All of it twice: with the bubblewrap sandbox (the
+   default) and without (DATAOS_BWRAP naming no program), to show what the sandbox costs.
 2. The Caretaker with `--pods` synthetic pods (observed directly on a kernel without reconcilers):
    `pod.list` p50 (goal ≤ 20 ms) for every pod and for one resource's; then a `pod.watch`
    keeping up with `--rate` phase changes a second (distinct pods) for `--seconds`: the share
@@ -400,10 +401,24 @@ def fmt(value: float | None, unit: str, digits: int = 1) -> str:
 
 def rows_for(data: dict[str, Any]) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
-    d = data.get("driver")
+    for key, mode in (("driver", "sandboxed"), ("driver_unsandboxed", "unsandboxed")):
+        rows += _driver_rows(data.get(key), mode)
+    d, u = data.get("driver"), data.get("driver_unsandboxed")
+    if d and u:
+        rows += [("sandbox cost: pods started/s, sandboxed / unsandboxed", "-",
+                  f"{d['wide']['started_per_s'] / u['wide']['started_per_s']:.2f}×"),
+                 ("sandbox cost: apply → process started p50, sandboxed / unsandboxed", "-",
+                  f"{d['single_started_ms']['p50'] / u['single_started_ms']['p50']:.2f}×"
+                  if d["single_started_ms"] and u["single_started_ms"] else "-")]
+    rows += _other_rows(data)
+    return rows
+
+
+def _driver_rows(d: dict[str, Any] | None, mode: str) -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
     if d:
         w = d["wide"]
-        rows += [
+        rows += [(f"local driver, {mode}:", "", ""),
             (f"{d['jobs']} jobs: pods created/s (driver)", "-", fmt(w["created_per_s"], "/s")),
             (f"{d['jobs']} jobs: pods started/s", "-", fmt(w["started_per_s"], "/s")),
             (f"{d['jobs']} jobs: last pod started", "-", fmt(w["last_started_s"], "s", 2)),
@@ -415,6 +430,11 @@ def rows_for(data: dict[str, Any]) -> list[tuple[str, str, str]]:
         if d["single_started_ms"]:
             rows += [("1-job workflow apply → process started p50", "-", fmt(d["single_started_ms"]["p50"], "ms")),
                      ("1-job workflow apply → process started p99", "-", fmt(d["single_started_ms"]["p99"], "ms"))]
+    return rows
+
+
+def _other_rows(data: dict[str, Any]) -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
     c = data.get("caretaker")
     if c:
         n, w = c["pods"], c["watch"]
@@ -459,7 +479,12 @@ def main() -> None:
     root = tempfile.mkdtemp(prefix="dataos-bench-runtime-")
     try:
         if "driver" in parts:
-            data["driver"] = bench_driver(root, args.jobs, args.single)
+            data["driver"] = bench_driver(f"{root}/sandboxed", args.jobs, args.single)
+            os.environ["DATAOS_BWRAP"] = f"{root}/no-bwrap"
+            try:
+                data["driver_unsandboxed"] = bench_driver(f"{root}/unsandboxed", args.jobs, args.single)
+            finally:
+                del os.environ["DATAOS_BWRAP"]
         if "caretaker" in parts:
             data["caretaker"] = bench_caretaker(root, args.pods, args.rate, args.seconds)
         if "logs" in parts:
