@@ -90,6 +90,22 @@ def short(text: Any, width: int = 50) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def shown_column_tags(tags_aspect: dict[str, Any] | None) -> dict[str, list[tuple[str, str | None]]]:
+    """A catalog entry's column tags as (tag, where it came from): None for its own, the source
+    column's address for one propagated along lineage."""
+    tags = tags_aspect or {}
+    out: dict[str, list[tuple[str, str | None]]] = {c: [(t, None) for t in ts] for c, ts in tags.get("columns", {}).items()}
+    for column, found in (tags.get("propagated") or {}).items():
+        own = {t for t, _ in out.get(column, [])}
+        out.setdefault(column, []).extend((t, source) for t, source in sorted(found.items()) if t not in own)
+    return out
+
+
+def sql_address(urn: str) -> str:
+    """dataos://depot:collection/dataset[#column] as SQL names it: depot.collection.dataset[.column]."""
+    return urn.removeprefix("dataos://").replace(":", ".", 1).replace("/", ".", 1).replace("#", ".", 1)
+
+
 def profile_summary(stats: dict[str, Any] | None, width: int = 16) -> str:
     """A column profile in one line: null %, distinct, min…max."""
     if not stats:

@@ -10,7 +10,8 @@ from typing import Any, Optional
 
 import typer
 
-from ..output import Format, age, emit, notice, paint, profile_summary, render, short, table
+from ..output import (Format, age, emit, notice, paint, profile_summary, render, short, shown_column_tags,
+                      sql_address, table)
 from ..session import client
 from .options import OUTPUT
 
@@ -99,6 +100,7 @@ def _describe(entity: dict[str, Any]) -> str:
     a = entity["aspects"]
     tags = a.get("tags") or {}
     column_tags = tags.get("columns", {})
+    tagged = shown_column_tags(tags)
     lines = [paint(entity["urn"], "bold")]
     descriptions = a.get("description") or {}
     if descriptions.get("dataset"):
@@ -119,8 +121,9 @@ def _describe(entity: dict[str, Any]) -> str:
         profile = (a.get("profile") or {}).get("columns", {})
         masked = entity.get("masked", {})
         rows = [[c["name"], c["type"], "" if c.get("nullable", True) else "not null",
-                 ", ".join(column_tags.get(c["name"], [])) + (f" [masked: {masked[c['name']]}]"
-                                                              if c["name"] in masked else ""),
+                 ", ".join(t if source is None else f"{t} (from {sql_address(source)})"
+                           for t, source in tagged.get(c["name"], []))
+                 + (f" [masked: {masked[c['name']]}]" if c["name"] in masked else ""),
                  profile_summary(profile.get(c["name"], {})), short(descriptions.get("columns", {}).get(c["name"], ""), 40)]
                 for c in schema]
         lines += ["", table(["column", "type", "null", "tags", "profile", "description"], rows).rstrip("\n")]

@@ -109,3 +109,11 @@ def test_files_a_write_creates_are_private_to_the_kernel(k):
     k.dataset.write(address="dataos://lake:fresh/t", data=data, mode="append")
     made = [p for p in Path(k.root, "fresh").rglob("*")] + [Path(k.root, "fresh")]
     assert made and all(stat.S_IMODE(p.stat().st_mode) == (0o700 if p.is_dir() else 0o600) for p in made)
+
+
+def test_catalog_show_names_where_a_propagated_tag_comes_from():
+    from dataos_shell.cli.catalog import _describe
+    entity = {"urn": "dataos://lake:crm/contacts", "masked": {"contact": "pii-email"}, "aspects": {
+        "schema": {"columns": [{"name": "contact", "type": "VARCHAR"}]},
+        "tags": {"dataset": [], "columns": {}, "propagated": {"contact": {"PII.Email": "dataos://lake:crm/people#email"}}}}}
+    assert "PII.Email (from lake.crm.people.email) [masked: pii-email]" in _describe(entity)

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
-from dataos_shell.output import age, profile_summary, short
+from dataos_shell.output import age, profile_summary, short, shown_column_tags, sql_address
 
 from .common import error_text, sql_name
 from .lineage import LineageTree
@@ -194,7 +194,7 @@ class DatasetPage(Vertical):
 
     def _schema(self, entity: dict[str, Any], column: str | None) -> None:
         a = entity.get("aspects", {})
-        column_tags = (a.get("tags") or {}).get("columns", {})
+        column_tags = shown_column_tags(a.get("tags"))
         suggested = (a.get("suggestions") or {}).get("columns", {})
         descriptions = (a.get("description") or {}).get("columns", {})
         profile = (a.get("profile") or {}).get("columns", {})
@@ -233,7 +233,8 @@ class DatasetPage(Vertical):
         name = names[table.cursor_row]
         a = self.entity.get("aspects", {})
         column = next(c for c in (a.get("schema") or {}).get("columns", []) if c["name"] == name)
-        tags = ((a.get("tags") or {}).get("columns") or {}).get(name, [])
+        tagged = shown_column_tags(a.get("tags")).get(name, [])
+        tags = [t for t, _ in tagged]
         suggested = [t for t in ((a.get("suggestions") or {}).get("columns") or {}).get(name, []) if t not in tags]
         masked = (self.entity.get("masked") or {}).get(name)
         text = Text(name, "bold")
@@ -241,7 +242,8 @@ class DatasetPage(Vertical):
         if masked:
             text.append(f"   masked for you by {masked}", "bold red")
         text.append("\ntags ", "dim")
-        text.append(", ".join(tags) or "—", "yellow")
+        text.append(", ".join(t if source is None else f"{t} (from {sql_address(source)})" for t, source in tagged)
+                    or "—", "yellow")
         if suggested:
             text.append("   suggested ", "dim")
             text.append(", ".join(suggested) + ("" if self.app.readonly else " (t tags)"), "yellow dim")
@@ -319,9 +321,12 @@ def _short_urn(urn: str) -> str:
     return urn.split("://", 1)[-1]
 
 
-def _tags_cell(tags: list[str], suggested: list[str]) -> Text:
-    """A column's tags, then the scan's suggestions not taken yet, dim with a `?`."""
-    text = Text(", ".join(tags), "yellow")
-    for tag in (t for t in suggested if t not in tags):
+def _tags_cell(tags: list[tuple[str, str | None]], suggested: list[str]) -> Text:
+    """A column's tags (those propagated from an input column italic, with a ↑), then the scan's
+    suggestions not taken yet, dim with a `?`."""
+    text = Text()
+    for tag, source in tags:
+        text.append((", " if text else "") + tag + ("↑" if source else ""), "yellow" if source is None else "italic yellow")
+    for tag in (t for t in suggested if t not in {t for t, _ in tags}):
         text.append((", " if text else "") + f"{tag}?", "dim yellow")
     return text
