@@ -64,7 +64,7 @@ class WorkbenchScreen(Screen):
     WorkbenchScreen #results-tabs.-empty, WorkbenchScreen #no-results.-hidden { display: none; }
     """
     BINDINGS = [
-        Binding("ctrl+enter", "run", "Run", priority=True),
+        Binding("ctrl+enter,ctrl+j", "run", "Run", priority=True),  # ctrl+j: what terminals send for it
         Binding("f5,ctrl+r", "run", "Run", priority=True),
         Binding("escape", "cancel", "Cancel", show=False),
         Binding("ctrl+c", "cancel", "Cancel", priority=True),
