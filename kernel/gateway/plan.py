@@ -206,9 +206,11 @@ class _Walk:
                 not all(isinstance(on, exp.In) for on in node.expressions):
             # DuckDB runs a PIVOT without IN lists as two statements (the first creates a type)
             raise GatewayError("EINVAL", "a PIVOT needs the values to pivot on: PIVOT … ON column IN (…)")
-        elif isinstance(node, exp.Identifier) and (node.name.lower() in RESERVED or
-                                                   node.name.lower().startswith(VIEW_PREFIX)):
-            raise GatewayError("EACCES", f"the name {shown(node.name)} is reserved")
+        elif isinstance(node, exp.Identifier) and node.name.lower() in RESERVED:
+            raise GatewayError("EACCES", f"the name {node.name.lower()} is reserved")
+        elif isinstance(node, exp.Identifier) and node.name.lower().startswith(VIEW_PREFIX):
+            raise GatewayError("EACCES", f"names starting with {VIEW_PREFIX} are reserved (the engine's views of "
+                                         "datasets): in SQL a dataset is depot.collection.dataset")
         with_ = node.args.get("with_")
         if isinstance(with_, exp.With):  # (on some nodes `with_` is a flag: IS JSON … WITH UNIQUE KEYS)
             ctes = self._with(with_, ctes)
