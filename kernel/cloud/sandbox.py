@@ -68,12 +68,13 @@ class Sandbox:
         a shell. The shim gives the command its environment on a pipe (`--args FD`)."""
         hide = [*self.hidden, *(str(Path(p).resolve()) for p in hidden)]
         roots = [r for r in _python_roots() if not any(_within(r, h) for h in hide)]
-        args = [self.bwrap, *_NAMESPACES, "--hostname", name, "--ro-bind", "/usr", "/usr", *_system_links()]
+        # a private /tmp first: what is shown below it (a Python environment in /tmp) goes on top
+        args = [self.bwrap, *_NAMESPACES, "--hostname", name, "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+                "--ro-bind", "/usr", "/usr", *_system_links()]
         for entry in _ETC:
             args += ["--ro-bind-try", f"/etc/{entry}", f"/etc/{entry}"]
         for root in roots:
             args += ["--ro-bind", root, root]
-        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
         for path in hide:  # below something shown: covered
             if Path(path).is_dir() and any(_within(path, root) for root in roots):
                 args += ["--tmpfs", path]

@@ -122,3 +122,11 @@ def test_a_pod_killed_while_starting_ends_killed_not_unknown(driver):
     driver.kill("early", grace=2)  # at once: the shim may not have started the command yet
     status = driver.status("early")
     assert status.phase == "Failed" and status.reason == "Killed"
+
+
+def test_a_python_environment_under_tmp_is_shown_over_the_private_tmp(tmp_path, monkeypatch):
+    """A clone in /tmp (as CI makes) keeps its .venv there: bound after the pod's own /tmp."""
+    from kernel.cloud import sandbox
+    monkeypatch.setattr(sandbox, "_python_roots", lambda: [str(tmp_path / "venv")])
+    argv = sandbox.Sandbox("bwrap").argv("p", ["true"], tmp_path / "work", None)
+    assert argv.index("/tmp") < argv.index(str(tmp_path / "venv"))
