@@ -1,5 +1,6 @@
 """The runtime through the real daemon and CLI: a kill -9 of the daemon mid-workflow loses
-nothing and runs nothing twice; a Python job acts with its owner's rights only."""
+nothing and runs nothing twice; logs follow a running pod. (A job's identity and rights:
+test_run_identity.py.)"""
 from __future__ import annotations
 
 import json
@@ -51,49 +52,6 @@ def test_kill_9_of_the_daemon_mid_workflow_loses_nothing_and_runs_nothing_twice(
     pods = json.loads(run_dataos("pods", "-o", "json").stdout)
     assert sorted(p["job"] for p in pods) == ["first", "second"]
     assert {p["job"]: run_dataos("logs", p["name"]).stdout for p in pods} == {"first": "first\n", "second": "second\n"}
-
-
-JOB = """\
-name: whoami-job
-version: v1
-type: workflow
-workflow:
-  dag:
-    - name: ask
-      spec:
-        stack: python
-        stackSpec:
-          script: |
-            from syscalls import connect
-            from syscalls.errors import SyscallError
-            with connect() as c:
-                print("I am", c.auth.whoami()["id"])
-                try:
-                    c.user.list()
-                    c.user.create(name="sneaky")
-                    print("created a user")
-                except SyscallError as e:
-                    print("refused:", e.code)
-"""
-
-
-def test_a_python_job_calls_syscalls_as_its_owner_and_no_more(run_dataos, dataos_home, tmp_path):
-    assert run_dataos("user", "create", "ana", "--tag", "roles:id:dev").returncode == 0
-    token = run_dataos("user", "apikey", "create", "ana").stdout.strip()
-    policy = tmp_path / "p.yaml"
-    policy.write_text("name: devs\nversion: v1\ntype: policy\npolicy:\n  access:\n"
-                      "    subjects: {tags: [[roles:id:dev]]}\n    predicates: [create, read, update]\n"
-                      "    objects: {paths: ['/poros/workspaces/public/**']}\n")
-    assert run_dataos("apply", "-f", policy).returncode == 0
-    job = tmp_path / "job.yaml"
-    job.write_text(JOB)
-    r = run_dataos("apply", "-f", job, env={"DATAOS_TOKEN": token})
-    assert r.returncode == 0, r.stderr
-    wait_for(lambda: runtime(run_dataos, "workflow", "whoami-job")["runtime"] == "succeeded")
-    out = run_dataos("logs", "-t", "workflow", "-n", "whoami-job").stdout
-    assert out.splitlines() == ["I am ana", "refused: EACCES"]
-    keys = json.loads(run_dataos("user", "apikey", "list", "ana", "-o", "json").stdout)
-    assert [k["name"] for k in keys if k["name"].startswith("pod-")] == []  # revoked when the pod ended
 
 
 def test_logs_follow_streams_while_the_pod_runs(run_dataos, dataos_home, tmp_path):
