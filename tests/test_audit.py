@@ -9,12 +9,10 @@ read a whole body before looking at the token.
 from __future__ import annotations
 
 import errno
-import json
 import os
 import signal
 import socket
 import time
-from pathlib import Path
 
 import httpx
 import pytest
