@@ -131,12 +131,12 @@ def _bad_text(value: Any, path: str, limit: int | None) -> tuple[str, str | None
     while stack:
         item, where = stack.pop()
         if isinstance(item, str):
-            problem = _text_problem(item, limit)
+            problem = text_problem(item, limit)
             if problem:
                 return where, problem
         elif isinstance(item, dict):
             for key, sub in item.items():
-                problem = _text_problem(key, MAX_TEXT) if isinstance(key, str) else None
+                problem = text_problem(key, MAX_TEXT) if isinstance(key, str) else None
                 if problem:
                     return where, f"has a key that {problem}"
                 stack.append((sub, f"{where}.{key}" if _plain_key(key) else f"{where}[{key!r:.40}]"))
@@ -145,7 +145,9 @@ def _bad_text(value: Any, path: str, limit: int | None) -> tuple[str, str | None
     return path, None
 
 
-def _text_problem(text: str, limit: int | None) -> str | None:
+def text_problem(text: str, limit: int | None = None) -> str | None:
+    """What makes `text` unfit for a request (or an engine), if anything: over `limit` characters,
+    a NUL, a lone surrogate."""
     if limit is not None and len(text) > limit:
         return f"is longer than {limit:,} characters"
     if "\0" in text:

@@ -11,7 +11,7 @@ Pods outlive the daemon. A restarted daemon reads `status.json`: a pod whose shi
 adopted; one whose shim died without recording an exit is Unknown.
 
 Without a usable bubblewrap the driver says so once and runs commands unsandboxed: the kernel
-then runs only the workloads of its own operator (see `Kernel.check_sandbox`).
+then runs only the workloads of its own operator (see `Kernel.unsandboxed`).
 """
 from __future__ import annotations
 

@@ -5,10 +5,11 @@ A governed table is ``(SELECT <mask(col)> AS col, … FROM temp.main."<address>"
 <filters>)``: columns keep their names, order and (where the operator allows) types. ``"<address>"``
 is the dataset's address (``dataos://depot:collection/name``), which the engine knows as a
 temporary view of the dataset's source, so the SQL names no file path or connection; qualified,
-it cannot be shadowed by a CTE of the user's (whose names may not start with ``dataos://`` anyway). With row filters, every output
-column is also gated, ``CASE WHEN <filters> THEN <mask(col)> END``: should the engine ever evaluate
-a user predicate before the policy's WHERE (its optimizer may reorder conjuncts), rows the policy
-hides show only NULLs, so neither results nor error messages can reveal them.
+it cannot be shadowed by a CTE of the user's (whose names may not start with ``dataos://`` anyway).
+With row filters, every output column is also gated, ``CASE WHEN <filters> THEN <mask(col)> END``:
+should the engine ever evaluate a user predicate before the policy's WHERE (its optimizer may
+reorder conjuncts), rows the policy hides show only NULLs, so neither results nor error messages
+can reveal them.
 
 Operators (NULL stays NULL unless noted):
 

@@ -25,8 +25,10 @@ from collections.abc import Callable, Sequence
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
-from sqlglot.errors import ParseError, TokenError, UnsupportedError
+from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import TokenType
+
+from syscalls.spec import text_problem
 
 from . import proof
 from .functions import function_name, is_allowed
@@ -58,12 +60,9 @@ def plan(sql: str, *, dialect: str = "duckdb", resolve: Resolver, can_select: Ca
 
     `resolve(name, collection, depot)` maps a table reference (missing parts filled from the defaults)
     to a dataset or None."""
-    if "\0" in sql:
-        raise GatewayError("EINVAL", "the query contains a NUL character")
-    try:
-        sql.encode("utf-8")
-    except UnicodeEncodeError:
-        raise GatewayError("EINVAL", "the query is not valid Unicode text (a lone surrogate)") from None
+    problem = text_problem(sql)  # (requests are refused so before they get here; a direct caller too)
+    if problem:
+        raise GatewayError("EINVAL", f"the query {problem}")
     try:
         tree = proof.translate(_parse(sql, dialect))
         if not isinstance(tree, _QUERIES):
@@ -82,10 +81,7 @@ def plan(sql: str, *, dialect: str = "duckdb", resolve: Resolver, can_select: Ca
         spliced: dict[int, exp.Expression] = {}
         for node, dataset in walk.tables:
             node.replace(_governed(node, dataset, rules[dataset.address], spliced))
-        try:
-            out = proof.generate(tree)
-        except UnsupportedError:
-            raise GatewayError("EINVAL", "the query uses syntax the engine does not support") from None
+        out = proof.generate(tree)
         proof.prove(out, tree, spliced)
     except RecursionError:
         raise GatewayError("EINVAL", "the query is nested too deeply") from None

@@ -33,9 +33,18 @@ _LEAVES = frozenset({exp.Identifier, exp.Literal, exp.Var})  # nodes whose argum
 
 
 def generate(tree: exp.Expression, copy: bool = True) -> str:
-    """The engine's SQL for `tree`: identifiers quoted, comments dropped. Without `copy`, generating
-    may reshape `tree` (then only the text is to be trusted)."""
-    return tree.sql(dialect=ENGINE, identify=True, comments=False, unsupported_level=ErrorLevel.RAISE, copy=copy)
+    """The engine's SQL for `tree`: identifiers quoted, comments dropped; EINVAL for what the
+    engine's dialect cannot say. Without `copy`, generating may reshape `tree` (then only the text
+    is to be trusted)."""
+    try:
+        return tree.sql(dialect=ENGINE, identify=True, comments=False, unsupported_level=ErrorLevel.RAISE,
+                        copy=copy)
+    except RecursionError:
+        raise
+    except sqlglot.errors.UnsupportedError:
+        raise GatewayError("EINVAL", "the query uses syntax the engine does not support") from None
+    except Exception:  # a generator tripping over an odd tree
+        raise GatewayError("EINVAL", "the query uses syntax that cannot be translated for the engine") from None
 
 
 def parse_one_query(sql: str) -> exp.Expression:
@@ -54,15 +63,7 @@ def parse_one_query(sql: str) -> exp.Expression:
 def translate(tree: exp.Expression) -> exp.Expression:
     """The tree the engine's SQL for `tree` parses back to: what the query really says. (`tree` is
     used up.)"""
-    try:
-        sql = generate(tree, copy=False)
-    except RecursionError:
-        raise
-    except sqlglot.errors.UnsupportedError:
-        raise GatewayError("EINVAL", "the query uses syntax the engine does not support") from None
-    except Exception:  # a generator tripping over an odd tree
-        raise GatewayError("EINVAL", "the query uses syntax that cannot be translated for the engine") from None
-    return parse_one_query(sql)
+    return parse_one_query(generate(tree, copy=False))
 
 
 def check_text(node: exp.Expression) -> None:
