@@ -1,6 +1,7 @@
 """The local cloud driver: pods are real process groups that outlive the driver."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -130,3 +131,18 @@ def test_a_python_environment_under_tmp_is_shown_over_the_private_tmp(tmp_path, 
     monkeypatch.setattr(sandbox, "_python_roots", lambda: [str(tmp_path / "venv")])
     argv = sandbox.Sandbox("bwrap").argv("p", ["true"], tmp_path / "work", None)
     assert argv.index("/tmp") < argv.index(str(tmp_path / "venv"))
+
+
+def test_only_the_kernels_own_socket_is_bound_into_a_pod(tmp_path):
+    """A DATAOS_URL a pod's spec carries (a secret's key, say) mounted any host path into it."""
+    driver = LocalDriver(tmp_path, socket=str(tmp_path / "kernel.sock"))
+    if not driver.sandboxed:
+        pytest.skip("no usable bubblewrap here")
+    victim = tmp_path / "elsewhere"
+    victim.mkdir()
+    (tmp_path / "kernel.sock").touch()  # (the daemon's socket, here a stand-in)
+    driver.run(PodSpec("url", "public", ["true"], env={"DATAOS_URL": f"unix://{victim}"},
+                       secret_env={"DATAOS_URL": f"unix://{victim}"}))
+    argv = json.loads((tmp_path / "pods" / "url" / "spec.json").read_text())["argv"]
+    assert str(victim) not in argv and str(tmp_path / "kernel.sock") in argv
+    wait_phase(driver, "url", {"Succeeded"})
