@@ -6,6 +6,7 @@ in, and the result is plain JSON-compatible data (dates stay strings).
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -14,9 +15,11 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence, TextIO
 
 import yaml
+from yaml.composer import Composer
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from syscalls.errors import SyscallError
+from syscalls.spec import INT64, quote
 
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TAG = "tag:yaml.org,2002:"
@@ -25,19 +28,46 @@ _TYPED = {_TAG + "int": "a number", _TAG + "float": "a number", _TAG + "bool": "
 _EXTENSIONS = (".yaml", ".yml", ".json")
 _STDIN = "<stdin>"
 _BUILDING = object()  # marks a node being built, to catch recursive aliases
+MAX_NODES = 50_000  # a document of more YAML nodes is refused while it is read (in well under 1 s)
+MAX_FILE = 32 * 2**20  # bytes of a manifest file (or stdin): what one request may carry
 MAX_VALUES = 1_000_000  # a document expanding (through aliases) to more values is refused
+MAX_BYTES = 16 * 2**20  # …or to more text than this (a request carries at most 32 MiB)
+MAX_NUMBER = 100  # characters of a number's text (a 64-bit integer in any notation needs far fewer)
 POLICY_VARIABLES = frozenset({"user"})  # ${user} belongs to access policies: never interpolated
 # $$ | ${NAME} | ${NAME:-default} | $NAME
 _VAR = re.compile(r"\$(?:(\$)|\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
 
 
-class _Loader(_Base):  # type: ignore[misc, valid-type]
-    """Safe loader without the timestamp resolver: dates load as strings."""
+class _TooLarge(Exception):
+    """A document past MAX_NODES, found while it is composed (so before the work, not after)."""
+
+    def __init__(self, mark: Any) -> None:
+        self.mark = mark
+
+
+class _Loader(Composer, _Base):  # type: ignore[misc, valid-type]
+    """Safe loader without the timestamp resolver (dates load as strings) that composes at most
+    MAX_NODES nodes a document. (libyaml's own composer is no faster than this one, and cannot count.)"""
 
     yaml_implicit_resolvers = {
         first: [(tag, regexp) for tag, regexp in resolvers if tag != _TAG + "timestamp"]
         for first, resolvers in _Base.yaml_implicit_resolvers.items()
     }
+
+    def __init__(self, text: str) -> None:
+        _Base.__init__(self, text)
+        self.anchors: dict[str, Node] = {}
+        self.nodes = 0
+
+    def compose_document(self) -> Node:
+        self.nodes = 0
+        return super().compose_document()
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _TooLarge(self.peek_event().start_mark)
+        return super().compose_node(parent, index)
 
 
 @dataclass(frozen=True)
@@ -69,7 +99,9 @@ def load_manifests(sources: Sequence[str], *, recursive: bool = False,
     manifests: list[Manifest] = []
     for source in sources:
         if source == "-":
-            text = (stdin or sys.stdin).read()
+            text = (stdin or sys.stdin).read(MAX_FILE + 1)
+            if len(text) > MAX_FILE:
+                raise _too_big(_STDIN)
             manifests += parse_manifests(text, _STDIN, env=env)
             continue
         for file in _files(source, recursive):
@@ -107,6 +139,9 @@ def parse_manifests(text: str, file: str, *, env: Mapping[str, str] | None = Non
         raise _invalid(file, 1, "invalid YAML: " + " ".join(str(e).split())) from None
     except RecursionError:
         raise _invalid(file, 1, "document nested too deeply") from None
+    except _TooLarge as e:
+        raise _invalid(file, e.mark.line + 1, f"the document has more than {MAX_NODES:,} values; "
+                       "split it into smaller documents") from None
     return manifests
 
 
@@ -119,7 +154,7 @@ class _Builder:
         self.loader = loader
         self.lines: dict[str, int] = {}  # field -> line, per document
         self.built: dict[int, Any] = {}  # id(node) -> value, per document: an alias is built once
-        self.sizes: dict[int, int] = {}  # id(node) -> values it expands to, aliases included
+        self.sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (values, characters) it expands to
 
     def manifest(self, root: Node, index: int) -> Manifest:
         line = root.start_mark.line + 1
@@ -140,11 +175,11 @@ class _Builder:
             if node.tag == _STR:
                 value = self.interpolate(node, path)
             elif node.tag in _TYPED:
-                value = self.loader.yaml_constructors[node.tag](self.loader, node)
+                value = self.typed(node, path)
             else:
                 raise self.error(node, path, f"unsupported YAML tag {_short(node.tag)}")
             self.built[key] = value
-            self.sizes[key] = 1
+            self.sizes[key] = (1, len(node.value) + 2)
             return value
         self.built[key] = _BUILDING
         if isinstance(node, SequenceNode) and node.tag == _SEQ:
@@ -154,11 +189,30 @@ class _Builder:
         else:
             raise self.error(node, path, f"unsupported YAML tag {_short(node.tag)}")
         children = node.value if isinstance(node, SequenceNode) else [v for _, v in node.value]
-        size = self.sizes[key] = 1 + sum(self.sizes.get(id(child), 1) for child in children)
-        if size > MAX_VALUES:
-            raise self.error(node, path, f"the document expands to more than {MAX_VALUES:,} values "
-                             "(aliases nested too deep?)")
+        values, size = 1, 2
+        for child in children:
+            child_values, child_size = self.sizes.get(id(child), (1, 2))
+            values, size = values + child_values, size + child_size + 1
+        self.sizes[key] = (values, size)
+        if values > MAX_VALUES or size > MAX_BYTES:
+            too_much = f"{MAX_VALUES:,} values" if values > MAX_VALUES else f"{MAX_BYTES // 2**20} MiB"
+            raise self.error(node, path, f"the document expands to more than {too_much} (aliases nested too deep?)")
         self.built[key] = value
+        return value
+
+    def typed(self, node: ScalarNode, path: str) -> Any:
+        """A number, boolean or null scalar (plain or tagged `!!int` and the like), checked."""
+        what = _TYPED[node.tag]
+        if len(node.value) > MAX_NUMBER:
+            raise self.error(node, path, f"{what} of more than {MAX_NUMBER} characters")
+        try:
+            value = self.loader.yaml_constructors[node.tag](self.loader, node)
+        except (ValueError, KeyError, IndexError, OverflowError):
+            raise self.error(node, path, f"{quote(node.value)} is not {what} ({_short(node.tag)})") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.error(node, path, f"{quote(node.value)} is not a finite number")
+        if isinstance(value, int) and not isinstance(value, bool) and not INT64[0] <= value <= INT64[1]:
+            raise self.error(node, path, f"{quote(node.value)} is out of range (integers must fit in 64 bits)")
         return value
 
     def sequence(self, node: SequenceNode, path: str) -> list:
@@ -279,11 +333,19 @@ def _walk(directory: Path, recursive: bool, files: list[str], seen: set[Path]) -
     return subdirs
 
 
+def _too_big(file: str) -> SyscallError:
+    return SyscallError("EINVAL", f"{file}: larger than {MAX_FILE // 2**20} MiB, more than one apply "
+                        "may carry; split it", file=file)
+
+
 def _read(file: str) -> str:
     try:
-        raw = Path(file).read_bytes()
+        with open(file, "rb") as f:
+            raw = f.read(MAX_FILE + 1)
     except OSError as e:
         raise SyscallError("EINVAL", f"{file}: cannot read: {e.strerror or e}", file=file) from None
+    if len(raw) > MAX_FILE:
+        raise _too_big(file)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:

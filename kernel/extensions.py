@@ -45,10 +45,10 @@ class KernelAPI:
     def depot_driver(self, type: str, driver: type) -> None:
         """A depot type: `driver(name, connection, credentials)` answers like the built-in drivers
         (subclass one of `depot_bases`)."""
-        if type in DRIVERS or type in kinds.DEPOT_TYPES:
+        if type in DRIVERS:
             raise ValueError(f"depot type {type!r} already exists")
         DRIVERS[type] = driver
-        kinds.add_depot_type(type)
+        kinds.depot_types_changed()
         self.adds.append(f"depot type {type}")
 
 

@@ -31,7 +31,7 @@ from .names import sanitize
 from .poros import syscalls as poros_syscalls
 from .caretaker import Caretaker
 from .depot import syscalls as depot_syscalls
-from .depot.registry import Depots
+from .depot.registry import Depots, build as build_depot
 from .depot.writes import Uploads
 from .metis import syscalls as metis_syscalls
 from .metis.schedule import WORKSPACE as SCAN_WORKSPACE
@@ -66,8 +66,9 @@ class Kernel:
         self.started = now()
         extensions.load()  # kernel plugins' stacks and depot drivers, before any resource is read
         self.heimdall = Heimdall(self.state_dir)
-        self.poros = Poros(self.state_dir / "poros.db", admit={"policy": _admit_policy, **{
-            t: stacks.admit for t in WORKLOAD_TYPES}}, seal={t: self.heimdall.seal_secret for t in SECRET_TYPES})
+        self.poros = Poros(self.state_dir / "poros.db", admit={"policy": _admit_policy, "depot": build_depot,
+                                                                **{t: stacks.admit for t in WORKLOAD_TYPES}},
+                           seal={t: self.heimdall.seal_secret for t in SECRET_TYPES})
         self.audit = audit_mod.Audit(self.state_dir / "audit.db")
         self.url = url
         self.clock = lambda: datetime.now(timezone.utc)  # schedules read time here (tests move it)
@@ -91,13 +92,8 @@ class Kernel:
         }
         self._handoff = self.state_dir / TOKEN_HANDOFF
         self._bootstrap(operator or sanitize(getpass.getuser()), handoff)
-        for resource in self.poros.list("policy"):
-            self.heimdall.load(resource)
-            self.gateway.load(resource)
-        for resource in self.poros.list("depot"):
-            self._load_depot(resource)
-        for resource in self.poros.list("cluster"):
-            self.clusters.load(resource)
+        for resource in self.poros.list():
+            self._activate(resource)
         for resource in self.poros.list("workflow"):
             self.metis.track(resource)
         if workloads:
@@ -145,15 +141,33 @@ class Kernel:
 
     # --- hooks from Poros: the policy "reconciler" ------------------------------------------
 
+    def _activate(self, resource: dict[str, Any]) -> None:
+        """Check a stored resource as an apply would, and build what a policy, depot or cluster
+        drives. One that no longer passes (a depot whose driver a removed plugin provided, a stack
+        that is gone, a policy an upgrade reads differently) is marked `error` with the reason, and
+        the kernel goes on with everything else."""
+        status = resource["status"]
+        try:
+            self.poros.check(resource)
+            if resource["type"] == "policy":
+                self.heimdall.load(resource)
+                self.gateway.load(resource)
+            elif resource["type"] == "depot":
+                self._load_depot(resource)
+            elif resource["type"] == "cluster":
+                self.clusters.load(resource)
+        except Exception as e:  # noqa: BLE001 — one bad resource must not stop the kernel
+            reason = e.message if isinstance(e, SyscallError) else f"{type(e).__name__}: {e}"
+            log.error("%s %s does not load: %s", resource["type"], resource["name"], reason)
+            self.poros.set_status(status["uid"], {"aggregateStatus": "error", "error": reason})
+        else:
+            if status.get("aggregateStatus") == "error":
+                self.poros.set_status(status["uid"], {"aggregateStatus": "active", "error": None})
+
     def applied(self, resource: dict[str, Any]) -> None:
+        self._activate(resource)
         if resource["type"] == "policy":
-            self.heimdall.load(resource)
-            self.gateway.load(resource)
             self.metis.policies_changed()
-        elif resource["type"] == "depot":
-            self._load_depot(resource)
-        elif resource["type"] == "cluster":
-            self.clusters.load(resource)
         elif resource["type"] == "instance-secret":
             self._reload_depots(resource["name"])
         self.metis.resource_applied(resource)
@@ -221,7 +235,7 @@ class Kernel:
         """An instance-secret changed: the depots that name it reconnect with its new values."""
         for resource in self.poros.list("depot"):
             if any(ref["name"] == secret for ref in resource["depot"].get("secrets") or []):
-                self._load_depot(resource)
+                self._activate(resource)
 
     def check_placement(self, workspace: str) -> None:
         """EINVAL now, not at run time, when the cloud could not place a workspace's pods (on

@@ -1,6 +1,7 @@
 """Errno-style errors: the one error contract of every transport and front end."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 #: code -> (meaning, CLI exit code, HTTP status). DESIGN.md's table, plus EIO for bugs (exit 70, as
@@ -23,16 +24,28 @@ ERRNO: dict[str, tuple[str, int, int]] = {
 COMMON = ("EAUTH", "EACCES", "EINVAL", "ENOSYS", "EUNAVAIL", "EIO")
 
 
+_WORD = re.compile(r"\S{121,}")
+
+
+def _bounded(text: str) -> str:
+    """`text` with every run of more than 120 non-blank characters (a user's input, quoted back)
+    cut to 80: an error line never carries a megabyte someone sent."""
+    if len(text) <= 120:
+        return text
+    return _WORD.sub(lambda m: m.group()[:79] + "…" + (m.group()[-1] if m.group()[0] in "'\"" else ""), text)
+
+
 class SyscallError(Exception):
     """A failed syscall: an errno code, a one-line message and optional details."""
 
     def __init__(self, code: str, message: str, **details: Any) -> None:
         if code not in ERRNO:
             raise ValueError(f"unknown errno code {code!r}")
+        message = _bounded(message)
         super().__init__(message)
         self.code = code
         self.message = message
-        self.details = details
+        self.details = {k: _bounded(v) if isinstance(v, str) else v for k, v in details.items()}
 
     @property
     def exit_code(self) -> int:

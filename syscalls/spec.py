@@ -14,16 +14,41 @@ itself (lists filter what the caller may read; applies check every manifest).
 from __future__ import annotations
 
 import inspect
+import math
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Annotated, Any, Callable, Literal
 
 from .errors import COMMON, SyscallError
 
 _MISSING = inspect.Parameter.empty
 MAX_TEXT = 2**20
 """Characters a string in a request may have (fields declared `large` may be as long as a request)."""
+INT64 = (-2**63, 2**63 - 1)
+"""The integers a request may carry anywhere: what every store and engine holds exactly."""
+QUOTE = 80
+"""Characters of a user's input an error message quotes at most."""
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """Bounds of a number field, both inclusive: `Annotated[float, Range(0, 604800)]`."""
+    low: float | None = None
+    high: float | None = None
+
+    def problem(self, value: float) -> str | None:
+        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+            bounds = (f"between {self.low:g} and {self.high:g}" if self.low is not None and self.high is not None
+                      else f"at least {self.low:g}" if self.low is not None else f"at most {self.high:g}")
+            return f"must be {bounds}, got {quote(value)}"
+        return None
+
+
+def quote(value: Any, width: int = QUOTE) -> str:
+    """`repr(value)`, cut to about `width` characters: how an error message shows a user's input."""
+    text = repr(value) if not isinstance(value, str) or len(value) <= 4 * width else repr(value[:width])
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +86,8 @@ class Syscall:
         unknown = sorted(set(request) - {f.name for f in self.fields})
         if unknown:
             expected = ", ".join(f.name for f in self.fields) or "no fields"
-            raise SyscallError("EINVAL", f"{self.name}: unknown field {unknown[0]!r} (expected: {expected})",
-                               field=unknown[0])
+            raise SyscallError("EINVAL", f"{self.name}: unknown field {quote(unknown[0])} (expected: {expected})",
+                               field=unknown[0][:QUOTE])
         args: dict[str, Any] = {}
         for f in self.fields:
             if f.name not in request:
@@ -74,7 +99,7 @@ class Syscall:
             problem = f.check(value)
             if problem:
                 raise SyscallError("EINVAL", f"{self.name}: field {f.name!r} {problem}", field=f.name)
-            where, problem = _bad_text(value, f.name, None if f.name in self.large else MAX_TEXT)
+            where, problem = _bad_value(value, f.name, None if f.name in self.large else MAX_TEXT)
             if problem:
                 raise SyscallError("EINVAL", f"{self.name}: {where} {problem}", field=where)
             args[f.name] = value
@@ -108,7 +133,7 @@ def syscall(name: str, *, predicate: str | None = None, object: str | None = Non
         raise TypeError(f"{name}: give both predicate and object, or neither")
 
     def declare(stub: Callable) -> Syscall:
-        hints = typing.get_type_hints(stub)
+        hints = typing.get_type_hints(stub, include_extras=True)
         fields = []
         for p in inspect.signature(stub).parameters.values():
             ann = hints[p.name]
@@ -124,9 +149,10 @@ def syscall(name: str, *, predicate: str | None = None, object: str | None = Non
 
 # --- request type checks, compiled once per field -------------------------------------------
 
-def _bad_text(value: Any, path: str, limit: int | None) -> tuple[str, str | None]:
-    """(where, what is wrong) for the first string in `value` (keys included) that is not text a
-    request may carry: valid Unicode (no lone surrogate), no NUL, at most `limit` characters."""
+def _bad_value(value: Any, path: str, limit: int | None) -> tuple[str, str | None]:
+    """(where, what is wrong) for the first value in `value` (keys included) that a request may not
+    carry: text that is not valid Unicode (a lone surrogate), has a NUL or more than `limit`
+    characters; an integer past 64 bits; a number that is not finite."""
     stack = [(value, path)]
     while stack:
         item, where = stack.pop()
@@ -134,12 +160,20 @@ def _bad_text(value: Any, path: str, limit: int | None) -> tuple[str, str | None
             problem = text_problem(item, limit)
             if problem:
                 return where, problem
+        elif isinstance(item, bool):
+            continue
+        elif isinstance(item, int):
+            if not INT64[0] <= item <= INT64[1]:
+                return where, "is out of range (integers must fit in 64 bits)"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return where, f"must be a finite number, got {item}"
         elif isinstance(item, dict):
             for key, sub in item.items():
                 problem = text_problem(key, MAX_TEXT) if isinstance(key, str) else None
                 if problem:
                     return where, f"has a key that {problem}"
-                stack.append((sub, f"{where}.{key}" if _plain_key(key) else f"{where}[{key!r:.40}]"))
+                stack.append((sub, f"{where}.{key}" if _plain_key(key) else f"{where}[{quote(key, 40)}]"))
         elif isinstance(item, list):
             stack.extend((sub, f"{where}[{i}]") for i, sub in enumerate(item))
     return path, None
@@ -172,6 +206,13 @@ def _kind(value: Any) -> str:
 def _checker(ann: Any) -> Callable[[Any], str | None]:
     """A function that returns None when `value` fits `ann`, else what is wrong with it."""
     origin = typing.get_origin(ann)
+    if origin is Annotated:
+        base, *extras = typing.get_args(ann)
+        checks = [_checker(base), *(e.problem for e in extras if isinstance(e, Range))]
+
+        def annotated(v: Any) -> str | None:
+            return next((p for p in (c(v) for c in checks) if p), None)
+        return annotated
     if ann is Any:
         return lambda v: None
     if ann is bool:
@@ -187,7 +228,7 @@ def _checker(ann: Any) -> Callable[[Any], str | None]:
         return lambda v: None if v is None else f"must be null, got {_kind(v)}"
     if origin is Literal:
         allowed = typing.get_args(ann)
-        return lambda v: None if v in allowed else f"must be one of {', '.join(map(str, allowed))}, got {v!r}"
+        return lambda v: None if v in allowed else f"must be one of {', '.join(map(str, allowed))}, got {quote(v)}"
     if origin in (typing.Union, types.UnionType):
         checks = [_checker(a) for a in typing.get_args(ann)]
 
@@ -214,6 +255,10 @@ def _checker(ann: Any) -> Callable[[Any], str | None]:
 
 
 def _type_name(ann: Any) -> str:
+    if typing.get_origin(ann) is Annotated:
+        return _type_name(typing.get_args(ann)[0])
+    if typing.get_origin(ann) in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in typing.get_args(ann))
     if ann is None or ann is type(None):
         return "null"
     if typing.get_origin(ann) is Literal:

@@ -6,11 +6,16 @@ per object (see `syscalls.spec`).
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Literal
+from typing import Annotated, Any, Iterator, Literal
 
-from .spec import Syscall, syscall
+from .spec import Range, Syscall, syscall
 from .types import (ApiKey, ApplyResult, AuditEntry, Decision, Generation, Identity, KernelInfo,
                     NewApiKey, Pod, QueryResult, Resource, ResourceType, Runtime, User, UserType)
+
+
+Seconds = Annotated[float, Range(0, 7 * 86400)]  # a timeout: at most a week
+Rows = Annotated[int, Range(-1, None)]  # -1: no limit
+Count = Annotated[int, Range(0, None)]
 
 
 # --- kernel ---------------------------------------------------------------------------------
@@ -108,7 +113,7 @@ def resource_list(type: str | None = None, workspace: str | None = None) -> list
 
 @syscall("resource.delete", errors=("ENOENT", "ECONFLICT"))
 def resource_delete(type: str, name: str, workspace: str | None = None,
-                    generation: int | None = None) -> Resource:
+                    generation: Annotated[int, Range(1, None)] | None = None) -> Resource:
     """Delete a resource (its history is kept)."""
 
 
@@ -130,13 +135,13 @@ def pod_get(name: str) -> Pod:
 
 
 @syscall("pod.logs", errors=("ENOENT",), stream=True)
-def pod_logs(name: str, tail: int | None = None, follow: bool = False) -> Iterator[str]:
+def pod_logs(name: str, tail: Count | None = None, follow: bool = False) -> Iterator[str]:
     """A pod's output, line by line; with follow, until the pod ends."""
 
 
 @syscall("pod.watch", stream=True)
 def pod_watch(workspace: str | None = None, type: str | None = None, name: str | None = None,
-              timeout: float | None = None) -> Iterator[Pod]:
+              timeout: Seconds | None = None) -> Iterator[Pod]:
     """Pods as they change (first the current ones), until the timeout (seconds) if any."""
 
 
@@ -160,8 +165,8 @@ def runtime_control(type: str, name: str, action: Literal["pause", "resume", "st
 
 @syscall("query.execute", predicate="execute", object="/gateway/queries",
          errors=("ENOENT", "ETIMEDOUT", "ECANCELED"))
-def query_execute(sql: str, dialect: str = "duckdb", limit: int = 1000, depot: str | None = None,
-                  collection: str | None = None, timeout: float | None = None, cluster: str | None = None,
+def query_execute(sql: str, dialect: str = "duckdb", limit: Rows = 1000, depot: str | None = None,
+                  collection: str | None = None, timeout: Seconds | None = None, cluster: str | None = None,
                   workspace: str | None = None, id: str | None = None) -> QueryResult:
     """Run governed SQL (any dialect): select checked per dataset, masks and filters applied.
     `id` (yours to choose, unique) lets you cancel the query before it answers."""
@@ -169,8 +174,8 @@ def query_execute(sql: str, dialect: str = "duckdb", limit: int = 1000, depot: s
 
 @syscall("query.stream", predicate="execute", object="/gateway/queries",
          errors=("ENOENT", "ETIMEDOUT", "ECANCELED"), stream=True, binary=True)
-def query_stream(sql: str, dialect: str = "duckdb", limit: int = -1, depot: str | None = None,
-                 collection: str | None = None, timeout: float | None = None, cluster: str | None = None,
+def query_stream(sql: str, dialect: str = "duckdb", limit: Rows = -1, depot: str | None = None,
+                 collection: str | None = None, timeout: Seconds | None = None, cluster: str | None = None,
                  workspace: str | None = None, id: str | None = None) -> Iterator[Any]:
     """Governed SQL as Arrow: a header (id, columns, governance), the schema, batches, a footer (rows)."""
 

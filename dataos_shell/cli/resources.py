@@ -138,7 +138,7 @@ def describe(kind: Optional[str] = KIND, name: Optional[str] = NAME,
             ("UID", s.get("uid")), ("Generation", s.get("generation")),
             ("Created", f"{s.get('created')} ({age(s.get('created'))} ago)"),
             ("Updated", f"{s.get('updated')} ({age(s.get('updated'))} ago)"),
-            ("Status", s.get("aggregateStatus"))]
+            ("Status", s.get("aggregateStatus") + (f": {s['error']}" if s.get("error") else ""))]
     meta += [(k, v) for k, v in (("Builder", s.get("builderState")), ("Runtime", s.get("runtime"))) if v]
     applied = [g for g in generations if g["generation"] == s.get("generation") and g["action"] != "deleted"]
     if r["type"] in ("workflow", "service", "worker") and applied:  # pods act as who applied what they run

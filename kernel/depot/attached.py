@@ -15,8 +15,14 @@ from pathlib import Path
 
 from syscalls.errors import SyscallError
 
+from ..poros.schema import Int, Map, Str
 from . import Source
 from .file import quote
+
+
+def _server(**more: Str) -> Map:
+    """The connection section of a database server (its credentials come from a secret)."""
+    return Map({"host": Str(), "port": Int(min=1, max=65535), "database": Str(), **more}, required=("database",))
 
 
 def ident(name: str) -> str:
@@ -26,6 +32,7 @@ def ident(name: str) -> str:
 class AttachedDepot:
     kind = "duckdb"
     extension: tuple[str, str] | None = None  # (PyPI package, extension name) to load first
+    connection = Map({"path": Str()}, required=("path",))  # the connection section's schema
 
     def __init__(self, name: str, spec: dict, credentials: dict[str, str] | None = None) -> None:
         self.name = name
@@ -127,6 +134,8 @@ class PostgresDepot(AttachedDepot):
     """Collections are the database's schemas (its system schemas hidden)."""
     kind = "postgres"
     extension = ("duckdb-extension-postgres-scanner", "postgres_scanner")
+    connection = _server(sslmode=Str(enum=("disable", "allow", "prefer", "require", "verify-ca",
+                                                 "verify-full")))
     hidden_schemas = frozenset({"information_schema", "pg_catalog", "pg_toast"})
 
     def secret(self) -> dict[str, str | int | None]:
@@ -144,6 +153,7 @@ class MySQLDepot(AttachedDepot):
     """Collections are the server's databases (its system schemas hidden)."""
     kind = "mysql"
     extension = ("duckdb-extension-mysql-scanner", "mysql_scanner")
+    connection = _server()
     hidden_schemas = frozenset({"information_schema", "mysql", "performance_schema", "sys"})
 
     def secret(self) -> dict[str, str | int | None]:

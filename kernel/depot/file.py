@@ -11,6 +11,7 @@ from pathlib import Path
 
 from syscalls.errors import SyscallError
 
+from ..poros.schema import Map, Str
 from . import Source
 
 READERS = {"parquet": "read_parquet", "csv": "read_csv", "json": "read_json"}
@@ -22,13 +23,12 @@ def quote(text: str) -> str:
 
 
 class FileDepot:
+    connection = Map({"path": Str(), "format": Str(enum=tuple(READERS))}, required=("path",))
+    """The schema of the depot's `file:` section (checked at apply, before anything is stored)."""
     def __init__(self, name: str, spec: dict) -> None:
         self.name = name
         self.root = Path(spec["path"]).expanduser().resolve()
         self.format = spec.get("format", "parquet")
-        if self.format not in READERS:
-            raise SyscallError("EINVAL", f"depot.file.format: {self.format!r} is not one of "
-                               f"{', '.join(READERS)}", field="depot.file.format")
 
     def _check_root(self) -> None:
         if not self.root.is_dir():

@@ -26,15 +26,12 @@ class Depots:
 
     def load(self, resource: dict[str, Any], credentials: dict[str, str] | None = None) -> None:
         """A depot resource was applied: (re)build its driver (with the values of its secrets)."""
-        section = resource["depot"]
-        driver = DRIVERS.get(section["type"])
+        driver = build(resource, credentials)
         with self._lock:
-            if driver is None:  # known type, driver not built here yet: not queryable
+            if driver is None:
                 self._depots.pop(resource["name"], None)
-            elif issubclass(driver, FileDepot):
-                self._depots[resource["name"]] = driver(resource["name"], section[section["type"]])
             else:
-                self._depots[resource["name"]] = driver(resource["name"], section[section["type"]], credentials)
+                self._depots[resource["name"]] = driver
             self._schemas = {k: v for k, v in self._schemas.items() if not k[0].startswith(resource["name"] + ".")}
 
     def unload(self, name: str) -> None:
@@ -73,6 +70,26 @@ class Depots:
             q.close()
         self._schemas[key] = (stamp, columns)
         return columns
+
+
+def build(resource: dict[str, Any], credentials: dict[str, str] | None = None) -> Any:
+    """A depot's driver (None if its type has no driver here), or EINVAL naming its connection
+    section when the driver refuses it. Apply calls it before anything is stored."""
+    section = resource["depot"]
+    driver = DRIVERS.get(section["type"])
+    if driver is None:
+        return None
+    connection = section[section["type"]]
+    try:
+        if issubclass(driver, FileDepot):
+            return driver(resource["name"], connection)
+        return driver(resource["name"], connection, credentials)
+    except SyscallError:
+        raise
+    except Exception as e:  # a plugin's driver: its complaint, as the user's error
+        field = f"depot.{section['type']}"
+        raise SyscallError("EINVAL", f"{field}: the {section['type']} driver refused it "
+                           f"({type(e).__name__}: {e})", field=field) from None
 
 
 def _mtime(path: str) -> float:

@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 from syscalls.errors import SyscallError
 
+from ..depot.registry import DRIVERS
 from ..names import check_name, check_tag
 from .schema import Anything, Bool, Int, List, Map, Scalar, Schema, Str, fail
 
@@ -73,14 +74,24 @@ SERVICE = Map({"title": Str(), "replicas": Int(min=0, max=100), "servicePort": I
 
 WORKER = Map({"title": Str(), "replicas": Int(min=0, max=100), **WORKLOAD}, required=("stack",))
 
-DEPOT_TYPES = ["file", "duckdb", "sqlite", "postgresql", "mysql"]  # kernel plugins add theirs
+@dataclass(frozen=True)
+class _Connection(Schema):
+    """A depot's connection section: never a password, then what its driver declares."""
+    driver: Schema
+
+    def check(self, value: Any, path: str) -> None:
+        if isinstance(value, dict) and "password" in value:
+            raise fail(f"{path}.password", "never put a password in a depot: store it in an instance-secret "
+                       "and name it under depot.secrets")
+        self.driver.check(value, path)
 
 
 def depot_schema() -> Map:
-    """The depot section for the depot types known now (each has a connection section of its name)."""
-    return Map({"type": Str(enum=tuple(DEPOT_TYPES)), "description": Str(), "external": Bool(),
+    """The depot section for the depot drivers known now: each type has a connection section of its
+    name, checked by the schema its driver declares (`connection`; any mapping if it declares none)."""
+    return Map({"type": Str(enum=tuple(DRIVERS)), "description": Str(), "external": Bool(),
                 "scan": Map({"cron": Str(validate=_cron), "timezone": Str(validate=_timezone)}, required=("cron",)),
-                **{t: Anything() for t in DEPOT_TYPES},
+                **{t: _Connection(getattr(d, "connection", Anything())) for t, d in DRIVERS.items()},
                 "secrets": List(Map({"name": NAME, "workspace": NAME, "keys": List(Str()),
                                      "allkeys": Bool(), "acl": Str(enum=("r", "rw"))}, required=("name",)))},
                required=("type",))
@@ -138,14 +149,10 @@ def _check_dag(section: dict[str, Any]) -> None:
 
 
 def _check_depot(section: dict[str, Any]) -> None:
-    connection = section.get(section["type"])
-    if isinstance(connection, dict) and "password" in connection:
-        raise fail(f"depot.{section['type']}.password", "never put a password in a depot: store it in an "
-                   "instance-secret and name it under depot.secrets")
     if section["type"] not in section:
         raise fail(f"depot.{section['type']}", f"a {section['type']} depot needs its connection section "
                    f"`{section['type']}:`")
-    extra = [t for t in DEPOT_TYPES if t in section and t != section["type"]]
+    extra = [t for t in DRIVERS if t in section and t != section["type"]]
     if extra:
         raise fail(f"depot.{extra[0]}", f"this is a {section['type']} depot; remove the {extra[0]} section")
 
@@ -167,11 +174,9 @@ TOP = {"name": NAME, "version": Str(), "type": Str(), "tags": List(TAG), "descri
        "owner": Str(), "workspace": NAME, "layer": Str(enum=("user", "system")), "status": Anything()}
 
 
-def add_depot_type(name: str) -> None:
-    """A kernel plugin's depot driver: manifests may now name `type: NAME` and a `NAME:` section."""
-    if name not in DEPOT_TYPES:
-        DEPOT_TYPES.append(name)
-        KINDS["depot"] = replace(KINDS["depot"], section=depot_schema())
+def depot_types_changed() -> None:
+    """A kernel plugin added a depot driver: manifests may now name its type and section."""
+    KINDS["depot"] = replace(KINDS["depot"], section=depot_schema())
 
 
 def kind_of(type_name: Any, field: str = "type") -> Kind:

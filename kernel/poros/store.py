@@ -129,10 +129,15 @@ class Poros:
             plans.append(plan)
         return plans
 
-    def _plan_one(self, manifest: dict[str, Any], workspace: str | None) -> Plan:
+    def check(self, manifest: dict[str, Any]) -> Kind:
+        """A manifest's full validation (its schema, then what its type's service admits); raises EINVAL."""
         kind = validate(manifest)
         if kind.type in self.admit:
             self.admit[kind.type](manifest)
+        return kind
+
+    def _plan_one(self, manifest: dict[str, Any], workspace: str | None) -> Plan:
+        kind = self.check(manifest)
         if kind.level == "workspace" and workspace and manifest.get("workspace") not in (None, workspace):
             raise SyscallError("EINVAL", f"workspace: the manifest says {manifest['workspace']!r} but "
                                f"{workspace!r} was asked for (-w); remove one", field="workspace")
@@ -156,8 +161,14 @@ class Poros:
     def check_fresh(plan: Plan) -> None:
         """ECONFLICT when the manifest was read at another generation than the stored one.
         (Called after authorization, so a denied caller learns nothing from it.)"""
-        if plan.current is None or not plan.expected:
+        if not plan.expected:
             return
+        if plan.current is None:  # as kubectl: a version on an object to be created is a conflict
+            field = "generation" if "generation" in plan.expected else "uid"
+            raise SyscallError(
+                "ECONFLICT", f"{plan.kind.type} {plan.manifest['name']!r} does not exist (deleted since the "
+                f"manifest was read at generation {plan.expected.get('generation', '?')}?); remove its status "
+                "to create it anew", field=f"status.{field}")
         status = plan.current["status"]
         stale = [k for k, v in plan.expected.items() if v != status[k]]
         if stale:
@@ -183,7 +194,8 @@ class Poros:
                 else:
                     status = plan.current["status"]
                     uid, generation, created = status["uid"], status["generation"] + 1, status["created"]
-                status = {**(plan.current or {}).get("status", {}), "uid": uid, "generation": generation,
+                kept = {k: v for k, v in (plan.current or {}).get("status", {}).items() if k != "error"}
+                status = {**kept, "uid": uid, "generation": generation,
                           "created": created, "updated": stamp, "aggregateStatus": "active",
                           # a workload's controller builds each generation into runtime; others are ready
                           "builderState": "pending" if plan.kind.type in WORKLOAD_TYPES else "ready"}
@@ -237,12 +249,12 @@ class Poros:
         return rows[0]
 
     def set_status(self, uid: str, fields: dict[str, Any]) -> None:
-        """Merge runtime fields into a resource's status (no new generation)."""
+        """Merge runtime fields into a resource's status (no new generation); None removes a field."""
         with self.db.transaction() as c:
             row = c.execute("SELECT status FROM resources WHERE uid=?", (uid,)).fetchone()
             if row is None:
                 return
-            status = {**json.loads(row[0]), **fields}
+            status = {k: v for k, v in {**json.loads(row[0]), **fields}.items() if v is not None}
             c.execute("UPDATE resources SET status=? WHERE uid=?", (json.dumps(status), uid))
 
     def close(self) -> None:
