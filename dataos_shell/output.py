@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, Iterable, Sequence
 
-from syscalls.errors import SyscallError
+from syscalls.errors import SyscallError, disk_full
 
 
 class Format(str, Enum):
@@ -172,6 +172,8 @@ def failure(e: Exception | KeyboardInterrupt) -> int:
     if isinstance(e, KeyboardInterrupt):
         print(file=sys.stderr)
         return 130
+    if not isinstance(e, SyscallError) and (full := disk_full(e)) is not None:  # e.g. `query --out`
+        e = full
     if not isinstance(e, SyscallError):
         if os.environ.get("DATAOS_DEBUG"):
             raise e

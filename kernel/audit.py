@@ -8,8 +8,12 @@ without its record. The record is also kept in memory, and a writer thread moves
 the database (`audit.db`) in batches (every 200 ms, or when the log is read), recording in the
 same transaction how far into the journal it got, and syncs the journal to the disk. A restart
 reads the journal from there: exactly what was not moved yet. The writer never stops: a batch it
-cannot store (a full disk, text that is not valid Unicode) is logged and tried again, with the
-text escaped. A journal is replaced by a new one past `ROTATE_AT` bytes, and deleted once moved.
+cannot store (a full disk, text that is not valid Unicode) is logged once and tried again (the
+text escaped), every `RETRY_MAX` seconds at most, until it is stored. A journal is replaced by a
+new one past `ROTATE_AT` bytes, and deleted once moved.
+
+On a full disk a record that does not fit in the journal is cut off again (the journal never
+holds half a line) and the call is answered ENOSPC, naming the journal, until there is room.
 """
 from __future__ import annotations
 
@@ -21,9 +25,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from syscalls.errors import SyscallError
+from syscalls.errors import SyscallError, disk_full
 
 from .clock import iso, parse_since
+from .faults import Outage
 from .store import Database, now
 
 log = logging.getLogger("dataos.audit")
@@ -40,7 +45,7 @@ MIGRATIONS = [
 ]
 FLUSH_EVERY = 0.2  # seconds between moves of the journal into the database
 ROTATE_AT = 8 * 2**20  # bytes: a fully moved journal this large is replaced by a new one
-RETRY_MAX = 30.0  # seconds between attempts while the database cannot be written
+RETRY_MAX = 5.0  # seconds between attempts while the database cannot be written (how soon it resumes)
 _SEGMENT = re.compile(r"audit\.(\d+)\.journal")
 _INSERT = ("INSERT INTO audit (time, user, syscall, object, decision, policy, errno, duration_us) "
            "VALUES (?,?,?,?,?,?,?,?)")
@@ -55,6 +60,7 @@ class Audit:
         self._wake = threading.Event()
         self._closed = False
         self._failing = 0.0  # seconds to wait before the next attempt, while failing
+        self._outage = Outage(log, "audit: moving records into the database")
         self._kept: list[tuple] = []  # appended, not yet moved
         self._moved = self.db.query("SELECT segment, offset FROM journal")[0]
         self._recover()
@@ -68,23 +74,32 @@ class Audit:
 
     def record(self, user: str | None, syscall: str, obj: str | None, decision: str, policy: str | None,
                errno: str | None, duration_us: int) -> None:
-        """Append one record to the journal; EUNAVAIL (and nothing answered) if it cannot be written."""
+        """Append one record to the journal; if it cannot be written, nothing is answered: ENOSPC
+        on a full disk, EUNAVAIL otherwise."""
         row = (now(), user, syscall, obj, decision, policy, errno, duration_us)
         line = (json.dumps(row) + "\n").encode()
         with self._append:
+            written = 0
             try:
-                written, error = os.write(self._fd, line), None
+                while written < len(line):  # after a short write, the next one says what stopped it
+                    written += os.write(self._fd, line[written:])
             except OSError as e:
-                written, error = 0, e
-            if written == len(line):
+                if written:  # cut off what fitted: the journal holds whole lines only
+                    os.ftruncate(self._fd, self._size)
+                error = e
+            else:
                 self._size += written
                 self._kept.append((row, self.segment, self._size))
                 if self._size >= ROTATE_AT:
                     self._rotate()
                 return
-        log.error("audit journal not written (%s): call %s by %s refused", error, syscall, user)
-        raise SyscallError("EUNAVAIL", "the audit log cannot be written ("
-                           f"{getattr(error, 'strerror', None) or 'short write'}); the call was not answered")
+            journal = self._path(self.segment)
+        log.error("audit journal %s not written (%s): call %s by %s refused", journal, error.strerror, syscall, user)
+        full = disk_full(error, journal)
+        if full is not None:
+            raise SyscallError("ENOSPC", f"{full.message} (the audit log: the call was not answered)",
+                               path=str(journal))
+        raise SyscallError("EUNAVAIL", f"the audit log cannot be written ({error.strerror}); the call was not answered")
 
     def list(self, user: str | None = None, syscall: str | None = None, since: str | None = None,
              errors_only: bool = False, limit: int = 100) -> list[dict[str, Any]]:
@@ -138,8 +153,14 @@ class Audit:
             c.execute("UPDATE journal SET segment=?, offset=?", (segment, offset))
 
     def _rotate(self) -> None:
-        """Append to a new journal from now on (holding `_append`); the old one goes once moved."""
-        fd = self._open(self.segment + 1)
+        """Append to a new journal from now on (holding `_append`); the old one goes once moved.
+        If the new one cannot be made (no room for it), the old one grows until the next record."""
+        try:
+            fd = self._open(self.segment + 1)
+        except OSError as e:
+            log.warning("audit: journal %s not made (%s); appending to the current one", self._path(self.segment + 1),
+                        e.strerror)
+            return
         os.close(self._fd)
         self._fd, self.segment, self._size = fd, self.segment + 1, 0
 
@@ -168,10 +189,10 @@ class Audit:
             try:
                 self.flush()
                 self._failing = 0.0
-            except Exception:  # never stop: the journal keeps every record until it can be stored
+                self._outage.resumed()
+            except Exception as e:  # never stop: the journal keeps every record until it can be stored
                 self._failing = min(RETRY_MAX, max(FLUSH_EVERY, self._failing * 2))
-                log.exception("audit: moving records into the database failed; retrying in %.1f s",
-                              self._failing)
+                self._outage.failed(e)
 
     def _open(self, segment: int) -> int:
         return os.open(self._path(segment), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

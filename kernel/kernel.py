@@ -24,6 +24,7 @@ from syscalls.table import TABLE, lookup
 from . import audit as audit_mod
 from . import extensions
 from .call import Call
+from .faults import fault
 from .heimdall import syscalls as heimdall_syscalls
 from .heimdall.builtin import BUILTIN_POLICIES, OPERATOR_ROLE
 from .heimdall.service import SECRET_TYPES, Heimdall
@@ -37,7 +38,7 @@ from .metis import syscalls as metis_syscalls
 from .metis.schedule import WORKSPACE as SCAN_WORKSPACE
 from .metis.schedule import scan_workflow, workflow_name
 from .metis.service import Metis
-from .minerva.clusters import DEFAULT_CLUSTER, Clusters
+from .minerva.clusters import Clusters, default_cluster
 from .gateway import syscalls as gateway_syscalls
 from .gateway.service import Gateway
 from .cloud import make_driver
@@ -80,7 +81,7 @@ class Kernel:
         self.runtime_state = RuntimeState(self.state_dir / "runtime.db")
         self.reconciler = Reconciler(self)
         self.depots = Depots()
-        self.clusters = Clusters()
+        self.clusters = Clusters(self.state_dir / "spill")  # queries' spill folders
         self.uploads = Uploads()
         self.metis = Metis(self.state_dir, self.depots)
         self.gateway = Gateway(self.state_dir, self.depots, self.metis.column_tags, self.metis.used)
@@ -129,6 +130,10 @@ class Kernel:
             errno = e.code
             raise
         except Exception as e:
+            if (machine := fault(e, self.state_dir)) is not None:  # a full disk, memory run out: no bug
+                errno = machine.code
+                log.warning("syscall %s: %s", name, machine.message)
+                raise machine from None
             errno = "EIO"
             log.exception("syscall %s failed", name)
             raise SyscallError("EIO", f"{name}: internal error ({type(e).__name__}); see `dataos kernel logs`") from None
@@ -280,7 +285,7 @@ class Kernel:
                     users[0]["id"] if users else "")
 
     def _bootstrap(self, operator: str, handoff: bool) -> None:
-        plans = self.poros.plan([*BUILTIN_POLICIES, DEFAULT_CLUSTER], None)
+        plans = self.poros.plan([*BUILTIN_POLICIES, default_cluster()], None)
         self.poros.apply([p for p in plans if p.action != "unchanged"], "system")  # new, or a new version
         identities = self.heimdall.identities
         if identities.is_empty():

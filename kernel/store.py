@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
+from syscalls.errors import disk_full
+
 from .clock import iso
 
 
@@ -36,19 +38,28 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception: all or nothing."""
-        with self.lock:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception (a failed COMMIT too): all or
+        nothing. A full disk is ENOSPC naming this database."""
+        with self.lock, self._full():
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
+                self.conn.execute("COMMIT")
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                if self.conn.in_transaction:  # SQLite may have rolled back already (a full disk)
+                    self.conn.execute("ROLLBACK")
                 raise
-            self.conn.execute("COMMIT")
 
     def query(self, sql: str, params: Sequence = ()) -> list[sqlite3.Row]:
-        with self.lock:
+        with self.lock, self._full():
             return self.conn.execute(sql, params).fetchall()
+
+    @contextmanager
+    def _full(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as e:
+            raise disk_full(e, self.path) or e
 
     def close(self) -> None:
         with self.lock:

@@ -1,6 +1,8 @@
 """Errno-style errors: the one error contract of every transport and front end."""
 from __future__ import annotations
 
+import errno
+import os
 import re
 from typing import Any
 
@@ -17,11 +19,17 @@ ERRNO: dict[str, tuple[str, int, int]] = {
     "ETIMEDOUT": ("a service or the cluster is slow; safe to retry", 7, 504),
     "ECANCELED": ("cancelled by the user", 8, 499),
     "ENOSYS": ("unknown syscall or not supported here", 8, 501),
+    # 507 Insufficient Storage: the server lacks the room (disk, memory) this request needs
+    "ENOSPC": ("no space left on a device: free space and retry", 9, 507),
+    "ENOMEM": ("over a memory limit: a cluster's, or the machine's", 10, 507),
     "EIO": ("internal error (a bug: see the kernel log)", 70, 500),  # 70: sysexits' EX_SOFTWARE
 }
 
-#: Every syscall may fail with these, whatever its own list says.
-COMMON = ("EAUTH", "EACCES", "EINVAL", "ENOSYS", "EUNAVAIL", "EIO")
+#: Every syscall may fail with these, whatever its own list says (each one writes the audit log
+#: and needs memory: ENOSPC and ENOMEM).
+COMMON = ("EAUTH", "EACCES", "EINVAL", "ENOSYS", "EUNAVAIL", "ENOSPC", "ENOMEM", "EIO")
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+_SQLITE_FULL = 13  # "database or disk is full"
 
 
 _WORD = re.compile(r"\S{121,}")
@@ -29,10 +37,18 @@ _WORD = re.compile(r"\S{121,}")
 
 def _bounded(text: str) -> str:
     """`text` with every run of more than 120 non-blank characters (a user's input, quoted back)
-    cut to 80: an error line never carries a megabyte someone sent."""
+    cut to 80 — an error line never carries a megabyte someone sent — but for a file's path
+    (what a disk-full error must name), which may be as long as the system allows."""
     if len(text) <= 120:
         return text
-    return _WORD.sub(lambda m: m.group()[:79] + "…" + (m.group()[-1] if m.group()[0] in "'\"" else ""), text)
+    return _WORD.sub(_cut, text)
+
+
+def _cut(match: re.Match[str]) -> str:
+    word = match.group()
+    if word.lstrip("'\"").startswith("/") and len(word) <= 4096:
+        return word
+    return word[:79] + "…" + (word[-1] if word[0] in "'\"" else "")
 
 
 class SyscallError(Exception):
@@ -74,6 +90,20 @@ class SyscallError(Exception):
 
 def _rebuild(code: str, message: str, details: dict[str, Any]) -> SyscallError:
     return SyscallError(code, message, **details)
+
+
+def disk_full(error: BaseException, where: object = None) -> SyscallError | None:
+    """ENOSPC naming the path, if `error` says a disk (or a quota) is full: an OSError (Arrow's
+    too), SQLite's SQLITE_FULL, DuckDB's IOException; None for any other error."""
+    if isinstance(error, SyscallError):
+        return error if error.code == "ENOSPC" else None
+    if isinstance(error, OSError) and error.errno in _DISK_FULL:
+        where = error.filename or where
+    elif getattr(error, "sqlite_errorcode", None) != _SQLITE_FULL and not (
+            type(error).__name__ == "IOException" and any(os.strerror(n) in str(error) for n in _DISK_FULL)):
+        return None
+    return SyscallError("ENOSPC", f"the disk is full: cannot write {where or 'a file'}; free space there and retry",
+                        **({"path": str(where)} if where else {}))
 
 
 def exit_code(code: str) -> int:

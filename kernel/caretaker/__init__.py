@@ -2,10 +2,13 @@
 
 `observe()` takes the driver's current pod statuses, records each phase transition (with its
 time, exit code and reason) and returns what changed, for the reconcilers and for watchers.
+What cannot be written (a full disk) is kept, in order, and written by the next observation
+that can (or at close): pods stay current in memory meanwhile, and no transition is lost.
 """
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections import deque
 from pathlib import Path
@@ -14,6 +17,7 @@ from typing import Any, Iterable
 from syscalls.errors import SyscallError
 
 from ..cloud import PodStatus
+from ..faults import Outage, writing
 from ..store import Database, now
 
 MIGRATIONS = [
@@ -30,6 +34,7 @@ MIGRATIONS = [
     """,
 ]
 
+log = logging.getLogger("dataos.caretaker")
 CHANGES_KEPT = 100_000  # pod changes a watch can catch up on without listing everything again
 FIELDS = ("name", "workspace", "resource", "job", "phase", "labels", "created", "started", "finished",
           "exit_code", "reason", "node", "updated")
@@ -46,12 +51,14 @@ class Caretaker:
         self._changes: deque[tuple[int, str]] = deque(maxlen=CHANGES_KEPT)  # (seq, pod) for watches
         self._changed = threading.Condition()
         self.seq = 0
+        self._unwritten: list[tuple[str, tuple]] = []  # (statement, parameters) not yet written, in order
+        self._outage = Outage(log, "caretaker: recording pod changes")
 
     def observe(self, statuses: Iterable[PodStatus]) -> list[dict[str, Any]]:
         """Record what changed since the last observation; returns the changed pods."""
         changed = []
         stamp = now()
-        with self._lock, self.db.transaction() as c:
+        with self._lock:
             for s in statuses:
                 previous = self._pods.get(s.name)
                 if previous is not None and (previous["phase"], previous["exit_code"], previous["started"],
@@ -60,17 +67,13 @@ class Caretaker:
                 resource = resource_key(s.labels)
                 row = (s.name, s.workspace, resource, s.labels.get("dataos.io/job"), s.phase, json.dumps(s.labels),
                        s.created, s.started, s.finished, s.exit_code, s.reason, s.node, stamp)
-                c.execute(f"INSERT OR REPLACE INTO pods ({', '.join(FIELDS)}) VALUES ({', '.join('?' * len(FIELDS))})",
-                          row)
+                self._unwritten.append((_UPSERT, row))
                 if previous is None or previous["phase"] != s.phase:
-                    c.execute("INSERT INTO events (time, pod, workspace, resource, phase, previous, exit_code, reason)"
-                              " VALUES (?,?,?,?,?,?,?,?)", (stamp, s.name, s.workspace, resource, s.phase,
-                                                            previous["phase"] if previous else None, s.exit_code,
-                                                            s.reason))
-                pod = _pod(dict(zip(FIELDS, row)))
-                changed.append(pod)
-        if changed:
-            with self._changed:
+                    self._unwritten.append((_EVENT, (stamp, s.name, s.workspace, resource, s.phase,
+                                                     previous["phase"] if previous else None, s.exit_code, s.reason)))
+                changed.append(_pod(dict(zip(FIELDS, row))))
+            self._write()
+            with self._changed:  # current now, written or not: the next observation compares with this
                 for pod in changed:
                     self._pods[pod["name"]] = pod
                     self.seq += 1
@@ -78,11 +81,27 @@ class Caretaker:
                 self._changed.notify_all()
         return changed
 
+    def _write(self) -> None:
+        """Write what is unwritten, in one transaction (holding `_lock`); on failure it stays for
+        the next attempt."""
+        if not self._unwritten:
+            return
+        try:
+            with self.db.transaction() as c:
+                for statement, parameters in self._unwritten:
+                    c.execute(statement, parameters)
+        except Exception as e:
+            self._outage.failed(e)
+            return
+        self._unwritten.clear()
+        self._outage.resumed()
+
     def forget(self, name: str) -> None:
-        with self._lock, self.db.transaction() as c:
-            c.execute("DELETE FROM pods WHERE name=?", (name,))
-        with self._changed:
-            self._pods.pop(name, None)
+        with self._lock:
+            self._unwritten.append(("DELETE FROM pods WHERE name=?", (name,)))
+            self._write()
+            with self._changed:
+                self._pods.pop(name, None)
 
     def wait(self, seq: int, timeout: float) -> int:
         """Block until something changed after `seq` (or the timeout); returns the new seq."""
@@ -133,21 +152,35 @@ class Caretaker:
         if not rows:
             return 0
         import duckdb
-        self.archive_dir.mkdir(exist_ok=True)
         target = self.archive_dir / f"events-{rows[0]['seq']:012d}-{rows[-1]['seq']:012d}.parquet"
         tmp = target.with_suffix(".tmp")
-        with duckdb.connect() as con:
-            con.execute("CREATE TABLE events (seq BIGINT, time VARCHAR, pod VARCHAR, workspace VARCHAR, "
-                        "resource VARCHAR, phase VARCHAR, previous VARCHAR, exit_code INTEGER, reason VARCHAR)")
-            con.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?)", [tuple(r) for r in rows])
-            con.execute(f"COPY events TO '{tmp}' (FORMAT parquet)")
+        try:
+            with writing(self.archive_dir), duckdb.connect() as con:
+                self.archive_dir.mkdir(exist_ok=True)
+                con.execute("CREATE TABLE events (seq BIGINT, time VARCHAR, pod VARCHAR, workspace VARCHAR, "
+                            "resource VARCHAR, phase VARCHAR, previous VARCHAR, exit_code INTEGER, reason VARCHAR)")
+                con.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?)", [tuple(r) for r in rows])
+                con.execute(f"COPY events TO '{tmp}' (FORMAT parquet)")
+        except BaseException as e:
+            tmp.unlink(missing_ok=True)  # never half a file
+            if getattr(e, "code", None) != "ENOSPC":
+                raise
+            log.warning("caretaker: pod history not archived (tried again later): %s", e)
+            return 0
         tmp.replace(target)  # written whole before the rows leave SQLite: nothing is lost midway
         with self._lock, self.db.transaction() as c:
             c.execute("DELETE FROM events WHERE seq <= ? AND time < ?", (rows[-1]["seq"], before))
         return len(rows)
 
     def close(self) -> None:
+        with self._lock:
+            self._write()
         self.db.close()
+
+
+_UPSERT = f"INSERT OR REPLACE INTO pods ({', '.join(FIELDS)}) VALUES ({', '.join('?' * len(FIELDS))})"
+_EVENT = ("INSERT INTO events (time, pod, workspace, resource, phase, previous, exit_code, reason) "
+          "VALUES (?,?,?,?,?,?,?,?)")
 
 
 def resource_key(labels: dict[str, str]) -> str | None:

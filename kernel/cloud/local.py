@@ -31,6 +31,7 @@ from typing import Iterator
 from syscalls.errors import SyscallError
 from syscalls.procs import alive, runs
 
+from ..faults import writing
 from ..store import now
 from ..streams import cancelled
 from . import FAILED, PENDING, RUNNING, TERMINAL, UNKNOWN, PodSpec, PodStatus
@@ -70,12 +71,26 @@ class LocalDriver:
         return self.root / name
 
     def run(self, spec: PodSpec) -> PodStatus:
+        """Start a pod. A full disk before its shim starts is ENOSPC, and leaves nothing behind."""
         pod_dir = self._dir(spec.name)
         try:
-            pod_dir.mkdir(mode=0o700)
+            with writing(self.root):
+                pod_dir.mkdir(mode=0o700)
         except FileExistsError:
             raise SyscallError("EEXIST", f"pod {spec.name!r} already exists") from None
-        scratch = Path(tempfile.mkdtemp(prefix=f"dataos-pod-{spec.name}-"))  # 0700, outside the state
+        scratch = None
+        try:
+            with writing(pod_dir):
+                scratch = Path(tempfile.mkdtemp(prefix=f"dataos-pod-{spec.name}-"))  # 0700, outside the state
+                return self._start(spec, pod_dir, scratch)
+        except BaseException:
+            if spec.name not in self._children:  # its shim never started: no trace of it
+                shutil.rmtree(pod_dir, ignore_errors=True)
+                if scratch is not None:
+                    shutil.rmtree(scratch, ignore_errors=True)
+            raise
+
+    def _start(self, spec: PodSpec, pod_dir: Path, scratch: Path) -> PodStatus:
         work = scratch / "work"
         work.mkdir()
         secrets = scratch / "secrets" if spec.secret_files else None
@@ -96,10 +111,10 @@ class LocalDriver:
             [sys.executable, "-S", SHIM, str(pod_dir)], stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL, stderr=open(pod_dir / "shim.log", "ab"), start_new_session=True,
             close_fds=True, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, cwd=pod_dir)
+        self._children[spec.name] = shim
         # Secrets travel on the shim's stdin, never through a file the kernel keeps.
         with shim.stdin:
             shim.stdin.write(json.dumps({"env": spec.secret_env, "files": spec.secret_files}).encode())
-        self._children[spec.name] = shim
         return self.status(spec.name)
 
     def status(self, name: str) -> PodStatus:

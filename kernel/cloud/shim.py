@@ -10,12 +10,14 @@ the kernel's own.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -33,6 +35,19 @@ def write_status(pod_dir: Path, **status: object) -> None:
     tmp = pod_dir / "status.json.tmp"
     tmp.write_text(json.dumps({**current, **status}))
     tmp.replace(path)
+
+
+def record(pod_dir: Path, **status: object) -> None:
+    """`write_status`, waiting out a full disk: how the pod ran is never lost."""
+    delay = 0.1
+    while True:
+        try:
+            return write_status(pod_dir, **status)
+        except OSError as e:
+            if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+        time.sleep(delay)
+        delay = min(5.0, delay * 2)
 
 
 def main(pod_dir: Path) -> int:
@@ -60,9 +75,12 @@ def main(pod_dir: Path) -> int:
     except OSError as e:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
-        log.write(f"dataos: cannot start {spec['argv'][0]!r}: {e.strerror}\n".encode())
-        write_status(pod_dir, phase="Failed", exit_code=127, reason="StartError", started=now(), finished=now(),
-                     shim_pid=os.getpid())
+        try:
+            log.write(f"dataos: cannot start {spec['argv'][0]!r}: {e.strerror}\n".encode())
+        except OSError:  # a full disk: the status below still records the failure
+            pass
+        record(pod_dir, phase="Failed", exit_code=127, reason="StartError", started=now(), finished=now(),
+               shim_pid=os.getpid())
         return 127
     if fds:
         os.close(read)
@@ -71,7 +89,7 @@ def main(pod_dir: Path) -> int:
                 pipe.write(arguments)
             except BrokenPipeError:
                 pass
-    write_status(pod_dir, phase="Running", pid=child.pid, shim_pid=os.getpid(), started=now())
+    record(pod_dir, phase="Running", pid=child.pid, shim_pid=os.getpid(), started=now())
     stopping = []
 
     def forward(signum: int, _frame: object) -> None:
@@ -86,7 +104,7 @@ def main(pod_dir: Path) -> int:
     if code < 0:
         code = 128 - code  # killed by a signal: the shell's convention (SIGKILL -> 137)
     reason = "Killed" if stopping else ("Completed" if code == 0 else "Error")
-    write_status(pod_dir, phase="Succeeded" if code == 0 else "Failed", exit_code=code, reason=reason,
+    record(pod_dir, phase="Succeeded" if code == 0 else "Failed", exit_code=code, reason=reason,
                  finished=now())
     return 0
 

@@ -2,11 +2,13 @@
 
 An upload stages part files in a hidden folder beside the dataset (`.dataos-upload-ID/`), one
 per chunk, in the depot's format. Commit swaps the folder in (overwrite) or moves the parts in
-(append), so readers see the old dataset or the new one, never half of it. Only `file` depots
-are writable for now. What a write creates is private to the kernel's user: folders 0700, files 0600.
+(append), so readers see the old dataset or the new one, never half of it: a commit that fails
+part-way (a full disk) undoes its moves, and is ENOSPC. Only `file` depots are writable for now.
+What a write creates is private to the kernel's user: folders 0700, files 0600.
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
@@ -19,9 +21,11 @@ from typing import Any
 
 from syscalls.errors import SyscallError
 
+from ..faults import writing
 from . import Address
 from .file import EXTENSIONS, FileDepot
 
+log = logging.getLogger("dataos.depot")
 MAX_CHUNK = 16 * 2**20  # bytes of Arrow IPC per call
 STALE = 3600.0  # seconds after which an upload nobody committed is swept
 
@@ -55,11 +59,13 @@ class Uploads:
         folder = depot.root / address.collection
         if folder.resolve().parent != depot.root:
             raise SyscallError("EINVAL", f"{address}: not a collection of dataos://{address.depot}", field="address")
-        folder.mkdir(mode=0o700, exist_ok=True)
-        _sweep(folder)
-        upload = Upload(secrets.token_hex(8), user, address, mode, folder, Path(), depot.format, touched=time.time())
-        upload.staging = folder / f".dataos-upload-{upload.id}"
-        upload.staging.mkdir(mode=0o700)
+        with writing(folder):
+            folder.mkdir(mode=0o700, exist_ok=True)
+            _sweep(folder)
+            upload = Upload(secrets.token_hex(8), user, address, mode, folder, Path(), depot.format,
+                            touched=time.time())
+            upload.staging = folder / f".dataos-upload-{upload.id}"
+            upload.staging.mkdir(mode=0o700)
         with self._lock:
             self._uploads[upload.id] = upload
         return upload
@@ -74,42 +80,78 @@ class Uploads:
     def append(self, upload: Upload, table: Any) -> None:
         """Write one chunk as a part file."""
         if table.num_rows or not upload.parts:  # an empty first chunk still records the schema
-            _write(table, upload.staging / f"part-{upload.id}-{upload.parts:05d}{EXTENSIONS[upload.format][0]}",
-                   upload.format)
+            part = upload.staging / f"part-{upload.id}-{upload.parts:05d}{EXTENSIONS[upload.format][0]}"
+            try:
+                with writing(upload.folder):
+                    _write(table, part, upload.format)
+            except BaseException:
+                part.unlink(missing_ok=True)  # never half a part
+                raise
             upload.parts += 1
         upload.rows += table.num_rows
         upload.touched = time.time()
 
     def commit(self, upload: Upload) -> None:
+        """Swap the staged parts in; all or nothing (what was moved is moved back on a failure)."""
         with self._lock:
             self._uploads.pop(upload.id, None)
         target = upload.folder / upload.address.dataset
         old = upload.folder / f".dataos-old-{upload.id}"
         singles = [upload.folder / f"{upload.address.dataset}{ext}" for ext in EXTENSIONS[upload.format]]
         singles = [p for p in singles if p.is_file()]
-        if upload.mode == "append" and (target.is_dir() or singles):
-            if not target.is_dir():  # a single-file dataset becomes a folder of parts
-                folded = upload.folder / f".dataos-fold-{upload.id}"
-                folded.mkdir(mode=0o700)
+        moves = _Moves()
+        with writing(upload.folder), moves:
+            if upload.mode == "append" and (target.is_dir() or singles):
+                if not target.is_dir():  # a single-file dataset becomes a folder of parts
+                    folded = moves.mkdir(upload.folder / f".dataos-fold-{upload.id}")
+                    for single in singles:
+                        moves.rename(single, folded / f"part-0{single.suffix}")
+                    moves.rename(folded, target)
+                for part in sorted(upload.staging.iterdir()):
+                    moves.rename(part, target / part.name)
+            else:
+                moves.mkdir(old)
+                if target.is_dir():
+                    moves.rename(target, old / "dataset")
                 for single in singles:
-                    single.rename(folded / f"part-0{single.suffix}")
-                folded.rename(target)
-            for part in upload.staging.iterdir():
-                part.rename(target / part.name)
+                    moves.rename(single, old / single.name)
+                moves.rename(upload.staging, target)
+        if upload.staging.exists():
             upload.staging.rmdir()
-            return
-        old.mkdir(mode=0o700)
-        if target.is_dir():
-            target.rename(old / "dataset")
-        for single in singles:
-            single.rename(old / single.name)
-        upload.staging.rename(target)
         shutil.rmtree(old, ignore_errors=True)
 
     def abort(self, upload: Upload) -> None:
         with self._lock:
             self._uploads.pop(upload.id, None)
         shutil.rmtree(upload.staging, ignore_errors=True)
+
+
+class _Moves:
+    """The renames (and folders made) of a commit, undone in reverse if it fails part-way."""
+
+    def __init__(self) -> None:
+        self._undo: list[tuple[Path, Path | None]] = []  # (where it is now, where it was; None: made here)
+
+    def mkdir(self, path: Path) -> Path:
+        path.mkdir(mode=0o700)
+        self._undo.append((path, None))
+        return path
+
+    def rename(self, source: Path, destination: Path) -> None:
+        source.rename(destination)
+        self._undo.append((destination, source))
+
+    def __enter__(self) -> "_Moves":
+        return self
+
+    def __exit__(self, kind: Any, error: Any, tb: Any) -> None:
+        if error is None:
+            return
+        for now, was in reversed(self._undo):
+            try:
+                now.rmdir() if was is None else now.rename(was)
+            except OSError:  # a rename back needs no new space; log what could not be undone
+                log.error("dataset write: could not move %s back to %s", now, was)
 
 
 def _write(table: Any, path: Path, fmt: str) -> None:

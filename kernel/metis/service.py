@@ -17,6 +17,7 @@ from syscalls.errors import SyscallError
 
 from ..depot import Address
 from ..depot.registry import Depots
+from ..faults import Outage
 from ..store import now
 from .model import DATASET, Ref, kind_of, resource_urn
 from .store import Catalog
@@ -43,6 +44,7 @@ class Metis:
         self._lock = threading.Lock()
         self._usage: Counter[str] = Counter()
         self._usage_flushed = time.monotonic()
+        self._usage_outage = Outage(log, "metis: writing usage counts")
 
     # --- governance: the Gateway asks ---------------------------------------------------------
 
@@ -335,13 +337,22 @@ class Metis:
             self.flush_usage()
 
     def flush_usage(self) -> None:
+        """Write the counts; what cannot be written now (a full disk) is kept for the next time."""
         with self._lock:
             counts, self._usage = self._usage, Counter()
             self._usage_flushed = time.monotonic()
-        for urn, n in counts.items():
-            if self.catalog.exists(urn):
-                before = (self.catalog.aspect(urn, "usage") or {}).get("queries", 0)
-                self.catalog.put(urn, "usage", {"queries": before + n, "last": now()}, "gateway")
+        try:
+            for urn, n in list(counts.items()):
+                if self.catalog.exists(urn):
+                    before = (self.catalog.aspect(urn, "usage") or {}).get("queries", 0)
+                    self.catalog.put(urn, "usage", {"queries": before + n, "last": now()}, "gateway")
+                del counts[urn]
+        except Exception as e:  # a search boost is never a reason to fail a query or a search
+            with self._lock:
+                self._usage.update(counts)
+            self._usage_outage.failed(e)
+        else:
+            self._usage_outage.resumed()
 
     def _lineage_of_workflow(self, resource: dict[str, Any]) -> None:
         from .lineage import sql_stack_lineage

@@ -7,16 +7,24 @@ false`), no extension installed or loaded on the fly, memory and thread limits, 
 `lock_configuration` so the query cannot undo any of it. The query itself must be exactly one
 SELECT statement as DuckDB's own parser reads it. A query past its timeout, or cancelled, is
 interrupted.
+
+What does not fit in the memory limit spills to a private folder of the query's own (under
+`Limits.spill`, else the system's temporary folder; never the kernel's working directory, as
+DuckDB would), removed when it ends. A query that needs more memory than its limit is ENOMEM,
+naming the cluster and the limit; one that finds the spill disk full is ENOSPC.
 """
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from syscalls.errors import SyscallError
+from syscalls.errors import SyscallError, disk_full
 
 
 @dataclass(frozen=True)
@@ -24,6 +32,8 @@ class Limits:
     memory: str | None = None  # e.g. "2GB"
     threads: int | None = None
     timeout: float | None = 300.0
+    cluster: str | None = None  # whose limits these are (errors name it)
+    spill: str | None = None  # the folder a query's spill folder is made in (None: the system's temporary one)
 
 
 class Query:
@@ -51,6 +61,8 @@ class Query:
             self.con.create_function(name, function, ["VARCHAR"], "VARCHAR", type="arrow", side_effects=False)
         if limits.memory:
             self.con.execute("SET memory_limit = $m", {"m": limits.memory})
+        self._spill = tempfile.mkdtemp(prefix="dataos-query-", dir=limits.spill)  # 0700
+        self.con.execute("SET temp_directory = $t", {"t": self._spill})
         if limits.threads:
             self.con.execute(f"SET threads = {int(limits.threads)}")
         self.con.execute("SET enable_external_access = false")
@@ -117,14 +129,30 @@ class Query:
             if self.timed_out:
                 raise SyscallError("ETIMEDOUT", f"the query ran past its {self.limits.timeout:g} s timeout") from None
             raise SyscallError("ECANCELED", "the query was cancelled") from None
+        except self._duckdb.OutOfMemoryException as e:
+            if "max_temp_directory_size" in str(e):  # memory full, and the disk it spills to too
+                raise SyscallError("ENOSPC", f"the disk is full: the query cannot spill to {self._spilled_in}; free "
+                                   f"space there and retry", path=self._spilled_in) from None
+            limit = f"its memory limit of {self.limits.memory}" if self.limits.memory else "the memory it may use"
+            where = f"cluster {self.limits.cluster!r}" if self.limits.cluster else "this engine"
+            raise SyscallError("ENOMEM", f"the query needs more than {limit} on {where}: read less (filter, "
+                               f"aggregate, limit) or run it on a cluster with more memory",
+                               cluster=self.limits.cluster, memory=self.limits.memory) from None
         except self._duckdb.Error as e:
+            if (full := disk_full(e, self._spilled_in)) is not None:
+                raise full from None
             raise SyscallError("EINVAL", f"the engine refused the query: {type(e).__name__}: "
                                f"{str(e).splitlines()[0]}") from None
+
+    @property
+    def _spilled_in(self) -> str:
+        return os.path.dirname(self._spill)
 
     def close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
         self.con.close()
+        shutil.rmtree(self._spill, ignore_errors=True)
 
 
 def _ident(name: str) -> str:
