@@ -1,30 +1,43 @@
 """Write a `query.stream` to a file, batch by batch: Parquet, CSV or JSON Lines by suffix.
 
 Memory stays bounded by one Arrow batch whatever the result's size. The file appears only
-when the whole result is written (a temporary sibling is renamed into place), so a failed or
-cancelled export leaves nothing behind.
+when the whole result is written (a temporary sibling `.FILE.PID.part` is renamed into place),
+so a failed or cancelled export leaves nothing behind: Ctrl-C, and SIGTERM or SIGHUP under
+`cleanup_on_signals`, remove it; what a SIGKILLed export left (its PID gone) goes at the next
+export to that file.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
+import glob
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from syscalls.errors import SyscallError
+from syscalls.procs import alive
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json", ".ndjson": "json"}
 
 
-def format_of(path: str | Path) -> str:
-    """The format a path's suffix names (EINVAL for any other), checked before a query runs."""
-    fmt = FORMATS.get(Path(path).suffix.lower())
+def check(path: str | Path) -> str:
+    """The format a path's suffix names, once the path is one a file can be written to: checked
+    before a query runs (EINVAL for another suffix or a directory, ENOENT for no directory)."""
+    path = Path(path)
+    fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise SyscallError("EINVAL", f"--out {path}: name a .parquet, .csv or .json file", field="out")
+    if not path.parent.is_dir():
+        raise SyscallError("ENOENT", f"--out {path}: there is no directory {path.parent}", field="out")
+    if path.is_dir():
+        raise SyscallError("EINVAL", f"--out {path} is a directory: name a file", field="out")
     return fmt
 
 
@@ -32,7 +45,8 @@ def write(items: Iterable[Any], path: str | Path,
           progress: Callable[[int], None] = lambda rows: None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Write the stream's rows to `path`; returns its header and footer."""
     path = Path(path)
-    fmt = format_of(path)
+    fmt = check(path)
+    _remove_stale(path)
     temp = path.with_name(f".{path.name}.{os.getpid()}.part")
     header: dict[str, Any] = {}
     footer: dict[str, Any] = {}
@@ -42,7 +56,11 @@ def write(items: Iterable[Any], path: str | Path,
         for item in items:
             kind = type(item).__name__
             if kind == "Schema":
-                writer = _writer(fmt, temp, item)
+                try:
+                    writer = _writer(fmt, temp, item)
+                except PermissionError:
+                    raise SyscallError("EACCES", f"--out {path}: you may not write in {path.parent}",
+                                       field="out") from None
             elif kind == "RecordBatch":
                 writer.write(item)
                 rows += item.num_rows
@@ -60,6 +78,50 @@ def write(items: Iterable[Any], path: str | Path,
             writer.close()
         temp.unlink(missing_ok=True)
     return header, footer
+
+
+def _remove_stale(path: Path) -> None:
+    """Remove the temporary files of earlier exports to `path` whose process is gone (SIGKILLed)."""
+    for temp in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
+        pid = temp.name[len(path.name) + 2:-len(".part")]
+        if pid.isdigit() and int(pid) != os.getpid() and not alive(int(pid)):
+            temp.unlink(missing_ok=True)
+
+
+class _Terminated(BaseException):
+    """A SIGTERM or SIGHUP, raised where the program is, so that `finally` clauses run."""
+
+
+@contextlib.contextmanager
+def cleanup_on_signals() -> Iterator[None]:
+    """Within this (in the main thread), SIGTERM and SIGHUP unwind the stack as Ctrl-C does,
+    then the process dies of the signal as it would have: temporary files are removed first.
+    Signals ignored (nohup) stay ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def unwind(signum: int, frame: Any) -> None:
+        raise _Terminated(signum)
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    for sig, handler in previous.items():
+        if handler is not signal.SIG_IGN:
+            signal.signal(sig, unwind)
+    try:
+        yield
+    except _Terminated as e:
+        (signum,) = e.args
+        _restore(previous)
+        signal.raise_signal(signum)  # to the previous handler: by default, the process dies of it
+        raise SystemExit(128 + signum) from None  # a handler that returned
+    finally:
+        _restore(previous)
+
+
+def _restore(handlers: dict) -> None:
+    for sig, handler in handlers.items():
+        signal.signal(sig, signal.SIG_DFL if handler is None else handler)  # None: not set from Python
 
 
 def _writer(fmt: str, path: Path, schema: Any) -> Any:

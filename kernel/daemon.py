@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from syscalls.errors import SyscallError
+from syscalls.locations import squatter
 
 log = logging.getLogger("dataos.kernel")
 
@@ -20,13 +21,18 @@ def serve(state: Path, sock_path: Path | None, pidfile: Path | None, listen: str
           tls_cert: str | None = None, tls_key: str | None = None, cloud: dict | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .faults import fault
     from .kernel import Kernel
     try:
         kernel = Kernel(state, url=f"unix://{sock_path}" if sock_path else None, cloud=cloud)
-    except SyscallError as e:
-        print(f"dataos kernel: {e}", file=sys.stderr)
-        return e.exit_code
+    except Exception as e:  # what stops a start: one line the client that started us shows
+        error = e if isinstance(e, SyscallError) else fault(e, state)
+        if error is None:
+            raise
+        print(f"dataos kernel: {error}", file=sys.stderr)
+        return error.exit_code
     sockets = []
+    refused = None
     try:
         if sock_path is not None:
             sockets.append(_unix_socket(sock_path))
@@ -35,6 +41,8 @@ def serve(state: Path, sock_path: Path | None, pidfile: Path | None, listen: str
         if pidfile is not None:
             pidfile.write_text(f"{os.getpid()}\n")
         _run(kernel, sockets, tls_cert, tls_key)
+    except SyscallError as e:
+        refused = e
     finally:
         kernel.close()
         if sock_path is not None:
@@ -42,6 +50,9 @@ def serve(state: Path, sock_path: Path | None, pidfile: Path | None, listen: str
         if pidfile is not None and pidfile.exists() and pidfile.read_text().strip() == str(os.getpid()):
             pidfile.unlink()
         log.info("kernel stopped")
+    if refused is not None:  # the last line, which the client that started us shows
+        print(f"dataos kernel: {refused}", file=sys.stderr)
+        return refused.exit_code
     return 0
 
 
@@ -73,16 +84,19 @@ def _run(kernel, sockets: list[socket.socket], tls_cert: str | None, tls_key: st
 
 
 def _unix_socket(path: Path) -> socket.socket:
-    """Bind the socket; a stale one left by a crash is removed (we hold the state lock)."""
+    """Bind the socket; a stale one left by a crash is removed (we hold the state lock). Anything
+    else there is not ours to remove: refused (the client that starts us moves it aside first)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     _unlink_if_socket(path)
+    kind = squatter(path)
+    if kind is not None:
+        raise SyscallError("EUNAVAIL", f"{path} is {kind}, not a socket: move it away, then start the kernel again")
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old = os.umask(0o177)
     try:
-        s.bind(str(path))
+        _listen(s, str(path))
     finally:
         os.umask(old)
-    s.listen(128)
     return s
 
 
@@ -90,9 +104,18 @@ def _tcp_socket(listen: str) -> socket.socket:
     host, _, port = listen.rpartition(":")
     s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((host.strip("[]") or "127.0.0.1", int(port)))
-    s.listen(128)
+    _listen(s, (host.strip("[]") or "127.0.0.1", int(port)))
     return s
+
+
+def _listen(s: socket.socket, address: str | tuple[str, int]) -> None:
+    try:
+        s.bind(address)
+        s.listen(128)
+    except OSError as e:
+        s.close()
+        shown = address if isinstance(address, str) else f"{address[0]}:{address[1]}"
+        raise SyscallError("EUNAVAIL", f"cannot listen on {shown}: {e.strerror or e}") from None
 
 
 def _unlink_if_socket(path: Path) -> None:

@@ -11,8 +11,8 @@ import time
 from typing import Any
 
 from . import __version__
-from .errors import SyscallError
-from .locations import TOKEN_HANDOFF, Locations
+from .errors import ERRNO, SyscallError
+from .locations import TOKEN_HANDOFF, Locations, set_aside, squatter
 from .procs import alive, runs
 from .transports import UnixSocket
 
@@ -50,17 +50,22 @@ class LocalKernel:
             self.stop()
             health = None
         if health is None:
-            self.start()
+            self.start(notices=notices)
         return self.transport
 
-    def start(self, options: list[str] = ()) -> dict[str, Any]:
+    def start(self, options: list[str] = (), notices: list[str] | None = None) -> dict[str, Any]:
         """Start the daemon (with `python -m kernel serve` options such as `--cloud kubernetes`)."""
         health = self.health()
         if health is not None:
             return health
         loc = self.locations
         loc.ensure()
+        moved = self._clear_socket_path()
         log = open(loc.kernel_log, "ab")
+        if moved:
+            log.write(f"{moved}\n".encode())
+            if notices is not None:
+                notices.append(moved)
         cmd = [sys.executable, "-m", "kernel", "serve", "--state", str(loc.state),
                "--socket", str(loc.socket), "--pidfile", str(loc.pidfile), *options]
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
@@ -78,11 +83,27 @@ class LocalKernel:
                 health = self.health()  # another client's daemon won the race
                 if health is not None:
                     return health
-                raise SyscallError("EUNAVAIL", f"the local kernel did not start: {self._last_log_line()} "
-                                   f"(see {loc.kernel_log})")
+                code, why = self._why_not_started()
+                raise SyscallError(code, f"the local kernel did not start: {why} (see {loc.kernel_log})")
             time.sleep(0.02)
         raise SyscallError("ETIMEDOUT", f"the local kernel did not answer within {START_TIMEOUT:.0f}s "
                            f"(see {loc.kernel_log})")
+
+    def _clear_socket_path(self) -> str | None:
+        """Move whatever is at the socket path that is not a socket out of the way (it is in our
+        private run directory, and no daemon serves there): a notice saying where, or None."""
+        sock = self.locations.socket
+        kind = squatter(sock)
+        if kind is None:
+            return None
+        try:
+            aside = set_aside(sock)
+        except FileNotFoundError:  # another client moved it
+            return None
+        except OSError as e:
+            raise SyscallError("EUNAVAIL", f"{sock} is {kind}, not the kernel's socket, and cannot be moved "
+                               f"aside ({e.strerror}): remove it, then retry") from None
+        return f"notice: {sock} was {kind}, not the kernel's socket: moved it to {aside}"
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """Stop the daemon (SIGTERM, then SIGKILL); returns the pid it had, or None if none ran."""
@@ -108,10 +129,14 @@ class LocalKernel:
         path.unlink(missing_ok=True)
         return token or None
 
-    def _last_log_line(self) -> str:
+    def _why_not_started(self) -> tuple[str, str]:
+        """The errno and reason of a daemon that exited: its last log line, `dataos kernel: CODE: …`
+        when it refused to start, else EUNAVAIL."""
         try:
             lines = self.locations.kernel_log.read_text(errors="replace").strip().splitlines()
         except FileNotFoundError:
-            return "no log"
-        return lines[-1] if lines else "no log"
+            lines = []
+        last = lines[-1] if lines else "no log"
+        code, _, why = last.removeprefix("dataos kernel: ").partition(": ")
+        return (code, why) if last.startswith("dataos kernel: ") and code in ERRNO else ("EUNAVAIL", last)
 

@@ -73,3 +73,25 @@ def private_dir(path: Path) -> Path:
         raise SyscallError("EUNAVAIL", f"{path} must be a directory owned by you with mode 0700; "
                            "refusing to use it for the kernel's socket")
     return path
+
+
+def squatter(path: Path) -> str | None:
+    """What is at a socket's `path` instead of a socket ("a regular file", "a directory", …);
+    None when there is nothing, or a socket."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return None
+    if stat.S_ISSOCK(mode):
+        return None
+    kinds = ((stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link"))
+    return next((kind for test, kind in kinds if test(mode)), "a special file")
+
+
+def set_aside(path: Path) -> Path:
+    """Rename `path` to PATH.stale (PATH.stale.1, … if taken): nothing is deleted. Its new name."""
+    n = 0
+    while os.path.lexists(target := path.with_name(f"{path.name}.stale" + (f".{n}" if n else ""))):
+        n += 1
+    path.rename(target)
+    return target

@@ -260,3 +260,12 @@ def test_a_commit_that_fails_part_way_is_undone(tmp_path, monkeypatch):
     assert sorted(p.name for p in (tmp_path / "sales" / "orders").iterdir()) == before
     uploads.commit(more)  # every staged part is still staged
     assert len(list((tmp_path / "sales" / "orders").iterdir())) == 4
+
+
+def test_a_kernel_that_cannot_start_on_a_full_disk_says_so_in_one_line(disk):
+    fill(disk)
+    r = subprocess.run([os.sys.executable, "-m", "kernel", "serve", "--state", str(disk / "state"),
+                        "--listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 9, r.stderr
+    assert "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("dataos kernel: ENOSPC: the disk is full")

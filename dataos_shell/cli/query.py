@@ -76,12 +76,13 @@ def _plugin_format(output: str):
 
 
 def _export(where: dict, out: Path, limit: int, explain_policy: bool) -> None:
-    export.format_of(out)  # a bad suffix fails before the query runs
+    export.check(out)  # a bad suffix or directory fails before the query runs
     progress = export.Progress(str(out))
-    try:
-        header, footer = export.write(client().query.stream(**where, limit=limit), out, progress)
-    finally:
-        progress.done()
+    with export.cleanup_on_signals():
+        try:
+            header, footer = export.write(client().query.stream(**where, limit=limit), out, progress)
+        finally:
+            progress.done()
     _note(f"{footer.get('row_count', 0):,} rows to {out} in {footer.get('elapsed_ms', 0):.0f} ms")
     _governance(header.get("governance") or {"policies": [], "datasets": [], "sql": ""}, explain_policy)
 

@@ -17,6 +17,10 @@ The driver holds no state a restart would lose but two conveniences: which names
 is in (else found by label across namespaces) and how pods it killed ended (their Jobs are gone).
 It tolerates an API server that ignores label selectors: every listing is filtered here as well.
 
+An unreachable API is EUNAVAIL (a 504, ETIMEDOUT), not retried here (callers retry with backoff:
+the watch, the reconcilers). An outage is logged once when a call first fails and once when one
+succeeds again; `outage` is its error meanwhile.
+
 `kubernetes` is imported lazily (≈ 200 ms): importing this module costs nothing.
 """
 from __future__ import annotations
@@ -65,6 +69,7 @@ WATCH_TIMEOUT = 300  # seconds a watch request lasts before the server ends it (
 BACKOFF_MIN, BACKOFF_MAX = 0.5, 30.0  # seconds between reconnections of a failing watch
 FOLLOW_TIMEOUT = 86400.0  # seconds a followed log may stay silent
 MERGE_PATCH = "application/merge-patch+json"
+OUTAGE_STATUSES = (502, 503, 504)  # answers that mean the API itself is down, as no answer does
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -137,6 +142,12 @@ class KubernetesDriver:
         self._namespaces: set[str] = set()  # known to exist
         self._closed = threading.Event()
         self._streams: set[Any] = set()  # open watch and log responses, cut by close()
+        self.outage: SyscallError | None = None  # the error that began the outage under way
+        self._down_since = 0.0
+        from urllib3 import Retry
+        # A refused or dropped connection is EUNAVAIL at once: the callers back off and try again
+        # (urllib3's own three quick retries would each log a warning, in every outage).
+        api_client.rest_client.pool_manager.connection_pool_kw["retries"] = Retry(0)
 
     # --- pods -----------------------------------------------------------------------------------
 
@@ -310,7 +321,11 @@ class KubernetesDriver:
                     return
                 if e.code not in ("EUNAVAIL", "ETIMEDOUT", "EIO"):
                     raise
-                log.warning("watch: %s; again in %.1f s", e.message, delay)
+                if e.code == "EIO":
+                    log.warning("watch: %s; again in %.1f s", e.message, delay)
+                else:
+                    self._down(e)  # logged once per outage
+                    log.debug("watch: %s; again in %.1f s", e.message, delay)
                 if self._closed.wait(delay):
                     return
                 delay = min(delay * 2, BACKOFF_MAX)
@@ -625,7 +640,7 @@ class KubernetesDriver:
         """The chunks of a streamed response, as they come; cut by `close`."""
         self._streams.add(resp)
         try:
-            with self._api():
+            with self._api(answers=False):
                 for chunk in resp.stream(amt=None, decode_content=False):
                     if self._closed.is_set():
                         return
@@ -739,22 +754,47 @@ class KubernetesDriver:
             raise
 
     @contextlib.contextmanager
-    def _api(self) -> Iterator[None]:
-        """Translate the client's errors into errno-style SyscallErrors."""
+    def _api(self, answers: bool = True) -> Iterator[None]:
+        """Translate the client's errors into errno-style SyscallErrors; note outages, and (if the
+        block ending means that the API `answers`: not a stream's end) recoveries."""
         from kubernetes.client.exceptions import ApiException
         from pydantic import ValidationError
         from urllib3.exceptions import HTTPError
         try:
             yield
         except ApiException as e:
-            raise _ApiError(e.status, self._api_error(e)) from None
+            error = self._api_error(e)
+            if e.status in OUTAGE_STATUSES:
+                self._down(error)
+            else:
+                self._up()
+            raise _ApiError(e.status, error) from None
         except ValidationError as e:
             raise SyscallError("EINVAL", f"not a valid Kubernetes object: {e}") from None
         except (HTTPError, OSError) as e:
             if self._closed.is_set():
                 raise SyscallError("EUNAVAIL", "the kubernetes driver is closed") from None
-            raise SyscallError("EUNAVAIL", f"cannot reach the Kubernetes API of context {self.context!r}: "
-                               f"{_reason(e)}") from None
+            error = SyscallError("EUNAVAIL", f"cannot reach the Kubernetes API of context {self.context!r}: "
+                                 f"{_reason(e)}")
+            self._down(error)
+            raise error from None
+        if answers:
+            self._up()
+
+    def _down(self, error: SyscallError) -> None:
+        with self._lock:
+            began, self.outage = self.outage is None, self.outage or error
+            if began:
+                self._down_since = time.monotonic()
+        if began:
+            log.warning("Kubernetes API unavailable: %s (retrying with backoff until it recovers)", error.message)
+
+    def _up(self) -> None:
+        with self._lock:
+            ended, self.outage = self.outage is not None, None
+        if ended:
+            log.info("Kubernetes API of context %r recovered after %.1f s", self.context,
+                     time.monotonic() - self._down_since)
 
     def _api_error(self, e: Any) -> SyscallError:
         status = e.status or 0

@@ -35,6 +35,9 @@ def _pod(call: Call, name: str, predicate: str) -> dict[str, Any]:
     if pod is None or not seen.allow:
         if pod is not None:
             call.hide(seen, path)
+        outage = getattr(call.kernel.cloud, "outage", None)
+        if outage is not None:  # the pod may be one the cloud could not start yet: no answer, not "none"
+            raise SyscallError(outage.code, f"cannot tell about pod {name!r} now: {outage.message}")
         raise SyscallError("ENOENT", f"no pod {name!r}")
     call.authorize(predicate, path)
     return pod

@@ -803,3 +803,62 @@ def test_a_workspace_kubernetes_could_not_hold_is_refused_at_apply(tmp_path):
     finally:
         kernel.close()
         server.close()
+
+
+@pytest.mark.slow
+def test_the_kubernetes_test_api_stopped_at_job_start(tmp_path, caplog):
+    """An outage when a job should start: the run waits (retrying 1 s, 2 s …), logs are EUNAVAIL,
+    the outage is logged once; when the API is back the job (and a service's Deployment) are
+    created and the run completes."""
+    from kernel.kernel import Kernel
+    server = KubeServer().start()
+    config = kubeconfig(tmp_path, server.url, "kmock")
+    kernel = Kernel(tmp_path / "state", operator="ops", cloud={"driver": "kubernetes", "kubeconfig": config,
+                                                               "context": "kmock"})
+    kube = Kube(KubernetesDriver(kubeconfig=config, context="kmock").api_client)
+    token = kernel.session_token()
+    tries: list[float] = []  # when the reconciler tried to start the job, or to see whether it had
+
+    def counted(real):
+        def call(arg):
+            if getattr(arg, "name", arg).startswith("nightly-"):
+                tries.append(time.monotonic())
+            return real(arg)
+        return call
+    for method in ("run", "status"):
+        setattr(kernel.cloud, method, counted(getattr(kernel.cloud, method)))
+    runtime = lambda: kernel.call(token, "runtime.get", {"type": "workflow", "name": "nightly"})  # noqa: E731
+    caplog.set_level("INFO", logger="dataos")
+    try:
+        server.stop_listening()
+        step = {"stack": "container", "stackSpec": {"image": "busybox", "command": ["true"]}}
+        kernel.call(token, "resource.apply", {"manifests": [
+            {"name": "nightly", "version": "v1", "type": "workflow", "workflow": {"dag": [
+                {"name": "extract", "spec": step}]}},
+            {"name": "orders-api", "version": "v1", "type": "service", "service": {"replicas": 1, **step}}]})
+        wait_for(lambda: len(tries) >= 3, 10)  # at once, after 1 s, after 2 s more
+        rt = runtime()
+        assert (rt["runtime"], rt["run"]["state"], rt["run"]["jobs"][0]["state"]) == ("pending", "running", "pending")
+        assert "waits for the cloud" in rt["message"]
+        first, second = tries[1] - tries[0], tries[2] - tries[1]
+        assert 1 <= first < second and 2 <= second
+        with pytest.raises(SyscallError) as e:
+            list(kernel.call(token, "pod.logs", {"name": rt["run"]["jobs"][0]["pod"]}))
+        assert e.value.code == "EUNAVAIL"
+        outage = [r for r in caplog.records if r.levelname == "WARNING"]
+        assert len(outage) == 1 and "unavailable" in outage[0].getMessage(), [r.getMessage() for r in outage]
+
+        server.listen()
+        job = wait_for(lambda: kube.get(kube.batch.list_namespaced_job, "public")["items"], 10)[0]["metadata"]["name"]
+        kube.set_pod("public", job, "Succeeded", {"terminated": {"exitCode": 0, "reason": "Completed",
+                                                                 "startedAt": T1, "finishedAt": T2}})
+        kube.set_job_status("public", job, succeeded=1, completionTime=T2, conditions=[
+            {"type": "Complete", "status": "True", "lastTransitionTime": T2}])
+        assert wait_for(lambda: (r := runtime())["runtime"] == "succeeded" and r)["run"]["jobs"][0]["attempts"] == 1
+        wait_for(lambda: kube.exists(kube.apps.read_namespaced_deployment, "orders-api", "public"), 10)
+        messages = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" or "recovered" in r.getMessage()]
+        assert len(messages) == 2 and "recovered" in messages[1], messages
+    finally:
+        kernel.close()
+        kube.api_client.close()
+        server.close()

@@ -77,6 +77,7 @@ class Reconciler:
         self._swept = 0.0
         self._launched = False
         self._budget_until = 0.0
+        self._failing: dict[str, tuple[str, int, float]] = {}  # resource key -> (why, outage tries, next try)
 
     def start(self) -> None:
         self._thread.start()
@@ -146,12 +147,31 @@ class Reconciler:
             from ...clock import iso
             from datetime import timedelta
             kernel.caretaker.archive(iso(kernel.clock() - timedelta(seconds=ARCHIVE_AFTER)))
+        failing: dict[str, tuple[str, int, float]] = {}
         for resource in kernel.poros.list():
-            if resource["type"] in self.controllers:
-                try:
-                    self.controllers[resource["type"]].reconcile(resource)
-                except SyscallError as e:
-                    log.warning("%s/%s: %s", resource["type"], resource["name"], e)
+            if resource["type"] not in self.controllers:
+                continue
+            key = resource_key(resource)
+            why, tries, due = self._failing.get(key, ("", 0, 0.0))
+            if monotonic() < due:
+                failing[key] = (why, tries, due)
+                continue
+            try:
+                self.controllers[resource["type"]].reconcile(resource)
+            except SyscallError as e:
+                failing[key] = self._failed(key, e, why, tries)
+        self._failing = failing
+
+    @staticmethod
+    def _failed(key: str, e: SyscallError, why: str, tries: int) -> tuple[str, int, float]:
+        """Log why a resource cannot be reconciled when that changes, not every tick. While the
+        cloud is unavailable (its driver logs that, once) the resource waits, backing off."""
+        if e.code in UNAVAILABLE:
+            log.debug("%s: %s", key, e)
+            return why, tries + 1, monotonic() + backoff(tries + 1, OUTAGE_BACKOFF)
+        if e.message != why:
+            log.warning("%s: %s", key, e)
+        return e.message, 0, 0.0
 
     def pod_changed(self, pod: dict[str, Any]) -> None:
         """A pod reached an end: revoke the token its job was given."""
@@ -262,6 +282,8 @@ class Reconciler:
 
 
 POD_KEY = "pod-"  # the prefix of the API keys pods get
+UNAVAILABLE = frozenset({"EUNAVAIL", "ETIMEDOUT", "ENOSPC"})  # the cloud is down or slow, the disk full: wait and retry
+OUTAGE_BACKOFF = 30.0  # seconds, at most, between tries while the cloud is unavailable
 RUN_AS = "dataos.io/run-as"  # the label naming the user a pod acts as
 
 
@@ -273,9 +295,9 @@ def resource_key(resource: dict[str, Any]) -> str:
     return f"{resource.get('workspace', '')}/{resource['type']}/{resource['name']}"
 
 
-def backoff(restarts: int) -> float:
-    """Seconds before restarting a crashed replica: 1, 2, 4 … capped at 5 minutes."""
-    return min(300.0, 2.0 ** max(0, restarts - 1))
+def backoff(tries: int, cap: float = 300.0) -> float:
+    """Seconds before try `tries` + 1 (a crashed replica's restart, a job's start): 1, 2, 4 … ≤ `cap`."""
+    return min(cap, 2.0 ** max(0, tries - 1))
 
 
 def monotonic() -> float:

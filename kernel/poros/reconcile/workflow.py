@@ -4,25 +4,42 @@ Each new generation of an unscheduled workflow starts one run (`runtime rerun` a
 job starts once all its dependencies succeeded; a failed attempt is retried while `retry.count`
 allows and its `strategy` matches (OnFailure: the command failed; OnError: the pod was lost;
 Always: both). The run fails once a job has failed for good and nothing else is running.
+
+While the cloud is unavailable (EUNAVAIL, ETIMEDOUT) or the disk full (ENOSPC) a job's pod is
+neither started nor given up: it waits, and is tried again after 1 s, 2 s, 4 s … 30 s.
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from syscalls.errors import SyscallError
 
 from ...cloud import FAILED, RUNNING, SUCCEEDED, UNKNOWN
 from ...clock import iso
-from . import Controller, log, pod_name
+from . import OUTAGE_BACKOFF, UNAVAILABLE, Controller, backoff, log, monotonic, pod_name
 
 DONE = ("succeeded", "failed", "unstartable")
 RETRY_ON = {"OnFailure": {"failed"}, "OnError": {"lost"}, "Always": {"failed", "lost"}}
 LOG_LINES = 5
 
 
+class _Wait(NamedTuple):
+    uid: str
+    tries: int
+    due: float  # monotonic time of the next try
+    reason: str  # the error that began the wait
+
+
 class Workflows(Controller):
+    def __init__(self, reconciler: Any) -> None:
+        super().__init__(reconciler)
+        self._waits: dict[str, _Wait] = {}  # pod -> its wait for an unavailable cloud
+
+    def teardown(self, resource: dict[str, Any]) -> None:
+        self._waits = {pod: w for pod, w in self._waits.items() if w.uid != resource["status"]["uid"]}
+
     def reconcile(self, resource: dict[str, Any]) -> None:
         status = resource["status"]
         uid, generation = status["uid"], status["generation"]
@@ -94,6 +111,7 @@ class Workflows(Controller):
                 except SyscallError:
                     pass
                 self.kernel.runtime_state.set_attempt(rows[-1]["pod"], "aborted", None)
+                self._waits.pop(rows[-1]["pod"], None)
         self.kernel.runtime_state.finish_run(uid, run["run"], "aborted")
 
     def advance(self, resource: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
@@ -120,16 +138,10 @@ class Workflows(Controller):
                 attempt = len(rows) + 1
                 pod = pod_name(resource["name"], name, resource["status"]["uid"][:8], number, attempt)
                 state.add_attempt(uid, number, name, attempt, pod)  # recorded first: exactly once
-                try:
-                    self.r.launch(resource, pod, job["spec"], {"dataos.io/job": name, "dataos.io/run": str(number)},
-                                  run["generation"])
-                except SyscallError as e:  # e.g. a secret it names was deleted since the apply
-                    log.warning("%s: job %s cannot start: %s", resource["name"], name, e)
-                    state.set_attempt(pod, "unstartable", None)
+                if self._start(resource, run, job, pod) == "unstartable":
                     outcome[name] = "failed"
                     failing = True
                     continue
-                state.set_attempt(pod, "running", None)
                 outcome[name] = "running"
         busy = any(o == "running" for o in outcome.values())
         if all(o == "succeeded" for o in outcome.values()):
@@ -140,19 +152,51 @@ class Workflows(Controller):
 
     def _observe(self, resource: dict[str, Any], run: dict[str, Any], job: dict[str, Any],
                  attempt: dict[str, Any]) -> None:
-        """Bring one attempt's state up to date with its pod; start it if it was never started."""
+        """Bring one attempt's state up to date with its pod; start it if it was never started
+        (the daemon died in between, or the cloud was unavailable)."""
+        wait = self._waits.get(attempt["pod"])
+        if wait is not None and monotonic() < wait.due:
+            return
         try:
             pod = self.kernel.cloud.status(attempt["pod"])
-        except SyscallError:  # recorded, never started (the daemon died in between): start it now
-            self.r.launch(resource, attempt["pod"], job["spec"],
-                          {"dataos.io/job": job["name"], "dataos.io/run": str(run["run"])}, run["generation"])
+        except SyscallError as e:
+            if e.code in UNAVAILABLE:
+                self._wait(resource, attempt["pod"], e)
+            else:
+                attempt["state"] = self._start(resource, run, job, attempt["pod"])
             return
+        self._waits.pop(attempt["pod"], None)
         state, code = {SUCCEEDED: ("succeeded", pod.exit_code), FAILED: ("failed", pod.exit_code),
                        UNKNOWN: ("lost", pod.exit_code), RUNNING: ("running", None)}.get(pod.phase,
                                                                                  (attempt["state"], None))
         if state != attempt["state"]:
             self.kernel.runtime_state.set_attempt(attempt["pod"], state, code)
         attempt.update(state=state, exit_code=code)
+
+    def _start(self, resource: dict[str, Any], run: dict[str, Any], job: dict[str, Any], pod: str) -> str:
+        """Start a job's pod (recorded already): `running`, `pending` (the cloud is unavailable:
+        it waits), or `unstartable` (e.g. a secret it names was deleted since the apply)."""
+        try:
+            self.r.launch(resource, pod, job["spec"], {"dataos.io/job": job["name"], "dataos.io/run": str(run["run"])},
+                          run["generation"])
+        except SyscallError as e:
+            if e.code in UNAVAILABLE:
+                self._wait(resource, pod, e)
+                return "pending"
+            log.warning("%s: job %s cannot start: %s", resource["name"], job["name"], e)
+            self._waits.pop(pod, None)
+            self.kernel.runtime_state.set_attempt(pod, "unstartable", None)
+            return "unstartable"
+        self._waits.pop(pod, None)
+        self.kernel.runtime_state.set_attempt(pod, "running", None)
+        return "running"
+
+    def _wait(self, resource: dict[str, Any], pod: str, error: SyscallError) -> None:
+        """The cloud could not be reached about `pod`: try again later, backing off."""
+        wait = self._waits.get(pod)
+        tries = wait.tries + 1 if wait else 1
+        self._waits[pod] = _Wait(resource["status"]["uid"], tries, monotonic() + backoff(tries, OUTAGE_BACKOFF),
+                                 wait.reason if wait else error.message)
 
     @staticmethod
     def _outcome(job: dict[str, Any], rows: list[dict[str, Any]]) -> str:
@@ -188,7 +232,8 @@ class Workflows(Controller):
                              "attempts": len(rows), "pod": last["pod"] if last else None,
                              "exitCode": last["exit_code"] if last else None})
             done = sum(j["state"] == "succeeded" for j in jobs)
-            runtime = run["state"] if run["finished"] else ("running" if any(j["pod"] for j in jobs) else "pending")
+            started = any(j["state"] not in ("waiting", "pending") for j in jobs)
+            runtime = run["state"] if run["finished"] else ("running" if started else "pending")
             if run["finished"] and next_time and not status.get("paused"):
                 runtime = f"next:{next_time}"
             elif status.get("paused") and run["finished"]:
@@ -196,7 +241,8 @@ class Workflows(Controller):
             fields = {"runtime": runtime, "progress": f"{done}/{len(jobs)}",
                       "run": {"id": run["run"], "generation": run["generation"], "trigger": run["trigger"],
                               "state": run["state"], "started": run["created"], "finished": run["finished"],
-                              "jobs": jobs, "message": self._message(jobs) if run["state"] == "failed" else None}}
+                              "jobs": jobs, "message": self._message(jobs) if run["state"] == "failed"
+                              else self._waiting(jobs)}}
         fields["builderState"] = "built"
         if any(status.get(k) != v for k, v in fields.items()):
             self.kernel.poros.set_status(status["uid"], fields)
@@ -213,6 +259,14 @@ class Workflows(Controller):
                     tail = ""
                 code = job["exitCode"]
                 return f"job {job['name']} failed (exit code {code})" + (f": {tail}" if tail else "")
+        return None
+
+    def _waiting(self, jobs: list[dict[str, Any]]) -> str | None:
+        """Why a job has not started, while the cloud is unavailable."""
+        for job in jobs:
+            wait = self._waits.get(job["pod"]) if job["state"] == "pending" else None
+            if wait is not None:
+                return f"job {job['name']} waits for the cloud to start it ({wait.reason}); retrying"
         return None
 
 
