@@ -13,7 +13,7 @@ from syscalls import connect
 from syscalls.errors import SyscallError
 
 from .. import demo
-from ..output import Format, emit, render
+from ..output import Format, emit, notice, render
 from .options import OUTPUT
 
 app = typer.Typer(help="The local kernel daemon (started on demand by any command that needs it).",
@@ -38,7 +38,10 @@ def start(cloud: Optional[str] = typer.Option(None, "--cloud", help="Where workl
     if before and options:
         raise SyscallError("EINVAL", "the kernel is running: `dataos kernel stop` first to change its cloud")
     first = not before and not no_demo and demo.wanted() and demo.new_state(local.locations)
-    health = before or local.start(options)
+    notices: list[str] = []
+    health = before or local.start(options, notices=notices)
+    for line in notices:  # e.g. a file at the socket path, moved aside
+        notice(line)
     with connect("local://") as c:  # a new kernel hands its first operator token over: store it now
         state = "already running" if before else "started"
         emit(f"kernel {state} (pid {health['pid']}, version {health['version']}, socket {local.locations.socket})")

@@ -24,12 +24,12 @@ def occupy(path, what: str) -> None:
         (path / "kept").write_text("not a socket\n")
 
 
-@pytest.mark.parametrize("what", ["file", "directory"])
-def test_the_kernel_starts_with_something_else_at_its_socket_path(run_dataos, what):
+@pytest.mark.parametrize("what, command", [("file", "whoami"), ("directory", "whoami"), ("file", "kernel start")])
+def test_the_kernel_starts_with_something_else_at_its_socket_path(run_dataos, what, command):
     sock = run_dataos.locations.socket
     occupy(sock, what)
-    r = ok(run_dataos("whoami", "-o", "json"))
-    assert json.loads(r.stdout)["id"]
+    r = ok(run_dataos(*command.split(), *(["-o", "json"] if command == "whoami" else [])))
+    assert command != "whoami" or json.loads(r.stdout)["id"]
     aside = sock.with_name(sock.name + ".stale")
     assert r.stderr.splitlines() == [f"notice: {sock} was a {'regular file' if what == 'file' else what}, "
                                      f"not the kernel's socket: moved it to {aside}"]
