@@ -14,9 +14,17 @@ new one past `ROTATE_AT` bytes, and deleted once moved.
 
 On a full disk a record that does not fit in the journal is cut off again (the journal never
 holds half a line) and the call is answered ENOSPC, naming the journal, until there is room.
+So that this never happens to a call that did its work (an apply stored, then answered ENOSPC),
+the journal keeps `RESERVE` bytes allocated past its end (fallocate, the size unchanged), and a
+call is admitted only while at least `LOW` of them are left, or more can be reserved: on a full
+disk new calls are refused with ENOSPC before they do anything, and the records of calls
+already running fit in what is reserved.
 """
 from __future__ import annotations
 
+import ctypes
+import errno
+import functools
 import json
 import logging
 import os
@@ -46,6 +54,9 @@ MIGRATIONS = [
 FLUSH_EVERY = 0.2  # seconds between moves of the journal into the database
 ROTATE_AT = 8 * 2**20  # bytes: a fully moved journal this large is replaced by a new one
 RETRY_MAX = 5.0  # seconds between attempts while the database cannot be written (how soon it resumes)
+RESERVE = 64 * 2**10  # bytes allocated past the journal's end for records to come
+LOW = 16 * 2**10  # with less reserve left, a new call waits for more (or is refused on a full disk)
+MAX_OBJECT = 1024  # characters of a record's object (a megabyte-long name must not make a megabyte record)
 _SEGMENT = re.compile(r"audit\.(\d+)\.journal")
 _INSERT = ("INSERT INTO audit (time, user, syscall, object, decision, policy, errno, duration_us) "
            "VALUES (?,?,?,?,?,?,?,?)")
@@ -67,15 +78,30 @@ class Audit:
         self.segment = self._moved[0]
         self._fd = self._open(self.segment)
         self._size = os.fstat(self._fd).st_size  # = the offset moved to, all of it is in the database
+        self._reserved = 0  # the journal's offset up to which its blocks are allocated
+        self._reserve()
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
 
     # --- the calling side ---------------------------------------------------------------------
 
+    def admit(self) -> None:
+        """Before a call does anything: ENOSPC, naming the journal, if its record might not fit."""
+        if self._reserved - self._size >= LOW:
+            return
+        with self._append:
+            if self._reserve():
+                return
+            journal = self._path(self.segment)
+        raise SyscallError("ENOSPC", f"the disk is full: no room for the audit record of this call in {journal}; "
+                           "nothing was done", path=str(journal))
+
     def record(self, user: str | None, syscall: str, obj: str | None, decision: str, policy: str | None,
                errno: str | None, duration_us: int) -> None:
         """Append one record to the journal; if it cannot be written, nothing is answered: ENOSPC
         on a full disk, EUNAVAIL otherwise."""
+        if obj is not None and len(obj) > MAX_OBJECT:
+            obj = obj[:MAX_OBJECT - 1] + "…"
         row = (now(), user, syscall, obj, decision, policy, errno, duration_us)
         line = (json.dumps(row) + "\n").encode()
         with self._append:
@@ -92,6 +118,8 @@ class Audit:
                 self._kept.append((row, self.segment, self._size))
                 if self._size >= ROTATE_AT:
                     self._rotate()
+                elif self._reserved - self._size < LOW:
+                    self._reserve()
                 return
             journal = self._path(self.segment)
         log.error("audit journal %s not written (%s): call %s by %s refused", journal, error.strerror, syscall, user)
@@ -162,7 +190,21 @@ class Audit:
                         e.strerror)
             return
         os.close(self._fd)
-        self._fd, self.segment, self._size = fd, self.segment + 1, 0
+        self._fd, self.segment, self._size, self._reserved = fd, self.segment + 1, 0, 0
+        self._reserve()
+
+    def _reserve(self) -> bool:
+        """Allocate RESERVE bytes past the journal's end (holding `_append`, or alone); False on a
+        full disk. Where the file system cannot (or no fallocate), appends go unreserved, as before."""
+        try:
+            _fallocate(self._fd, self._size, RESERVE)
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                return False
+            self._reserved = 2**62  # not supported here: every call is admitted
+            return True
+        self._reserved = self._size + RESERVE
+        return True
 
     def _recover(self) -> None:
         """At start: move what an earlier kernel appended but did not move, journal by journal."""
@@ -210,6 +252,26 @@ class Audit:
             log.exception("audit: the journal's rest stays for the next start")
         os.close(self._fd)
         self.db.close()
+
+
+def _fallocate(fd: int, offset: int, length: int) -> None:
+    """Linux's fallocate(2) with FALLOC_FL_KEEP_SIZE: blocks allocated, the file's size unchanged."""
+    function = _libc_fallocate()
+    if function is None:
+        raise OSError(errno.EOPNOTSUPP, "fallocate is not available")
+    if function(fd, 1, offset, length) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+
+
+@functools.cache
+def _libc_fallocate() -> Any:
+    try:
+        function = ctypes.CDLL(None, use_errno=True).fallocate
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    return function
 
 
 def _row(line: bytes) -> tuple:

@@ -93,8 +93,13 @@ class Kernel:
         }
         self._handoff = self.state_dir / TOKEN_HANDOFF
         self._bootstrap(operator or sanitize(getpass.getuser()), handoff)
-        for resource in self.poros.list():
+        resources = self.poros.list()
+        for resource in resources:
             self._activate(resource)
+        self.metis.catch_up(resources)  # what an apply or delete could not write to the catalog
+        for resource in resources:
+            if resource["type"] == "depot":
+                self._effect("scan schedule", resource, lambda r=resource: self._schedule_scans(r))
         for resource in self.poros.list("workflow"):
             self.metis.track(resource)
         if workloads:
@@ -119,6 +124,7 @@ class Kernel:
             if caller.key == BOOTSTRAP_KEY:
                 self._handoff.unlink(missing_ok=True)  # the client has it now
             args = spec.decode(request() if callable(request) else request)
+            self.audit.admit()  # the call's record will fit, or it does nothing (ENOSPC)
             call = Call(self, caller, spec)
             if spec.predicate is not None:
                 call.authorize(spec.predicate, spec.object_for(args, caller.id))
@@ -164,10 +170,21 @@ class Kernel:
         except Exception as e:  # noqa: BLE001 — one bad resource must not stop the kernel
             reason = e.message if isinstance(e, SyscallError) else f"{type(e).__name__}: {e}"
             log.error("%s %s does not load: %s", resource["type"], resource["name"], reason)
-            self.poros.set_status(status["uid"], {"aggregateStatus": "error", "error": reason})
+            fields: dict[str, Any] = {"aggregateStatus": "error", "error": reason}
         else:
-            if status.get("aggregateStatus") == "error":
-                self.poros.set_status(status["uid"], {"aggregateStatus": "active", "error": None})
+            if status.get("aggregateStatus") != "error":
+                return
+            fields = {"aggregateStatus": "active", "error": None}
+        self._effect("status", resource, lambda: self.poros.set_status(status["uid"], fields))
+
+    def _effect(self, what: str, resource: dict[str, Any], effect: Callable[[], Any]) -> None:
+        """Run an effect of a committed apply or delete beyond Poros. It cannot undo or unanswer the
+        change: one that fails (a full disk, the cloud down) is logged, and the next start (the
+        catalog, scan schedules) or the reconciler (pods) catches up."""
+        try:
+            effect()
+        except Exception as e:  # noqa: BLE001
+            log.warning("%s %s: %s not updated (%s); caught up later", resource["type"], resource["name"], what, e)
 
     def applied(self, resource: dict[str, Any]) -> None:
         self._activate(resource)
@@ -175,10 +192,10 @@ class Kernel:
             self.metis.policies_changed()
         elif resource["type"] == "instance-secret":
             self._reload_depots(resource["name"])
-        self.metis.resource_applied(resource)
+        self._effect("catalog entry", resource, lambda: self.metis.resource_applied(resource))
         if resource["type"] == "depot":
             self.metis.scan_later(resource["name"], resource.get("owner") or "system")  # its first scan
-            self._schedule_scans(resource)
+            self._effect("scan schedule", resource, lambda: self._schedule_scans(resource))
         self.reconciler.wake()
 
     def deleted(self, resource: dict[str, Any]) -> None:
@@ -188,14 +205,16 @@ class Kernel:
             self.metis.policies_changed()
         elif resource["type"] == "depot":
             self.depots.unload(resource["name"])
-            self.metis.forget_depot(resource["name"], resource.get("owner") or "system")
-            self._schedule_scans({**resource, "depot": {**resource["depot"], "scan": None}})
+            by = resource.get("owner") or "system"
+            self._effect("catalog", resource, lambda: self.metis.forget_depot(resource["name"], by))
+            self._effect("scan schedule", resource,
+                         lambda: self._schedule_scans({**resource, "depot": {**resource["depot"], "scan": None}}))
         elif resource["type"] == "cluster":
             self.clusters.unload(resource)
         elif resource["type"] == "instance-secret":
             self._reload_depots(resource["name"])
-        self.metis.resource_deleted(resource)
-        self.reconciler.teardown(resource)
+        self._effect("catalog entry", resource, lambda: self.metis.resource_deleted(resource))
+        self._effect("pods", resource, lambda: self.reconciler.teardown(resource))
 
     # --- kernel.* and audit.* ---------------------------------------------------------------
 

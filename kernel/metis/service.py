@@ -298,6 +298,21 @@ class Metis:
         if resource["type"] == "workflow":
             self.track(resource)
 
+    def catch_up(self, resources: list[dict[str, Any]]) -> None:
+        """At start: the catalog's resource entries and depots in step with Poros, whatever an
+        apply or delete did not write here (a full disk) or a crash cut short."""
+        live = {resource_urn(r["type"], r["name"], r.get("workspace")): r for r in resources}
+        for urn in self.catalog.urns("resource://"):
+            if urn not in live:
+                self.catalog.delete(urn, "system")
+        for urn, resource in live.items():
+            known = self.catalog.aspect(urn, "resource") or {}
+            if known.get("generation") != resource["status"].get("generation"):
+                self.resource_applied(resource)
+        depots = {r["name"] for r in resources if r["type"] == "depot"}
+        for depot in {Address.parse(urn).depot for urn in self.catalog.urns("dataos://", DATASET)} - depots:
+            self.forget_depot(depot, "system")
+
     def track(self, workflow: dict[str, Any]) -> None:
         """Remember a workflow's sql jobs (their lineage is redone when their inputs are rescanned)."""
         urn = resource_urn("workflow", workflow["name"], workflow.get("workspace"))
