@@ -111,6 +111,11 @@ def load_manifests(sources: Sequence[str], *, recursive: bool = False,
 
 def parse_manifests(text: str, file: str, *, env: Mapping[str, str] | None = None) -> list[Manifest]:
     """Manifests in one YAML (or JSON) text; empty documents are skipped."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:  # bytes that were not UTF-8, escaped into the text (stdin)
+            raise _invalid(file, text.count("\n", 0, e.start) + 1, "not UTF-8 text") from None
     manifests = []
     try:
         loader = _Loader(text)

@@ -32,21 +32,25 @@ _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 _SQLITE_FULL = 13  # "database or disk is full"
 
 
-_WORD = re.compile(r"\S{121,}")
+_LONG = re.compile(r"""'[^'\n]{81,}'|"[^"\n]{81,}"|\S{121,}""")
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+MAX_MESSAGE = 1000
 
 
 def _bounded(text: str) -> str:
-    """`text` with every run of more than 120 non-blank characters (a user's input, quoted back)
-    cut to 80 — an error line never carries a megabyte someone sent — but for a file's path
-    (what a disk-full error must name), which may be as long as the system allows."""
-    if len(text) <= 120:
+    """`text` as one line of bounded length: control characters and lone surrogates escaped,
+    every quoted input of more than 80 characters and every other run of more than 120 non-blank
+    ones cut to 80 (an error line never carries a megabyte someone sent) — but for a file's path,
+    which a disk-full error must name whole — and at most MAX_MESSAGE characters in all."""
+    if len(text) <= 120 and text.isprintable():
         return text
-    return _WORD.sub(_cut, text)
+    text = _LONG.sub(_cut, _UNPRINTABLE.sub(lambda m: repr(m.group())[1:-1], text))
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 1] + "…"
 
 
 def _cut(match: re.Match[str]) -> str:
     word = match.group()
-    if word.lstrip("'\"").startswith("/") and len(word) <= 4096:
+    if word.lstrip("'\"").startswith("/") and " " not in word and len(word) <= 4096:
         return word
     return word[:79] + "…" + (word[-1] if word[0] in "'\"" else "")
 
@@ -61,7 +65,9 @@ class SyscallError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-        self.details = {k: _bounded(v) if isinstance(v, str) else v for k, v in details.items()}
+        # details are data (JSON escapes what it must): only a user's megabyte is cut
+        self.details = {k: v[:MAX_MESSAGE - 1] + "…" if isinstance(v, str) and len(v) > MAX_MESSAGE else v
+                        for k, v in details.items()}
 
     @property
     def exit_code(self) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import reprlib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -46,8 +47,11 @@ class Range:
 
 
 def quote(value: Any, width: int = QUOTE) -> str:
-    """`repr(value)`, cut to about `width` characters: how an error message shows a user's input."""
-    text = repr(value) if not isinstance(value, str) or len(value) <= 4 * width else repr(value[:width])
+    """`repr(value)`, cut to about `width` characters (and two levels of nesting): how an error
+    message shows a user's input."""
+    shown = reprlib.Repr()
+    shown.maxlevel, shown.maxstring, shown.maxother = 2, width, width
+    text = shown.repr(value)
     return text if len(text) <= width else text[:width - 1] + "…"
 
 

@@ -164,7 +164,7 @@ def runtime_control(type: str, name: str, action: Literal["pause", "resume", "st
 # --- gateway: governed SQL ------------------------------------------------------------------
 
 @syscall("query.execute", predicate="execute", object="/gateway/queries",
-         errors=("ENOENT", "ETIMEDOUT", "ECANCELED"))
+         errors=("ENOENT", "EEXIST", "ETIMEDOUT", "ECANCELED"))
 def query_execute(sql: str, dialect: str = "duckdb", limit: Rows = 1000, depot: str | None = None,
                   collection: str | None = None, timeout: Seconds | None = None, cluster: str | None = None,
                   workspace: str | None = None, id: str | None = None) -> QueryResult:
@@ -173,7 +173,7 @@ def query_execute(sql: str, dialect: str = "duckdb", limit: Rows = 1000, depot: 
 
 
 @syscall("query.stream", predicate="execute", object="/gateway/queries",
-         errors=("ENOENT", "ETIMEDOUT", "ECANCELED"), stream=True, binary=True)
+         errors=("ENOENT", "EEXIST", "ETIMEDOUT", "ECANCELED"), stream=True, binary=True)
 def query_stream(sql: str, dialect: str = "duckdb", limit: Rows = -1, depot: str | None = None,
                  collection: str | None = None, timeout: Seconds | None = None, cluster: str | None = None,
                  workspace: str | None = None, id: str | None = None) -> Iterator[Any]:

@@ -84,8 +84,9 @@ def _arrow(data: str) -> Any:
                            f"chunks with `upload`", field="data")
     try:
         return pa.ipc.open_stream(raw).read_all()
-    except pa.ArrowInvalid as e:
-        raise SyscallError("EINVAL", f"data: not an Arrow IPC stream ({e})", field="data") from None
+    except (pa.ArrowException, OSError) as e:  # a bad message is OSError, not ArrowInvalid
+        problem = (str(e) or type(e).__name__).splitlines()[0]
+        raise SyscallError("EINVAL", f"data: not an Arrow IPC stream ({problem})", field="data") from None
 
 
 HANDLERS = {"dataset.write": dataset_write, "dataset.list": dataset_list}

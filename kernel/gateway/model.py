@@ -39,14 +39,17 @@ class Plan:
 
 class GatewayError(Exception):
     """A query the Gateway refuses: ``code`` is EINVAL (bad syntax, with ``position`` = (line, column)
-    when known) or EACCES (a forbidden statement, function or relation, named). ``message`` is one
-    line and never contains a value from the query or the data."""
+    when known; ``field`` is the request field at fault, the SQL unless said) or EACCES (a forbidden
+    statement, function or relation, named). ``message`` is one line and never contains a value from
+    the query or the data."""
 
-    def __init__(self, code: str, message: str, position: tuple[int, int] | None = None) -> None:
+    def __init__(self, code: str, message: str, position: tuple[int, int] | None = None,
+                 field: str = "sql") -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.position = position
+        self.field = field
 
 
 def shown(name: str) -> str:

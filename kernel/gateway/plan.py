@@ -96,7 +96,7 @@ def _parse(sql: str, dialect: str) -> exp.Expression:
             raise ValueError(dialect)
         Dialect.get_or_raise(dialect)
     except ValueError:
-        raise GatewayError("EINVAL", f"unknown SQL dialect {shown(dialect)}") from None
+        raise GatewayError("EINVAL", f"unknown SQL dialect {shown(dialect)}", field="dialect") from None
     _check_size(sql, dialect)
     try:
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]

@@ -131,7 +131,10 @@ class Gateway:
         query_id = query_id or uuid.uuid4().hex[:12]
         with self._lock:
             if query_id in self.running or query_id in self._cancelled:
-                raise SyscallError("EEXIST", f"a query with id {query_id!r} is running")
+                raise SyscallError("EEXIST", f"a query with id {query_id!r} is running", field="id")
+            if self.db.query("SELECT 1 FROM history WHERE id=?", [query_id]):  # ids are for good
+                raise SyscallError("EEXIST", f"a query with id {query_id!r} has already run; choose another id",
+                                   field="id")
             self.running[query_id] = (caller.id, None, sql, time.time())
         record = {"id": query_id, "user": caller.id, "key": caller.key, "sql": sql, "rewritten": None,
                   "policies": [], "datasets": [], "rows": None, "errno": None}
@@ -142,7 +145,8 @@ class Gateway:
                                 policies=list(self.policies.values()), user_tags=caller.tags,
                                 default_depot=depot, default_collection=collection)
             except GatewayError as e:
-                raise SyscallError(e.code, e.message, **({"position": list(e.position)} if e.position else {}))
+                raise SyscallError(e.code, e.message, **({"field": e.field} if e.code == "EINVAL" else {}),
+                                   **({"position": list(e.position)} if e.position else {}))
             record.update(rewritten=governed.sql, policies=list(governed.policies), datasets=list(governed.datasets))
             addresses = [Address.parse(a) for a in governed.datasets]
             for address in addresses:
@@ -258,6 +262,7 @@ class _Run:
         return round((time.perf_counter() - self.started) * 1000, 2)
 
     def fail(self, error: BaseException) -> None:
+        _locate(error)
         self.end(error.code if isinstance(error, SyscallError) else "EIO")
 
     def end(self, errno: str | None = None) -> None:
@@ -277,8 +282,15 @@ class _Run:
         return self
 
     def __exit__(self, kind: Any, error: Any, tb: Any) -> None:
+        _locate(error)
         self.end(None if error is None else error.code if isinstance(error, SyscallError)
                  else "ECANCELED" if isinstance(error, GeneratorExit) else "EIO")
+
+
+def _locate(error: BaseException | None) -> None:
+    """A query's EINVAL (the planner's, the engine's) is the SQL's fault unless it names another field."""
+    if isinstance(error, SyscallError) and error.code == "EINVAL":
+        error.details.setdefault("field", "sql")
 
 
 def _json(value: Any) -> Any:

@@ -22,6 +22,7 @@ from .. import streams
 from ..call import Call
 from ..gateway.model import Dataset
 from ..gateway.policies import Governance, govern
+from ..poros.kinds import KINDS
 from ..poros.store import object_path
 from .model import RESOURCE, Ref, kind_of
 from .service import check_quality_results
@@ -48,7 +49,9 @@ def _visible(call: Call, ref: Ref) -> Ref:
 
 def _ref(text: str) -> Ref:
     ref = Ref.parse(text)
-    if not ref.urn.startswith(("dataos://", "resource://")):
+    parts = ref.urn.removeprefix("resource://").split("/", 2)
+    resource = kind_of(ref.urn) == RESOURCE and len(parts) == 3 and all(parts) and parts[1] in KINDS
+    if not (ref.urn.startswith("dataos://") or resource):
         raise SyscallError("EINVAL", f"{text!r} is not a dataset address (dataos://depot:collection/dataset"
                            f"[#column]) or a resource (resource://WORKSPACE/TYPE/NAME)", field="ref")
     return ref

@@ -131,7 +131,12 @@ def test_an_error_quotes_at_most_about_80_characters_of_the_input(kernel):
                  lambda: kernel.query.execute(sql="select 1", dialect=huge)):
         e = error(call)
         assert len(e.message) < 300 and huge[:80] not in e.message
-        assert all(len(str(v)) < 300 for v in e.details.values())
+        assert all(len(str(v)) <= 1000 for v in e.details.values())
+
+
+def test_an_error_is_one_line_whatever_the_input_holds(kernel):
+    e = error(kernel.user.get, name="x\n\x92\x1b[31m y " * 50_000)
+    assert e.code == "ENOENT" and len(e.message) <= 1000 and e.message.isprintable()
 
 
 # --- YAML -----------------------------------------------------------------------------------
@@ -143,6 +148,11 @@ def test_a_typed_scalar_that_does_not_parse_is_einval_with_file_and_line(value):
     e = error(parse_manifests, text, "bad.yaml")
     assert e.code == "EINVAL" and e.message.startswith("bad.yaml:5: ")
     assert e.details["field"] == "workflow.limit" and len(e.message) < 200
+
+
+def test_text_that_was_not_utf8_is_einval_with_its_line():
+    e = error(parse_manifests, "name: a\nversion: v1\ntype: b\udcff\n", "<stdin>")
+    assert e.code == "EINVAL" and e.message == "<stdin>:3: not UTF-8 text"
 
 
 def test_an_alias_bomb_is_refused_before_it_expands():
