@@ -14,7 +14,7 @@ import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from syscalls import __version__
 from syscalls.errors import SyscallError
@@ -131,7 +131,7 @@ class Kernel:
             result = handler(call, **args)
             if call.decisions == 0 and result and not spec.stream:  # streams check each item
                 raise RuntimeError(f"{name} returned data without an access decision")
-            return result
+            return self._streamed(name, result) if spec.stream else result
         except SyscallError as e:
             errno = e.code
             raise
@@ -149,6 +149,20 @@ class Kernel:
                               "none" if taken is None else "allow" if taken.allow else "deny",
                               taken.policy if taken else None, errno,
                               (time.perf_counter_ns() - started) // 1000)
+
+    def _streamed(self, name: str, items: Iterator[Any]) -> Iterator[Any]:
+        """A stream's items, a failure part-way an errno like any call's (EIO for a bug), on
+        every transport."""
+        try:
+            yield from items
+        except SyscallError:
+            raise
+        except Exception as e:
+            machine = fault(e, self.state_dir)
+            if machine is not None:
+                raise machine from None
+            log.exception("stream %s failed", name)
+            raise SyscallError("EIO", f"{name}: internal error ({type(e).__name__}); see `dataos kernel logs`") from None
 
     # --- hooks from Poros: the policy "reconciler" ------------------------------------------
 
