@@ -3,33 +3,39 @@
     POST /api/v1/syscalls/NAME   body: the request (JSON)   Authorization: Bearer TOKEN
                                  (the body is read only once the token is accepted)
     GET  /api/v1/syscalls        the table
+    GET  /api/v1/openapi.json    the same as an OpenAPI 3.1 document (`syscalls.openapi`)
     GET  /healthz                {ok, version, pid, started} — no credentials, no secrets
+Any other path or method answers the error envelope too (ENOENT, ENOSYS), never a page.
 """
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
 import threading
 from collections import deque
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncIterator, Callable, Iterator, NamedTuple
 
 import anyio.from_thread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from syscalls import __version__, frames
-from syscalls.errors import SyscallError
+from syscalls import __version__, frames, openapi
+from syscalls.errors import ERRNO, SyscallError
+from syscalls.spec import quote
 from syscalls.table import TABLE
 
 from . import streams
 from .kernel import Kernel
 
 MAX_BODY = 32 * 1024 * 1024  # a request larger than this is refused before it is parsed
+MAX_VALUES = 500_000  # …and one with more objects, lists and items (10 M of `{}` would take 880 MB)
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -61,6 +67,10 @@ async def _body(request: Request) -> bytes:
 def _decode(body: bytes) -> object:
     if not body.strip():
         return {}
+    values = body.count(b"{") + body.count(b"[") + body.count(b",")  # at least the values it parses to
+    if values > MAX_VALUES:
+        raise SyscallError("EINVAL", f"the request has more than {MAX_VALUES:,} values (a JSON parse of it "
+                           "would take far more memory than its size); send it in parts")
     try:
         return json.loads(body)
     except RecursionError:
@@ -77,27 +87,44 @@ def _ndjson_error(error: dict[str, Any]) -> list[bytes]:
     return [json.dumps({"error": error}).encode(), b"\n"]
 
 
-ENCODINGS = {False: ("application/x-ndjson", _ndjson, _ndjson_error),  # by Syscall.binary
-             True: (frames.MEDIA_TYPE, frames.encode, frames.encode_error)}
+class Encoding(NamedTuple):
+    """A stream's wire form: each item, a last error, the end (only once the producer finished),
+    and the keep-alive sent while it is quiet (clients take silence for a dead connection)."""
+    media: str
+    item: Callable[[Any], list[Any]]
+    error: Callable[[dict[str, Any]], list[Any]]
+    end: bytes
+    beat: bytes
 
 
-def _encoded(items: Iterator[Any], encode, encode_error) -> Iterator[list[Any]]:
-    """Each item's buffers; a failure part-way is a last error item, never a torn body."""
+ENCODINGS = {False: Encoding("application/x-ndjson", _ndjson, _ndjson_error, b'{"end":true}\n', b"\n"),
+             True: Encoding(frames.MEDIA_TYPE, frames.encode, frames.encode_error, frames.END, frames.BEAT)}
+BEAT = 10.0  # a quiet stream sends a keep-alive every 10-20 s (well within the clients' transports.STREAM_IDLE)
+
+
+def _encoded(items: Iterator[Any], encoding: Encoding) -> Iterator[list[Any]]:
+    """Each item's buffers, then the end; a failure part-way is a last error item instead, never
+    a torn body nor an end the producer did not reach."""
     try:
         for item in items:
-            yield encode(item)
+            yield encoding.item(item)
     except SyscallError as e:
-        yield encode_error(e.to_dict())
+        yield encoding.error(e.to_dict())
+        return
     except Exception as e:  # a bug
         logging.getLogger("dataos.kernel").exception("stream failed")
-        yield encode_error({"code": "EIO", "message": f"internal error ({type(e).__name__})"})
+        yield encoding.error({"code": "EIO", "message": f"internal error ({type(e).__name__})"})
+        return
+    yield [encoding.end]
 
 
-async def _stream(items: Iterator[Any], binary: bool, high_water: int = 4 * 2**20) -> AsyncIterator[bytes]:
+async def _stream(items: Iterator[Any], binary: bool, high_water: int = 4 * 2**20,
+                  beat: float = BEAT) -> AsyncIterator[bytes]:
     """Run the (blocking) stream in one thread and send whatever is ready as one chunk: a fast
     producer costs one wake-up and one send per batch, not a thread hop and a send per item.
-    A slow reader makes the producer wait (at `high_water` bytes queued), so memory stays bounded."""
-    _media, encode, encode_error = ENCODINGS[binary]
+    A slow reader makes the producer wait (at `high_water` bytes queued), so memory stays bounded;
+    a quiet producer's stream gets a keep-alive after `beat` to 2 × `beat` seconds of silence."""
+    encoding = ENCODINGS[binary]
     loop = asyncio.get_running_loop()
     ready = asyncio.Event()
     queue: deque[list[Any] | None] = deque()
@@ -119,7 +146,7 @@ async def _stream(items: Iterator[Any], binary: bool, high_water: int = 4 * 2**2
     def produce() -> None:
         streams.run_with(stop)
         try:
-            for buffers in _encoded(items, encode, encode_error):
+            for buffers in _encoded(items, encoding):
                 if stop.is_set():
                     break
                 push(buffers)
@@ -129,7 +156,14 @@ async def _stream(items: Iterator[Any], binary: bool, high_water: int = 4 * 2**2
                 close()
             push(None)
 
+    def tick() -> None:  # wake the loop below: it sends a keep-alive if nothing went for `beat` seconds
+        nonlocal timer
+        ready.set()
+        timer = loop.call_later(beat, tick)
+
     producer = loop.run_in_executor(None, produce)
+    sent = loop.time()
+    timer = loop.call_later(beat, tick)
     try:
         while True:
             await ready.wait()
@@ -142,11 +176,13 @@ async def _stream(items: Iterator[Any], binary: bool, high_water: int = 4 * 2**2
             with room:
                 queued -= len(chunk)
                 room.notify_all()
-            if chunk:
-                yield chunk
+            if chunk or loop.time() - sent >= beat:
+                yield chunk or encoding.beat
+                sent = loop.time()
             if done:
                 return
     finally:
+        timer.cancel()
         stop.set()
         with room:
             room.notify_all()
@@ -157,8 +193,17 @@ def create_app(kernel: Kernel) -> Starlette:
     async def health(request: Request) -> Response:
         return _json({"ok": True, "version": __version__, "pid": os.getpid(), "started": kernel.started})
 
+    served = {name: spec for name, spec in TABLE.items() if name in kernel.handlers}
+
+    @functools.cache
+    def contract() -> dict[str, Any]:  # made on first request
+        return openapi.document(served)
+
     async def table(request: Request) -> Response:
-        return _json({"ok": True, "result": [s.describe() for s in TABLE.values()]})
+        return _json({"ok": True, "result": [s.describe() for s in served.values()]})
+
+    async def describe(request: Request) -> Response:
+        return _json(contract())
 
     async def syscall(request: Request) -> Response:
         name = request.path_params["name"]
@@ -176,8 +221,42 @@ def create_app(kernel: Kernel) -> Starlette:
                                      headers={"X-Dataos-Version": __version__})
         return _json({"ok": True, "result": result})
 
-    return Starlette(routes=[
+    app = Starlette(routes=[
         Route("/healthz", health),
         Route("/api/v1/syscalls", table),
+        Route("/api/v1/openapi.json", describe),
         Route("/api/v1/syscalls/{name}", syscall, methods=["POST"]),
-    ])
+    ], exception_handlers={HTTPException: _refused, Exception: _failed})
+    app.router.redirect_slashes = False  # `/healthz/` is a wrong path, not a redirect to a page
+    return app
+
+
+def _refused(request: Request, exc: Exception) -> Response:
+    """What no route takes (an unknown path, a method a route does not answer): the envelope,
+    at the status Starlette chose (405 with its Allow header)."""
+    assert isinstance(exc, HTTPException)
+    where = f"{request.method} {quote(_path(request))}"
+    if exc.status_code == 404:
+        e = SyscallError("ENOENT", f"no such path: {where} (syscalls are POST /api/v1/syscalls/NAME; "
+                                   "see /api/v1/openapi.json)")
+    elif exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "none")
+        e = SyscallError("ENOSYS", f"{where}: method not allowed (allowed: {allowed})")
+    else:
+        code = next((c for c, (_, _, status) in ERRNO.items() if status == exc.status_code),
+                    "EINVAL" if exc.status_code < 500 else "EIO")
+        e = SyscallError(code, f"{where}: {exc.detail}")
+    response = _json({"ok": False, "error": e.to_dict()}, exc.status_code)
+    response.headers.update(exc.headers or {})
+    return response
+
+
+def _failed(request: Request, exc: Exception) -> Response:
+    """A bug outside `Kernel.call` (which answers its own): EIO in the envelope, not a text page
+    (Starlette raises it again after, so the server logs its traceback)."""
+    return _error(SyscallError("EIO", f"internal error ({type(exc).__name__}); see `dataos kernel logs`"))
+
+
+def _path(request: Request) -> str:
+    """The path as sent (percent-escapes kept): printable ASCII, whatever bytes it decoded to."""
+    return request.scope.get("raw_path", b"").decode("ascii", "backslashreplace") or request.url.path

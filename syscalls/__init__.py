@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from .errors import SyscallError
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the wire: streams end with a marker (a 0.1 client would take them as cut)
 
 if TYPE_CHECKING:
     from .client import Client

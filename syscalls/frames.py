@@ -4,10 +4,13 @@ A stream is a sequence of frames, each one kind byte, a big-endian uint32 length
 
     J  a JSON item              S  an Arrow schema (IPC)
     B  an Arrow record batch    E  an error (JSON; the last frame)
+    Z  the end (empty; the last frame of a stream that finished)
+    K  keep-alive (empty; sent while the producer is quiet, skipped)
 
 A batch frame is read against the last schema frame, so rows cross the wire as Arrow IPC
 buffers, never as Python rows. Items come out as they went in: dicts, `pyarrow.Schema`,
-`pyarrow.RecordBatch`. pyarrow is imported only when a schema arrives.
+`pyarrow.RecordBatch`. pyarrow is imported only when a schema arrives. A stream that stops
+before its end or error frame was cut (`cut`).
 """
 from __future__ import annotations
 
@@ -19,6 +22,13 @@ from .errors import SyscallError
 
 MEDIA_TYPE = "application/x-dataos-frames"
 _HEAD = struct.Struct(">cI")
+END = _HEAD.pack(b"Z", 0)
+BEAT = _HEAD.pack(b"K", 0)
+
+
+def cut(where: str, why: str) -> SyscallError:
+    """The error of a stream (of either wire form) that stopped before its end marker."""
+    return SyscallError("EUNAVAIL", f"the stream from {where} was cut before its end ({why})")
 
 
 def encode(item: Any) -> list[Any]:
@@ -38,17 +48,22 @@ def encode_error(error: dict[str, Any]) -> list[Any]:
     return [_HEAD.pack(b"E", len(payload)), payload]
 
 
-def decode(read: Callable[[int], bytes]) -> Iterator[Any]:
-    """The items of a frame stream, from `read(n)` (which may return fewer bytes); an error frame raises."""
+def decode(read: Callable[[int], bytes], where: str) -> Iterator[Any]:
+    """The items of a frame stream, from `read(n)` (which may return fewer bytes), until its end
+    frame; an error frame raises, and so does a stream that stops before its end (`cut`)."""
     schema = None
     while True:
         head = _exactly(read, _HEAD.size)
-        if not head:
-            return
+        if len(head) < _HEAD.size:
+            raise cut(where, "the connection closed")
         code, size = _HEAD.unpack(head)
         payload = _exactly(read, size)
         if len(payload) < size:
-            raise SyscallError("EUNAVAIL", "the stream ended part-way through a frame")
+            raise cut(where, "the connection closed part-way through a frame")
+        if code == b"Z":
+            return
+        if code == b"K":
+            continue
         if code == b"J":
             yield json.loads(payload)
         elif code == b"E":

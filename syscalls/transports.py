@@ -21,6 +21,7 @@ from .errors import SyscallError
 API = "/api/v1/syscalls/"
 IDLE = 20.0  # seconds a kept-alive connection may idle before we open a new one (the server allows 60)
 READ_ONLY = frozenset({"get", "list", "history", "types", "whoami", "info", "check"})
+STREAM_IDLE = 60.0  # seconds a stream may be silent before it counts as cut (the kernel sends keep-alives every 10)
 
 
 class Transport(Protocol):
@@ -31,15 +32,26 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-def items(lines: Iterator[bytes]) -> Iterator[Any]:
-    """The items of an NDJSON stream; an error line raises."""
+def items(lines: Iterator[bytes | str], where: str) -> Iterator[Any]:
+    """The items of an NDJSON stream until its end line; an error line raises, and so does a
+    stream that stops before its end (`frames.cut`). Blank lines are keep-alives."""
     for line in lines:
         if not line.strip():
             continue
-        entry = json.loads(line)
-        if "error" in entry:
-            raise SyscallError.from_dict(entry["error"])
-        yield entry["item"]
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            entry = None
+        if isinstance(entry, dict):
+            if "item" in entry:
+                yield entry["item"]
+                continue
+            if "error" in entry:
+                raise SyscallError.from_dict(entry["error"])
+            if entry.get("end") is True:
+                return
+        raise frames.cut(where, "a line was cut short")
+    raise frames.cut(where, "the connection closed")
 
 
 def is_stream(content_type: str | None) -> bool:
@@ -108,10 +120,11 @@ def _peer_uid(sock: socket.socket, path: Path) -> int:
 class UnixSocket:
     """The local kernel daemon's REST API over its Unix socket (`unix://PATH`)."""
 
-    def __init__(self, path: str | Path, timeout: float = 300.0, own: bool = False) -> None:
+    def __init__(self, path: str | Path, timeout: float = 300.0, own: bool = False,
+                 idle: float = STREAM_IDLE) -> None:
         self.path = Path(path)
         self.url = f"unix://{self.path}"
-        self.timeout = timeout
+        self.timeout, self.idle = timeout, idle
         self.own = own
         self._local = threading.local()
 
@@ -177,6 +190,7 @@ class UnixSocket:
             headers["Authorization"] = f"Bearer {token}"
         try:
             conn.request("POST", API + name, body=json.dumps(request or {}).encode(), headers=headers)
+            sock = conn.sock  # the response's, even once the connection hands it over
             response = conn.getresponse()
         except (OSError, http.client.HTTPException) as e:
             conn.close()
@@ -186,17 +200,23 @@ class UnixSocket:
             conn.close()
             unwrap(response.status, body, self.url)
             raise SyscallError("EIO", f"{name} answered without a stream")
+        sock.settimeout(self.idle)
         return self._lines(conn, response)
 
     def _lines(self, conn, response) -> Iterator[Any]:
         try:
             if frames.MEDIA_TYPE in (response.getheader("Content-Type") or ""):
-                yield from frames.decode(response.read)
+                yield from frames.decode(response.read, self.url)
             else:
-                yield from items(iter(response.readline, b""))
+                yield from items(iter(response.readline, b""), self.url)
+        except socket.timeout:
+            raise frames.cut(self.url, f"nothing heard for {self.idle:g} s") from None
+        except http.client.IncompleteRead:
+            raise frames.cut(self.url, "the connection closed") from None
         except (OSError, http.client.HTTPException) as e:
-            raise self._unavailable(e) from None
+            raise frames.cut(self.url, getattr(e, "strerror", None) or str(e) or type(e).__name__) from None
         finally:
+            response.close()
             conn.close()
 
     def close(self) -> None:
@@ -207,10 +227,12 @@ class Http:
     """A kernel's REST API over HTTP(S) with a bearer token (`https://HOST`). TLS is verified
     against the system store, or $SSL_CERT_FILE for a private CA."""
 
-    def __init__(self, url: str, timeout: float = 300.0) -> None:
+    def __init__(self, url: str, timeout: float = 300.0, idle: float = STREAM_IDLE) -> None:
         import httpx
         self.url = url.rstrip("/")
         self._httpx = httpx
+        self._stream_timeout = httpx.Timeout(timeout, read=idle)
+        self.idle = idle
         cafile = os.environ.get("SSL_CERT_FILE")
         verify = ssl.create_default_context(cafile=cafile) if cafile else True
         self.client = httpx.Client(base_url=self.url, timeout=timeout,
@@ -230,7 +252,8 @@ class Http:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
             response = self.client.send(self.client.build_request("POST", API + name, json=request or {},
-                                                                  headers=headers), stream=True)
+                                                                  headers=headers, timeout=self._stream_timeout),
+                                        stream=True)
         except self._httpx.TimeoutException:
             raise SyscallError("ETIMEDOUT", f"the kernel at {self.url} did not answer in time") from None
         except self._httpx.TransportError as e:
@@ -245,11 +268,13 @@ class Http:
     def _lines(self, response) -> Iterator[Any]:
         try:
             if frames.MEDIA_TYPE in response.headers.get("content-type", ""):
-                yield from frames.decode(frames.ChunkReader(response.iter_bytes()).read)
+                yield from frames.decode(frames.ChunkReader(response.iter_bytes()).read, self.url)
             else:
-                yield from items(response.iter_lines())
+                yield from items(response.iter_lines(), self.url)
+        except self._httpx.TimeoutException:
+            raise frames.cut(self.url, f"nothing heard for {self.idle:g} s") from None
         except self._httpx.TransportError as e:
-            raise SyscallError("EUNAVAIL", f"the stream from {self.url} broke: {e}") from None
+            raise frames.cut(self.url, str(e) or type(e).__name__) from None
         finally:
             response.close()
 

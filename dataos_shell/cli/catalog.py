@@ -35,18 +35,20 @@ def scan(depot: str = typer.Argument(..., help="The depot to scan."), output: Fo
     failures: list[str] = []
     live = sys.stderr.isatty()
     last: dict[str, Any] = {}
-    for item in client().catalog.scan(depot=depot):
-        last = item
-        if item["state"] in counts:
-            counts[item["state"]] += 1
-        if item["state"] == "failed":
-            failures.append(f"{item['dataset']}: {item['error']}")
-        if live:
-            sys.stderr.write(f"\r\033[Kscanning {depot}: {_bar(item['done'], item['total'])} "
-                             f"{item['done']}/{item['total']} {item['dataset'] or ''}")
-            sys.stderr.flush()
-    if live:
-        sys.stderr.write("\r\033[K")
+    try:
+        for item in client().catalog.scan(depot=depot):
+            last = item
+            if item["state"] in counts:
+                counts[item["state"]] += 1
+            if item["state"] == "failed":
+                failures.append(f"{item['dataset']}: {item['error']}")
+            if live:
+                sys.stderr.write(f"\r\033[Kscanning {depot}: {_bar(item['done'], item['total'])} "
+                                 f"{item['done']}/{item['total']} {item['dataset'] or ''}")
+                sys.stderr.flush()
+    finally:  # a failed or cut scan's error line (and a summary) start on a clean line
+        if live and last:
+            sys.stderr.write("\r\033[K")
     summary = {"depot": depot, **counts, "total": last.get("total", 0), "failures": failures}
     if output in (Format.json, Format.yaml):
         render(summary, output)

@@ -30,7 +30,12 @@ def syscall(name: Optional[str] = typer.Argument(None, help="A syscall name such
             payload = json.loads(text) if text.strip() else {}
         except ValueError as e:
             raise SyscallError("EINVAL", f"the request is not valid JSON: {e}") from None
-        envelope = {"ok": True, "result": client().call(name, payload)}
+        spec = TABLE.get(name)
+        if spec is not None and spec.binary:
+            raise SyscallError("EINVAL", f"{name} streams Arrow data: use `dataos query --out FILE` or the Python "
+                               "client", field="name")
+        result = client().call(name, payload)
+        envelope = {"ok": True, "result": list(result) if spec is not None and spec.stream else result}
         code = 0
     except SyscallError as e:
         envelope, code = {"ok": False, "error": e.to_dict()}, e.exit_code

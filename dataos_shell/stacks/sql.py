@@ -60,10 +60,22 @@ def _load(client: Any, con: Any, source: dict[str, Any]) -> None:
     items = iter(client.query.stream(sql=sql))
     header = next(items)
     schema = next(items)
-    reader = pa.RecordBatchReader.from_batches(schema, (b for b in items if isinstance(b, pa.RecordBatch)))
-    con.register("__input", reader)
+    failed: list[SyscallError] = []
+
+    def batches() -> Iterator[Any]:
+        try:
+            yield from (b for b in items if isinstance(b, pa.RecordBatch))
+        except SyscallError as e:  # the stream's own errno, not the one DuckDB would wrap it in
+            failed.append(e)
+            raise
+
+    con.register("__input", pa.RecordBatchReader.from_batches(schema, batches()))
     try:
         _sql(con, f'CREATE TABLE "{source["name"]}" AS SELECT * FROM __input', f"input {source['name']}")
+    except SyscallError:
+        if failed:
+            raise failed[0] from None
+        raise
     finally:
         con.unregister("__input")
     rows = con.execute(f'SELECT count(*) FROM "{source["name"]}"').fetchone()[0]
