@@ -233,7 +233,7 @@ class Metis:
             columns = [c["name"] for c in (found["aspects"].get("schema") or {}).get("columns", [])]
             if ref.column not in columns:
                 raise SyscallError("EINVAL", f"{ref.urn} has no column {ref.column!r} (columns: "
-                                   f"{', '.join(columns) or 'none known'})", field="column")
+                                   f"{', '.join(columns) or 'none known'})", field="ref")
         propagated = self.propagated(ref.urn) if kind_of(ref.urn) == DATASET else {}
         if propagated:
             tags = found["aspects"].get("tags") or {"dataset": [], "columns": {}}
