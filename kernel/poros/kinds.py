@@ -23,7 +23,7 @@ def _timezone(value: str, path: str) -> None:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name longer than a file's may be
         raise fail(path, f"{value!r} is not a time zone (an IANA name such as Europe/Berlin or UTC)") from None
 
 

@@ -78,6 +78,14 @@ def test_a_manifest_read_at_a_generation_of_a_deleted_resource_is_a_conflict(ker
     assert kernel.resource.apply(manifests=[without_status])["results"][0]["action"] == "created"
 
 
+def test_a_time_zone_too_long_to_be_a_file_name_is_einval(kernel):
+    workflow = {"name": "w", "version": "v1", "type": "workflow", "workflow": {
+        "schedule": {"cron": "0 3 * * *", "timezone": "x " * 50_000},
+        "dag": [{"name": "a", "spec": {"stack": "python", "stackSpec": {"module": "m"}}}]}}
+    e = error(kernel.resource.apply, manifests=[workflow])
+    assert (e.code, e.details.get("field")) == ("EINVAL", "workflow.schedule.timezone")
+
+
 # --- the kernel always starts ---------------------------------------------------------------
 
 def test_a_stored_resource_that_no_longer_loads_is_marked_error_and_the_kernel_serves_the_rest(tmp_path):
