@@ -119,7 +119,8 @@ class Contexts:
         return self._read_file().get(context)
 
     def save_token(self, context: str, token: str) -> str | None:
-        """Store a context's token; returns a one-line notice when it had to go to a file."""
+        """Store a context's token; returns a one-line notice when it first had to go to a file
+        (once: later tokens join the file the user was told about)."""
         notice = None
         backend = None if self.locations.isolated else _keyring()
         if backend is not None:
@@ -127,11 +128,12 @@ class Contexts:
             self._drop_from_file(context)
             store = "keyring"
         else:
+            first = not self.credentials_path.exists()
             tokens = self._read_file()
             tokens[context] = token
             self._write_file(tokens)
             store = "file"
-            if not self.locations.isolated:
+            if first and not self.locations.isolated:
                 notice = (f"notice: no system keyring is available; the token is stored in "
                           f"{self.credentials_path} (mode 0600)")
         self._config["contexts"][context]["credentials"] = store
