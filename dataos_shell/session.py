@@ -31,3 +31,10 @@ def close() -> None:
     if _client is not None:
         _client.close()
         _client = None
+
+
+def prog() -> str:
+    """How the user runs dataos, for the commands hints suggest: `./dataos` from a clone (that
+    script says so in DATAOS_PROG), else `dataos`."""
+    import os
+    return os.environ.get("DATAOS_PROG", "dataos")

@@ -33,7 +33,7 @@ def install(orders: Optional[int] = typer.Option(None, "--orders", min=1, help="
     with Progress() as progress:
         lines = demo.install(c, _url(c), orders, force, say=progress.say, step=progress)
     emit("\n".join(lines))
-    notice(f'try: dataos --context {CONTEXT} query "select * from lakehouse.retail.customers limit 5"')
+    notice(f'try: {session.prog()} --context {CONTEXT} query "select * from lakehouse.retail.customers limit 5"')
 
 
 @app.command()

@@ -9,6 +9,7 @@ import typer
 from syscalls.errors import SyscallError
 
 from ..output import Format, emit, paint, render
+from ..session import prog
 from .options import OUTPUT
 
 app = typer.Typer(help="Installed plugins: list them, see what one adds, find what is broken, start a new one.",
@@ -139,4 +140,4 @@ def new(name: str = typer.Argument(..., help="The plugin's name: its command, an
     import sys
     where = str(root) if root.is_absolute() else f"./{root}"  # a bare name would be looked up on PyPI
     emit(f"wrote {root}/\nnext: {shlex.quote(sys.executable)} -m pip install {shlex.quote(where)}"
-         f"  &&  dataos {name}")
+         f"  &&  {prog()} {name}")

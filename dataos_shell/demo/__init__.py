@@ -63,14 +63,15 @@ def first_start(c: "Client", url: str) -> None:
     """Install the demo on a new kernel's first start: a notice, progress on stderr, and a
     failure reported as a notice (the command that started the kernel goes on)."""
     from ..output import notice
+    from ..session import prog
     from .install import install
     from .progress import Progress
     try:
         notice(f"installing the demo lakehouse ({default_orders():,} orders); "
-               "`dataos demo uninstall` removes it")
+               f"`{prog()} demo uninstall` removes it")
         with Progress() as progress:
             install(c, url, say=progress.say, step=progress)
     except SyscallError as e:
         notice(f"notice: the demo lakehouse was not installed ({e}); `dataos demo install` retries")
         return
-    notice('try: dataos --context demo-analyst query "select * from lakehouse.retail.customers limit 5"')
+    notice(f'try: {prog()} --context demo-analyst query "select * from lakehouse.retail.customers limit 5"')

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -22,3 +23,13 @@ def test_the_no_keyring_notice_prints_once(tmp_path):
     assert "installing the demo lakehouse" in first.stderr  # so two tokens were stored
     assert first.stderr.count("no system keyring is available") == 1
     assert "keyring" not in again.stderr
+
+
+def test_hints_name_the_command_as_the_user_runs_it(tmp_path):
+    """From a clone the README's `./dataos` sets DATAOS_PROG: what a hint says to run works as printed."""
+    env = {**os.environ, "DATAOS_HOME": str(tmp_path / "home"), "DATAOS_PROG": "./dataos"}
+    r = ok(subprocess.run([*DATAOS, "plugins", "new", "hello", "-d", str(tmp_path)], env=env,
+                          capture_output=True, text=True, timeout=60))
+    assert r.stdout.rstrip().endswith("&&  ./dataos hello")
+    wrapper = (Path(__file__).resolve().parents[2] / "dataos").read_text()
+    assert 'export DATAOS_PROG="${DATAOS_PROG:-$0}"' in wrapper
