@@ -10,8 +10,8 @@ from typing import Any, Optional
 
 import typer
 
-from ..output import (Format, age, emit, notice, paint, profile_summary, render, short, shown_column_tags,
-                      sql_address, table)
+from ..output import (Format, age, distinct_exact, emit, notice, paint, profile_summary, render, short,
+                      shown_column_tags, sql_address, table)
 from ..session import client
 from .options import OUTPUT
 
@@ -120,13 +120,14 @@ def _describe(entity: dict[str, Any]) -> str:
     lines += [f"  {k + ':':<12} {v}" for k, v in facts if v]
     schema = (a.get("schema") or {}).get("columns", [])
     if schema:
-        profile = (a.get("profile") or {}).get("columns", {})
+        profile, exact = (a.get("profile") or {}).get("columns", {}), distinct_exact(a.get("profile"))
         masked = entity.get("masked", {})
         rows = [[c["name"], c["type"], "" if c.get("nullable", True) else "not null",
                  ", ".join(t if source is None else f"{t} (from {sql_address(source)})"
                            for t, source in tagged.get(c["name"], []))
                  + (f" [masked: {masked[c['name']]}]" if c["name"] in masked else ""),
-                 profile_summary(profile.get(c["name"], {})), short(descriptions.get("columns", {}).get(c["name"], ""), 40)]
+                 profile_summary(profile.get(c["name"], {}), exact=exact),
+                 short(descriptions.get("columns", {}).get(c["name"], ""), 40)]
                 for c in schema]
         lines += ["", table(["column", "type", "null", "tags", "profile", "description"], rows).rstrip("\n")]
     suggestions = (a.get("suggestions") or {}).get("columns", {})

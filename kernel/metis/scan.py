@@ -12,11 +12,13 @@ since the catalog last saw it:
 All engine work runs on one locked-down connection per scan (`duckdb_engine.Query`, with the
 depot's allowed directories and setup, read-only): a connection per dataset would repeat the
 depot's setup (an ATTACH costs 0.2–0.4 s for a DuckDB file of 1,000 tables). A profile is two
-queries: typed aggregates (min, max, approx_count_distinct, count) of every profiled column —
+or three queries: typed aggregates (min, max, count, and count(DISTINCT) when they read every row
+of a small enough dataset) of every profiled column —
 not `SUMMARIZE`, which returns min/max as text and computes quantiles: alone it takes longer than
-this whole scan — then the top values of string-like or low-cardinality columns. Past the
+this whole scan — the distinct counts, then the top values of string-like or low-cardinality columns. Past the
 budget's rows both read a Bernoulli sample (streamed; a reservoir sample of wide rows is held in
-memory: 5x slower and twice the memory on 200 text columns).
+memory: 5x slower and twice the memory on 200 text columns). Distinct counts read every row
+(`distinct.py`): a sample cannot tell them.
 Profiled values are raw: the catalog service masks them; nothing here logs them.
 """
 from __future__ import annotations
@@ -42,6 +44,7 @@ from ..depot.attached import AttachedDepot, ident
 from ..depot.file import FileDepot
 from ..depot.registry import DRIVERS
 from ..minerva.duckdb_engine import Limits, Query
+from .distinct import distinct_counts
 from .pii import suggest
 
 NESTED = re.compile(r"[\[\]]|^(STRUCT|MAP|UNION|LIST)\b", re.IGNORECASE)
@@ -62,6 +65,7 @@ class Budget:
     top_values: int = 5
     max_columns_profiled: int = 200
     timeout: float = 120.0  # seconds, per dataset
+    exact_distinct_rows: int = 1_000_000  # distinct counts of larger datasets are HyperLogLog estimates
 
 
 @dataclass
@@ -188,28 +192,39 @@ def _schema(engine: "_Engine", sql: str) -> list[dict]:
 
 
 def _profile(engine: "_Engine", sql: str, columns: list[dict], rows: int, budget: Budget) -> dict:
-    """min, max, null_pct, distinct and top values per column; past `budget.sample_rows` rows, over
-    a Bernoulli sample of about that many (streamed: a reservoir of wide rows would be held in memory)."""
+    """min, max, null_pct and top values per column; past `budget.sample_rows` rows, over a Bernoulli
+    sample of about that many (streamed: a reservoir of wide rows would be held in memory). Distinct
+    counts are of every row: exact up to `budget.exact_distinct_rows` rows, estimated past them."""
     sampled = rows > budget.sample_rows
     relation = (f"(SELECT * FROM {sql} USING SAMPLE bernoulli({100 * budget.sample_rows / rows:.6f}%))"
                 if sampled else sql)
     profiled = columns[:budget.max_columns_profiled]
-    n, stats, present = _stats(engine, relation, profiled)
+    exact_here = not sampled and rows <= budget.exact_distinct_rows  # the aggregate reads every row anyway
+    n, stats, present = _stats(engine, relation, profiled, exact_here)
+    kind = "exact"
+    if not exact_here:
+        kind, distinct = distinct_counts(engine.rows, sql, [c["name"] for c in profiled if _comparable(c["type"])],
+                                         rows, budget.exact_distinct_rows)
+        for name, count in distinct.items():  # non-null values of every row: counted, or scaled from the sample
+            present[name] = present[name] if not sampled else round(present[name] * rows / n) if n else 0
+            stats[name]["distinct"] = count if kind == "exact" or not n else min(count, present[name])
     wanted = [c for c in profiled if _wants_top(c, stats[c["name"]], present[c["name"]])]
     if wanted and budget.top_values > 0:
         for column, top in zip(wanted, _top(engine, relation, wanted, stats, budget.top_values)):
             stats[column["name"]]["top"] = top
-    return {"sampled": sampled, "sample_rows": n, "columns": stats}
+    return {"sampled": sampled, "sample_rows": n, "distinct": kind, "columns": stats}
 
 
-def _stats(engine: "_Engine", relation: str, columns: list[dict]) -> tuple[int, dict[str, dict], dict[str, int]]:
-    """The rows profiled, column name -> {min, max, null_pct, distinct, top: None}, and column name ->
-    its non-null values."""
+def _stats(engine: "_Engine", relation: str, columns: list[dict], exact: bool
+           ) -> tuple[int, dict[str, dict], dict[str, int]]:
+    """The rows profiled, column name -> {min, max, null_pct, distinct, top: None}, and column name
+    -> its non-null values. `distinct` is counted here with `exact` (the relation is every row and
+    few enough), else left None for `distinct_counts`."""
     parts = ["count(*)"]
     for column in columns:
         c = ident(column["name"])
-        parts += ([_text(f"min({c})", column), _text(f"max({c})", column), f"approx_count_distinct({c})"]
-                  if _comparable(column["type"])
+        parts += ([_text(f"min({c})", column), _text(f"max({c})", column),
+                   f"count(DISTINCT {c})" if exact else "NULL"] if _comparable(column["type"])
                   else ["NULL", "NULL", "NULL"]) + [f"count({c})"]
     row = engine.rows(f"SELECT {', '.join(parts)} FROM {relation}")[0]
     n, stats, present = row[0], {}, {}
@@ -217,7 +232,7 @@ def _stats(engine: "_Engine", relation: str, columns: list[dict]) -> tuple[int, 
         low, high, distinct, values = row[1 + 4 * i:5 + 4 * i]
         stats[column["name"]] = {"min": _plain(low), "max": _plain(high),
                                  "null_pct": round(100 * (n - values) / n, 2) if n else None,
-                                 "distinct": None if distinct is None else min(distinct, values), "top": None}
+                                 "distinct": distinct, "top": None}
         present[column["name"]] = values
     return n, stats, present
 

@@ -62,3 +62,14 @@ def test_errors_are_one_line(demo):
     assert "email" in line and "phone" in line
     error_line(demo("catalog", "scan", "no-such-depot"), "ENOENT", 5)
     error_line(demo("catalog", "show", "not an address"), "EINVAL", 2)
+
+
+def test_distinct_counts_are_exact_for_a_small_dataset_and_say_so(demo):
+    ok(demo("catalog", "scan", "lakehouse"))
+    entry = as_json(demo("catalog", "show", "lakehouse.retail.orders", "-o", "json"))
+    profile = entry["aspects"]["profile"]
+    assert profile["distinct"] == "exact"
+    orders = profile["columns"]["order_id"]["distinct"]
+    assert orders == entry["aspects"]["properties"]["rows"] == 20000
+    shown = ok(demo("catalog", "show", "lakehouse.retail.orders")).stdout
+    assert "20,000 distinct" in shown and "~" not in shown

@@ -348,3 +348,24 @@ def test_a_mysql_depot(mysql):
     assert aspects["profile"]["columns"]["email"]["null_pct"] == pytest.approx(33.33)
     assert progress[-1].seen == {f"dataos://shop:{name}/people"}
     assert set(states(scan(depot, fingerprints(scanned))[1]).values()) == {"unchanged"}
+
+
+def test_distinct_counts_are_exact_up_to_a_size_and_estimated_within_2_percent_past_it(tmp_path):
+    (tmp_path / "d" / "shop").mkdir(parents=True)
+    duckdb.sql(f"COPY (SELECT i % 1000 + 1 AS product_id, i AS line FROM range(1000000) t(i)) "
+               f"TO '{tmp_path}/d/shop/lines.parquet'")
+    duckdb.sql(f"COPY (SELECT i AS id, CASE WHEN i % 4 = 0 THEN NULL ELSE i % 7001 END AS k FROM range(50000) t(i)) "
+               f"TO '{tmp_path}/d/shop/keys.parquet'")
+    depot = FileDepot("d", {"path": str(tmp_path / "d")})
+    scanned, _ = scan(depot)  # the profile is sampled past 100,000 rows; its distinct counts are not
+    lines, keys = scanned["dataos://d:shop/lines"]["profile"], scanned["dataos://d:shop/keys"]["profile"]
+    assert lines["sampled"] is True and lines["distinct"] == "exact" and keys["distinct"] == "exact"
+    assert (lines["columns"]["product_id"]["distinct"], lines["columns"]["line"]["distinct"]) == (1000, 1_000_000)
+    assert (keys["columns"]["id"]["distinct"], keys["columns"]["k"]["distinct"]) == (50_000, 7001)
+
+    scanned, _ = scan(depot, exact_distinct_rows=10_000)  # past it: a HyperLogLog estimate
+    lines, keys = scanned["dataos://d:shop/lines"]["profile"], scanned["dataos://d:shop/keys"]["profile"]
+    assert lines["distinct"] == "estimate" and keys["distinct"] == "estimate"
+    for got, exact in ((lines["columns"]["product_id"]["distinct"], 1000), (lines["columns"]["line"]["distinct"], 10**6),
+                       (keys["columns"]["id"]["distinct"], 50_000), (keys["columns"]["k"]["distinct"], 7001)):
+        assert abs(got - exact) <= 0.02 * exact, (got, exact)

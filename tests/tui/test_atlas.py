@@ -143,6 +143,9 @@ async def test_search_lists_the_dataset_and_opens_its_page(kernel):
         await until(pilot, lambda: page.urn == PEOPLE and page.query_one("#schema").row_count == 3)
         assert page.columns() == ["id", "email", "name"]
         assert PEOPLE in page_header(app)
+        profile = page.query_one("#profile")
+        await until(pilot, lambda: profile.row_count == 3)
+        assert str(profile.get_row_at(0)[4]) == "50"  # 50 ids, counted: no ~
         app.screen.query_one("#results").focus()
         await pilot.press("escape")  # clears the words and the facets
         await until(pilot, lambda: not pane.has_class("-searching") and not pane.filters)

@@ -12,7 +12,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
-from dataos_shell.output import age, profile_summary, short, shown_column_tags, sql_address
+from dataos_shell.output import (age, distinct_exact, distinct_text, profile_summary, short, shown_column_tags,
+                                 sql_address)
 
 from .common import error_text, sql_name
 from .lineage import LineageTree
@@ -197,7 +198,7 @@ class DatasetPage(Vertical):
         column_tags = shown_column_tags(a.get("tags"))
         suggested = (a.get("suggestions") or {}).get("columns", {})
         descriptions = (a.get("description") or {}).get("columns", {})
-        profile = (a.get("profile") or {}).get("columns", {})
+        profile, exact = (a.get("profile") or {}).get("columns", {}), distinct_exact(a.get("profile"))
         masked = entity.get("masked") or {}
         table = self.query_one("#schema", DataTable)
         table.clear(columns=True)
@@ -207,7 +208,8 @@ class DatasetPage(Vertical):
             table.add_row(Text(name, "bold"), c["type"] + ("" if c.get("nullable", True) else " not null"),
                           _tags_cell(column_tags.get(name, []), suggested.get(name, [])),
                           Text(f"masked: {masked[name]}", "red") if name in masked else "",
-                          short(descriptions.get(name, ""), 40), profile_summary(profile.get(name), 14), key=name)
+                          short(descriptions.get(name, ""), 40), profile_summary(profile.get(name), 14, exact),
+                          key=name)
         if column and column in self.columns():
             table.move_cursor(row=self.columns().index(column))
         self.show_column()
@@ -253,7 +255,7 @@ class DatasetPage(Vertical):
         stats = ((a.get("profile") or {}).get("columns") or {}).get(name)
         if stats:
             text.append("\nprofile ", "dim")
-            text.append(profile_summary(stats, 24))
+            text.append(profile_summary(stats, 24, distinct_exact(a.get("profile"))))
             top = _top(stats, 3)
             if top:
                 text.append("   top ", "dim")
@@ -271,7 +273,8 @@ class DatasetPage(Vertical):
         detail.update(text)
 
     def _profile(self, entity: dict[str, Any]) -> None:
-        profile = ((entity.get("aspects") or {}).get("profile") or {}).get("columns", {})
+        aspect = (entity.get("aspects") or {}).get("profile")
+        profile, exact = (aspect or {}).get("columns", {}), distinct_exact(aspect)
         table = self.query_one("#profile", DataTable)
         table.clear(columns=True)
         table.add_columns("column", "min", "max", "null %", "distinct", "top values")
@@ -280,7 +283,7 @@ class DatasetPage(Vertical):
             top_text = _top(s, 5)
             table.add_row(name, short(s.get("min", ""), 20), short(s.get("max", ""), 20),
                           "" if s.get("null_pct") is None else f"{s['null_pct']:.1f}",
-                          "" if s.get("distinct") is None else f"{s['distinct']:,}", short(top_text, 40))
+                          distinct_text(s.get("distinct"), exact), short(top_text, 40))
 
     def selected_column(self) -> str | None:
         """The schema row under the cursor, when the schema table has the focus."""
