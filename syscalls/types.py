@@ -102,7 +102,7 @@ class Pod(TypedDict):
     workspace: str
     resource: str | None  # WORKSPACE/TYPE/NAME
     job: str | None
-    phase: Literal["Pending", "Running", "Succeeded", "Failed", "Unknown"]
+    phase: Literal["Pending", "Running", "Succeeded", "Failed", "Stopped", "Unknown"]
     labels: dict[str, str]
     created: str
     started: str | None

@@ -59,7 +59,7 @@ def query(sql: str = typer.Argument(..., help='The SQL (any dialect: --dialect),
         headers = [c["name"] + (f" [{c['masked']}]" if c["masked"] else "") for c in result["columns"]]
         emit(table(headers, result["rows"], upper=False) if result["rows"] else "(no rows)")
     more = " (more rows: raise --limit, or --out FILE)" if result["truncated"] else ""
-    _note(f"{result['row_count']} rows in {result['elapsed_ms']:.0f} ms{more}")
+    _note(f"{_rows(result['row_count'])} in {result['elapsed_ms']:.0f} ms{more}")
     _governance(result["governance"], explain_policy)
 
 
@@ -83,8 +83,12 @@ def _export(where: dict, out: Path, limit: int, explain_policy: bool) -> None:
             header, footer = export.write(client().query.stream(**where, limit=limit), out, progress)
         finally:
             progress.done()
-    _note(f"{footer.get('row_count', 0):,} rows to {out} in {footer.get('elapsed_ms', 0):.0f} ms")
+    _note(f"{_rows(footer.get('row_count', 0))} to {out} in {footer.get('elapsed_ms', 0):.0f} ms")
     _governance(header.get("governance") or {"policies": [], "datasets": [], "sql": ""}, explain_policy)
+
+
+def _rows(n: int) -> str:
+    return f"{n:,} row" + ("" if n == 1 else "s")
 
 
 def _note(text: str) -> None:

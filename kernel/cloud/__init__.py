@@ -1,7 +1,8 @@
 """The cloud kernel: where pods run. One interface, two drivers: `local` (OS processes) and
 `kubernetes` (Jobs and Deployments through the official client).
 
-A pod is one run of one command. Drivers report phases in Kubernetes' vocabulary.
+A pod is one run of one command. Drivers report phases in Kubernetes' vocabulary, plus `Stopped`:
+a pod the kernel ended on purpose (killed, stopped, replaced, torn down), which is no failure.
 """
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Iterator, Protocol
 
 PENDING, RUNNING, SUCCEEDED, FAILED, UNKNOWN = "Pending", "Running", "Succeeded", "Failed", "Unknown"
-TERMINAL = frozenset({SUCCEEDED, FAILED})
+STOPPED = "Stopped"
+TERMINAL = frozenset({SUCCEEDED, FAILED, STOPPED})
 
 
 @dataclass(frozen=True)

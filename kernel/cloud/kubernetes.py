@@ -43,7 +43,7 @@ from typing import Any, Callable, Iterator
 from syscalls.errors import SyscallError
 
 from ..store import now
-from . import FAILED, PENDING, RUNNING, SUCCEEDED, TERMINAL, UNKNOWN, PodSpec, PodStatus
+from . import FAILED, PENDING, RUNNING, STOPPED, SUCCEEDED, TERMINAL, UNKNOWN, PodSpec, PodStatus
 
 log = logging.getLogger("dataos.cloud.kubernetes")
 
@@ -213,7 +213,7 @@ class KubernetesDriver:
         if status.phase in TERMINAL:
             return
         namespace = self._namespace_of(name)
-        killed = replace(status, phase=FAILED, exit_code=KILLED_EXIT, reason="Killed", finished=now())
+        killed = replace(status, phase=STOPPED, exit_code=KILLED_EXIT, reason="Stopped", finished=now())
         with self._lock:  # before the deletion, which a watch may report at once
             self._final[name] = killed
         try:

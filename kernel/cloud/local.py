@@ -34,7 +34,7 @@ from syscalls.procs import alive, runs
 from ..faults import writing
 from ..store import now
 from ..streams import cancelled
-from . import FAILED, PENDING, RUNNING, TERMINAL, UNKNOWN, PodSpec, PodStatus
+from . import PENDING, RUNNING, STOPPED, TERMINAL, UNKNOWN, PodSpec, PodStatus
 from .sandbox import SECRETS_DIR, WORKDIR, Sandbox, find_bwrap
 from .shim import write_status
 
@@ -156,8 +156,8 @@ class LocalDriver:
         return out
 
     def kill(self, name: str, grace: float = 5.0) -> None:
-        """SIGTERM to the pod's group, SIGKILL after `grace`. A pod killed before its shim could
-        record an end (e.g. still starting) is recorded as killed here."""
+        """SIGTERM to the pod's group, SIGKILL after `grace`: the pod ends `Stopped`. A pod killed
+        before its shim could record an end (e.g. still starting) is recorded so here."""
         status = self.status(name)
         if status.phase in TERMINAL:
             return
@@ -179,7 +179,7 @@ class LocalDriver:
             self._reap(name)
         self._final.pop(name, None)
         if self.status(name).phase not in TERMINAL:
-            write_status(self._dir(name), phase=FAILED, exit_code=code, reason="Killed", finished=now())
+            write_status(self._dir(name), phase=STOPPED, exit_code=code, reason="Stopped", finished=now())
             self._final.pop(name, None)
 
     def _reap(self, name: str) -> None:

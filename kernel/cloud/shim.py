@@ -103,9 +103,9 @@ def main(pod_dir: Path) -> int:
         shutil.rmtree(scratch, ignore_errors=True)
     if code < 0:
         code = 128 - code  # killed by a signal: the shell's convention (SIGKILL -> 137)
-    reason = "Killed" if stopping else ("Completed" if code == 0 else "Error")
-    record(pod_dir, phase="Succeeded" if code == 0 else "Failed", exit_code=code, reason=reason,
-                 finished=now())
+    phase, reason = ("Stopped", "Stopped") if stopping else ("Succeeded", "Completed") if code == 0 \
+        else ("Failed", "Error")
+    record(pod_dir, phase=phase, exit_code=code, reason=reason, finished=now())
     return 0
 
 

@@ -68,3 +68,8 @@ def test_clusters_by_name(run_module, lake):
     assert "nope" in line
     r = ok(run_module("get", "cluster", "-A"))
     assert "default" in r.stdout
+
+
+def test_one_row_says_1_row(run_module, lake):
+    r = ok(run_module("query", "select id from lake.shop.orders order by id limit 1"))
+    assert "1 row in " in r.stderr

@@ -70,4 +70,4 @@ def test_logs_follow_streams_while_the_pod_runs(run_dataos, dataos_home, tmp_pat
     finally:
         proc.kill()
     assert run_dataos("runtime", "stop", "worker", "ticker").returncode == 0
-    wait_for(lambda: json.loads(run_dataos("pods", "-r", "worker/ticker", "-o", "json").stdout)[0]["phase"] == "Failed")
+    wait_for(lambda: json.loads(run_dataos("pods", "-r", "worker/ticker", "-o", "json").stdout)[0]["phase"] == "Stopped")

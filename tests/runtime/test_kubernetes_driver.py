@@ -608,7 +608,7 @@ def test_kill_deletes_the_job_in_the_foreground_and_remembers_it(backend, driver
         kube.set_job_status("ws-a", "done", succeeded=1, completionTime=T2)
     driver.kill("victim", grace=1)
     st = driver.status("victim")
-    assert (st.phase, st.reason, st.exit_code) == ("Failed", "Killed", 137) and st.finished
+    assert (st.phase, st.reason, st.exit_code) == ("Stopped", "Stopped", 137) and st.finished
     assert "victim" in {s.name: s for s in driver.poll()} and driver.poll()  # the caretaker still sees it
     wait_for(lambda: not kube.exists(kube.batch.read_namespaced_job, "victim", ns), 60)
     if backend.fake:
@@ -640,8 +640,8 @@ def test_kill_shows_in_the_watch(backend, driver):
         driver.run(spec("w-victim"))
         w.next(named("w-victim"))
         driver.kill("w-victim")
-        st = w.next(lambda s: s.name == "w-victim" and s.phase == "Failed", timeout=60)
-        assert st.reason == "Killed"
+        st = w.next(lambda s: s.name == "w-victim" and s.phase == "Stopped", timeout=60)
+        assert st.reason == "Stopped"
     finally:
         w.stop()
 

@@ -71,7 +71,7 @@ def test_kill_stops_the_whole_group(driver):
     wait_phase(driver, "long", {"Running"})
     driver.kill("long", grace=2)
     status = driver.status("long")
-    assert status.phase == "Failed" and status.reason == "Killed" and status.exit_code == 143
+    assert status.phase == "Stopped" and status.reason == "Stopped" and status.exit_code == 143
 
 
 def test_pods_outlive_the_driver_and_are_adopted(tmp_path, driver):
@@ -122,7 +122,7 @@ def test_a_pod_killed_while_starting_ends_killed_not_unknown(driver):
     driver.run(PodSpec("early", "public", ["sleep", "60"]))
     driver.kill("early", grace=2)  # at once: the shim may not have started the command yet
     status = driver.status("early")
-    assert status.phase == "Failed" and status.reason == "Killed"
+    assert status.phase == "Stopped" and status.reason == "Stopped"
 
 
 def test_a_python_environment_under_tmp_is_shown_over_the_private_tmp(tmp_path, monkeypatch):

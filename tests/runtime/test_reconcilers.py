@@ -94,10 +94,10 @@ def test_rerun_stop_pause_and_resume(k):
     assert e.value.code == "EINVAL"
     rt = k.runtime.control(type="workflow", name="ctl", action="stop")
     assert rt["run"]["state"] == "aborted"
-    wait_for(lambda: all(p["phase"] == "Failed" for p in k.pod.list(type="workflow", name="ctl")))
-    k.runtime.control(type="workflow", name="ctl", action="pause")
-    assert runtime(k, "ctl")["paused"] is True
-    k.runtime.control(type="workflow", name="ctl", action="resume")
+    wait_for(lambda: all(p["phase"] == "Stopped" for p in k.pod.list(type="workflow", name="ctl")))
+    rt = k.runtime.control(type="workflow", name="ctl", action="pause")
+    assert rt["paused"] is True and rt["runtime"] == "paused"
+    assert k.runtime.control(type="workflow", name="ctl", action="resume")["runtime"] == "aborted"
     rt = k.runtime.control(type="workflow", name="ctl", action="rerun")
     assert rt["run"]["id"] == 2 and rt["run"]["trigger"] == "rerun"
 
@@ -106,7 +106,7 @@ def test_deleting_a_workflow_stops_its_pods(k):
     k.resource.apply(manifests=[workflow("gone", [{"name": "a", "spec": sh("sleep 30")}])])
     pod = wait_for(lambda: [p for p in k.pod.list(type="workflow", name="gone") if p["phase"] == "Running"])[0]
     k.resource.delete(type="workflow", name="gone")
-    wait_for(lambda: k.pod.get(name=pod["name"])["phase"] == "Failed")
+    wait_for(lambda: k.pod.get(name=pod["name"])["phase"] == "Stopped")
 
 
 def test_unknown_stacks_and_bad_stack_specs_are_refused_at_apply(k):
@@ -169,6 +169,8 @@ def test_scaling_down_stops_the_extra_replicas(k):
     k.resource.apply(manifests=[service("scale", "exec sleep 60", replicas=1)])
     wait_for(lambda: len(running_pods(k, "scale")) == 1)
     assert runtime(k, "scale", "service")["runtime"] == "running:1"
+    phases = [p["phase"] for p in k.pod.list(type="service", name="scale")]
+    assert phases.count("Running") == 1 and set(phases) == {"Running", "Stopped"}  # stopped, replaced: none failed
 
 
 class Clock:

@@ -27,7 +27,7 @@ def runtime_text(rt: dict) -> str:
         lines.append("jobs:")
         for j in jobs:
             lines.append(f"  {j.get('name', '?'):<20} {j.get('state') or j.get('phase') or ''}"
-                         f"  attempts={j.get('attempts', j.get('attempt', ''))} exit={j.get('exit_code', '')}")
+                         f"  attempts={j.get('attempts', j.get('attempt', ''))} exit={'' if j.get('exitCode') is None else j['exitCode']}")
     for r in rt.get("replicas") or []:
         lines.append(f"  replica {r}")
     pods = rt.get("pods") or []

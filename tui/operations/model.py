@@ -34,7 +34,7 @@ def age(value: Any, now: dt.datetime) -> str:
 POD_COLUMNS = ("name", "phase", "restarts", "resource", "job", "workspace", "age")
 RESOURCE_COLUMNS = ("name", "type", "workspace", "status", "runtime", "owner", "age")
 PHASE_STYLE = {"Running": "green", "Pending": "yellow", "Succeeded": "blue",
-               "Failed": "bold red", "Unknown": "magenta"}
+               "Failed": "bold red", "Stopped": "dim", "Unknown": "magenta"}
 
 
 def pod_row(pod: dict, now: dt.datetime) -> tuple[str, ...]:

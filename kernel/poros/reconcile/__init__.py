@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from syscalls.errors import SyscallError
 
-from ...cloud import PodSpec
+from ...cloud import TERMINAL, UNKNOWN, PodSpec
 from ...stacks import STACKS
 from ..references import secret_path
 from ..store import object_path
@@ -175,7 +175,7 @@ class Reconciler:
 
     def pod_changed(self, pod: dict[str, Any]) -> None:
         """A pod reached an end: revoke the token its job was given."""
-        if pod["phase"] in ("Succeeded", "Failed", "Unknown"):
+        if pod["phase"] in TERMINAL | {UNKNOWN}:
             user = pod["labels"].get(RUN_AS)
             if user:
                 try:
@@ -204,7 +204,7 @@ class Reconciler:
         self.controllers[resource["type"]].teardown(resource)
         key = resource_key(resource)
         for pod in self.kernel.caretaker.list(resource=key):
-            if pod["phase"] not in ("Succeeded", "Failed"):
+            if pod["phase"] not in TERMINAL:
                 try:
                     self.kernel.cloud.kill(pod["name"], grace=5.0)
                 except SyscallError:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from syscalls.errors import SyscallError
 
-from ...cloud import FAILED, RUNNING, SUCCEEDED, UNKNOWN
+from ...cloud import FAILED, RUNNING, STOPPED, SUCCEEDED, UNKNOWN
 from ...clock import iso
 from . import OUTAGE_BACKOFF, UNAVAILABLE, Controller, backoff, log, monotonic, pod_name
 
@@ -48,7 +48,8 @@ class Workflows(Controller):
         latest = state.latest_run(uid)
         published = status.get("run") or {}
         if schedule is None and latest and latest["finished"] and latest["generation"] == generation \
-                and published.get("id") == latest["run"] and published.get("state") == latest["state"]:
+                and published.get("id") == latest["run"] and published.get("state") == latest["state"] \
+                and (status.get("runtime") == "paused") == bool(status.get("paused")):
             return  # done, and the status says so: nothing to do until something changes
         if status.get("paused"):
             pass
@@ -167,6 +168,7 @@ class Workflows(Controller):
             return
         self._waits.pop(attempt["pod"], None)
         state, code = {SUCCEEDED: ("succeeded", pod.exit_code), FAILED: ("failed", pod.exit_code),
+                       STOPPED: ("failed", pod.exit_code),  # stopped by `pod.kill`: the job did not finish
                        UNKNOWN: ("lost", pod.exit_code), RUNNING: ("running", None)}.get(pod.phase,
                                                                                  (attempt["state"], None))
         if state != attempt["state"]:
