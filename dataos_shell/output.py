@@ -106,15 +106,25 @@ def sql_address(urn: str) -> str:
     return urn.removeprefix("dataos://").replace(":", ".", 1).replace("/", ".", 1).replace("#", ".", 1)
 
 
-def profile_summary(stats: dict[str, Any] | None, width: int = 16) -> str:
-    """A column profile in one line: null %, distinct, min…max."""
+def distinct_exact(profile: dict[str, Any] | None) -> bool:
+    """Whether a profile aspect's distinct counts are exact (else HyperLogLog estimates)."""
+    return (profile or {}).get("distinct") == "exact"
+
+
+def distinct_text(count: int | None, exact: bool) -> str:
+    """`1,000` when counted, `~1,000` when estimated, empty when unknown."""
+    return "" if count is None else f"{'' if exact else '~'}{count:,}"
+
+
+def profile_summary(stats: dict[str, Any] | None, width: int = 16, exact: bool = False) -> str:
+    """A column profile in one line: null %, distinct (`~` when estimated), min…max."""
     if not stats:
         return ""
     parts = []
     if stats.get("null_pct") is not None:
         parts.append(f"{stats['null_pct']:.0f}% null")
     if stats.get("distinct") is not None:
-        parts.append(f"~{stats['distinct']:,} distinct")
+        parts.append(f"{distinct_text(stats['distinct'], exact)} distinct")
     if stats.get("min") is not None:
         parts.append(f"{short(stats['min'], width)}…{short(stats.get('max'), width)}")
     return ", ".join(parts)

@@ -6,6 +6,8 @@ import sys
 
 import typer
 
+from syscalls.errors import SyscallError
+
 from .. import session
 from .groups import OneLineGroup
 from ..output import failure
@@ -74,17 +76,28 @@ app.command(name="shell")(shell.shell)
 
 def invoke(args: list[str]) -> int:
     """Run one command line in this process, keeping the session: its exit code. Errors print one
-    line with their errno code (the shell runs every CLI verb through here)."""
+    line with their errno code, usage errors too (the shell runs every CLI verb through here)."""
+    from typer._click import exceptions as click  # Typer vendors click; these are not re-exported
     try:
-        group().main(args=args, prog_name=os.environ.get("DATAOS_PROG", "dataos"))
+        code = group().main(args=args, prog_name=os.environ.get("DATAOS_PROG", "dataos"), standalone_mode=False)
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except BrokenPipeError:
         sys.stderr.close()
         return 0
+    except click.NoArgsIsHelpError as e:  # a group given no sub-command: its help, as before
+        e.show()
+        return e.exit_code
+    except click.UsageError as e:
+        from .usage import usage_error
+        return failure(usage_error(e))
+    except click.ClickException as e:
+        return failure(SyscallError("EINVAL", e.format_message()))
+    except typer.Abort:
+        return failure(KeyboardInterrupt())
     except (Exception, KeyboardInterrupt) as e:
         return failure(e)
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 _group = None

@@ -27,11 +27,6 @@ class Ref:
 
 
 
-
-def plural(type_name: str) -> str:
-    return type_name[:-1] + "ies" if type_name.endswith("y") else type_name + "s"
-
-
 def resolve(kind: str | None = None, name: str | None = None, *, type_opt: str | None = None,
             name_opt: str | None = None, workspace: str | None = None, ident: str | None = None,
             id_: str | None = None) -> Ref:

@@ -1,4 +1,4 @@
-"""Resource verbs: apply, get, describe, delete, history, diff."""
+"""Resource verbs: apply, get, describe, delete, history, diff, api-resources."""
 from __future__ import annotations
 
 import difflib
@@ -10,6 +10,7 @@ import typer
 from syscalls.errors import SyscallError
 
 from ..output import Format, age, emit, paint, render, table, to_yaml
+from ..plurals import SHORT_NAMES, plural
 from ..session import client
 from . import complete
 from . import identifiers as ids
@@ -24,6 +25,7 @@ RECURSIVE = typer.Option(False, "--recursive", "-R", help="Read directories recu
 def register(app: typer.Typer) -> None:
     for command in (apply, get, describe, delete, history, diff):
         app.command()(command)
+    app.command("api-resources")(api_resources)
 
 
 def _load(files: list[str], recursive: bool):
@@ -107,6 +109,12 @@ def get(kind: Optional[str] = KIND,
     if runtime_name is not None:
         raise SyscallError("EINVAL", f"get: unexpected argument {runtime_name!r}", field="name")
     ref = ids.resolve(kind, name, type_opt=type_opt, name_opt=name_opt, workspace=workspace, ident=ident, id_=id_)
+    if ref.type == "pod":  # `get pods` is `pods`; `get pod NAME` one of them
+        from .runtime import show_pods
+        ws = None if all_workspaces else (ref.workspace or "public")
+        found = [client().pod.get(name=ref.name)] if ref.name else client().pod.list(workspace=ws)
+        show_pods(found, output, one=bool(ref.name))
+        return
     if ref.name:
         ids.require(ref, "get")
         resources = [client().resource.get(type=ref.type, name=ref.name, workspace=ref.workspace)]
@@ -117,7 +125,7 @@ def get(kind: Optional[str] = KIND,
     headers, rows = _rows(resources, output is Format.wide)
     if not resources and output in (Format.table, Format.wide):
         where = "in any workspace" if all_workspaces else f"in workspace {ref.workspace or 'public'}"
-        print(f"no {ids.plural(ref.type or 'resource')} found {where}", file=sys.stderr)
+        print(f"no {plural(ref.type or 'resource')} found {where}", file=sys.stderr)
         return
     render(value, output, headers, rows, (_ref_name(r) for r in resources))
 
@@ -126,9 +134,13 @@ def describe(kind: Optional[str] = KIND, name: Optional[str] = NAME,
              workspace: Optional[str] = WORKSPACE, type_opt: Optional[str] = ids.TYPE,
              name_opt: Optional[str] = ids.NAME, ident: Optional[str] = ids.IDENT,
              id_: Optional[str] = ids.ID) -> None:
-    """Show a resource in detail: metadata, status, spec and recent history."""
+    """Show a resource (or a pod) in detail: metadata, status, spec and recent history."""
     ref = ids.require(ids.resolve(kind, name, type_opt=type_opt, name_opt=name_opt, workspace=workspace,
                                   ident=ident, id_=id_), "describe")
+    if ref.type == "pod":
+        from .runtime import describe_pod
+        describe_pod(ref.name)
+        return
     r = client().resource.get(type=ref.type, name=ref.name, workspace=ref.workspace)
     generations = client().resource.history(type=ref.type, name=ref.name, workspace=ref.workspace)
     s = r.get("status", {})
@@ -242,3 +254,13 @@ def _colour_diff(line: str) -> str:
         return paint(line, "blue")
     return line
 
+
+def api_resources(output: Format = OUTPUT) -> None:
+    """The resource types this kernel knows: names, short names, level, versions (and pods)."""
+    types = client().resource.types() + [{"type": "pod", "level": "workspace", "versions": ["v1"],
+                                         "summary": "A process that runs a workload (read-only)"}]
+    listed = [{"name": plural(t["type"]), "shortNames": [SHORT_NAMES[t["type"]]] if t["type"] in SHORT_NAMES else [],
+               **t} for t in types]
+    headers = ["name", "shortnames", "level", "versions", "summary"]
+    rows = [[r["name"], ",".join(r["shortNames"]), r["level"], ",".join(r["versions"]), r["summary"]] for r in listed]
+    render(listed, output, headers, rows, (r["name"] for r in listed))

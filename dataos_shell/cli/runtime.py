@@ -1,4 +1,5 @@
-"""Runtime verbs: `pods`, `logs`, `top`, `runtime pause|resume|stop|rerun|run`, `get runtime`."""
+"""Runtime verbs: `pods` (and `get pods`, `describe pod`), `logs`, `top`, `runtime pause|resume|stop|rerun|run`,
+`get runtime`."""
 from __future__ import annotations
 
 import sys
@@ -73,37 +74,68 @@ def pods(workspace: Optional[str] = WORKSPACE,
                 print(headers)
             print(lines[1], flush=True)
         return
-    found = client().pod.list(workspace=ws, type=type_name, name=name)
+    show_pods(client().pod.list(workspace=ws, type=type_name, name=name), output)
+
+
+def show_pods(found: list[dict[str, Any]], output: Format, one: bool = False) -> None:
+    """Pods as a table (or json/yaml/name); `one`: a single pod (`get pod NAME`), not a list."""
     headers, rows = _pod_rows(found, output is Format.wide)
     if not found and output in (Format.table, Format.wide):
         print("no pods found", file=sys.stderr)
         return
-    render(found, output, headers, rows, (p["name"] for p in found))
+    render(found[0] if one else found, output, headers, rows, (p["name"] for p in found))
 
 
-def logs(pod: Optional[str] = typer.Argument(None, help="A pod name (see `dataos pods`)."),
+def describe_pod(name: str) -> None:
+    """`describe pod NAME`: its phase, times, exit code, reason, what it runs for, its phase history."""
+    p = client().pod.get(name=name)
+    when = lambda t: f"{t} ({age(t)} ago)" if t else "-"  # noqa: E731
+    meta = [("Name", p["name"]), ("Workspace", p["workspace"] or "-"),
+            ("Resource", "/".join((p["resource"] or "-").split("/")[1:]) or "-"), ("Job", p["job"] or "-"),
+            ("Phase", paint(p["phase"], PHASE_STYLE.get(p["phase"], "dim"))),
+            ("Exit code", "-" if p["exit_code"] is None else p["exit_code"]), ("Reason", p["reason"] or "-"),
+            ("Node", p["node"] or "-"), ("Created", when(p["created"])), ("Started", when(p["started"])),
+            ("Finished", when(p["finished"]))]
+    out = [f"{paint(k + ':', 'bold')}{' ' * (11 - len(k))}{v}" for k, v in meta]
+    out.append(paint("History:", "bold"))
+    hist = table(["time", "phase", "previous", "exit", "reason"],
+                 [[h["time"], h["phase"], h["previous"], h["exit_code"], h["reason"]] for h in p.get("history", [])])
+    out += ["  " + line for line in hist.splitlines()]
+    emit("\n".join(out))
+
+
+def logs(pod: Optional[str] = typer.Argument(None, help="A pod name (see `dataos pods`), or TYPE/NAME."),
          type_opt: Optional[str] = ids.TYPE, name_opt: Optional[str] = ids.NAME,
          workspace: Optional[str] = WORKSPACE,
          follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the pod ends."),
-         tail: Optional[int] = typer.Option(None, "--tail", help="Only the last N lines."),
+         tail: Optional[int] = typer.Option(None, "--tail", help="Only the last N lines (of each pod)."),
          container: Optional[str] = typer.Option(None, "--container", "-c",
-                                                 help="For a workflow: the job whose pod to show.")) -> None:
-    """A pod's output: by pod name, or the latest pod of a resource (-t TYPE -n NAME)."""
-    if pod is None:
-        if not (type_opt and name_opt):
-            raise SyscallError("EINVAL", "logs: give a pod name, or -t TYPE -n NAME", field="pod")
-        candidates = client().pod.list(workspace=workspace or "public", type=ids.singular(type_opt), name=name_opt)
-        if container:
-            candidates = [p for p in candidates if p["job"] == container]
-        if not candidates:
-            raise SyscallError("ENOENT", f"{type_opt} {name_opt!r} has no pods"
-                               + (f" for job {container!r}" if container else "") + " yet")
-        pod = max(candidates, key=lambda p: p["created"])["name"]
+                                                 help="For a workflow: the job whose pods to show.")) -> None:
+    """A pod's output, or a resource's (TYPE/NAME or -t TYPE -n NAME): its pods' output, oldest
+    first (with -f, its latest pod's)."""
+    names = [pod] if pod and "/" not in pod else _resource_pods(pod, type_opt, name_opt, workspace, container)
+    if follow:
+        names = names[-1:]
     shown = terminal_safe if sys.stdout.isatty() else str  # a pod's output must not drive the terminal
-    for line in client().pod.logs(name=pod, tail=tail, follow=follow):
-        sys.stdout.write(shown(line))
-        if follow:
-            sys.stdout.flush()
+    for name in names:
+        for line in client().pod.logs(name=name, tail=tail, follow=follow):
+            sys.stdout.write(shown(line))
+            if follow:
+                sys.stdout.flush()
+
+
+def _resource_pods(kind: str | None, type_opt: str | None, name_opt: str | None, workspace: str | None,
+                   job: str | None) -> list[str]:
+    """The names of a resource's pods (of one job, if given), oldest first; ENOENT when none."""
+    if not kind and not (type_opt and name_opt):
+        raise SyscallError("EINVAL", "logs: give a pod name, TYPE/NAME or -t TYPE -n NAME", field="pod")
+    ref = ids.require(ids.resolve(kind, type_opt=type_opt, name_opt=name_opt, workspace=workspace), "logs")
+    found = client().pod.list(workspace=ref.workspace or "public", type=ref.type, name=ref.name)
+    found = [p for p in found if job is None or p["job"] == job]
+    if not found:
+        raise SyscallError("ENOENT", f"{ref.type} {ref.name!r} has no pods"
+                           + (f" for job {job!r}" if job else "") + " yet")
+    return [p["name"] for p in sorted(found, key=lambda p: p["created"])]
 
 
 def top(workspace: Optional[str] = WORKSPACE,
