@@ -36,10 +36,19 @@ def to_json(value: Any) -> str:
 
 
 def to_yaml(value: Any) -> str:
+    """YAML as a person writes it: keys in order, and multi-line strings as block scalars (`|`)."""
     import yaml
-    if isinstance(value, list):
-        return "---\n".join(yaml.safe_dump(v, sort_keys=False, allow_unicode=True) for v in value)
-    return yaml.safe_dump(value, sort_keys=False, allow_unicode=True)
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def text(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+        style = "|" if "\n" in data else None  # (the emitter falls back where a block cannot hold it)
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+    Dumper.add_representer(str, text)
+    dump = lambda v: yaml.dump(v, Dumper=Dumper, sort_keys=False, allow_unicode=True)  # noqa: E731
+    return "---\n".join(dump(v) for v in value) if isinstance(value, list) else dump(value)
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], upper: bool = True) -> str:
