@@ -227,20 +227,22 @@ def _tree(graph: dict[str, Any], direction: str, column: str | None) -> str:
         lines.append(f"{label}:")
         seen: set[str] = set()
 
-        def walk(urn: str, indent: int) -> None:
-            for edge in (e for e in graph["edges"] if e[near] == urn):
+        def walk(urn: str, prefix: str) -> None:
+            edges = [e for e in graph["edges"] if e[near] == urn]
+            for i, edge in enumerate(edges):
+                last = i == len(edges) - 1
                 other = edge[far]
                 via = f"  (via {edge['via']})" if edge.get("via") else ""
                 mapping = ""
                 if column and label == "upstream" and edge["to"] == root:
                     sources = edge.get("columns", {}).get(column, [])
                     mapping = "  ← " + ", ".join(f"{c}" for _u, c in sources) if sources else ""
-                lines.append("  " * indent + f"└─ {other}{via}{mapping}")
+                lines.append(f"{prefix}{'└─' if last else '├─'} {other}{via}{mapping}")
                 if other not in seen:
                     seen.add(other)
-                    walk(other, indent + 1)
+                    walk(other, prefix + ("   " if last else "│  "))
 
-        walk(root, 1)
+        walk(root, "  ")
         if lines[-1] == f"{label}:":
             lines.append("  (none)")
     return "\n".join(lines)

@@ -73,3 +73,16 @@ def test_distinct_counts_are_exact_for_a_small_dataset_and_say_so(demo):
     assert orders == entry["aspects"]["properties"]["rows"] == 20000
     shown = ok(demo("catalog", "show", "lakehouse.retail.orders")).stdout
     assert "20,000 distinct" in shown and "~" not in shown
+
+
+def test_a_lineage_tree_branches_like_tree_does():
+    from dataos_shell.cli.catalog import _tree
+    edge = lambda a, b: {"from": a, "to": b}  # noqa: E731
+    graph = {"urn": "root", "edges": [edge("a", "root"), edge("b", "root"), edge("a1", "a"), edge("a2", "a")]}
+    assert _tree(graph, "upstream", None).splitlines()[1:] == [
+        "upstream:",
+        "  ├─ a",
+        "  │  ├─ a1",
+        "  │  └─ a2",
+        "  └─ b",
+    ]
