@@ -771,6 +771,8 @@ class ShellCompleter(Completer):
         warm()
 
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterator[Completion]:
+        if complete_event.text_inserted and not document.current_line_before_cursor.strip():
+            return  # a new (continuation) line opens no menu while typing; Tab still completes
         try:
             suggestions = suggest(document.text_before_cursor, self.state, document.text_after_cursor)
         except Exception:  # noqa: BLE001 — never a traceback in the prompt

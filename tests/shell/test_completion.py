@@ -476,3 +476,11 @@ def test_the_lexer_highlights_command_lines():
     assert "shell.variable" in styles["$HOME"] and "shell.comment" in styles["# note"]
     assert styles["workflow"] == ""
     assert "".join(t for _, t, *_ in fragments) == line
+
+
+def test_no_menu_opens_on_an_empty_continuation_line_while_typing_but_tab_completes():
+    completer = ShellCompleter(at("dataos://lake:crm"), FakeSource(), COMMANDS)
+    text = "select 1 +\n"
+    typing = list(completer.get_completions(Document(text, len(text)), CompleteEvent(text_inserted=True)))
+    tab = list(completer.get_completions(Document(text, len(text)), CompleteEvent(completion_requested=True)))
+    assert typing == [] and tab
