@@ -89,9 +89,10 @@ def test_a_time_zone_too_long_to_be_a_file_name_is_einval(kernel):
 # --- the kernel always starts ---------------------------------------------------------------
 
 def test_a_stored_resource_that_no_longer_loads_is_marked_error_and_the_kernel_serves_the_rest(tmp_path):
-    state = tmp_path / "state"
+    state, lake = tmp_path / "state", tmp_path / "lake"
+    lake.mkdir()  # its own folder: /tmp changes under a listing
     with syscalls.connect(f"embedded://{state}") as client:
-        client.resource.apply(manifests=[DEPOT_OK, depot("broken", {"path": "/tmp"}),
+        client.resource.apply(manifests=[depot("fine", {"path": str(lake)}), depot("broken", {"path": "/tmp"}),
                                          depot("gone", {"path": "/tmp"})])
     with sqlite3.connect(state / "poros.db") as db:  # what a downgrade or a removed plugin leaves behind
         for name, section in (("broken", {"type": "file", "file": {"path": 5}}),
@@ -105,7 +106,7 @@ def test_a_stored_resource_that_no_longer_loads_is_marked_error_and_the_kernel_s
         for name in ("broken", "gone"):
             assert status[name]["aggregateStatus"] == "error"
             assert status[name]["error"]  # the reason, for get/describe
-        assert client.dataset.list(address="dataos://fine") is not None  # the rest is served
+        assert client.dataset.list(address="dataos://fine") == []  # served (its folder holds no data)
         # Re-applying a good version heals it.
         client.resource.apply(manifests=[depot("broken", {"path": "/tmp"})])
         healed = client.resource.get(type="depot", name="broken")["status"]
