@@ -94,3 +94,22 @@ def plugin_package(root: Path, name: str, code: str, group: str = "dataos.plugin
         packages = ["{module}"]
     """))
     return pkg
+
+
+def arrow_data(table: Any) -> str:
+    """A `pyarrow.Table` as `dataset.write` takes it: a base64 Arrow IPC stream."""
+    import base64
+
+    import pyarrow as pa
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return base64.b64encode(sink.getvalue().to_pybytes()).decode()
+
+
+def apply_file_depot(run: Callable[..., subprocess.CompletedProcess], name: str, root: Path,
+                     **options: Any) -> subprocess.CompletedProcess:
+    """Apply a `file` depot `name` over `root` through the `dataos` CLI (`run`: a Runner)."""
+    manifest = root / "depot.yaml"
+    manifest.write_text(f"name: {name}\nversion: v1\ntype: depot\ndepot:\n  type: file\n  file: {{path: {root}}}\n")
+    return ok(run("apply", "-f", str(manifest), **options))

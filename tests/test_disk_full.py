@@ -7,7 +7,6 @@ tests are skipped, saying why, where a tmpfs cannot be mounted.
 """
 from __future__ import annotations
 
-import base64
 import errno
 import json
 import os
@@ -19,7 +18,7 @@ import pyarrow as pa
 import pytest
 
 import syscalls
-from clitools import DATAOS, wait_for
+from clitools import DATAOS, arrow_data, wait_for
 from syscalls.errors import SyscallError
 
 
@@ -230,17 +229,10 @@ def test_a_query_that_cannot_spill_to_a_full_disk_is_enospc(disk):
 
 # --- datasets ------------------------------------------------------------------------------------
 
-def _arrow(table: pa.Table) -> str:
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return base64.b64encode(sink.getvalue().to_pybytes()).decode()
-
-
 def test_a_dataset_write_on_a_full_disk_leaves_nothing_and_works_once_there_is_room(disk, tmp_path):
     lake = disk / "lake"
     (lake / "sales").mkdir(parents=True)
-    data = _arrow(pa.table({"id": list(range(50_000)), "note": [f"row {i}" for i in range(50_000)]}))
+    data = arrow_data(pa.table({"id": list(range(50_000)), "note": [f"row {i}" for i in range(50_000)]}))
     with syscalls.connect(f"embedded://{tmp_path / 'state'}") as k:
         k.resource.apply(manifests=[{"name": "lake", "version": "v1", "type": "depot",
                                      "depot": {"type": "file", "file": {"path": str(lake)}}}])

@@ -8,7 +8,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from clitools import error_line, ok
+from clitools import apply_file_depot, error_line, ok
 
 ROWS = 30_000
 
@@ -19,9 +19,7 @@ def lake(run_module, tmp_path_factory):
     (root / "shop").mkdir()
     duckdb.sql(f"COPY (SELECT i AS id, 'c' || i || '@example.com' AS email, i * 1.5 AS amount "
                f"FROM range({ROWS}) t(i)) TO '{root}/shop/orders.parquet' (FORMAT parquet)")
-    manifest = root / "depot.yaml"
-    manifest.write_text(f"name: lake\nversion: v1\ntype: depot\ndepot:\n  type: file\n  file: {{path: {root}}}\n")
-    ok(run_module("apply", "-f", str(manifest)))
+    apply_file_depot(run_module, "lake", root)
     return root
 
 

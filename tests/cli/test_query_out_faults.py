@@ -12,7 +12,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from clitools import DATAOS, error_line, ok, wait_for
+from clitools import DATAOS, apply_file_depot, error_line, ok, wait_for
 
 ROWS = 20_000
 ENDLESS = "select a.id, b.id as other, a.note from sig.s.rows a, sig.s.rows b"  # 400M rows: minutes
@@ -24,9 +24,7 @@ def depot(run_module, tmp_path_factory):
     (root / "s").mkdir()
     duckdb.sql(f"COPY (SELECT i AS id, 'note ' || i AS note FROM range({ROWS}) t(i)) "
                f"TO '{root}/s/rows.parquet' (FORMAT parquet)")
-    manifest = root / "depot.yaml"
-    manifest.write_text(f"name: sig\nversion: v1\ntype: depot\ndepot:\n  type: file\n  file: {{path: {root}}}\n")
-    ok(run_module("apply", "-f", str(manifest)))
+    apply_file_depot(run_module, "sig", root)
 
 
 def exporting(run, target) -> subprocess.Popen:

@@ -2,14 +2,13 @@
 private engine, and writes its outputs whole through `dataset.write`."""
 from __future__ import annotations
 
-import base64
 import uuid
 
 import duckdb
 import pyarrow as pa
 import pytest
 
-from clitools import wait_for
+from clitools import arrow_data, wait_for
 from syscalls import SyscallError
 
 pytestmark = pytest.mark.slow
@@ -131,16 +130,9 @@ def test_bad_stack_specs_are_refused_at_apply(k, lake):
         assert e.value.code == "EINVAL" and field in e.value.message, e.value.message
 
 
-def ipc(table: pa.Table) -> str:
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as w:
-        w.write_table(table)
-    return base64.b64encode(sink.getvalue().to_pybytes()).decode()
-
-
 def test_dataset_write_needs_write_on_the_dataset(k, lake):
     _, etl = lake
-    data = ipc(pa.table({"a": [1, 2]}))
+    data = arrow_data(pa.table({"a": [1, 2]}))
     with pytest.raises(SyscallError) as e:
         etl.dataset.write(address="dataos://lake:shop/orders", data=data)
     assert e.value.code == "EACCES"

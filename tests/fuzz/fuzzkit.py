@@ -362,14 +362,11 @@ def manifests(lake: Path) -> dict[str, dict[str, Any]]:
 
 def write_lake(lake: Path) -> str:
     """A Parquet depot folder with `sales/orders`; returns a base64 Arrow IPC stream of a few rows."""
-    import base64
-
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    from clitools import arrow_data
     table = pa.table({"id": [1, 2, 3], "amount": [9.5, 10.0, 3.25], "email": ["a@x.io", "b@x.io", "c@x.io"]})
     (lake / "sales").mkdir(parents=True, exist_ok=True)
     pq.write_table(table, lake / "sales" / "orders.parquet")
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return base64.b64encode(sink.getvalue().to_pybytes()).decode()
+    return arrow_data(table)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from clitools import error_line, ok, pip_install, plugin_package
+from clitools import apply_file_depot, error_line, ok, pip_install, plugin_package
 
 PLUGINS = {
     # a plugin whose import leaves a mark (to see when it is imported) and which reads data as its user
@@ -88,9 +88,7 @@ def lake(run_module, env, tmp_path_factory):
     (root / "hr").mkdir()
     duckdb.sql(f"COPY (SELECT i AS id, 'p' || i AS name FROM range(10) t(i)) TO '{root}/hr/people.parquet' "
                "(FORMAT parquet)")
-    manifest = root / "depot.yaml"
-    manifest.write_text(f"name: lake\nversion: v1\ntype: depot\ndepot:\n  type: file\n  file: {{path: {root}}}\n")
-    ok(run_module("apply", "-f", manifest, env=env))
+    apply_file_depot(run_module, "lake", root, env=env)
     return root
 
 

@@ -10,7 +10,7 @@ from importlib.metadata import entry_points
 import duckdb
 import pytest
 
-from clitools import as_json, error_line, ok, wait_for
+from clitools import apply_file_depot, as_json, error_line, ok, wait_for
 
 GROUPS = {"dataos.plugins": "plugins.quality", "dataos.kernel": "plugins.quality.kernel"}
 
@@ -34,9 +34,7 @@ def lake(run_module, env, tmp_path_factory):
     (root / "crm").mkdir()
     duckdb.sql(f"COPY (SELECT CASE WHEN i = 9 THEN 1 ELSE i END AS id, CASE WHEN i < 3 THEN NULL ELSE 'e' || i END "
                f"AS email FROM range(20) t(i)) TO '{root}/crm/people.parquet'")
-    manifest = root / "depot.yaml"
-    manifest.write_text(f"name: qlake\nversion: v1\ntype: depot\ndepot:\n  type: file\n  file: {{path: {root}}}\n")
-    ok(run_module("apply", "-f", manifest, env=env))
+    apply_file_depot(run_module, "qlake", root, env=env)
     wait_for(lambda: run_module("catalog", "show", "qlake.crm.people", env=env).returncode == 0, timeout=30)
     return root
 

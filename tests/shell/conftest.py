@@ -4,7 +4,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from clitools import as_json, ok, wait_for
+from clitools import apply_file_depot, as_json, ok, wait_for
 
 BIG_ROWS = 100_000
 
@@ -19,7 +19,5 @@ def lakehouse(run_module, tmp_path_factory):
     root = tmp_path_factory.mktemp("lake")
     (root / "big").mkdir()
     duckdb.sql(f"COPY (SELECT i AS x FROM range({BIG_ROWS}) t(i)) TO '{root}/big/t.parquet' (FORMAT parquet)")
-    manifest = root / "depot.yaml"
-    manifest.write_text(f"name: lake\nversion: v1\ntype: depot\ndepot:\n  type: file\n  file: {{path: {root}}}\n")
-    ok(run_module("apply", "-f", str(manifest)))
+    apply_file_depot(run_module, "lake", root)
     return run_module
