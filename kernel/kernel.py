@@ -136,13 +136,9 @@ class Kernel:
             errno = e.code
             raise
         except Exception as e:
-            if (machine := fault(e, self.state_dir)) is not None:  # a full disk, memory run out: no bug
-                errno = machine.code
-                log.warning("syscall %s: %s", name, machine.message)
-                raise machine from None
-            errno = "EIO"
-            log.exception("syscall %s failed", name)
-            raise SyscallError("EIO", f"{name}: internal error ({type(e).__name__}); see `dataos kernel logs`") from None
+            error = self._failure(name, e)
+            errno = error.code
+            raise error from None
         finally:
             taken = call.decision if call is not None else None  # the denial, else the first allow
             self.audit.record(user, name, call.object if call else None,
@@ -158,11 +154,17 @@ class Kernel:
         except SyscallError:
             raise
         except Exception as e:
-            machine = fault(e, self.state_dir)
-            if machine is not None:
-                raise machine from None
-            log.exception("stream %s failed", name)
-            raise SyscallError("EIO", f"{name}: internal error ({type(e).__name__}); see `dataos kernel logs`") from None
+            raise self._failure(name, e) from None
+
+    def _failure(self, name: str, error: Exception) -> SyscallError:
+        """What a call's unexpected exception answers: ENOSPC/ENOMEM for a full disk or memory run
+        out (no bug: logged in a line), else EIO (a bug: logged with its traceback)."""
+        machine = fault(error, self.state_dir)
+        if machine is not None:
+            log.warning("syscall %s: %s", name, machine.message)
+            return machine
+        log.error("syscall %s failed", name, exc_info=error)
+        return SyscallError("EIO", f"{name}: internal error ({type(error).__name__}); see `dataos kernel logs`")
 
     # --- hooks from Poros: the policy "reconciler" ------------------------------------------
 
