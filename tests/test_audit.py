@@ -170,3 +170,14 @@ def test_the_rest_api_checks_the_token_before_reading_the_body(kernel_server):
     with syscalls.connect(f"embedded://{server.state}") as k:
         errnos = [e["errno"] for e in k.audit.list(limit=10)]
     assert "EAUTH" in errnos and "EINVAL" in errnos
+
+
+def test_a_megabyte_name_makes_a_small_record_that_still_says_who_did_what(k):
+    """The object of a record is cut to 1 KiB: a caller cannot grow the log a megabyte a call."""
+    with pytest.raises(SyscallError):
+        eve(k).user.get(name="x" * 2**20)
+    journal = sum(p.stat().st_size for p in k.transport.kernel.audit.dir.glob("audit.*.journal"))
+    record = next(e for e in k.audit.list(user="eve", limit=10) if e["syscall"] == "user.get")
+    assert record["object"].startswith("/heimdall/users/xxx") and len(record["object"]) <= 1024
+    assert record["decision"] == "deny" and record["errno"] == "EACCES"
+    assert journal < 64 * 1024
