@@ -27,9 +27,10 @@ from common import percentile, report  # noqa: E402
 from prompt_toolkit.completion import CompleteEvent  # noqa: E402
 from prompt_toolkit.document import Document  # noqa: E402
 
-from dataos_shell.shell.completion import ShellCompleter, command_tree  # noqa: E402
-from dataos_shell.shell.source import Snapshot, SnapshotSource  # noqa: E402
-from dataos_shell.shell.state import ShellState  # noqa: E402
+from dataos_shell.shell.completion import ShellCompleter  # noqa: E402
+from userlib.completion.commands import command_tree  # noqa: E402
+from userlib.completion.source import Snapshot, SnapshotSource  # noqa: E402
+from userlib.completion.state import ShellState  # noqa: E402
 
 DEPOTS = ["lake", "warehouse", "crm", "sales", "hr", "finance", "marketing", "ops", "supply", "web",
           "support", "risk", "lake2", "archive", "events", "iot", "billing", "product", "legal", "analytics"]

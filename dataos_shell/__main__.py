@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     if (args == ["shell"] and sys.stdin.isatty()) or (args == [] and sys.stdin.isatty() and sys.stdout.isatty()):
         from . import session
-        from .output import failure
+        from userlib.output import failure
         from .shell.repl import interactive
         try:
             code = interactive()

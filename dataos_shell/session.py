@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .output import notice
+from userlib.output import notice
 
 if TYPE_CHECKING:
     from syscalls.client import Client

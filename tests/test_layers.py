@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -18,17 +20,23 @@ def lint_imports(cwd: Path) -> subprocess.CompletedProcess:
 def test_import_contracts_hold():
     result = lint_imports(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "3 kept, 0 broken" in result.stdout
+    assert "5 kept, 0 broken" in result.stdout
 
 
-def test_a_user_layer_import_of_kernel_is_caught(tmp_path):
+@pytest.mark.parametrize("module, imports, broken", [
+    ("dataos_shell/sneaky.py", "import kernel.kernel", "dataos_shell.sneaky -> kernel"),
+    ("userlib/sneaky.py", "import dataos_shell.cli.app", "userlib.sneaky -> dataos_shell"),
+    ("userlib/sneaky.py", "import prompt_toolkit", "userlib.sneaky -> prompt_toolkit"),
+    ("tui/sneaky.py", "from dataos_shell.shell import repl", "tui.sneaky -> dataos_shell"),
+])
+def test_a_broken_layer_is_caught(tmp_path, module, imports, broken):
     copy = tmp_path / "repo"
     shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".git", "*.egg-info", "__pycache__",
                                                               ".hypothesis", ".pytest_cache"))
-    (copy / "dataos_shell" / "sneaky.py").write_text("import kernel.kernel\n")
+    (copy / module).write_text(imports + "\n")
     result = subprocess.run([sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command;"
                              " sys.exit(lint_imports_command(['--no-cache']))"],
                             cwd=copy, capture_output=True, text=True, timeout=120,
                             env={"PYTHONPATH": str(copy), "PATH": "/usr/bin:/bin"})
     assert result.returncode != 0
-    assert "dataos_shell.sneaky -> kernel" in result.stdout
+    assert broken in result.stdout

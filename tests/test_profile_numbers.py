@@ -1,7 +1,7 @@
 """Profile numbers as every front end prints them: an estimate keeps its `~`, an exact count has none."""
 from __future__ import annotations
 
-from dataos_shell.output import distinct_text, profile_summary
+from userlib.output import distinct_text, profile_summary
 
 
 def test_estimated_distinct_counts_keep_their_tilde_and_exact_ones_do_not():
@@ -13,6 +13,6 @@ def test_estimated_distinct_counts_keep_their_tilde_and_exact_ones_do_not():
 
 
 def test_exactness_is_the_profiles_word():
-    from dataos_shell.output import distinct_exact
+    from userlib.output import distinct_exact
     assert distinct_exact({"distinct": "exact"}) and not distinct_exact({"distinct": "estimate"})
     assert not distinct_exact({}) and not distinct_exact(None)  # profiles from before: estimates

@@ -10,7 +10,7 @@ from syscalls.errors import SyscallError
 
 from .. import session
 from .groups import OneLineGroup
-from ..output import failure
+from userlib.output import failure
 from . import (audit, catalog, contexts, demo, kernel, plugins, policy, query, resources, runtime, shell, syscall,
                tui, users)
 
@@ -155,7 +155,7 @@ def _click_command(plugin, name: str, cli):
 
 def _warn_once() -> None:
     from plugins.loader import registry, unseen
-    from ..output import warn
+    from userlib.output import warn
     for line in unseen(registry.problems):
         warn(f"{line} (shown once; see `dataos plugins doctor`)")
 

@@ -5,7 +5,7 @@ from typing import Optional
 
 import typer
 
-from ..output import Format, paint, render
+from userlib.output import Format, paint, render
 from ..session import client
 from .options import OUTPUT
 

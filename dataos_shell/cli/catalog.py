@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 import typer
 
-from ..output import (Format, age, distinct_exact, emit, notice, paint, profile_summary, render, short,
+from userlib.output import (Format, age, distinct_exact, emit, notice, paint, profile_summary, render, short,
                       shown_column_tags, sql_address, table)
 from ..session import client
 from .options import OUTPUT

@@ -4,7 +4,7 @@ from __future__ import annotations
 import typer
 
 from ..session import client
-from ..plurals import singular
+from userlib.plurals import singular
 
 
 def types(incomplete: str) -> list[str]:

@@ -10,7 +10,7 @@ from syscalls.contexts import Contexts
 from syscalls.errors import SyscallError
 
 from .. import session
-from ..output import Format, emit, notice, render
+from userlib.output import Format, emit, notice, render
 from .options import OUTPUT
 from .groups import OneLineGroup
 

@@ -11,7 +11,7 @@ from .. import session
 from ..demo import install as demo
 from ..demo.analyst import CONTEXT, USER
 from ..demo.progress import Progress
-from ..output import Format, emit, notice, render
+from userlib.output import Format, emit, notice, render
 from .options import OUTPUT
 
 app = typer.Typer(help="The demo lakehouse: retail data (fake PII), a depot, policies, a workflow and an analyst.",

@@ -11,7 +11,7 @@ import typer
 
 from syscalls.errors import SyscallError
 
-from ..plurals import singular
+from userlib.plurals import singular
 
 TYPE = typer.Option(None, "--type", "-t", help="Resource type (dataos-ctl form).")
 NAME = typer.Option(None, "--name", "-n", help="Resource name (dataos-ctl form).")

@@ -13,7 +13,7 @@ from syscalls import connect
 from syscalls.errors import SyscallError
 
 from .. import demo
-from ..output import Format, emit, notice, render
+from userlib.output import Format, emit, notice, render
 from .options import OUTPUT
 
 app = typer.Typer(help="The local kernel daemon (started on demand by any command that needs it).",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from ..output import Format
+from userlib.output import Format
 
 OUTPUT = typer.Option(Format.table, "--output", "-o", help="table, wide, json, yaml or name.",
                       case_sensitive=False)

@@ -8,7 +8,7 @@ import typer
 
 from syscalls.errors import SyscallError
 
-from ..output import Format, emit, paint, render
+from userlib.output import Format, emit, paint, render
 from ..session import prog
 from .options import OUTPUT
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from ..output import Format, paint, render
+from userlib.output import Format, paint, render
 from ..session import client
 from .options import OUTPUT
 

@@ -11,8 +11,8 @@ import typer
 
 from syscalls.errors import SyscallError
 
-from .. import export
-from ..output import Format, age, emit, paint, render, table, to_json
+from userlib import export
+from userlib.output import Format, age, emit, paint, render, table, to_json
 from ..session import client
 
 

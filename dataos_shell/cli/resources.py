@@ -9,8 +9,8 @@ import typer
 
 from syscalls.errors import SyscallError
 
-from ..output import Format, age, emit, paint, render, table, to_yaml
-from ..plurals import SHORT_NAMES, plural
+from userlib.output import Format, age, emit, paint, render, table, to_yaml
+from userlib.plurals import SHORT_NAMES, plural
 from ..session import client
 from . import complete
 from . import identifiers as ids
@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _load(files: list[str], recursive: bool):
-    from ..manifests import load_manifests
+    from userlib.manifests import load_manifests
     manifests = load_manifests(files, recursive=recursive)
     if not manifests:
         raise SyscallError("EINVAL", f"{', '.join(files)}: no manifests found", field="file")

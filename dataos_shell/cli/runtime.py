@@ -10,7 +10,7 @@ import typer
 
 from syscalls.errors import SyscallError
 
-from ..output import Format, age, emit, paint, render, table, terminal_safe
+from userlib.output import Format, age, emit, paint, render, table, terminal_safe
 from ..session import client
 from . import identifiers as ids
 from .options import OUTPUT, WORKSPACE

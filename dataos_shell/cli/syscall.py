@@ -9,7 +9,7 @@ import typer
 
 from syscalls.errors import SyscallError
 
-from ..output import Format, render, to_json
+from userlib.output import Format, render, to_json
 from ..session import client
 
 

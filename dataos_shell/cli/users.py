@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 import typer
 
-from ..output import Format, age, emit, render
+from userlib.output import Format, age, emit, render
 from ..session import client
 from .options import OUTPUT
 from .groups import OneLineGroup

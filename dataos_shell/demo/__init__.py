@@ -62,7 +62,7 @@ def pending() -> bool:
 def first_start(c: "Client", url: str) -> None:
     """Install the demo on a new kernel's first start: a notice, progress on stderr, and a
     failure reported as a notice (the command that started the kernel goes on)."""
-    from ..output import notice
+    from userlib.output import notice
     from ..session import prog
     from .install import install
     from .progress import Progress

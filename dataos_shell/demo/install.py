@@ -21,7 +21,7 @@ Say = Callable[[str], None]
 
 def manifests(root: Path) -> list[dict[str, Any]]:
     """The demo's resources (`manifests.yaml`, `${DEMO_PATH}` set to `root`), workflow last."""
-    from ..manifests import parse_manifests
+    from userlib.manifests import parse_manifests
     text = resources.files(__package__).joinpath("manifests.yaml").read_text()
     return [m.data for m in parse_manifests(text, "demo/manifests.yaml", env={"DEMO_PATH": str(root)})]
 

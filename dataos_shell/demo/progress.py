@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from ..output import color_enabled, notice
+from userlib.output import color_enabled, notice
 
 
 class Progress:

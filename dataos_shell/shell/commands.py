@@ -7,15 +7,16 @@ import inspect
 import os
 import re
 import shlex
+import sys
 from pathlib import Path
 from typing import Callable
 
 from syscalls.errors import SyscallError
+from userlib.completion.state import ShellState
+from userlib.output import emit, failure
 
 from .. import session
-from ..output import emit, failure
 from . import fs, procs, sql
-from .state import ShellState
 
 _VAR = re.compile(r"\$(\?|\w+|\{\w+\})")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -223,6 +224,13 @@ def exit_(shell: Shell, args: list[str]) -> None:
     raise ShellExit(code)
 
 
+def clear(shell: Shell, args: list[str]) -> None:
+    """Clear the screen (Ctrl-L too)."""
+    if sys.stdout.isatty():
+        sys.stdout.write("\x1b[H\x1b[2J\x1b[3J")
+        sys.stdout.flush()
+
+
 def timing(shell: Shell, args: list[str]) -> None:
     """Show how long SQL statements take: \\timing [on|off] (alone, toggles)."""
     if args and args[0] not in ("on", "off"):
@@ -235,5 +243,5 @@ BUILTINS: dict[str, Callable[[Shell, list[str]], int | None]] = {
     "mount": fs.mount, "ls": fs.ls, "cd": fs.cd, "pwd": fs.pwd, "cat": fs.cat, "head": fs.head,
     "ps": procs.ps, "kill": procs.kill, "top": procs.top,
     "history": history, "alias": alias, "unalias": unalias, "export": export, "man": man, "help": help_,
-    "exit": exit_, "quit": exit_, "\\timing": timing,
+    "exit": exit_, "quit": exit_, "clear": clear, "\\timing": timing,
 }

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from syscalls.errors import SyscallError
 
-from ..output import columns, emit, paint, table
+from userlib.output import columns, emit, paint, table
 from . import sql
 from .paths import Where, parse, resolve
 

@@ -15,7 +15,7 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.lexers import Lexer, PygmentsLexer
 from pygments.lexers.sql import SqlLexer
 
-from .completion import is_sql
+from userlib.sqltext import is_sql
 
 __all__ = ["ShellLexer", "is_sql", "shell_style"]
 

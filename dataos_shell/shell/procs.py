@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from syscalls.errors import SyscallError
 
-from ..output import age, emit, paint, table
+from userlib.output import age, emit, paint, table
 
 if TYPE_CHECKING:
     from .commands import Shell

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from syscalls.errors import SyscallError
+from userlib.completion.state import ShellState
+from userlib.output import color_enabled, error_line, notice
 
 from .. import session
-from ..output import color_enabled, error_line, notice
 from . import sql
 from .commands import Shell, ShellExit
 from .paths import parse
-from .state import ShellState
 
 #: The first word of commands after which completion's catalog snapshot is refreshed.
 CHANGING = frozenset({"cd", "apply", "delete", "kill", "catalog", "demo"})
@@ -32,6 +32,9 @@ class Extras:
     source: Any = None
     failed: str | None = None
 
+    def __init__(self) -> None:
+        self.loaded = threading.Event()
+
     def load(self, state: ShellState, client: Any, app: Any) -> None:
         try:
             self.completer, self.lexer, self.source = _extras(state, client)
@@ -40,6 +43,7 @@ class Extras:
                 self.style = shell_style()
         except Exception as e:  # noqa: BLE001 (the shell works without them; said once at the next line)
             self.failed = f"{type(e).__name__}: {e}"
+        self.loaded.set()
         app.invalidate()
 
     def refresh(self) -> None:
@@ -60,9 +64,10 @@ def interactive() -> int:
     client = _connect(state)
     shell = Shell(state, history_file())
     extras = Extras()
+    waiting = _until_loaded(extras)
     prompt: Any = PromptSession(history=FileHistory(str(shell.history)), auto_suggest=AutoSuggestFromHistory(),
                                 multiline=True, key_bindings=_bindings(state), prompt_continuation=_continuation,
-                                completer=DynamicCompleter(lambda: extras.completer),
+                                completer=DynamicCompleter(lambda: extras.completer or waiting),
                                 lexer=DynamicLexer(lambda: extras.lexer), style=DynamicStyle(lambda: extras.style))
     loader = threading.Thread(target=extras.load, args=(state, client, prompt.app), name="dataos-shell-extras",
                               daemon=True)
@@ -82,6 +87,17 @@ def interactive() -> int:
             extras.source.close()
 
 
+def _until_loaded(extras: Extras) -> Any:
+    """The completer while completion loads: a Tab waits for it (briefly); typing does not."""
+    from prompt_toolkit.completion import Completer
+
+    class UntilLoaded(Completer):
+        def get_completions(self, document, complete_event):
+            if complete_event.completion_requested and extras.loaded.wait(1.5) and extras.completer:
+                yield from extras.completer.get_completions(document, complete_event)
+    return UntilLoaded()
+
+
 def _connect(state: ShellState) -> Any:
     """The session's client (its context named in the prompt), or None when the kernel is out of reach."""
     try:
@@ -98,8 +114,9 @@ def _extras(state: ShellState, client: Any) -> tuple[Any, Any, Any]:
     """Completion (over a catalog source refreshed in the background) and highlighting, when
     their modules are there: (completer, lexer, source), None for what is missing."""
     try:
+        from userlib.completion.source import start_source
+
         from .completion import ShellCompleter
-        from .source import start_source
     except ImportError:
         completer = source = None
     else:

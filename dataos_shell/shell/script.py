@@ -10,7 +10,7 @@ from syscalls.errors import SyscallError
 
 from . import sql
 from .commands import Shell, ShellExit
-from .state import ShellState
+from userlib.completion.state import ShellState
 
 
 def main(file: str | None, command: str | None, keep_going: bool) -> int:

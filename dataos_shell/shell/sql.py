@@ -2,7 +2,6 @@
 Ctrl-C cancels it in the kernel."""
 from __future__ import annotations
 
-import re
 import sys
 import threading
 import time
@@ -10,19 +9,13 @@ import uuid
 from typing import TYPE_CHECKING, Iterator
 
 from syscalls.errors import SyscallError
-
-from ..output import columns, emit, error_line, fitted, notice
+from userlib.output import columns, emit, error_line, fitted, notice
+from userlib.sqltext import KEYWORDS, is_sql  # noqa: F401 — KEYWORDS: the help and did-you-mean read them here
 
 if TYPE_CHECKING:
     from .commands import Shell
 
-KEYWORDS = frozenset({"select", "with", "from", "values", "table", "show", "describe", "explain", "summarize",
-                      "pivot", "unpivot"})
-#: `describe TYPE NAME` is the CLI verb; `describe DATASET` (or `describe select …`) is SQL.
-RESOURCE_TYPES = frozenset({"workflow", "service", "worker", "depot", "cluster", "policy", "secret",
-                            "instance-secret", "compute", "stack", "bundle"})
 LIMIT = 1000  # rows shown, as `dataos query`
-_FIRST = re.compile(r"\s*(\(|[A-Za-z_]+(?=[\s(*;]|$))")
 
 
 def expand_alias(text: str, aliases: dict[str, str]) -> str:
@@ -32,23 +25,6 @@ def expand_alias(text: str, aliases: dict[str, str]) -> str:
     if word in aliases:
         return aliases[word] + stripped[len(word):]
     return text
-
-
-def is_sql(text: str) -> bool:
-    """True when `text` starts as SQL does: a keyword of KEYWORDS, or `(`."""
-    match = _FIRST.match(text)
-    if not match:
-        return False
-    word = match.group(1).lower()
-    if word == "(":
-        return True
-    if word != "describe":
-        return word in KEYWORDS
-    rest = text.split()[1:]
-    if not rest or rest[0].startswith("-") or "/" in rest[0]:
-        return False
-    kind = rest[0].lower()
-    return not {kind, kind.removesuffix("s"), kind.removesuffix("ies") + "y"} & RESOURCE_TYPES
 
 
 def statements(text: str, aliases: dict[str, str]) -> Iterator[tuple[str, bool]]:

@@ -58,11 +58,11 @@ def register(host: Any) -> None:
             raise _einval(f"--output {output!r}: use table or json", "output")
         found = last(host.client(), dataset)
         if output == "json":
-            from dataos_shell.output import emit, to_json
+            from userlib.output import emit, to_json
             emit(to_json(found))
             return
         if found is None:
-            from dataos_shell.output import notice
+            from userlib.output import notice
             notice(f"{dataset}: no quality check recorded yet (dataos quality check {dataset} --rule …)")
             return
         _print({**found, "dataset": dataset}, output, header=True)
@@ -97,7 +97,7 @@ def _einval(message: str, field: str) -> Exception:
 
 def _print(found: dict[str, Any], output: str, header: bool = False) -> None:
     import sys
-    from dataos_shell.output import age, emit, notice, paint, table, to_json
+    from userlib.output import age, emit, notice, paint, table, to_json
     from .check import rows
     if output == "json":
         emit(to_json(found))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dataos_shell.manifests import Manifest, load_manifests, parse_manifests
+from userlib.manifests import Manifest, load_manifests, parse_manifests
 from syscalls.errors import SyscallError
 
 WORKFLOW = """\

@@ -18,7 +18,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dataos_shell.manifests import parse_manifests
+from userlib.manifests import parse_manifests
 from fuzzkit import (TEXT, Tally, fingerprint, fuzz_settings, manifests, mutated, open_kernel, restarts,
                      time_limit, verdict, write_lake)
 from kernel.depot.registry import DRIVERS

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import syscalls
-from dataos_shell.manifests import parse_manifests
+from userlib.manifests import parse_manifests
 from syscalls.errors import SyscallError
 
 DEPOT_OK = {"name": "fine", "version": "v1", "type": "depot", "depot": {"type": "file", "file": {"path": "/tmp"}}}

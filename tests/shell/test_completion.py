@@ -10,17 +10,43 @@ import uuid
 
 import duckdb
 import pytest
+from clitools import wait_for
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 
-from clitools import wait_for
-from dataos_shell.shell.completion import (
-    Collection, Column, Command, Dataset, Depot, Flag, Function, Keyword, LocalFile, Pod, ResourceName,
-    NEXT_KEYWORDS, ResourceType, Scheme, ShellCompleter, Subcommand, Choice, Variable, Workspace, is_sql, match, suggest)
+from dataos_shell.shell.completion import ShellCompleter
 from dataos_shell.shell.lexer import ShellLexer
-from dataos_shell.shell.source import RefreshingSource, Snapshot, SnapshotSource, start_source
-from dataos_shell.shell.state import ShellState
 from syscalls import SyscallError
+from userlib.completion.candidates import match
+from userlib.completion.source import (
+    RefreshingSource,
+    Snapshot,
+    SnapshotSource,
+    start_source,
+)
+from userlib.completion.state import ShellState
+from userlib.completion.suggest import (
+    NEXT_KEYWORDS,
+    Choice,
+    Collection,
+    Column,
+    Command,
+    Dataset,
+    Depot,
+    Flag,
+    Function,
+    Keyword,
+    LocalFile,
+    Pod,
+    ResourceName,
+    ResourceType,
+    Scheme,
+    Subcommand,
+    Variable,
+    Workspace,
+    suggest,
+)
+from userlib.sqltext import is_sql
 
 ORDERS = "dataos://lake:crm/orders"
 PEOPLE = "dataos://lake:crm/people"

@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from dataos_shell.output import fitted, records
+from userlib.output import fitted, records
 from dataos_shell.shell import sql
 from dataos_shell.shell.commands import Shell, all_commands
 from dataos_shell.shell.paths import Where, parse, resolve
-from dataos_shell.shell.state import ShellState
+from userlib.completion.state import ShellState
 from syscalls import SyscallError
 
 RETAIL = "dataos://lakehouse:retail"
@@ -126,7 +126,7 @@ from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 from dataos_shell.shell.commands import Shell, all_commands
 from dataos_shell.shell.completion import ShellCompleter
-from dataos_shell.shell.state import ShellState
+from userlib.completion.state import ShellState
 
 state = ShellState()
 assert Shell(state).run("hello ana --shout") == 0

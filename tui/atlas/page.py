@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
-from dataos_shell.output import (age, distinct_exact, distinct_text, profile_summary, short, shown_column_tags,
+from userlib.output import (age, distinct_exact, distinct_text, profile_summary, short, shown_column_tags,
                                  sql_address)
 
 from .common import error_text, sql_name

@@ -14,7 +14,7 @@ from textual.containers import Vertical
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from dataos_shell.output import short
+from userlib.output import short
 
 from ..messages import OpenResource
 from .common import DatasetChosen, error_text

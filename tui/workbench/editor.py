@@ -24,12 +24,12 @@ class SqlEditor(TextArea):
     def start_completion(self, link: Any) -> None:
         """Start the catalog snapshot (in the background) on the link's client."""
         try:
-            from dataos_shell.shell.completion import ShellCompleter
-            from dataos_shell.shell.source import start_source
-            from dataos_shell.shell.state import ShellState
+            from userlib.completion.candidates import Completer
+            from userlib.completion.source import start_source
+            from userlib.completion.state import ShellState
             state = ShellState()
             self.source = start_source(link.client, state)
-            self.completer = ShellCompleter(state, self.source, {})
+            self.completer = Completer(state, self.source)
         except Exception:  # noqa: BLE001 — no completion, still an editor
             self.completer = None
 
@@ -46,14 +46,11 @@ class SqlEditor(TextArea):
         completer reads an in-memory catalog snapshot, so this is fast enough for the UI thread."""
         if self.completer is None:
             return []
-        from prompt_toolkit.completion import CompleteEvent
-        from prompt_toolkit.document import Document
         before = self.get_text_range((0, 0), self.cursor_location)
-        doc = Document(self.text, len(before))
         out: list[tuple[str, int, str]] = []
         try:
-            for c in self.completer.get_completions(doc, CompleteEvent()):
-                out.append((c.text, c.start_position, c.display_meta_text or ""))
+            for c in self.completer.complete(before, self.text[len(before):]):
+                out.append((c.text, c.start, c.meta))
                 if len(out) >= MAX_CANDIDATES:
                     break
         except Exception:  # noqa: BLE001

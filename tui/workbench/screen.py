@@ -279,7 +279,7 @@ class WorkbenchScreen(Screen):
 
     @work(thread=True, group="export")
     def _export(self, sql: str, path: str) -> None:
-        from dataos_shell import export
+        from userlib import export
         try:
             self.app.call_from_thread(self.status, f"exporting to {path}…")
             _, footer = export.write(self.app.link.stream("query.stream", sql=sql), path)

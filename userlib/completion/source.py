@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from syscalls.errors import SyscallError
 
@@ -70,6 +70,10 @@ class SnapshotSource:
     def want(self, key: tuple) -> None:
         """Ask for a lazy load (`("collections", depot)`, `("datasets", depot, collection)`,
         `("columns", urn)`); never blocks."""
+
+    def settle(self, keys: Iterable[tuple], timeout: float) -> None:
+        """Wait up to `timeout` seconds until what `keys` name is loaded (`("all",)`: the first full
+        refresh): a Tab pressed as the shell starts gets the catalog, not an empty snapshot."""
 
     def _fresh(self, snap: Snapshot, key: tuple) -> None:
         at = snap.loaded.get(key)
@@ -129,9 +133,10 @@ class RefreshingSource(SnapshotSource):
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._full = True                        # a full refresh is due
-        self._failed: dict[tuple, float] = {}   # lazy key → when its load failed (thread-only)
+        self._failed: dict[tuple, float] = {}   # key → when its load failed (written by the thread only)
         self.errors = 0                          # refresh errors swallowed so far (for tests and `\debug`)
         self.generation = 0                      # snapshots published so far
+        self._published = threading.Condition()  # notified at each snapshot published
         self._thread = threading.Thread(target=self._run, name="dataos-catalog-source", daemon=True)
 
     def start(self) -> "RefreshingSource":
@@ -149,6 +154,24 @@ class RefreshingSource(SnapshotSource):
         self._wake.set()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout)
+
+    def settle(self, keys: Iterable[tuple], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with self._published:
+            while missing := self._missing(keys):
+                for key in missing:
+                    if key[0] != "all":
+                        self.want(key)
+                left = deadline - time.monotonic()
+                if left <= 0 or self._stop.is_set():
+                    return
+                self._published.wait(left)
+
+    def _missing(self, keys: Iterable[tuple]) -> list[tuple]:
+        """The keys not loaded yet (one whose load failed counts as done: it was tried)."""
+        snap = self.snapshot
+        return [k for k in keys if k not in self._failed
+                and not (snap.refreshed if k[0] == "all" else k in snap.loaded)]
 
     def want(self, key: tuple) -> None:
         if key in self._pending:  # a racy peek is fine: worst case the key is queued twice
@@ -208,6 +231,8 @@ class RefreshingSource(SnapshotSource):
             except Exception as e:  # noqa: BLE001 — completion must survive anything
                 self._failed[key] = time.monotonic()
                 self._swallow(e)
+                with self._published:  # a waiting Tab stops waiting for it
+                    self._published.notify_all()
                 if isinstance(e, SyscallError) and e.code == "ENOENT":
                     self._store_lazy(key, ())  # gone: remember it is empty
 
@@ -216,14 +241,21 @@ class RefreshingSource(SnapshotSource):
             fn()
         except Exception as e:  # noqa: BLE001
             self._swallow(e)
+            self._failed[("all",)] = time.monotonic()
+            with self._published:
+                self._published.notify_all()
+        else:
+            self._failed.pop(("all",), None)
 
     def _swallow(self, e: Exception) -> None:
         self.errors += 1
         log.debug("catalog source: %s", e, exc_info=not isinstance(e, SyscallError))
 
     def _publish(self, snap: Snapshot) -> None:
-        self.snapshot = snap  # the one assignment readers can observe
-        self.generation += 1
+        with self._published:
+            self.snapshot = snap  # the one assignment readers can observe
+            self.generation += 1
+            self._published.notify_all()
 
     def _refresh_all(self) -> None:
         c = self.client
