@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import unicodedata
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, Iterable, Sequence
@@ -51,13 +53,29 @@ def to_yaml(value: Any) -> str:
     return "---\n".join(dump(v) for v in value) if isinstance(value, list) else dump(value)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def visible_width(text: str) -> int:
+    """The columns a terminal draws `text` in: colour codes take none, wide (CJK) characters two."""
+    text = _ANSI.sub("", text)
+    if text.isascii():
+        return len(text)
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+               for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - visible_width(text))
+
+
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], upper: bool = True) -> str:
     """Plain aligned columns, like kubectl: no borders, nothing wrapped (headers upper-cased,
-    unless they are data, such as a query's column names)."""
+    unless they are data, such as a query's column names). Painted cells line up too."""
     cells = [[_cell(v) for v in row] for row in rows]
-    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
-    lines = ["   ".join((h.upper() if upper else h).ljust(w) for h, w in zip(headers, widths)).rstrip()]
-    lines += ["   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    widths = [max([visible_width(h), *(visible_width(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    lines = ["   ".join(_pad(h.upper() if upper else h, w) for h, w in zip(headers, widths)).rstrip()]
+    lines += ["   ".join(_pad(c, w) for c, w in zip(r, widths)).rstrip() for r in cells]
     return "\n".join(lines)
 
 
