@@ -19,12 +19,15 @@ def _mode(name: str) -> Callable[[], Any]:
     def make() -> Any:
         if name == "operations":
             from .operations.screen import OperationsScreen
-            return OperationsScreen()
-        if name == "workbench":
+            screen = OperationsScreen()
+        elif name == "workbench":
             from .workbench.screen import WorkbenchScreen
-            return WorkbenchScreen()
-        from .atlas.screen import AtlasScreen
-        return AtlasScreen()
+            screen = WorkbenchScreen()
+        else:
+            from .atlas.screen import AtlasScreen
+            screen = AtlasScreen()
+        screen.title = f"dataos · {name.capitalize()}"  # the header names the screen you are on
+        return screen
     return make
 
 
@@ -38,7 +41,7 @@ class DataOSApp(App):
         Binding("1", "switch_mode('operations')", "Operations"),
         Binding("2", "switch_mode('workbench')", "Workbench"),
         Binding("3", "switch_mode('atlas')", "Atlas"),
-        Binding("ctrl+p", "command_palette", "Palette", show=True),
+        Binding("ctrl+p", "command_palette", "Palette", show=False),  # the footer docks it right
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 

@@ -74,3 +74,10 @@ class Link:
             if self._client is not None:
                 self._client.close()
                 self._client = None
+
+
+def error_text(e: Exception) -> str:
+    """One line: `ERRNO: message`."""
+    code = getattr(e, "code", None)
+    message = " ".join(str(getattr(e, "message", None) or e).split())
+    return f"{code}: {message}" if code and not message.startswith(code) else message

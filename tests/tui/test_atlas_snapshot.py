@@ -1,7 +1,8 @@
-"""Atlas's look, from fixed catalog answers (no kernel): the tree opened to a dataset's columns and
-its page on the Schema tab, one column tagged and masked."""
+"""Atlas's look at 80×24, 120×40 and 200×60, from fixed catalog answers (no kernel): the tree opened
+to a dataset's columns and its page on the Schema tab, one column tagged and masked."""
 from __future__ import annotations
 
+import pytest
 
 from syscalls.errors import SyscallError
 from tui.app import DataOSApp
@@ -88,6 +89,7 @@ async def _open_people(pilot) -> None:
     await pilot.pause(0.2)
 
 
-def test_atlas_snapshot(snap_compare):
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_atlas_snapshot(snap_compare, size):
     app = DataOSApp(lambda: FixedClient(), screen="atlas")
-    assert snap_compare(app, terminal_size=(120, 40), run_before=_open_people)
+    assert snap_compare(app, terminal_size=size, run_before=_open_people)

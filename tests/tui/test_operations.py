@@ -152,7 +152,7 @@ async def test_following_logs_shows_a_line_the_pod_prints(kernel):
         screen.pod_table.select_key(pod)
         await pilot.press("l")
         await until(pilot, lambda: "hi" in screen.logs.lines_buffer)
-        assert screen.logs.pod == pod
+        assert screen.logs.source == pod
 
 
 @pytest.mark.asyncio
@@ -290,7 +290,11 @@ async def test_5000_pods_stay_responsive():
         assert screen.pod_table.model.rows["pod-04950"][1] == "Failed"
 
 
-def test_snapshot(snap_compare, monkeypatch):
+SIZES = [(80, 24), (120, 40), (200, 60)]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_snapshot(snap_compare, monkeypatch, size):
     monkeypatch.setattr(OperationsScreen, "clock", staticmethod(lambda: NOW))
     app = fake_app(FakeLink(12))
 
@@ -302,4 +306,4 @@ def test_snapshot(snap_compare, monkeypatch):
         await until(pilot, lambda: "wf-1" in str(app.screen.query_one("#yaml").render()))
         await pilot.pause(0.3)
 
-    assert snap_compare(app, terminal_size=(120, 36), run_before=settle)
+    assert snap_compare(app, terminal_size=size, run_before=settle)

@@ -1,4 +1,4 @@
-"""Small helpers Atlas shares: addresses, error text, the selection message."""
+"""Small helpers Atlas shares: addresses and the selection message."""
 from __future__ import annotations
 
 from textual.message import Message
@@ -19,10 +19,3 @@ def sql_name(urn: str) -> str:
     depot, _, path = rest.partition(":")
     collection, _, dataset = path.partition("/")
     return ".".join(f'"{p}"' if not p.replace("_", "").isalnum() else p for p in (depot, collection, dataset))
-
-
-def error_text(e: Exception) -> str:
-    """One line: `ERRNO: message`."""
-    code = getattr(e, "code", None)
-    message = " ".join(str(getattr(e, "message", None) or e).split())
-    return f"{code}: {message}" if code and not message.startswith(code) else message

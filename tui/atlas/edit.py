@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 
-from .common import error_text
+from ..link import error_text
 
 KINDS = {  # kind: (placeholder, label over the choices, what an empty answer lacks)
     "tag": ("PII.Email, Tier.Gold, …", "suggested / current (select to fill):", "a tag"),

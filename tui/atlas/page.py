@@ -15,10 +15,20 @@ from textual.widgets import DataTable, Static, TabbedContent, TabPane
 from userlib.output import (age, distinct_exact, distinct_text, profile_summary, short, shown_column_tags,
                                  sql_address)
 
-from .common import error_text, sql_name
+from ..columns import FittingTable
+from ..link import error_text
+from .common import sql_name
 from .lineage import LineageTree
 
 SAMPLE_ROWS = 100
+NBSP = "\u00a0"
+# each table's columns, and which a narrow page keeps, most important first
+SCHEMA = ("column", "type", "tags", "masked", "description", "profile")
+SCHEMA_KEEP = ("column", "type", "masked", "tags", "profile", "description")
+PROFILE = ("column", "min", "max", "null %", "distinct", "top values")
+PROFILE_KEEP = ("column", "distinct", "null %", "min", "max", "top values")
+HISTORY = ("when", "age", "by", "change", "aspect", "version")
+HISTORY_KEEP = ("when", "change", "by", "age", "aspect", "version")
 
 
 class DatasetPage(Vertical):
@@ -41,17 +51,17 @@ class DatasetPage(Vertical):
         yield Static("[dim]Select a dataset in the tree, or search with /[/dim]", id="page-header")
         with TabbedContent(id="tabs"):
             with TabPane("Schema", id="tab-schema"):
-                yield DataTable(id="schema", cursor_type="row", zebra_stripes=True)
+                yield FittingTable(id="schema", cursor_type="row", zebra_stripes=True)
                 yield Static("", id="column-detail")
             with TabPane("Profile", id="tab-profile"):
-                yield DataTable(id="profile", cursor_type="row", zebra_stripes=True)
+                yield FittingTable(id="profile", cursor_type="row", zebra_stripes=True)
             with TabPane("Lineage", id="tab-lineage"):
                 yield LineageTree(id="lineage")
             with TabPane("Sample", id="tab-sample"):
                 yield Static("", id="sample-note", classes="muted")
                 yield DataTable(id="sample", zebra_stripes=True)
             with TabPane("History", id="tab-history"):
-                yield DataTable(id="history", cursor_type="row", zebra_stripes=True)
+                yield FittingTable(id="history", cursor_type="row", zebra_stripes=True)
 
     # --- loading ---------------------------------------------------------------------------------
 
@@ -100,22 +110,23 @@ class DatasetPage(Vertical):
             self.show_column()
         except Exception as e:
             self.query_one(LineageTree).clear().root.set_label(f"lineage: {error_text(e)}")
-        table = self.query_one("#history", DataTable)
-        table.clear(columns=True)
-        table.add_columns("when", "by", "change", "aspect", "version")
+        table = self.query_one("#history", FittingTable)
         try:
             history = await link.call("catalog.history", ref=urn)
         except Exception as e:
-            table.add_row("", "", error_text(e), "", "")
+            table.fill_rows(HISTORY, [(("", "", "", error_text(e), "", ""), None)], HISTORY_KEEP)
             return
         if self.urn != urn:
             return
+        rows = []
         for r in reversed(history):  # newest first, one row a change
             when = str(r.get("time", ""))
             for change in r.get("changes") or [f"{r.get('aspect', '')} changed"]:
-                table.add_row(Text(f"{age(when) if when else '?'} ago  {when[:16].replace('T', ' ')}", "dim"),
+                rows.append(((Text(when[:16].replace("T", " "), "dim"),
+                              Text(f"{age(when)} ago" if when else "?", "dim", justify="right"),
                               r.get("by", ""), _change_text(change), Text(r.get("aspect", ""), "dim"),
-                              str(r.get("version", "")))
+                              Text(str(r.get("version", "")), justify="right")), None))
+        table.fill_rows(HISTORY, rows, HISTORY_KEEP)
 
     @work(exclusive=True, group="page-sample")
     async def load_sample(self, urn: str) -> None:
@@ -170,8 +181,8 @@ class DatasetPage(Vertical):
                             ("scanned", f"{age(props['scanned'])} ago" if props.get("scanned") else None)):
             if value is None:
                 continue
-            text.append(f"   {name} ", "dim")
-            text.append(str(value), "bold" if name == "tier" and tier else "")
+            text.append(f"   {name}{NBSP}", "dim")  # a narrow page wraps between fields, not inside one
+            text.append(str(value).replace(" ", NBSP), "bold" if name == "tier" and tier else "")
         text.append("\ntags ", "dim")
         text.append(", ".join(t for t in tags if t != tier) or "—", "yellow")
         quality = a.get("quality") or {}
@@ -200,16 +211,16 @@ class DatasetPage(Vertical):
         descriptions = (a.get("description") or {}).get("columns", {})
         profile, exact = (a.get("profile") or {}).get("columns", {}), distinct_exact(a.get("profile"))
         masked = entity.get("masked") or {}
-        table = self.query_one("#schema", DataTable)
-        table.clear(columns=True)
-        table.add_columns("column", "type", "tags", "masked", "description", "profile")
+        rows = []
         for c in (a.get("schema") or {}).get("columns", []):
             name = c["name"]
-            table.add_row(Text(name, "bold"), c["type"] + ("" if c.get("nullable", True) else " not null"),
+            rows.append(((Text(name, "bold"), c["type"] + ("" if c.get("nullable", True) else " not null"),
                           _tags_cell(column_tags.get(name, []), suggested.get(name, [])),
-                          Text(f"masked: {masked[name]}", "red") if name in masked else "",
-                          short(descriptions.get(name, ""), 40), profile_summary(profile.get(name), 14, exact),
-                          key=name)
+                          Text(masked[name], "red") if name in masked else "",
+                          short(descriptions.get(name, ""), 40), profile_summary(profile.get(name), 14, exact)),
+                         name))
+        table = self.query_one("#schema", FittingTable)
+        table.fill_rows(SCHEMA, rows, SCHEMA_KEEP)
         if column and column in self.columns():
             table.move_cursor(row=self.columns().index(column))
         self.show_column()
@@ -275,15 +286,13 @@ class DatasetPage(Vertical):
     def _profile(self, entity: dict[str, Any]) -> None:
         aspect = (entity.get("aspects") or {}).get("profile")
         profile, exact = (aspect or {}).get("columns", {}), distinct_exact(aspect)
-        table = self.query_one("#profile", DataTable)
-        table.clear(columns=True)
-        table.add_columns("column", "min", "max", "null %", "distinct", "top values")
+        rows = []
         for name in self.columns():
             s = profile.get(name) or {}
-            top_text = _top(s, 5)
-            table.add_row(name, short(s.get("min", ""), 20), short(s.get("max", ""), 20),
-                          "" if s.get("null_pct") is None else f"{s['null_pct']:.1f}",
-                          distinct_text(s.get("distinct"), exact), short(top_text, 40))
+            rows.append(((name, short(s.get("min", ""), 20), short(s.get("max", ""), 20),
+                          Text("" if s.get("null_pct") is None else f"{s['null_pct']:.1f}", justify="right"),
+                          Text(distinct_text(s.get("distinct"), exact), justify="right"), short(_top(s, 5), 40)), None))
+        self.query_one("#profile", FittingTable).fill_rows(PROFILE, rows, PROFILE_KEEP)
 
     def selected_column(self) -> str | None:
         """The schema row under the cursor, when the schema table has the focus."""

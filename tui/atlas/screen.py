@@ -7,13 +7,16 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, TabbedContent
+from textual.widgets import Header, Input, TabbedContent
 
 from .. import tabs
 from ..banner import KernelBanner
+from ..footer import FittingFooter
+from ..link import error_text
 from ..messages import OpenDataset
-from .common import DatasetChosen, error_text
+from .common import DatasetChosen
 from .edit import EditModal
 from .page import DatasetPage
 from .search import SearchPane
@@ -23,9 +26,11 @@ EDITS = ("tag", "describe", "owner")
 
 
 class AtlasScreen(Screen):
+    NARROW = 120  # columns below which the tree takes less of the width
     DEFAULT_CSS = """
     AtlasScreen #atlas { height: 1fr; }
     AtlasScreen #atlas-left { width: 46; height: 1fr; border-right: solid $primary-background; }
+    AtlasScreen.-narrow #atlas-left { width: 40%; min-width: 28; }
     """
     BINDINGS = [
         Binding("slash", "search", "Search"),
@@ -45,10 +50,13 @@ class AtlasScreen(Screen):
                 yield SearchPane(id="search-pane")
                 yield CatalogTree(id="catalog-tree")
             yield DatasetPage(id="page")
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.query_one(CatalogTree).focus()
+
+    def on_resize(self, event: Resize) -> None:
+        self.set_class(event.size.width < self.NARROW, "-narrow")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in EDITS and self.app.readonly:

@@ -16,12 +16,12 @@ from textual.widgets.option_list import Option
 
 from userlib.output import short
 
+from ..link import error_text
 from ..messages import OpenResource
-from .common import DatasetChosen, error_text
+from .common import DatasetChosen
 
 FACETS = ("depot", "type", "tag", "owner", "tier")
 PAGE = 50  # results a page
-WIDTH = 40  # of a result's line (the left column is 46 wide)
 MORE = "\x00more"  # the id of the row that loads the next page
 
 
@@ -133,10 +133,11 @@ class SearchPane(Vertical):
         else:
             results.clear_options()
         shown = found.get("results", [])
+        width = max(24, self.size.width - 6)  # a result is one line of the pane
         for r in shown[keep:]:
             name = r.get("name") or r["urn"]
-            label = Text.assemble((name, "bold"), "  ", (short(_where(r), max(10, WIDTH - len(name) - 2)), "dim"))
-            room = WIDTH - len(label) - 2
+            label = Text.assemble((name, "bold"), "  ", (short(_where(r), max(10, width - len(name) - 2)), "dim"))
+            room = width - len(label) - 2
             if r.get("tags") and room >= 6:  # tags only where they fit: a result is one line
                 label.append("  " + short(", ".join(r["tags"][:3]), room), "yellow")
             results.add_option(Option(label, id=r["urn"]))

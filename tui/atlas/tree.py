@@ -10,7 +10,8 @@ from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from .common import DatasetChosen, error_text
+from ..link import error_text
+from .common import DatasetChosen
 
 PAGE = 100  # child nodes added at a time under a depot or a collection
 

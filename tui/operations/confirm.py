@@ -11,7 +11,7 @@ from textual.widgets import Button, Static
 class ConfirmModal(ModalScreen[bool]):
     DEFAULT_CSS = """
     ConfirmModal { align: center middle; }
-    ConfirmModal > Vertical { width: 60; height: auto; border: thick $warning; background: $surface; padding: 1 2; }
+    ConfirmModal > Vertical { width: 60; max-width: 100%; height: auto; border: thick $warning; background: $surface; padding: 1 2; }
     ConfirmModal Horizontal { height: auto; align: center middle; margin-top: 1; }
     ConfirmModal Button { margin: 0 1; }
     """

@@ -7,7 +7,7 @@ from textual.widgets.option_list import Option
 
 class ResourceMenu(OptionList):
     DEFAULT_CSS = """
-    ResourceMenu { width: 26; height: 1fr; border: round $panel; }
+    ResourceMenu { width: 22; height: 1fr; border: round $panel; }
     ResourceMenu:focus { border: round $accent; }
     """
 
@@ -15,6 +15,7 @@ class ResourceMenu(OptionList):
         super().__init__(**kwargs)
         self.border_title = "types"
         self.counts: dict[str, int] = {}
+        self.name_width = 8  # the longest type's
 
     def show(self, types: list[str], counts: dict[str, int]) -> None:
         """Update labels in place; the options are rebuilt only when the set of types changes."""
@@ -22,6 +23,8 @@ class ResourceMenu(OptionList):
             return
         self.counts = dict(counts)
         if types != [o.id for o in self.options]:
+            self.name_width = max(map(len, types), default=8)
+            self.styles.width = self.name_width + 8  # the count, the options' padding, the border
             highlighted = self.highlighted
             self.clear_options()
             self.add_options([Option(self._label(t), id=t) for t in types])
@@ -31,7 +34,7 @@ class ResourceMenu(OptionList):
                 self.replace_option_prompt(t, self._label(t))
 
     def _label(self, t: str) -> str:
-        return f"{t:<16}{self.counts.get(t, 0):>4}"
+        return f"{t:<{self.name_width}}{self.counts.get(t, 0):>4}"
 
     @property
     def selected_type(self) -> str | None:

@@ -33,6 +33,9 @@ def age(value: Any, now: dt.datetime) -> str:
 
 POD_COLUMNS = ("name", "phase", "restarts", "resource", "job", "workspace", "age")
 RESOURCE_COLUMNS = ("name", "type", "workspace", "status", "runtime", "owner", "age")
+# what a narrow table keeps, most important first (the type is the menu's: shown last)
+POD_KEEP = ("name", "phase", "age", "resource", "job", "restarts", "workspace")
+RESOURCE_KEEP = ("name", "status", "runtime", "age", "workspace", "owner", "type")
 PHASE_STYLE = {"Running": "green", "Pending": "yellow", "Succeeded": "blue",
                "Failed": "bold red", "Stopped": "dim", "Unknown": "magenta"}
 

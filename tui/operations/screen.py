@@ -16,23 +16,28 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
+from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, OptionList, TabbedContent
+from textual.widgets import DataTable, Header, Input, OptionList, TabbedContent
 from textual.worker import get_current_worker
 
 from .. import tabs
 from ..banner import KernelBanner
+from ..footer import FittingFooter
+from ..link import error_text
 from ..messages import OpenResource
 from .confirm import ConfirmModal
 from .details import EVENT_PODS, DetailsPane, events, events_text
 from .logs import LogsView
 from .menu import ResourceMenu
-from .model import POD_COLUMNS, PodRows, RESOURCE_COLUMNS, Clock, resource_key, resource_row, utcnow
+from .model import (POD_COLUMNS, POD_KEEP, RESOURCE_COLUMNS, RESOURCE_KEEP, Clock, PodRows, resource_key,
+                    resource_row, utcnow)
 from .table import DiffTable, phase_style
 
 WORKLOADS = {"workflow", "service", "worker"}
 YOUNG_GC = 20000  # allocations between young collections while thousands of pods are shown
 MUTATING = {"delete", "rerun", "pause", "kill"}
+LOG_PODS = 20  # a resource's most recent pods whose logs are followed together
 
 
 def _let_ui_run() -> None:
@@ -44,22 +49,27 @@ class OperationsScreen(Screen):
     DETAILS_EVERY = 6  # ticks between refreshes of the selected resource's details (3 s)
     clock: Clock = staticmethod(utcnow)
 
+    NARROW = 160  # columns below which the details go under the tables, not beside them
     DEFAULT_CSS = """
     OperationsScreen #ops-body { height: 1fr; }
+    OperationsScreen #ops-work { width: 1fr; }
     OperationsScreen #ops-center { width: 1fr; }
-    OperationsScreen #ops-right { width: 45%; }
+    OperationsScreen #ops-right { width: 40%; }
+    OperationsScreen.-narrow #ops-work { layout: vertical; }
+    OperationsScreen.-narrow #ops-center { height: 3fr; }
+    OperationsScreen.-narrow #ops-right { width: 1fr; height: 2fr; }
     OperationsScreen #ops-filter { dock: bottom; display: none; }
     OperationsScreen #ops-filter.-shown { display: block; }
     """
-    BINDINGS = [
-        Binding("/", "filter", "Filter"),
+    BINDINGS = [  # most used first: a narrow footer shows the first that fit
         Binding("l", "logs", "Logs"),
-        Binding("w", "wrap", "Wrap"),
+        Binding("/", "filter", "Filter"),
+        *tabs.BINDINGS,
         Binding("d", "delete", "Delete"),
         Binding("r", "rerun", "Rerun"),
         Binding("p", "pause", "Pause/Resume"),
         Binding("k", "kill", "Kill pod"),
-        *tabs.BINDINGS,
+        Binding("w", "wrap", "Wrap"),
         Binding("escape", "close_filter", "Close", show=False),
     ]
 
@@ -76,6 +86,7 @@ class OperationsScreen(Screen):
         self._pod_rows = PodRows()
         self._gc_threshold: tuple[int, ...] | None = None  # what to restore when the screen goes
         self._pod_history: dict[str, tuple[tuple, dict]] = {}  # pod → (what it looked like, pod.get)
+        self._followed: set[str] = set()  # the pods whose logs are followed into the Logs tab
 
     # --- view -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -83,17 +94,21 @@ class OperationsScreen(Screen):
         yield KernelBanner()
         with Horizontal(id="ops-body"):
             yield ResourceMenu(id="ops-menu")
-            with Vertical(id="ops-center"):
-                resources = DiffTable(RESOURCE_COLUMNS, id="ops-resources")
-                resources.border_title = "resources"
-                yield resources
-                pods = DiffTable(POD_COLUMNS, style=phase_style, threaded=True, id="ops-pods")
-                pods.border_title = "pods"
-                yield pods
-            with Vertical(id="ops-right"):
-                yield DetailsPane(id="ops-details")
+            with Horizontal(id="ops-work"):
+                with Vertical(id="ops-center"):
+                    resources = DiffTable(RESOURCE_COLUMNS, keep=RESOURCE_KEEP, id="ops-resources")
+                    resources.border_title = "resources"
+                    yield resources
+                    pods = DiffTable(POD_COLUMNS, style=phase_style, threaded=True, keep=POD_KEEP, id="ops-pods")
+                    pods.border_title = "pods"
+                    yield pods
+                with Vertical(id="ops-right"):
+                    yield DetailsPane(id="ops-details")
         yield Input(placeholder="filter (substring); enter keeps it, escape clears", id="ops-filter")
-        yield Footer()
+        yield FittingFooter()
+
+    def on_resize(self, event: Resize) -> None:
+        self.set_class(event.size.width < self.NARROW, "-narrow")
 
     @property
     def menu(self) -> ResourceMenu:
@@ -155,6 +170,8 @@ class OperationsScreen(Screen):
         # Rows and their diff are built in a thread (which lets go of the GIL every 1,000 pods so
         # a key press is not kept waiting); this task only applies the patch, in slices.
         await table.patch(lambda model: model.set_rows(pod_rows.rows(pods or [], now, pause=_let_ui_run)))
+        if self.logs.source in self.by_key:
+            self._follow_new_pods()
         if table.row_count - before > 1000:
             # Thousands of rows are long-lived objects: a full GC walking them every poll stalls
             # the UI ~100 ms (10,000 pods); park what exists now outside the collector. And each
@@ -254,29 +271,66 @@ class OperationsScreen(Screen):
         self.follow(event.row_key.value)
 
     def action_logs(self) -> None:
+        """The pod under the cursor's logs when the pods table has the focus, else the selected
+        resource's: all its pods', each line prefixed with job/pod."""
         pod = self.pod_table.selected_key
-        if pod:
+        if self.focused is self.pod_table and pod:
             self.follow(pod)
+        elif (r := self._selected_resource()) is not None:
+            self.follow_resource(r)
+        else:
+            self.query_one(DetailsPane).set_tab("tab-logs")
 
     def follow(self, pod: str) -> None:
-        self.logs.reset(pod)
+        self._cancel_logs()
+        self.logs.reset(pod, f"pod {pod}")
+        self.logs.hint(f"no output from {pod} yet")
         self.query_one(DetailsPane).set_tab("tab-logs")
-        self._follow(pod)
+        self._follow(pod, pod, "")
 
-    @work(thread=True, exclusive=True, group="logs")
-    def _follow(self, pod: str) -> None:
+    def follow_resource(self, r: dict) -> None:
+        key = resource_key(r)
+        self._cancel_logs()
+        self.logs.reset(key, f"{r['type']} {r['name']}")
+        self.query_one(DetailsPane).set_tab("tab-logs")
+        pods = self._follow_new_pods()
+        if pods > LOG_PODS:
+            self.logs.border_title += f" (its latest {LOG_PODS} of {pods} pods)"
+        self.logs.hint(f"no output yet from its {pods} pod{'' if pods == 1 else 's'}" if pods else
+                       f"no pods yet: {r['type']} {r['name']} has not run" if r.get("type") in WORKLOADS else
+                       f"no pods: a {r['type']} runs none")
+
+    def _follow_new_pods(self) -> int:
+        """Follow the pods of the resource whose logs are shown that are not followed yet (a new
+        run's pods join as they come); how many pods it has."""
+        key = self.logs.source
+        if key not in self.by_key:
+            return 0
+        pods = [(name, row[4]) for name, row in self.pod_table.model.rows.items() if row[3] == key]
+        for name, job in pods[-LOG_PODS:]:
+            if name not in self._followed:
+                self._followed.add(name)
+                self._follow(key, name, f"{job}/{name} " if job else f"{name} ")
+        return len(pods)
+
+    def _cancel_logs(self) -> None:
+        self._followed = set()
+        self.workers.cancel_group(self, "logs")
+
+    @work(thread=True, group="logs")
+    def _follow(self, source: str, pod: str, prefix: str) -> None:
         worker = get_current_worker()
         try:
             for line in self.app.link.stream("pod.logs", name=pod, follow=True, tail=1000):
                 if worker.is_cancelled:
                     return
-                self.app.call_from_thread(self._log_lines, pod, [str(line).rstrip("\n")])
+                self.app.call_from_thread(self._log_lines, source, [prefix + str(line).rstrip("\n")])
         except Exception as e:  # noqa: BLE001
             if not worker.is_cancelled:
-                self.app.call_from_thread(self._log_lines, pod, [f"-- logs ended: {e}"])
+                self.app.call_from_thread(self._log_lines, source, [f"{prefix}-- logs ended: {e}"])
 
-    def _log_lines(self, pod: str, lines: list[str]) -> None:
-        if self.logs.pod == pod:
+    def _log_lines(self, source: str, lines: list[str]) -> None:
+        if self.logs.source == source:
             self.logs.add_lines(lines)
 
     def action_tab(self, by: int) -> None:
@@ -326,30 +380,31 @@ class OperationsScreen(Screen):
         key = self.resource_table.selected_key
         return self.by_key.get(key) if key else None
 
-    def _confirm_then(self, question: str, syscall: str, /, **req: Any) -> None:
-        async def done(yes: bool | None) -> None:
+    def _confirm_then(self, what: str, verb: str, done: str, syscall: str, /, **req: Any) -> None:
+        """Ask "`Verb` `what`?"; on yes run the syscall and say `done` `what` (or why not)."""
+        async def answered(yes: bool | None) -> None:
             if not yes:
                 return
             try:
                 await self.app.link.call(syscall, **req)
-                self.notify(f"{syscall}: done")
+                self.notify(f"{done} {what}")
             except Exception as e:  # noqa: BLE001
-                self.notify(f"{syscall}: {e}", severity="error")
+                self.notify(f"Could not {verb.lower()} {what}: {error_text(e)}", severity="error")
             self.poll()
-        self.app.push_screen(ConfirmModal(question), done)
+        self.app.push_screen(ConfirmModal(f"{verb} {what}?"), answered)
 
     def action_delete(self) -> None:
         r = self._selected_resource()
         if self.app.refused() or r is None:
             return
-        self._confirm_then(f"Delete {r['type']} {r['name']} ({r.get('workspace') or 'instance'})?",
+        self._confirm_then(f"{r['type']} {r['name']} ({r.get('workspace') or 'instance'})", "Delete", "Deleted",
                            "resource.delete", type=r["type"], name=r["name"], workspace=r.get("workspace"))
 
     def action_rerun(self) -> None:
         r = self._selected_resource()
         if self.app.refused() or r is None or r.get("type") not in WORKLOADS:
             return
-        self._confirm_then(f"Rerun {r['type']} {r['name']}?", "runtime.control",
+        self._confirm_then(f"{r['type']} {r['name']}", "Rerun", "Started a new run of", "runtime.control",
                            type=r["type"], name=r["name"], action="rerun", workspace=r.get("workspace"))
 
     def action_pause(self) -> None:
@@ -357,12 +412,12 @@ class OperationsScreen(Screen):
         if self.app.refused() or r is None or r.get("type") not in WORKLOADS:
             return
         runtime = str((r.get("status") or {}).get("runtime") or "")
-        action = "resume" if "pause" in runtime else "pause"
-        self._confirm_then(f"{action.capitalize()} {r['type']} {r['name']}?", "runtime.control",
-                           type=r["type"], name=r["name"], action=action, workspace=r.get("workspace"))
+        verb, done = ("Resume", "Resumed") if "pause" in runtime else ("Pause", "Paused")
+        self._confirm_then(f"{r['type']} {r['name']}", verb, done, "runtime.control",
+                           type=r["type"], name=r["name"], action=verb.lower(), workspace=r.get("workspace"))
 
     def action_kill(self) -> None:
         pod = self.pod_table.selected_key
         if self.app.refused() or not pod:
             return
-        self._confirm_then(f"Kill pod {pod}?", "pod.kill", name=pod)
+        self._confirm_then(f"pod {pod}", "Kill", "Killed", "pod.kill", name=pod)

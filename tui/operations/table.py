@@ -6,16 +6,22 @@ from __future__ import annotations
 import asyncio
 from typing import Callable
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable
+from textual.widgets._data_table import ColumnKey
 
+from ..columns import fitting, room
 from .model import Diff, TableModel
 
 
 class DiffTable(DataTable):
     """With `threaded`, the model (rows → filter → diff) runs in a thread, one patch at a time, and
     the UI thread applies each diff in slices of SLICE operations, yielding to key presses
-    between slices."""
+    between slices.
+
+    Columns share the width by content (tui/columns.py): when they do not all fit, the last ones in
+    `keep` (the order of what matters) are left out whole."""
 
     DEFAULT_CSS = """
     DiffTable { height: 1fr; border: round $panel; }
@@ -24,9 +30,12 @@ class DiffTable(DataTable):
     SLICE = 250
 
     def __init__(self, columns: tuple[str, ...], style: Callable[[int, str], object] | None = None,
-                 threaded: bool = False, **kwargs) -> None:
+                 threaded: bool = False, keep: tuple[str, ...] = (), **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self.column_names = columns
+        self.keep = keep + tuple(c for c in columns if c not in keep)
+        self.widths = {name: cell_len(name) for name in columns}  # the widest value each column had
+        self.shown_columns = columns
         self.model = TableModel()
         self.threaded = threaded
         self.needle = ""  # the filter as typed; a threaded model catches up with it
@@ -34,8 +43,30 @@ class DiffTable(DataTable):
         self._lane: asyncio.Lock | None = None
 
     def on_mount(self) -> None:
-        for name in self.column_names:
+        self._add_columns(self.column_names)
+
+    def _add_columns(self, names: tuple[str, ...]) -> None:
+        self.shown_columns = names
+        for name in names:
             self.add_column(name.upper(), key=name)
+            self.columns[ColumnKey(name)].content_width = self.widths[name]
+
+    def on_resize(self) -> None:
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """Show the columns that fit whole, most important first (the first always)."""
+        space = room(self)
+        if space <= 0:
+            return
+        fits = fitting(self.widths, self.keep, space)
+        shown = tuple(name for name in self.column_names if name in fits)
+        if shown != self.shown_columns:
+            selected = self.selected_key
+            self.clear(columns=True)
+            self._add_columns(shown)
+            self._add_rows(list(self.model.shown.items()))
+            self._keep_cursor(selected)
 
     # DataTable rebuilds its ordered rows and line offsets whenever any cell changes (10,000 rows:
     # a stall on every tick, and on the next key press); here they are rebuilt only when rows
@@ -106,6 +137,7 @@ class DiffTable(DataTable):
             yield
         self._drop_stale_renders()
         self._titles()
+        self.fit_columns()
 
     def _caches(self) -> tuple:
         return self._row_render_cache, self._cell_render_cache, self._row_renderable_cache, self._line_cache
@@ -123,13 +155,13 @@ class DiffTable(DataTable):
         """Patch cells without DataTable.update_cell's bump of the update count, which throws away
         every cached render (the whole visible table is drawn again, ~30 ms, on every tick):
         only the changed rows' renders are dropped, and only those lines are drawn again."""
-        from textual.widgets._data_table import ColumnKey, RowKey
+        from textual.widgets._data_table import RowKey
         data, rows = self._data, set()
         columns = [ColumnKey(name) for name in self.column_names]
         for key, index, value in updates:
             row_key = RowKey(key)
             cells = data.get(row_key)
-            if cells is not None:
+            if cells is not None and columns[index] in cells:
                 cells[columns[index]] = self._cell(index, value)
                 rows.add(row_key)
         if not rows:
@@ -164,8 +196,11 @@ class DiffTable(DataTable):
 
     def _widen(self, widths: list[int]) -> None:
         """Columns grow to fit new values (a phase going Running → Succeeded is not cut off)."""
+        for name, width in zip(self.column_names, widths):
+            self.widths[name] = max(self.widths[name], width)
         grew = False
-        for column, width in zip(self.ordered_columns, widths):
+        for column in self.ordered_columns:
+            width = self.widths[column.key.value]
             if width > column.content_width:
                 column.content_width, grew = width, True
         if grew:
@@ -179,12 +214,13 @@ class DiffTable(DataTable):
         idle (10,000 rows: a second on the UI thread); the model measured them in its thread."""
         from textual.widgets._data_table import Row, RowKey
         locations, data, meta, cell = self._row_locations, self._data, self.rows, self._cell
-        columns = [column.key for column in self.ordered_columns]
+        shown = set(self.shown_columns)
+        columns = [(i, ColumnKey(name)) for i, name in enumerate(self.column_names) if name in shown]
         index = first = len(locations)
         for key, cells in rows:
             row_key = RowKey(key)
             locations[row_key] = index
-            data[row_key] = {c: cell(i, v) for i, (c, v) in enumerate(zip(columns, cells))}
+            data[row_key] = {c: cell(i, cells[i]) for i, c in columns}
             meta[row_key] = Row(row_key, height=1)
             index += 1
         self._require_update_dimensions = True  # the virtual size; there are no rows to measure
