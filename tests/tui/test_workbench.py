@@ -7,6 +7,7 @@ import os
 
 import pyarrow.parquet as pq
 import pytest
+from pilotkit import PEOPLE_SQL, Shared, lake_kernel, until
 
 from tui.app import DataOSApp
 from tui.workbench import saved
@@ -15,7 +16,6 @@ from tui.workbench.export import ExportModal
 from tui.workbench.prompt import PromptModal
 from tui.workbench.saved import SavedQueriesProvider
 from tui.workbench.screen import WorkbenchScreen, statement_at
-from pilotkit import PEOPLE_SQL, Shared, lake_kernel, until
 
 PEOPLE = "dataos://lake:crm/people"
 
@@ -177,7 +177,7 @@ async def test_each_run_opens_a_result_tab_and_ctrl_w_closes_one(kernel):
         second = screen.current
         tabs = screen.query_one("#results-tabs")
         assert [p.id for p in tabs.query("TabPane")] == ["result-1", "result-2"]
-        assert str(tabs.get_tab("result-2").label).startswith("2 select 7")
+        assert str(tabs.get_tab("result-2").label) == "query 2"  # no table read: "query"
         assert second.grid.visible_text() == ["7"] and "1 rows" in status(screen)
         assert "result 2" in str(screen.query_one("#governance").render())
         # the earlier result is still there, with its own rows, status and governance: switching

@@ -1,45 +1,15 @@
-"""Workbench snapshot over a fake client with fixed rows (no times): two result tabs, the current
-one cut at the fetch limit (its "more rows" line), with a masked column; and the chart and
-history over the same data."""
+"""Workbench snapshots over a fake client with fixed rows (no times), at 80×24, 120×40 and 200×60:
+two result tabs, the current one cut at the fetch limit (its "more rows" line), with a masked
+column; the catalog sidebar (hidden at 80 columns) opened to a dataset's columns; the chart with
+its axes and column pickers. Update them deliberately (--snapshot-update) and look at them."""
 from __future__ import annotations
 
-
-import pyarrow as pa
 import pytest
-
-from syscalls.errors import SyscallError
-from tui.app import DataOSApp
 from pilotkit import until
+from workbench_fake import FakeClient
 
-TABLE = pa.table({"city": [f"city-{i}" for i in range(12)], "sales": [i * 10 + 5 for i in range(12)],
-                  "email": [f"u{i}@example.com" for i in range(12)]})
-
-
-class FakeClient:
-    def __init__(self) -> None:
-        self.cancelled: list[str] = []
-
-    def call(self, name, request=None):
-        request = request or {}
-        if name == "query.stream":
-            limit = request.get("limit", -1)
-            table = TABLE if limit < 0 else TABLE.slice(0, limit)
-            return iter([
-                {"id": request.get("id"), "columns": [{"name": "city", "type": "VARCHAR", "masked": False},
-                                                      {"name": "sales", "type": "BIGINT", "masked": False},
-                                                      {"name": "email", "type": "VARCHAR", "masked": "hash"}],
-                 "governance": {"policies": ["mask-pii"], "datasets": ["dataos://lake:retail/sales"],
-                                "sql": "SELECT city, sales, md5(email) AS email FROM lake.retail.sales"}},
-                table.schema, *table.to_batches(max_chunksize=5), {"row_count": table.num_rows, "elapsed_ms": 7}])
-        if name == "query.history":
-            return [{"sql": "select city, sales from lake.retail.sales"}, {"sql": "select 1"}]
-        if name == "query.cancel":
-            self.cancelled.append(request["id"])
-            return {}
-        raise SyscallError("ENOSYS", f"{name} is not faked")
-
-    def close(self) -> None:
-        pass
+from tui.app import DataOSApp
+from tui.workbench.catalog import CatalogSidebar
 
 
 async def run_fixed(pilot) -> None:
@@ -51,7 +21,21 @@ async def run_fixed(pilot) -> None:
     await pilot.pause(0.2)
 
 
+async def open_catalog(pilot) -> None:
+    """Open the sidebar's tree down to the columns of lake.retail.sales (when it shows)."""
+    tree = pilot.app.screen.query_one(CatalogSidebar)
+    if not tree.display:
+        return
+    node = tree.root
+    for _ in range(3):
+        await until(pilot, lambda parent=node: parent.children)
+        node = node.children[0]
+        node.expand()
+    await until(pilot, lambda: len(node.children) == 4)
+
+
 async def two_results(pilot) -> None:
+    await open_catalog(pilot)
     await run_fixed(pilot)
     screen = pilot.app.screen
     screen.fetch_limit = 8
@@ -61,9 +45,21 @@ async def two_results(pilot) -> None:
     await pilot.pause(0.2)
 
 
-def test_workbench_snapshot(snap_compare):
+async def charted(pilot) -> None:
+    await run_fixed(pilot)
+    await pilot.press("ctrl+g")
+    await pilot.pause(0.3)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_workbench_snapshot(snap_compare, size):
     app = DataOSApp(lambda: FakeClient(), screen="workbench")
-    assert snap_compare(app, terminal_size=(120, 40), run_before=two_results)
+    assert snap_compare(app, terminal_size=size, run_before=two_results)
+
+
+def test_workbench_chart_snapshot(snap_compare):
+    app = DataOSApp(lambda: FakeClient(), screen="workbench")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=charted)
 
 
 @pytest.mark.asyncio

@@ -1,12 +1,19 @@
 """The SQL editor: a TextArea with SQL highlighting; tab (or ctrl+space) completes tables and
 columns through the shell's completer over its background-refreshed catalog snapshot. One
 candidate is inserted at once; several open a popup under the cursor (up/down move, enter or tab
-accept, escape closes, typing narrows it)."""
+accept, escape closes, typing narrows it).
+
+Everything typed goes into the editor, digits included (1/2/3 switch screens only outside it):
+escape leaves the editor (or cancels the running query), ctrl+a selects all. The editor's own
+keys (backspace, arrows, …) run as they arrive, in order with the characters typed around them:
+Textual runs them only once the key has bubbled up to the app, after the characters that follow
+(Textual issue 6605), so "3, backspace, 1" typed fast gave "3"."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import events
+from textual.binding import Binding, BindingType
 from textual.widgets import TextArea
 
 from .completion import CompletionList
@@ -18,6 +25,10 @@ LATE = 8                     # an open popup looks again for 2 s
 
 
 class SqlEditor(TextArea):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+a", "select_all", "Select all", show=False),
+        Binding("escape", "leave", "Leave editor"),
+    ]
     source: Any = None
     completer: Any = None
 
@@ -119,31 +130,50 @@ class SqlEditor(TextArea):
 
     async def _on_key(self, event: events.Key) -> None:
         popup = self.popup
-        if popup.shown:
-            handled = True
-            if event.key in ("up", "down"):
-                popup.move(-1 if event.key == "up" else 1)
-            elif event.key in ("pageup", "pagedown"):
-                popup.move(-8 if event.key == "pageup" else 8)
-            elif event.key in ("enter", "tab"):
-                self.accept_completion()
-            elif event.key == "escape":
-                popup.hide()
-            else:
-                handled = False
-            if handled:
-                event.stop()
-                event.prevent_default()
-                return
-            await super()._on_key(event)
-            self.call_after_refresh(self._refilter)  # typing (or backspace, a binding) narrows it
-            return
-        if event.key in OPEN_KEYS:
+        shown = popup.shown
+        if (shown and self._drive_popup(popup, event.key)) or (not shown and event.key in OPEN_KEYS):
             event.stop()
             event.prevent_default()
-            self.complete()
+            if not shown:
+                self.complete()
             return
-        await super()._on_key(event)
+        if not event.is_printable and await self._run_own_binding(event.key):
+            event.stop()
+            event.prevent_default()
+        else:
+            await super()._on_key(event)
+        if shown:
+            self.call_after_refresh(self._refilter)  # typing (or backspace, a binding) narrows it
+
+    def _drive_popup(self, popup: CompletionList, key: str) -> bool:
+        """The keys of an open popup: move, accept, close. False: the key is the editor's."""
+        if key in ("up", "down"):
+            popup.move(-1 if key == "up" else 1)
+        elif key in ("pageup", "pagedown"):
+            popup.move(-8 if key == "pageup" else 8)
+        elif key in ("enter", "tab"):
+            self.accept_completion()
+        elif key == "escape":
+            popup.hide()
+        else:
+            return False
+        return True
+
+    async def _run_own_binding(self, key: str) -> bool:
+        """Run the editor's binding for `key` now (what the app would do once the key bubbled up:
+        the focused widget is the first place it looks; priority bindings ran before)."""
+        for binding in self._bindings.key_to_bindings.get(key, ()):
+            if not binding.priority and await self.app.run_action(binding.action, self):
+                return True
+        return False
+
+    def action_leave(self) -> None:
+        """Escape: cancel the running query, else leave the editor (so 1/2/3 switch screens)."""
+        screen = self.screen
+        if getattr(screen, "running", False):
+            screen.action_cancel()
+        else:
+            screen.focus_next()
 
     def on_blur(self, event: events.Blur) -> None:
         self.close_completion()

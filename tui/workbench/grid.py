@@ -1,12 +1,14 @@
-"""The result grid: a ScrollView drawing only the visible rows, read from the spool (Line API)."""
+"""The result grid: a ScrollView drawing only the visible rows, read from the spool (Line API).
+Numbers are right-aligned. ctrl+a selects every row, ctrl+c copies the selection (else the cursor's
+row) as tab-separated text with the column names (at most `MAX_COPY` rows: ctrl+e exports all)."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -14,9 +16,11 @@ from textual.strip import Strip
 from .spool import Spool
 
 MAX_WIDTH = 40
+MAX_COPY = 10_000
 HEADER = Style(bold=True, reverse=True)
 MASKED = Style(bold=True, reverse=True, color="yellow")
 CURSOR = Style(bgcolor="grey30")
+SELECTED = Style(bgcolor="blue")
 
 
 def cell(value: Any) -> str:
@@ -25,12 +29,18 @@ def cell(value: Any) -> str:
     return str(value).replace("\n", "⏎")
 
 
+def _fit(text: str, width: int, right: bool) -> str:
+    return text[:width].rjust(width) if right else text[:width].ljust(width)
+
+
 class ResultGrid(ScrollView, can_focus=True):
     DEFAULT_CSS = "ResultGrid { height: 1fr; }"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "move(-1)", "Up", show=False), Binding("down", "move(1)", "Down", show=False),
         Binding("pageup", "move(-20)", show=False), Binding("pagedown", "move(20)", show=False),
         Binding("home,g", "first", "First", show=False), Binding("end,G", "last", "Last row"),
+        Binding("ctrl+a", "select_all", "Select all", show=False), Binding("ctrl+c", "copy", "Copy"),
+        Binding("escape", "unselect", "Unselect", show=False),
     ]
 
     def __init__(self, **kw: Any) -> None:
@@ -38,6 +48,8 @@ class ResultGrid(ScrollView, can_focus=True):
         self.spool: Spool | None = None
         self.columns: list[dict] = []
         self.widths: list[int] = []
+        self.right: list[bool] = []  # numeric columns, right-aligned
+        self.all_selected = False
         self.cursor = 0
         self._cache_start = 0
         self._cache: list[list[str]] = []
@@ -46,7 +58,11 @@ class ResultGrid(ScrollView, can_focus=True):
 
     # --- data
     def attach(self, spool: Spool, columns: list[dict]) -> None:
+        import pyarrow as pa
         self.spool, self.columns = spool, columns
+        self.right = [pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_decimal(f.type)
+                      for f in spool.schema]
+        self.all_selected = False
         self.cursor = 0
         self._cache = []
         self._sampled = 0
@@ -103,9 +119,9 @@ class ResultGrid(ScrollView, can_focus=True):
             return Strip.blank(width)
         if y == 0:
             segs = [Segment(" " * 9, HEADER)]
-            for col, w in zip(self.columns, self.widths):
+            for col, w, right in zip(self.columns, self.widths, self.right):
                 style = MASKED if col.get("masked") else HEADER
-                segs.append(Segment(self.title_of(col)[:w].ljust(w) + " ", style))
+                segs.append(Segment(_fit(self.title_of(col), w, right) + " ", style))
             return Strip(segs).crop(scroll_x, scroll_x + width).extend_cell_length(width)
         index = scroll_y + y - 1
         if index >= self.rows:
@@ -115,10 +131,10 @@ class ResultGrid(ScrollView, can_focus=True):
             return Strip.blank(width)
         if self.first_drawn_at is None:
             self.first_drawn_at = time.monotonic()
-        style = CURSOR if index == self.cursor else Style()
+        style = CURSOR if index == self.cursor else SELECTED if self.all_selected else Style()
         segs = [Segment(f"{index + 1:>8} ", Style(dim=True))]
-        for v, w in zip(row[0], self.widths):
-            segs.append(Segment(v[:w].ljust(w) + " ", style))
+        for v, w, right in zip(row[0], self.widths, self.right):
+            segs.append(Segment(_fit(v, w, right) + " ", style))
         return Strip(segs).crop(scroll_x, scroll_x + width).extend_cell_length(width)
 
     def visible_rows(self) -> int:
@@ -145,6 +161,37 @@ class ResultGrid(ScrollView, can_focus=True):
         elif self.cursor >= top + h:
             self.scroll_to(y=self.cursor - h + 1, animate=False)
         self.refresh()
+
+    # --- selecting and copying
+    def action_select_all(self) -> None:
+        self.all_selected = bool(self.rows)
+        self.refresh()
+
+    def action_unselect(self) -> None:
+        self.all_selected = False
+        self.refresh()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "unselect":  # else escape goes on up (cancel)
+            return self.all_selected
+        return True
+
+    def action_copy(self) -> None:
+        """The selected rows (else the cursor's) as tab-separated text, with a header line."""
+        if not self.rows:
+            return
+        start, count = (0, min(self.rows, MAX_COPY)) if self.all_selected else (self.cursor, 1)
+        lines = ["\t".join(str(c["name"]) for c in self.columns)]
+        lines += ["\t".join(row) for row in self._copy_rows(start, count)]
+        self.app.copy_to_clipboard("\n".join(lines) + "\n")
+        cut = f" of {self.rows:,} (ctrl+e exports all)" if self.all_selected and self.rows > count else ""
+        self.notify(f"copied {count:,} row{'' if count == 1 else 's'}{cut}", timeout=3)
+
+    def _copy_rows(self, start: int, count: int) -> list[list[str]]:
+        assert self.spool is not None
+        table = self.spool.window(start, count)
+        cols = [["" if v is None else str(v) for v in col.to_pylist()] for col in table.columns]
+        return [list(r) for r in zip(*cols)]
 
     def visible_text(self) -> list[str]:
         """The rows on screen as text (tests)."""

@@ -2,8 +2,10 @@
 answers with the text, escape with None."""
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
@@ -14,7 +16,7 @@ class PromptModal(ModalScreen[str | None]):
     PromptModal { align: center middle; }
     PromptModal > Vertical { width: 70; height: auto; border: round $accent; padding: 1 2; background: $surface; }
     """
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, question: str, default: str = "") -> None:
         super().__init__()

@@ -45,11 +45,11 @@ def snippet(sql: str, width: int = 18) -> str:
 
 
 def title(sql: str) -> str:
-    """A result tab's name: the table the statement reads from (`orders`), else its start."""
+    """What a result tab is named after: the first table the statement reads from (`orders`), else
+    `query`."""
     found = re.search(r"\bfrom\s+([\w.\"]+)", sql, re.IGNORECASE)
-    if found:
-        return snippet(found.group(1).replace('"', "").rsplit(".", 1)[-1])
-    return snippet(sql)
+    name = found.group(1).replace('"', "").rsplit(".", 1)[-1] if found else ""
+    return snippet(name) if name else "query"
 
 
 class ResultView(Vertical):
@@ -63,7 +63,7 @@ class ResultView(Vertical):
     class Updated(Message):
         """The view's state changed (rows, status, done): the screen refreshes what shows it."""
 
-        def __init__(self, view: "ResultView") -> None:
+        def __init__(self, view: ResultView) -> None:
             super().__init__()
             self.view = view
 
@@ -97,7 +97,7 @@ class ResultView(Vertical):
     def label(self) -> str:
         mark = " …" if self.running else " ✗" if self.error is not None else \
             f" · {self.grid.rows:,}+ rows" if self.overflow else ""
-        return f"{self.number} {title(self.sql)}{mark}"
+        return f"{title(self.sql)} {self.number}{mark}"
 
     def _status(self, text: str, error: bool = False) -> None:
         self.status_text, self.status_error = text, error

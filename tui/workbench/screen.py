@@ -1,23 +1,42 @@
-"""Workbench: a SQL editor, result tabs (grid, governance, chart), history, cancel and export.
+"""Workbench: a data catalog sidebar, a SQL editor, result tabs (grid, governance, chart), history,
+cancel and export.
 
-Keys: ctrl+enter / f5 / ctrl+r run the statement under the cursor (or the selection) in a new
-result tab; escape / ctrl+c cancel the current tab's query; ctrl+w closes the current result tab;
-alt+left / alt+right (ctrl+pageup / ctrl+pagedown) switch result tabs; ctrl+l fetches every row of
-a result cut at the fetch limit; tab / ctrl+space complete tables and columns (a popup when there
-are several); ctrl+s saves the query under a name (the command palette opens it again); ctrl+e
-export; ctrl+g chart; f6 history."""
+Keys: ctrl+j (what terminals send for ctrl+enter) / ctrl+enter / f5 / ctrl+r run the statement
+under the cursor (or the selection) in a new result tab, named after the table it reads; escape /
+ctrl+c cancel the current tab's query; escape leaves the editor (then 1/2/3 switch screens: in the
+editor they are typed); f2 / f3 focus the editor / the results; ctrl+b / f9 show or hide the
+catalog; ctrl+w closes the current result tab; alt+left / alt+right (ctrl+pageup / ctrl+pagedown)
+switch result tabs; ctrl+l fetches every row of a result cut at the fetch limit; tab / ctrl+space
+complete tables and columns (a popup when there are several); ctrl+s saves the query under a name
+(the command palette opens it again); ctrl+e export; ctrl+g chart; f6 history."""
 from __future__ import annotations
+
+from contextlib import suppress
+from dataclasses import replace
+from itertools import pairwise
+from typing import ClassVar
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, OptionList, Static, TabbedContent, TabPane
+from textual.widgets import (
+    Footer,
+    Header,
+    Input,
+    OptionList,
+    Static,
+    TabbedContent,
+    TabPane,
+    TextArea,
+)
 
 from syscalls.errors import SyscallError
 
 from ..banner import KernelBanner
+from .catalog import WIDE, CatalogSidebar
+from .chartview import ChartView
 from .completion import CompletionList
 from .editor import SqlEditor
 from .export import ExportModal
@@ -28,7 +47,11 @@ from .saved import OpenQuery
 from .spool import Spool
 
 MAX_RESULTS = 10  # result tabs kept; the oldest is closed (its spool deleted) past this
-READY = "ready — ctrl+enter / f5 runs the statement under the cursor in a new result tab"
+CHART_ROWS = 1000  # the chart draws a result's first rows
+READY = "ready — ctrl+j / f5 runs the statement under the cursor in a new result tab"
+SCREEN_KEYS = ("1", "2", "3")  # the app's: typed in a text input, so not offered there
+SCREENS = Binding.Group("Screens")
+FOOTER_FIRST = ("ctrl+j", "escape", "f2", "f3", "ctrl+b", *SCREEN_KEYS, "ctrl+c")  # what fits at 80 columns
 
 
 def statement_at(text: str, offset: int) -> str:
@@ -43,7 +66,7 @@ def statement_at(text: str, offset: int) -> str:
         elif ch == ";":
             starts.append(i + 1)
     starts.append(len(text) + 1)
-    for a, b in zip(starts, starts[1:]):
+    for a, b in pairwise(starts):
         if a <= offset <= b - 1 or (offset == b - 1):
             stmt = text[a:b - 1].strip()
             if stmt:
@@ -55,17 +78,25 @@ def statement_at(text: str, offset: int) -> str:
 
 class WorkbenchScreen(Screen):
     DEFAULT_CSS = """
-    WorkbenchScreen #editor { height: 12; }
+    WorkbenchScreen #body { height: 1fr; }
+    WorkbenchScreen #editor { height: 40%; min-height: 5; max-height: 14; }
+    WorkbenchScreen Footer.-compact FooterLabel { margin: 0 1 0 0; }
+    WorkbenchScreen Footer.-compact FooterKey.-grouped { margin: 0 1 0 0; }
+    WorkbenchScreen Footer.-compact FooterKey.-command-palette { padding-right: 1; offset-x: 1; }
+    WorkbenchScreen #results-tabs > ContentTabs { height: 1; }
+    WorkbenchScreen #results-tabs > ContentTabs Underline { display: none; }
     WorkbenchScreen #status { height: 1; padding: 0 1; background: $boost; }
     WorkbenchScreen #status.-error { background: $error 40%; }
-    WorkbenchScreen #governance, WorkbenchScreen #chart, WorkbenchScreen #no-results { padding: 0 1; }
+    WorkbenchScreen #governance, WorkbenchScreen #no-results { padding: 0 1; }
     WorkbenchScreen TabbedContent, WorkbenchScreen TabbedContent > ContentSwitcher { height: 1fr; }
     WorkbenchScreen TabPane { height: 1fr; padding: 0; }
     WorkbenchScreen #results-tabs.-empty, WorkbenchScreen #no-results.-hidden { display: none; }
     """
-    BINDINGS = [
-        Binding("ctrl+enter,ctrl+j", "run", "Run", priority=True),  # ctrl+j: what terminals send for it
-        Binding("f5,ctrl+r", "run", "Run", priority=True),
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+j,ctrl+enter,f5,ctrl+r", "run", "Run", priority=True),  # ctrl+j: what terminals send
+        Binding("f2", "focus_editor", "Editor", priority=True),
+        Binding("f3", "focus_grid", "Results", priority=True),
+        Binding("ctrl+b,f9", "toggle_catalog", "Catalog", priority=True),
         Binding("escape", "cancel", "Cancel", show=False),
         Binding("ctrl+c", "cancel", "Cancel", priority=True),
         Binding("ctrl+l", "fetch_all", "Fetch all", priority=True),
@@ -77,8 +108,6 @@ class WorkbenchScreen(Screen):
         Binding("ctrl+s", "save", "Save", priority=True),
         Binding("f4", "governance", "Policies", priority=True),
         Binding("f6,ctrl+y", "history", "History", priority=True),
-        Binding("f2", "focus_editor", "Editor", show=False),
-        Binding("f3", "focus_grid", "Grid", show=False),
     ]
 
     def __init__(self) -> None:
@@ -89,29 +118,73 @@ class WorkbenchScreen(Screen):
         self._charted = False
         self._history: list[str] = []
         self.saved_name = ""
+        self._catalog_auto = True  # the sidebar follows the width until ctrl+b says otherwise
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield KernelBanner()
-        yield SqlEditor("", language="sql", id="editor")
-        with TabbedContent(id="tabs"):
-            with TabPane("Results", id="results"):
-                yield Static("run a query: its result opens in a tab here", id="no-results")
-                yield TabbedContent(id="results-tabs", classes="-empty")
-            with TabPane("Governance", id="gov"), VerticalScroll():
-                yield Static("run a query to see the policies applied", id="governance")
-            with TabPane("Chart", id="chart-tab"):
-                yield Static("ctrl+g charts the result", id="chart")
-            with TabPane("History", id="history-tab"):
-                yield OptionList(id="history")
+        with Horizontal(id="body"):
+            yield CatalogSidebar(id="catalog")
+            with Vertical(id="main"):
+                yield SqlEditor("", language="sql", id="editor")
+                with TabbedContent(id="tabs"):
+                    with TabPane("Results", id="results"):
+                        yield Static("run a query: its result opens in a tab here", id="no-results")
+                        yield TabbedContent(id="results-tabs", classes="-empty")
+                    with TabPane("Governance", id="gov"), VerticalScroll():
+                        yield Static("run a query to see the policies applied", id="governance")
+                    with TabPane("Chart", id="chart-tab"):
+                        yield ChartView(id="chart-view")
+                    with TabPane("History", id="history-tab"):
+                        yield OptionList(id="history")
         yield Static(READY, id="status")
-        yield Footer()
+        yield Footer(compact=True)
         yield CompletionList()
 
     def on_mount(self) -> None:
         self.editor = self.query_one(SqlEditor)
+        self._fit_catalog()
         self.editor.focus()
         self.editor.start_completion(self.app.link)
+
+    # --- the footer: the keys that matter first (the footer cuts what does not fit)
+    @property
+    def active_bindings(self) -> dict:
+        found = super().active_bindings
+        typing = isinstance(self.focused, (TextArea, Input))  # digits are typed there
+        for key in SCREEN_KEYS:
+            if key in found and typing:
+                del found[key]
+            elif key in found:  # "1 2 3 Screens"
+                found[key] = found[key]._replace(binding=replace(found[key].binding, group=SCREENS))
+        return {k: found[k] for k in FOOTER_FIRST if k in found} | found
+
+    # --- the catalog sidebar
+    def on_resize(self) -> None:
+        if self._catalog_auto:
+            self._fit_catalog()
+
+    def _fit_catalog(self) -> None:
+        sidebar = self.query_one(CatalogSidebar)
+        sidebar.set_class(self.app.size.width < WIDE, "-hidden")
+        if sidebar.has_focus and sidebar.has_class("-hidden"):
+            self.set_focus(self.editor)
+
+    def action_toggle_catalog(self) -> None:
+        self._catalog_auto = False
+        sidebar = self.query_one(CatalogSidebar)
+        sidebar.toggle_class("-hidden")
+        if sidebar.has_class("-hidden"):
+            if self.focused is None or self.focused is sidebar:
+                self.set_focus(self.editor)
+        else:
+            self.set_focus(sidebar)
+
+    def on_catalog_sidebar_insert(self, event: CatalogSidebar.Insert) -> None:
+        """Enter in the catalog: the name goes in at the editor's cursor (over its selection)."""
+        editor = self.editor
+        editor.replace(event.name, *editor.selection, maintain_selection_offset=False)
+        editor.focus()
 
     def on_unmount(self) -> None:
         self.editor.stop_completion()
@@ -162,7 +235,7 @@ class WorkbenchScreen(Screen):
         if view is None:
             self.status(READY)
             self.query_one("#governance", Static).update("run a query to see the policies applied")
-            self.query_one("#chart", Static).update("ctrl+g charts the result")
+            self.query_one(ChartView).show(None)
             return
         self.status(view.status_text, view.status_error)
         self.query_one("#governance", Static).update(view.governance())
@@ -174,10 +247,8 @@ class WorkbenchScreen(Screen):
         if view.closed or view not in self.results:
             return
         tabs = self.query_one("#results-tabs", TabbedContent)
-        try:
+        with suppress(Exception):  # the tab is being removed
             tabs.get_tab(f"result-{view.number}").label = view.label
-        except Exception:  # noqa: BLE001 — the tab is being removed
-            pass
         if view is self.current:
             self._show(view, chart=not view.running)
         self.refresh_bindings()
@@ -298,13 +369,11 @@ class WorkbenchScreen(Screen):
         self._draw_chart(view)
 
     def _draw_chart(self, view: ResultView) -> None:
-        from .chart import chart
-        box = self.query_one("#chart", Static)
+        chart = self.query_one(ChartView)
         if view.spool is None or not view.spool.rows:
-            box.update(f"result {view.number} has no rows to chart")
-            return
-        size = self.query_one("#tabs", TabbedContent).size
-        box.update(chart(view.spool.window(0, 1000), max(20, size.width - 4), max(8, size.height - 4)))
+            chart.show(None, f"result {view.number} has no rows to chart")
+        else:
+            chart.show(view.spool.window(0, CHART_ROWS), total=view.spool.rows)
 
     def action_governance(self) -> None:
         """The Governance tab: the policies applied to the current result and its rewritten SQL."""
@@ -366,10 +435,11 @@ class WorkbenchScreen(Screen):
             self.status(f"saved as {name!r} — ctrl+p finds it (saved query …)")
         self.app.push_screen(PromptModal("Save the query as:", self.saved_name), named)
 
+    # f2 / f3 are priority keys that move the focus at once: the keys typed after them go there
     def action_focus_editor(self) -> None:
-        self.query_one(SqlEditor).focus()
+        self.set_focus(self.editor)
 
     def action_focus_grid(self) -> None:
         grid = self.grid
         if grid is not None:
-            grid.focus()
+            self.set_focus(grid)

@@ -6,6 +6,7 @@ from the batches that cover it — memory stays bounded whatever the result's si
 from __future__ import annotations
 
 import bisect
+import contextlib
 import os
 import tempfile
 import threading
@@ -13,8 +14,7 @@ import weakref
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.ipc as ipc
-
+from pyarrow import ipc
 
 PREFIX = "dataos-wb-"
 _swept = False
@@ -117,12 +117,10 @@ class Spool:
 
     def close(self) -> None:
         with self._lock:
-            try:
+            with contextlib.suppress(Exception):
                 if not self.done:
                     self._writer.close()
                     self._sink.close()
-            except Exception:  # noqa: BLE001
-                pass
             self._reader = None
             if self._mmap is not None:
                 self._mmap.close()
