@@ -111,6 +111,11 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def counted(n: int, noun: str) -> str:
+    """`1 row`, `1,200 rows`: a count and its noun, singular for one."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def short(text: Any, width: int = 50) -> str:
     """One line of at most `width` characters (an ellipsis marks a cut)."""
     text = " ".join(str(text if text is not None else "").split())

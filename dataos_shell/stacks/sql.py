@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 from syscalls import connect
 from syscalls.errors import ERRNO, SyscallError
+from userlib.output import counted
 
 CHUNK = 8 * 2**20  # bytes of Arrow IPC per dataset.write call
 
@@ -80,7 +81,7 @@ def _load(client: Any, con: Any, source: dict[str, Any]) -> None:
         con.unregister("__input")
     rows = con.execute(f'SELECT count(*) FROM "{source["name"]}"').fetchone()[0]
     policies = ", ".join(header["governance"]["policies"]) or "none"
-    _log(f"input {source['name']}: {rows:,} rows from {source.get('dataset') or 'a query'} in {_ms(started)} "
+    _log(f"input {source['name']}: {counted(rows, 'row')} from {source.get('dataset') or 'a query'} in {_ms(started)} "
          f"(policies applied: {policies})")
 
 
@@ -94,7 +95,7 @@ def _write(client: Any, con: Any, output: dict[str, Any]) -> None:
     for data, last in _chunks(cursor.to_arrow_reader(65_536)):
         answer = client.dataset.write(address=output["dataset"], data=data, mode=mode, upload=upload, commit=last)
         upload, rows = answer["upload"], answer["rows"]
-    _log(f"output {output['name']}: {rows:,} rows to {output['dataset']} ({mode}) in {_ms(started)}")
+    _log(f"output {output['name']}: {counted(rows, 'row')} to {output['dataset']} ({mode}) in {_ms(started)}")
 
 
 def _chunks(reader: Any) -> Iterator[tuple[str, bool]]:

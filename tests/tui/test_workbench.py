@@ -178,7 +178,7 @@ async def test_each_run_opens_a_result_tab_and_ctrl_w_closes_one(kernel):
         tabs = screen.query_one("#results-tabs")
         assert [p.id for p in tabs.query("TabPane")] == ["result-1", "result-2"]
         assert str(tabs.get_tab("result-2").label) == "query 2"  # no table read: "query"
-        assert second.grid.visible_text() == ["7"] and "1 rows" in status(screen)
+        assert second.grid.visible_text() == ["7"] and "1 row in" in status(screen)
         assert "result 2" in str(screen.query_one("#governance").render())
         # the earlier result is still there, with its own rows, status and governance: switching
         # result tabs on the Governance tab shows the other result's

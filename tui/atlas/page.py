@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
-from userlib.output import (age, distinct_exact, distinct_text, profile_summary, short, shown_column_tags,
+from userlib.output import (age, counted, distinct_exact, distinct_text, profile_summary, short, shown_column_tags,
                                  sql_address)
 
 from ..columns import FittingTable
@@ -150,7 +150,7 @@ class DatasetPage(Vertical):
         for row in result["rows"]:
             table.add_row(*[Text(str(v)) if v is not None else Text("null", "dim") for v in row])
         policies = (result.get("governance") or {}).get("policies") or []
-        note.update(f"{sql}  ·  {result.get('row_count', len(result['rows']))} rows" +
+        note.update(f"{sql}  ·  {counted(result.get('row_count', len(result['rows'])), 'row')}" +
                     (f"  ·  policies: {', '.join(policies)}" if policies else ""))
 
     # --- rendering --------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ from typing import Any
 import pyarrow as pa
 from rich.text import Text
 
+from userlib.output import counted
+
 BLOCKS = " ▁▂▃▄▅▆▇█"
 ROW = ""  # the x "column" that is the row number
 
@@ -55,7 +57,7 @@ def chart(table: pa.Table, width: int, height: int, x: str | None = None, y: str
     bars = x and _textual(table.schema.field(x).type) and len(ys) <= max(1, height - 4)
     if bars:
         return _bars(xs, ys, x, y, width)
-    rows = f"first {len(ys):,} of {total:,} rows" if total and total > len(ys) else f"{len(ys):,} rows"
+    rows = f"first {len(ys):,} of {total:,} rows" if total and total > len(ys) else counted(len(ys), "row")
     return _columns(xs, ys, x or "row", y, width, height, rows)
 
 

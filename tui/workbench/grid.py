@@ -13,6 +13,8 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from userlib.output import counted
+
 from .spool import Spool
 
 MAX_WIDTH = 40
@@ -185,7 +187,7 @@ class ResultGrid(ScrollView, can_focus=True):
         lines += ["\t".join(row) for row in self._copy_rows(start, count)]
         self.app.copy_to_clipboard("\n".join(lines) + "\n")
         cut = f" of {self.rows:,} (ctrl+e exports all)" if self.all_selected and self.rows > count else ""
-        self.notify(f"copied {count:,} row{'' if count == 1 else 's'}{cut}", timeout=3)
+        self.notify(f"copied {counted(count, 'row')}{cut}", timeout=3)
 
     def _copy_rows(self, start: int, count: int) -> list[list[str]]:
         assert self.spool is not None

@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from syscalls.errors import SyscallError
+from userlib.output import counted
 
 from .grid import ResultGrid
 from .spool import Spool
@@ -197,9 +198,7 @@ class ResultView(Vertical):
             self.first_page_at = time.monotonic()
         if error is not None:
             self.error = error
-            details = getattr(error, "details", None) or {}
-            where = f" at position {details['position']}" if details.get("position") is not None else ""
-            self.query_one(".error", Static).update(f"{error.code}: {error.message}{where}")
+            self.query_one(".error", Static).update(f"{error.code}: {error.message}")
             self.add_class("-error")
             self._status(f"{error.code}: {error.message}", error=True)
             return
@@ -216,7 +215,7 @@ class ResultView(Vertical):
             self._status(f"{grid.rows:,}+ rows{took}: {more}")
             return
         rows = grid.rows
-        self._status(f"{rows:,} rows{took}  — end/G jumps to the last row, ctrl+e exports, ctrl+g charts")
+        self._status(f"{counted(rows, 'row')}{took}  — end/G jumps to the last row, ctrl+e exports, ctrl+g charts")
 
     def cancel(self) -> None:
         if self.running and self.query_id:
