@@ -84,7 +84,8 @@ class Kernel:
         self.clusters = Clusters(self.state_dir / "spill")  # queries' spill folders
         self.uploads = Uploads()
         self.metis = Metis(self.state_dir, self.depots)
-        self.gateway = Gateway(self.state_dir, self.depots, self.metis.column_tags, self.metis.used)
+        self.gateway = Gateway(self.state_dir, self.depots, self.metis.column_tags, self.metis.used,
+                               self.metis.datasets)
         self.metis.governs = self.gateway.governs_tag
         self.handlers: dict[str, Callable[..., Any]] = {
             **heimdall_syscalls.HANDLERS, **poros_syscalls.HANDLERS, **runtime_syscalls.HANDLERS,

@@ -16,17 +16,26 @@ def _nearest(word: str, candidates) -> str:
     return f" (did you mean {near[0]}?)" if near else ""
 
 
+def _shown_path(ctx) -> str:
+    """The command line as typed: a group's hidden default command (`query`'s `run`) left out."""
+    parent = ctx.parent
+    if parent is not None and getattr(parent.command, "default_command", None) == ctx.info_name:
+        return parent.command_path
+    return ctx.command_path
+
+
 def usage_error(e: click.UsageError) -> SyscallError:
     """The one-line EINVAL for a usage error raised while parsing a command line."""
     ctx, param = e.ctx, getattr(e, "param", None)
-    where = f"`{ctx.command_path} --help`" if ctx else "`--help`"
+    path = _shown_path(ctx) if ctx else ""
+    where = f"`{path} --help`" if ctx else "`--help`"
     if isinstance(e, click.NoSuchOption):
         return SyscallError("EINVAL", f"{e.option_name}: no such option{_nearest(e.option_name, e.possibilities or ())}"
                             f"; {where} lists them", field=e.option_name)
     if isinstance(e, click.MissingParameter) and param is not None:
         kind = param.param_type_name
         label = param.opts[0] if kind == "option" else (param.name or "").upper()
-        return SyscallError("EINVAL", f"{ctx.command_path}: missing {kind} {label}; {where} shows its usage",
+        return SyscallError("EINVAL", f"{path}: missing {kind} {label}; {where} shows its usage",
                             field=param.name)
     choices = getattr(getattr(param, "type", None), "choices", None)
     bad = re.match(r"(.+?) is not ", e.message)

@@ -54,7 +54,7 @@ class Shell:
 
     def _dispatch(self, text: str) -> int:
         text = sql.expand_alias(text, self.state.aliases)
-        if sql.is_sql(text):
+        if sql.is_sql(text) or sql.is_meta(text):
             return sql.run(self, text)
         if text.lstrip().startswith("\\"):
             words = text.split()
@@ -204,7 +204,12 @@ def help_(shell: Shell, args: list[str]) -> None:
     emit("\n".join([
         "Shell commands:", _listing(builtins), "",
         "dataos verbs (as `dataos VERB …`; `man VERB` for their options):", _listing(verbs().items()), "",
-        "SQL: a line starting with " + ", ".join(sorted(sql.KEYWORDS)) + " is SQL, up to a `;`.",
+        "SQL, governed (masks and row filters apply), up to a `;`:",
+        "  SELECT …, WITH …, VALUES …, FROM t SELECT …, PIVOT t ON … IN (…)",
+        "  DESCRIBE t, SHOW COLUMNS FROM t   t's columns and types, the masked ones marked",
+        "  SHOW TABLES, SHOW ALL TABLES      the datasets you may select (here, or everywhere)",
+        "  SUMMARIZE t                       t's columns summarized as you may see them",
+        "  \\d, \\dt / \\d t                    as SHOW TABLES / DESCRIBE t (pgcli's; no `;` needed)",
         "  Unqualified names resolve in the current directory (cd dataos://depot:collection);",
         "  Ctrl-C cancels a running query, \\timing shows times. $NAME is expanded outside single quotes."]))
 

@@ -2,6 +2,7 @@
 Ctrl-C cancels it in the kernel."""
 from __future__ import annotations
 
+import re
 import sys
 import threading
 import time
@@ -16,6 +17,12 @@ if TYPE_CHECKING:
     from .commands import Shell
 
 LIMIT = 1000  # rows shown, as `dataos query`
+_META = re.compile(r"\s*\\dt?\+?(?=\s|$)")
+
+
+def is_meta(text: str) -> bool:
+    """True for pgcli's `\\d`, `\\dt` and `\\d NAME`: commands the Gateway answers like SQL."""
+    return bool(_META.match(text))
 
 
 def expand_alias(text: str, aliases: dict[str, str]) -> str:

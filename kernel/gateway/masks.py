@@ -118,7 +118,7 @@ def _governed_table(spec: str) -> GovernedTable:
     condition = " AND ".join(_filter_sql(f, by_lower) for filters in filter_lists for f in filters)
     outputs = []
     for name, type_name in columns:
-        value = _mask_sql(_source(name), _data_type(type_name), masks[name]) if name in masks else _source(name)
+        value = _mask_sql(_source(name), data_type(type_name), masks[name]) if name in masks else _source(name)
         if condition:
             value = f"CASE WHEN {condition} THEN {value} END"
         outputs.append(f"{value} AS {_ident(name)}")
@@ -192,7 +192,8 @@ def _literal(value: str | int | float | bool) -> str:
 
 
 @lru_cache(maxsize=1024)
-def _data_type(type_name: str) -> exp.DataType | None:
+def data_type(type_name: str) -> exp.DataType | None:
+    """The DuckDB type `type_name` names (None when sqlglot cannot read it)."""
     try:
         return exp.DataType.build(type_name, dialect="duckdb")
     except (sqlglot.errors.ParseError, ValueError):

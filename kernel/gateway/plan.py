@@ -5,8 +5,10 @@
    as the engine will read it, whatever the translation echoed.
 2. Walk the whole tree: every function is on the allowlist; no nested statement, ``SELECT … INTO``
    or query parameter; no free text that would be written out unquoted unless it is a plain word;
-   every relation is a CTE in scope or resolves to a `Dataset`.
-3. ``can_select`` each dataset; work out the user's masks and row filters per dataset.
+   every relation is a CTE in scope or resolves to a `Dataset` the user may select (`Finder`:
+   one they may not is unknown, ENOENT, exactly as one that does not exist).
+3. Work out the user's masks and row filters per dataset; name the unnamed output columns
+   (``count(*)``, not the engine's ``count_star()``).
 4. Replace every dataset reference with its governed derived table (`masks.governed_table`),
    keeping the alias (or the table's own name), so everything the query does sees masked values.
 5. Generate DuckDB SQL (identifiers quoted, comments dropped) and prove it parses back to exactly
@@ -19,8 +21,10 @@ read an engine table, so it must not happen.
 """
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 
 import sqlglot
 from sqlglot import exp
@@ -30,13 +34,14 @@ from sqlglot.tokens import TokenType
 
 from syscalls.spec import text_problem
 
-from . import proof
+from . import meta, proof
 from .functions import function_name, is_allowed
 from .masks import RESERVED, VIEW_PREFIX, governed_table
 from .model import Dataset, GatewayError, Plan, shown
 from .policies import DataPolicy, Governance, govern
 
 Resolver = Callable[[str, str | None, str | None], Dataset | None]
+Known = Callable[[], Iterable[str]]
 
 _QUERIES = (exp.Select, exp.SetOperation, exp.Values, exp.Subquery)
 _QUERY_KEYWORDS = frozenset({"SELECT", "WITH", "VALUES", "FROM", "TABLE"})
@@ -51,32 +56,42 @@ _LATERAL_SOURCES = (exp.Subquery, exp.Values, exp.Unnest, exp.GenerateSeries)
 _SUBSCRIPT_CHAIN = 100  # sqlglot parses chained subscripts (x[1][1]…) in quadratic time
 _MAX_TOKENS = 100_000
 _DIALECT = re.compile(r"[a-z][a-z0-9_]*")
+_PLAIN = re.compile(r"[a-z_][a-z0-9_]*")  # a name DuckDB reads the same unquoted
+_NEAR = 0.6  # how alike a name must be to be offered as "did you mean" (difflib's ratio)
 
 
 def plan(sql: str, *, dialect: str = "duckdb", resolve: Resolver, can_select: Callable[[Dataset], bool],
          policies: Sequence[DataPolicy], user_tags: frozenset[str],
-         default_depot: str | None = None, default_collection: str | None = None) -> Plan:
-    """Plan `sql` for a user: raise `GatewayError` (EINVAL, EACCES) or return the governed `Plan`.
+         default_depot: str | None = None, default_collection: str | None = None, known: Known = tuple) -> Plan:
+    """Plan `sql` for a user: raise `GatewayError` (EINVAL, EACCES, ENOENT) or return the governed `Plan`.
 
     `resolve(name, collection, depot)` maps a table reference (missing parts filled from the defaults)
-    to a dataset or None."""
+    to a dataset or None; `known()` gives the SQL names (``depot.collection.dataset``) of the datasets
+    the user may select, for "did you mean". A meta command (DESCRIBE, SHOW TABLES, SUMMARIZE, ``\\d``)
+    is planned as the governed query that answers it (`meta`)."""
     problem = text_problem(sql)  # (requests are refused so before they get here; a direct caller too)
     if problem:
         raise GatewayError("EINVAL", f"the query {problem}")
+    _check_dialect(dialect)
+    find = Finder(resolve, can_select, known, default_depot, default_collection)
+    command = meta.parse(sql, dialect)
+    if command is not None:
+        answer = meta.answer(command, find, policies, user_tags)
+        governed = plan(answer.sql, resolve=resolve, can_select=can_select, policies=policies, user_tags=user_tags)
+        return replace(governed, policies=tuple(sorted({*governed.policies, *answer.policies})),
+                       datasets=tuple(dict.fromkeys((*governed.datasets, *answer.datasets))))
     try:
         tree = proof.translate(_parse(sql, dialect))
         if not isinstance(tree, _QUERIES):
             raise GatewayError("EACCES", f"{_statement_name(tree)} is not allowed: only queries are")
-        walk = _Walk(resolve, default_depot, default_collection)
+        walk = _Walk(find)
         walk.visit(tree, frozenset())
         datasets: dict[str, Dataset] = {}
         for _, dataset in walk.tables:
             datasets.setdefault(dataset.address, dataset)
-        for address, dataset in datasets.items():
-            if not can_select(dataset):
-                raise GatewayError("EACCES", f"select on {address} is not allowed")
         rules = {address: govern(dataset, policies, user_tags) for address, dataset in datasets.items()}
         masked = _masked_outputs(tree, walk.tables, rules)
+        _name_outputs(tree)
         _unqualify_columns(tree, walk.tables)
         spliced: dict[int, exp.Expression] = {}
         for node, dataset in walk.tables:
@@ -90,21 +105,24 @@ def plan(sql: str, *, dialect: str = "duckdb", resolve: Resolver, can_select: Ca
     return Plan(out, tuple(datasets), tuple(applied), masked, hashed)
 
 
-def _parse(sql: str, dialect: str) -> exp.Expression:
+def _check_dialect(dialect: str) -> None:
     try:
         if not _DIALECT.fullmatch(dialect):  # a bare name: no ", setting=value" suffix
             raise ValueError(dialect)
         Dialect.get_or_raise(dialect)
     except ValueError:
         raise GatewayError("EINVAL", f"unknown SQL dialect {shown(dialect)}", field="dialect") from None
+
+
+def _parse(sql: str, dialect: str) -> exp.Expression:
+    """The one statement of `sql` (a dialect already checked)."""
     _check_size(sql, dialect)
     try:
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
     except RecursionError:
         raise
     except ParseError as e:
-        error = e.errors[0] if e.errors else {}
-        position = (error["line"], error["col"]) if error.get("line") else None
+        position = _parse_error_position(e)
         raise GatewayError("EINVAL", "syntax error" + (" at line {}, column {}".format(*position) if position else ""),
                            position) from None
     except TokenError:
@@ -148,6 +166,15 @@ def _check_size(sql: str, dialect: str) -> None:
             chain = 0
 
 
+def _parse_error_position(error: ParseError) -> tuple[int, int] | None:
+    """(line, column) of the first column of the token the parser stopped at (sqlglot gives its last)."""
+    first = error.errors[0] if error.errors else {}
+    line, col, token = first.get("line"), first.get("col"), first.get("highlight") or ""
+    if not isinstance(line, int) or not isinstance(col, int):
+        return None
+    return line, (max(1, col - len(token) + 1) if token and "\n" not in token else col)
+
+
 def _source_name(node: exp.Expression) -> str:
     return function_name(node) if isinstance(node, exp.Func) else type(node).__name__.lower()
 
@@ -181,8 +208,8 @@ def _statement_name(node: exp.Expression) -> str:
 class _Walk:
     """One pass over the parsed query: checks every node, collects dataset references."""
 
-    def __init__(self, resolve: Resolver, depot: str | None, collection: str | None) -> None:
-        self.resolve, self.depot, self.collection = resolve, depot, collection
+    def __init__(self, find: Finder) -> None:
+        self.find = find
         self.tables: list[tuple[exp.Table, Dataset]] = []
 
     def visit(self, node: exp.Expression, ctes: frozenset[str]) -> None:
@@ -238,20 +265,66 @@ class _Walk:
             raise GatewayError("EACCES", f"table function {function_name(node.this)} is not allowed")
         parts = node.parts
         names = [part.name for part in parts]
-        display = ".".join(shown(name) for name in names)
-        if len(names) > 3 or not all(isinstance(part, exp.Identifier) for part in parts):
-            raise GatewayError("EACCES", f"unknown relation {display}")
-        if len(names) == 1 and _fold(names[0]) in ctes:
+        if len(names) == 1 and isinstance(parts[0], exp.Identifier) and _fold(names[0]) in ctes:
             return
-        if any(value for key, value in node.args.items() if key not in _TABLE_ARGS):
-            raise GatewayError("EINVAL", f"unsupported table modifier on {display}")
-        dataset = self.resolve(names[-1], names[-2] if len(names) > 1 else self.collection,
-                               names[-3] if len(names) > 2 else self.depot)
-        if dataset is None:
-            raise GatewayError("EACCES", f"unknown relation {display}")
-        if not dataset.columns:
-            raise GatewayError("EINVAL", f"{dataset.address} has no known columns (scan it first)")
-        self.tables.append((node, dataset))
+        if not all(isinstance(part, exp.Identifier) for part in parts):
+            names = [""]  # not a name at all: unknown, like any name that is not a dataset
+        elif any(value for key, value in node.args.items() if key not in _TABLE_ARGS):
+            raise GatewayError("EINVAL", f"unsupported table modifier on {'.'.join(shown(n) for n in names)}")
+        self.tables.append((node, self.find(names)))
+
+
+class Finder:
+    """Table names as written in SQL to the datasets the user may select."""
+
+    def __init__(self, resolve: Resolver, can_select: Callable[[Dataset], bool], known: Known,
+                 depot: str | None, collection: str | None) -> None:
+        self.resolve, self.can_select, self.known = resolve, can_select, known
+        self.depot, self.collection = depot, collection
+        self._allowed: dict[str, bool] = {}  # address -> may select: asked once per dataset
+
+    def __call__(self, names: Sequence[str]) -> Dataset:
+        """The dataset `names` (1 to 3 parts; missing ones from the defaults) stands for, or ENOENT
+        with the nearest name the user may select. A dataset they may not select is unknown, exactly as
+        one that does not exist: the same answer, before its depot is even asked about it."""
+        full = [self.depot, self.collection][:3 - len(names)] + list(names) if len(names) <= 3 else []
+        if len(full) == 3 and all(full):
+            depot, collection, name = full
+            if self._may_select(Dataset(depot, collection, name, {})):
+                dataset = self.resolve(name, collection, depot)
+                if dataset is not None and self._may_select(dataset):
+                    if not dataset.columns:
+                        raise GatewayError("EINVAL", f"{dataset.address} has no known columns (scan it first)")
+                    return dataset
+        raise GatewayError("ENOENT", f"unknown relation {'.'.join(shown(n) for n in names)}{self._nearest(names)}")
+
+    def _may_select(self, dataset: Dataset) -> bool:
+        if dataset.address not in self._allowed:
+            self._allowed[dataset.address] = self.can_select(dataset)
+        return self._allowed[dataset.address]
+
+    def _nearest(self, names: Sequence[str]) -> str:
+        """" (did you mean NAME?)" for the dataset the user may select whose name is nearest to
+        `names`, written as short as it resolves from the defaults; or ""."""
+        if not 1 <= len(names) <= 3:
+            return ""
+        by_written: dict[str, str] = {}
+        for full in self.known():
+            parts = full.split(".")
+            if len(parts) != 3 or any(shown(part) != part for part in parts):
+                continue
+            suffix = parts[3 - len(names):]
+            resolves = parts[:3 - len(names)] == [self.depot, self.collection][:3 - len(names)]
+            by_written.setdefault(".".join(suffix).lower(), ".".join(suffix if resolves else parts))
+        written = ".".join(names).lower()
+        scored = [(_similarity(written, key), key) for key in by_written  # the dataset's own name must be near
+                  if _similarity(names[-1].lower(), key.rsplit(".", 1)[-1]) >= _NEAR]
+        best = max(scored, default=(0.0, ""))
+        return f" (did you mean {by_written[best[1]]}?)" if best[0] >= _NEAR else ""
+
+
+def _similarity(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a, b).ratio()
 
 
 def _fold(name: str) -> str:
@@ -286,6 +359,29 @@ def _unqualify_columns(tree: exp.Expression, tables: list[tuple[exp.Table, Datas
         if len(qualifier) > 1 and qualifier in suffixes:
             column.set("db", None)
             column.set("catalog", None)
+
+
+def _name_outputs(tree: exp.Expression) -> None:
+    """Alias each unnamed computed output column of the query by its SQL, functions in lower case
+    and plain names unquoted: ``count(*)``, ``sum(amount)`` (as DuckDB names them, and not
+    ``count_star()``). Columns, stars and bare words keep their own names."""
+    while isinstance(tree, (exp.SetOperation, exp.Subquery)):
+        tree = tree.this
+    if not isinstance(tree, exp.Select):
+        return
+    for projection in tree.expressions:
+        if isinstance(projection, (exp.Alias, exp.Column, exp.Star)):
+            continue
+        text = projection.copy()
+        for identifier in text.find_all(exp.Identifier):
+            if _PLAIN.fullmatch(identifier.name):
+                identifier.set("quoted", False)
+        name = text.sql(dialect=proof.ENGINE, normalize_functions="lower", comments=False)
+        if _PLAIN.fullmatch(name.lower()):
+            continue  # a bare word (current_date) is its own name; as an alias, DuckDB would bind it
+        alias = exp.Alias(alias=exp.to_identifier(name, quoted=True))
+        projection.replace(alias)
+        alias.set("this", projection)  # the node itself: the walk's table references live in it
 
 
 def _masked_outputs(tree: exp.Expression, tables: list[tuple[exp.Table, Dataset]],

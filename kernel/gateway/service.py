@@ -25,6 +25,7 @@ from ..depot.registry import Depots
 from ..minerva.clusters import Cluster
 from ..minerva.duckdb_engine import Query
 from ..store import Database, now
+from .errors import visible_candidates
 from .masks import KEYED_HASH, keyed_hash
 from .model import Dataset, GatewayError
 from .plan import plan
@@ -44,13 +45,16 @@ MIGRATIONS = [
 class Gateway:
     def __init__(self, state_dir: Path, depots: Depots,
                  tags_of: Callable[[str], dict[str, frozenset[str]]] = lambda urn: {},
-                 on_read: Callable[[list[str]], None] = lambda urns: None) -> None:
+                 on_read: Callable[[list[str]], None] = lambda urns: None,
+                 datasets: Callable[[], list[str]] = list) -> None:
         """`tags_of(urn)` gives a dataset's column tags (the catalog's); `on_read` hears which
-        datasets each successful query read (usage)."""
+        datasets each successful query read (usage); `datasets()` gives the addresses of the datasets
+        in the catalog (SHOW TABLES and "did you mean" offer those a user may select)."""
         self.db = Database(state_dir / "gateway.db", MIGRATIONS)
         self.depots = depots
         self.tags_of = tags_of
         self.on_read = on_read
+        self.datasets = datasets
         self.policies: dict[str, DataPolicy] = {}
         self.running: dict[str, tuple[str, Query | None, str, float]] = {}  # id -> (user, query, sql, started)
         self._cancelled: dict[str, bool] = {}  # ids cancelled before their engine started
@@ -143,7 +147,7 @@ class Gateway:
             try:
                 governed = plan(sql, dialect=dialect, resolve=self._resolve, can_select=caller.can_select,
                                 policies=list(self.policies.values()), user_tags=caller.tags,
-                                default_depot=depot, default_collection=collection)
+                                default_depot=depot, default_collection=collection, known=self._known(caller))
             except GatewayError as e:
                 raise SyscallError(e.code, e.message, **({"field": e.field} if e.code == "EINVAL" else {}),
                                    **({"position": list(e.position)} if e.position else {}))
@@ -165,11 +169,25 @@ class Gateway:
                 cancelled = self._cancelled.pop(run.id, None)
             if cancelled:  # while it was planned
                 raise SyscallError("ECANCELED", "the query was cancelled")
-            run.query.run()
+            try:
+                run.query.run()
+            except SyscallError as e:
+                raise visible_candidates(e, sql, dialect, lambda: [
+                    c for a in addresses for c in self.depots.columns(a.depot, a.collection or "", a.dataset or "")
+                ]) from None
             return run
         except BaseException as e:
             run.fail(e)
             raise
+
+    def _known(self, caller: Caller) -> Callable[[], list[str]]:
+        """The SQL names of the catalog's datasets that `caller` may select (asked only when needed)."""
+        def names() -> list[str]:
+            addresses = [Address.parse(urn) for urn in self.datasets()]
+            return [f"{a.depot}.{a.collection}.{a.dataset}" for a in addresses
+                    if a.collection and a.dataset
+                    and caller.may_list(Dataset(a.depot, a.collection, a.dataset, {}))]
+        return names
 
     def _resolve(self, name: str, collection: str | None, depot: str | None) -> Dataset | None:
         if not depot or not collection:
@@ -231,11 +249,14 @@ class Gateway:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who runs a query: their id, their tags (for data policies), their `select` check, and the
-    name of the API key they came with."""
+    """Who runs a query: their id, their tags (for data policies), their `select` check (a denial
+    is evidence: it is audited when the query fails on it), the same check for listings and hints
+    (which audits nothing: screening a catalog is not asking for its datasets), and the name of
+    the API key they came with."""
     id: str
     tags: frozenset[str]
     can_select: Callable[[Dataset], bool]
+    may_list: Callable[[Dataset], bool]
     key: str | None = None
 
 

@@ -1,17 +1,44 @@
 """Syscall handlers of the Gateway: query.execute, query.stream, query.cancel, query.history."""
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from syscalls.errors import SyscallError
 
 from ..call import Call
 from ..heimdall.identity import OPERATOR_ROLE
+from ..heimdall.policy import Decision
 from ..minerva.clusters import Cluster
+from .model import Dataset
 from .service import Caller
 
 
-def _caller(call: Call) -> Caller:
-    return Caller(call.caller.id, call.caller.tags, lambda dataset: call.allowed("select", dataset.address),
-                  call.caller.key)
+def _caller(call: Call, denied: list[tuple[Decision, str]]) -> Caller:
+    """The query's caller; each `select` it is denied goes to `denied`."""
+    def can_select(dataset: Dataset) -> bool:
+        decision = call.decide("select", dataset.address)
+        if not decision.allow:
+            denied.append((decision, dataset.address))
+        return decision.allow
+    def may_list(dataset: Dataset) -> bool:
+        return call.decide("select", dataset.address).allow
+
+    return Caller(call.caller.id, call.caller.tags, can_select, may_list, call.caller.key)
+
+
+@contextmanager
+def _audited(call: Call) -> Iterator[list[tuple[Decision, str]]]:
+    """A dataset the caller may not select is answered as unknown (ENOENT); the audit still shows
+    the denial of the relation refused."""
+    denied: list[tuple[Decision, str]] = []
+    try:
+        yield denied
+    except SyscallError as e:
+        if e.code == "ENOENT" and denied:
+            call.hide(*denied[0])
+        raise
 
 
 def _cluster(call: Call, name: str | None, workspace: str | None) -> Cluster:
@@ -23,14 +50,18 @@ def _cluster(call: Call, name: str | None, workspace: str | None) -> Cluster:
 
 def query_execute(call: Call, sql: str, dialect: str, limit: int, depot: str | None, collection: str | None,
                   timeout: float | None, cluster: str | None, workspace: str | None, id: str | None) -> dict[str, Any]:
-    return call.kernel.gateway.execute(_caller(call), sql, dialect, limit, depot, collection, timeout,
-                                       _cluster(call, cluster, workspace), id)
+    where = _cluster(call, cluster, workspace)
+    with _audited(call) as denied:
+        return call.kernel.gateway.execute(_caller(call, denied), sql, dialect, limit, depot, collection, timeout,
+                                           where, id)
 
 
 def query_stream(call: Call, sql: str, dialect: str, limit: int, depot: str | None, collection: str | None,
                  timeout: float | None, cluster: str | None, workspace: str | None, id: str | None) -> Iterator[Any]:
-    return call.kernel.gateway.stream(_caller(call), sql, dialect, limit, depot, collection, timeout,
-                                      _cluster(call, cluster, workspace), id)
+    where = _cluster(call, cluster, workspace)
+    with _audited(call) as denied:
+        return call.kernel.gateway.stream(_caller(call, denied), sql, dialect, limit, depot, collection, timeout,
+                                          where, id)
 
 
 def query_list(call: Call) -> list[dict[str, Any]]:

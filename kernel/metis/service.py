@@ -58,6 +58,10 @@ class Metis:
             cached = self._tags[urn] = {c: frozenset(t) for c, t in tags.items()}
         return cached
 
+    def datasets(self) -> list[str]:
+        """The addresses of the datasets in the catalog."""
+        return self.catalog.urns("dataos://", DATASET)
+
     def propagated(self, urn: str, _seen: frozenset[str] = frozenset()) -> dict[str, dict[str, str]]:
         """{column: {tag: "source-urn#column"}}: the policy-driving tags of the input columns each
         column of `urn` is computed from (column-level lineage of sql jobs), transitively — so a mask

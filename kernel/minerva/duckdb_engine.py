@@ -16,6 +16,7 @@ naming the cluster and the limit; one that finds the spill disk full is ENOSPC.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -25,6 +26,8 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from syscalls.errors import SyscallError, disk_full
+
+_CANDIDATE = re.compile(r'"((?:[^"]|"")*)"')
 
 
 @dataclass(frozen=True)
@@ -141,8 +144,10 @@ class Query:
         except self._duckdb.Error as e:
             if (full := disk_full(e, self._spilled_in)) is not None:
                 raise full from None
-            raise SyscallError("EINVAL", f"the engine refused the query: {type(e).__name__}: "
-                               f"{str(e).splitlines()[0]}") from None
+            refused = SyscallError("EINVAL", f"the engine refused the query: {type(e).__name__}: "
+                                   f"{str(e).splitlines()[0]}")
+            refused.candidates = candidate_bindings(str(e))  # (not a detail: the Gateway shows what it may)
+            raise refused from None
 
     @property
     def _spilled_in(self) -> str:
@@ -153,6 +158,14 @@ class Query:
             self._timer.cancel()
         self.con.close()
         shutil.rmtree(self._spill, ignore_errors=True)
+
+
+def candidate_bindings(message: str) -> tuple[str, ...]:
+    """The names a DuckDB binder error offers for an unknown column (its "Candidate bindings"), if any."""
+    for line in message.splitlines():
+        if line.startswith("Candidate bindings:"):
+            return tuple(_CANDIDATE.findall(line))
+    return ()
 
 
 def _ident(name: str) -> str:

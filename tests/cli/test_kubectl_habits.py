@@ -44,7 +44,7 @@ def test_get_pods_is_pods_and_describe_pod_shows_its_phases(run_dataos, finished
 
 
 def test_logs_of_a_resource_are_its_pods_logs(run_dataos, finished):
-    assert ok(run_dataos("logs", "workflow/twojobs")).stdout == "one\ntwo\n"
+    assert ok(run_dataos("logs", "workflow/twojobs", "--no-prefix")).stdout == "one\ntwo\n"
     assert ok(run_dataos("logs", "wf/twojobs", "-c", "second")).stdout == "two\n"
     assert error_line(run_dataos("logs", "svc/nothing"), "ENOENT", 5).endswith("service 'nothing' has no pods yet")
 

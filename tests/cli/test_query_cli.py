@@ -54,7 +54,7 @@ def test_out_honours_limit(run_module, lake, tmp_path):
 
 def test_a_failed_export_leaves_no_file(run_module, lake, tmp_path):
     target = tmp_path / "x.parquet"
-    error_line(run_module("query", "select * from lake.shop.missing", "--out", str(target)), "EACCES", 4)
+    error_line(run_module("query", "select * from lake.shop.missing", "--out", str(target)), "ENOENT", 5)
     error_line(run_module("query", "select 1", "--out", str(tmp_path / "x.xlsx")), "EINVAL", 2)
     assert list(tmp_path.iterdir()) == []
 

@@ -37,18 +37,18 @@ def test_an_analyst_sees_hashed_emails_and_only_eu_rows(k):
     assert r["rows"] == [[0]]
 
 
-def test_a_user_without_select_is_refused_naming_the_dataset(k):
+def test_a_user_without_select_is_told_the_dataset_is_unknown(k):
     bob = as_user(k, "bob")
     with pytest.raises(SyscallError) as e:
         bob.query.execute(sql="select 1 from lake.hr.employees")
-    assert e.value.code == "EACCES" and "dataos://lake:hr/employees" in e.value.message
+    assert e.value.code == "ENOENT" and e.value.message == "unknown relation lake.hr.employees"
 
 
 @pytest.mark.parametrize("sql, code", [
     ("drop table lake.hr.employees", "EACCES"),
     ("select * from read_parquet('/etc/passwd')", "EACCES"),
-    ("select * from lake.hr.nothing", "EACCES"),
-    ("select * from information_schema.tables", "EACCES"),
+    ("select * from lake.hr.nothing", "ENOENT"),
+    ("select * from information_schema.tables", "ENOENT"),
     ("selec 1", "EINVAL"),
 ])
 def test_forbidden_and_bad_sql(k, sql, code):

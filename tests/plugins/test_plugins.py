@@ -161,7 +161,7 @@ def test_a_plugin_reaches_only_what_its_user_may(run_module, env, lake):
     for r in (run_module("peek", "lake.hr.people", env=as_plain),
               run_module("shell", "-c", "peek lake.hr.people", env=as_plain)):
         errors = [line for line in r.stderr.splitlines() if not line.startswith("warning:")]
-        assert r.returncode == 4 and errors == ["error: EACCES: select on dataos://lake:hr/people is not allowed"]
+        assert r.returncode == 5 and errors == ["error: ENOENT: unknown relation lake.hr.people"]
 
 
 def test_new_writes_a_package_that_installs_and_works(run_module, tmp_path, env):
