@@ -1,7 +1,8 @@
 """`dataos` and `python -m dataos_shell`: the command line's entry point.
 
-`dataos version` is answered before Typer is imported, and the interactive shell (`dataos shell`,
-or bare `dataos` on a terminal) shows its prompt before Typer is imported: the cold start is a feature.
+`dataos version`, plain `dataos get …` and `dataos whoami` (see `cli.fast`) are answered without
+importing Typer, and the interactive shell (`dataos shell`, or bare `dataos` on a terminal) shows its
+prompt before Typer is imported: the cold start is a feature.
 """
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"dataos {__version__} (python {sys.version.split()[0]})")
         return
     if (args == ["shell"] and sys.stdin.isatty()) or (args == [] and sys.stdin.isatty() and sys.stdout.isatty()):
-        from . import session
         from userlib.output import failure
+
+        from . import session
         from .shell.repl import interactive
         try:
             code = interactive()
@@ -25,6 +27,10 @@ def main(argv: list[str] | None = None) -> None:
             code = failure(e)
         finally:
             session.close()
+        sys.exit(code)
+    from .cli import fast
+    code = fast.run(args)
+    if code is not None:
         sys.exit(code)
     from .cli.app import run
     run(args)

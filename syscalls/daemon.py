@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -55,6 +53,7 @@ class LocalKernel:
 
     def start(self, options: list[str] = (), notices: list[str] | None = None) -> dict[str, Any]:
         """Start the daemon (with `python -m kernel serve` options such as `--cloud kubernetes`)."""
+        import subprocess
         health = self.health()
         if health is not None:
             return health
@@ -107,6 +106,7 @@ class LocalKernel:
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """Stop the daemon (SIGTERM, then SIGKILL); returns the pid it had, or None if none ran."""
+        import signal
         pid = self.pid()
         if pid is None:
             return None

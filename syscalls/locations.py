@@ -1,10 +1,8 @@
 """Where dataos keeps things: everything under $DATAOS_HOME when set, else XDG/platform dirs."""
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +45,8 @@ class Locations:
         path = self.run / "kernel.sock"
         if len(str(path)) <= SOCKET_MAX:
             return path
+        import hashlib
+        import tempfile
         digest = hashlib.sha256(str(self.run).encode()).hexdigest()[:16]
         return Path(tempfile.gettempdir()) / f"dataos-{os.getuid()}" / f"{digest}.sock"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Iterator, Literal
 
 from .spec import Range, Syscall, syscall
-from .types import (ApiKey, ApplyResult, AuditEntry, Decision, Generation, Identity, KernelInfo,
+from .types import (ApiKey, ApplyResult, AuditEntry, Decision, Event, Generation, Identity, KernelInfo,
                     NewApiKey, Pod, QueryResult, Resource, ResourceType, Runtime, User, UserType)
 
 
@@ -117,6 +117,17 @@ def resource_delete(type: str, name: str, workspace: str | None = None,
     """Delete a resource (its history is kept)."""
 
 
+@syscall("resource.watch", stream=True)
+def resource_watch(type: str | None = None, workspace: str | None = None, timeout: Seconds | None = None
+                   ) -> Iterator[Resource]:
+    """Resources as they change (first the current ones; a deleted one with status deleted), until the timeout."""
+
+
+@syscall("resource.schema", predicate="read", object="/poros/types", errors=("ENOENT",))
+def resource_schema(type: str) -> dict:
+    """A type's manifest schema, as the validator checks it: fields, types, required, descriptions."""
+
+
 @syscall("resource.history", errors=("ENOENT",))
 def resource_history(type: str, name: str, workspace: str | None = None) -> list[Generation]:
     """Every applied generation of a resource, oldest first."""
@@ -148,6 +159,12 @@ def pod_watch(workspace: str | None = None, type: str | None = None, name: str |
 @syscall("pod.kill", errors=("ENOENT",))
 def pod_kill(name: str) -> Pod:
     """Stop a pod (SIGTERM, then SIGKILL); its controller decides what happens next."""
+
+
+@syscall("event.list", errors=("ENOENT",))
+def event_list(type: str, name: str, workspace: str | None = None,
+               limit: Annotated[int, Range(1, 1000)] = 20) -> list[Event]:
+    """What happened to a resource (its generations, runs, pods) or to a pod (type pod), oldest first."""
 
 
 @syscall("runtime.get", errors=("ENOENT",))

@@ -112,6 +112,15 @@ class Pod(TypedDict):
     node: str | None
 
 
+class Event(TypedDict):
+    time: str
+    object: str  # TYPE/NAME: the resource, or pod/NAME
+    type: Literal["Normal", "Warning"]
+    reason: str  # one CamelCase word: Applied, Created, Failed, OOMKilled, Retry, BackOff, ReconcileError …
+    source: str  # what saw it happen: poros, caretaker, workflow-controller …
+    message: str
+
+
 class Runtime(TypedDict):
     type: str
     name: str

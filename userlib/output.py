@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import unicodedata
 from datetime import datetime, timezone
@@ -183,6 +182,7 @@ def emit(text: str) -> None:
         if text.count("\n") > height - 1:
             pager = os.environ.get("PAGER") or ("less -FRX" if shutil.which("less") else "")
             if pager:
+                import subprocess  # only here: ~4 ms of every command's start
                 try:
                     subprocess.run(pager, shell=True, input=text.encode(), check=False)
                     return

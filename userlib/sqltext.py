@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+from .plurals import singular
+
 KEYWORDS = frozenset({"select", "with", "from", "values", "table", "show", "describe", "explain", "summarize",
                       "pivot", "unpivot"})
 #: `describe TYPE NAME` and `explain TYPE[.FIELD]` are CLI verbs; `describe DATASET` (or `describe select …`,
@@ -26,4 +28,4 @@ def is_sql(text: str) -> bool:
     if not rest or rest[0].startswith("-") or "/" in rest[0]:
         return False
     kind = rest[0].lower() if word == "describe" else rest[0].lower().partition(".")[0]
-    return not {kind, kind.removesuffix("s"), kind.removesuffix("ies") + "y"} & RESOURCE_TYPES
+    return not {kind, kind.removesuffix("s"), kind.removesuffix("ies") + "y", singular(kind)} & RESOURCE_TYPES

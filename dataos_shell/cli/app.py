@@ -7,22 +7,34 @@ import sys
 import typer
 
 from syscalls.errors import SyscallError
+from userlib.output import failure
 
 from .. import session
 from .groups import OneLineGroup
-from userlib.output import failure
-from . import (audit, catalog, contexts, demo, kernel, plugins, policy, query, resources, runtime, shell, syscall,
-               tui, users)
+
+BUILTIN = {  # command -> (module of this package, what of it adds the command), in `dataos --help` order
+    **dict.fromkeys(("apply", "get", "describe", "delete", "history", "diff", "api-resources"),
+                    ("resources", "register")),
+    **dict.fromkeys(("pods", "logs", "top"), ("runtime", "register")),
+    **dict.fromkeys(("login", "logout", "whoami"), ("contexts", "register")),
+    **{name: (name, name) for name in ("edit", "explain", "tui", "syscall", "audit", "shell")},
+    "query": ("query", "register"),
+    "runtime": ("runtime", "register"), "context": ("contexts", "register"),
+    "user": ("users", "app"), "policy": ("policy", "app"), "kernel": ("kernel", "app"), "demo": ("demo", "app"),
+    "catalog": ("catalog", "app"), "plugins": ("plugins", "app"),
+}
 
 class PluginGroup(OneLineGroup):
-    """The built-in commands, then the commands of installed plugins (imported only when a name
-    is not built in, or when every command is listed)."""
+    """The built-in commands, then the commands of installed plugins. A command's module is
+    imported only when it runs, or when every command is listed (help, completion); a plugin's
+    only when a name is not built in, or when every command is listed."""
 
     def get_command(self, ctx, name):
-        return super().get_command(ctx, name) or (plugin_command(name) if plugins_on(ctx) else None)
+        return (super().get_command(ctx, name) or builtin_command(name)
+                or (plugin_command(name) if plugins_on(ctx) else None))
 
     def list_commands(self, ctx):
-        names = super().list_commands(ctx)
+        names = builtin_names()
         return names + sorted(set(plugin_commands()) - set(names)) if plugins_on(ctx) else names
 
 
@@ -58,20 +70,29 @@ def version() -> None:
     typer.echo(f"dataos {__version__} (python {sys.version.split()[0]})")
 
 
-resources.register(app)
-runtime.register(app)
-contexts.register(app)
-app.add_typer(users.app, name="user", cls=OneLineGroup)
-app.add_typer(policy.app, name="policy", cls=OneLineGroup)
-app.add_typer(kernel.app, name="kernel", cls=OneLineGroup)
-app.add_typer(demo.app, name="demo", cls=OneLineGroup)
-app.add_typer(catalog.app, name="catalog", cls=OneLineGroup)
-app.add_typer(plugins.app, name="plugins", cls=OneLineGroup)
-app.command(name="tui")(tui.tui)
-app.command(name="syscall")(syscall.syscall)
-app.command(name="audit")(audit.audit)
-app.command(name="query")(query.query)
-app.command(name="shell")(shell.shell)
+_builtin: dict = {}  # name -> click command of the built-in commands loaded so far
+
+
+def builtin_names() -> list[str]:
+    """Every built-in command's name: those registered on `app`, then those of BUILTIN."""
+    return list(dict.fromkeys([*group().commands, *BUILTIN]))
+
+
+def builtin_command(name: str):
+    """The click command of built-in command `name` (its module imported now), or None."""
+    if name not in _builtin and name in BUILTIN:
+        import importlib
+        module, what = BUILTIN[name]
+        adds = getattr(importlib.import_module(f"{__package__}.{module}"), what)
+        part = typer.Typer()
+        if isinstance(adds, typer.Typer):
+            part.add_typer(adds, name=name, cls=OneLineGroup)
+        elif what == "register":
+            adds(part)
+        else:
+            part.command(name=name)(adds)
+        _builtin.update(typer.main.get_group(part).commands)
+    return _builtin.get(name)
 
 
 def invoke(args: list[str]) -> int:
@@ -119,7 +140,7 @@ def plugin_commands() -> dict:
     if _plugin_commands is None:
         from plugins.loader import registry
         _plugin_commands = {}
-        for name, (plugin, cli) in registry.commands(group().commands).items():
+        for name, (plugin, cli) in registry.commands(builtin_names()).items():
             command = _click_command(plugin, name, cli)
             if command is not None:
                 _plugin_commands[name] = command
@@ -132,7 +153,7 @@ def plugin_command(name: str):
     (the others stay unimported); any other name loads them all."""
     from plugins.loader import registry
     if _plugin_commands is None:
-        found = registry.command_of(name, group().commands)
+        found = registry.command_of(name, builtin_names())
         if found is not None:
             command = _click_command(found[0], name, found[1])
             _warn_once()
@@ -162,7 +183,8 @@ def _warn_once() -> None:
 
 def commands() -> dict:
     """Every command's name -> click command: the built-in ones, then the plugins' (when on)."""
-    return {**group().commands, **(plugin_commands() if plugins_on() else {})}
+    builtin = {name: group().commands.get(name) or builtin_command(name) for name in builtin_names()}
+    return {**builtin, **(plugin_commands() if plugins_on() else {})}
 
 
 def group():

@@ -9,9 +9,9 @@ import typer
 from syscalls.contexts import Contexts
 from syscalls.errors import SyscallError
 
-from .. import session
 from userlib.output import Format, emit, notice, render
 from .options import OUTPUT
+from .views import show_whoami
 from .groups import OneLineGroup
 
 context_app = typer.Typer(help="Which kernel to talk to: the local one, or a cluster over HTTPS.",
@@ -93,8 +93,4 @@ def logout(context: Optional[str] = typer.Option(None, "--context", help="Log ou
 
 def whoami(output: Format = OUTPUT) -> None:
     """Who you are on the current context: user, type, tags."""
-    c = session.client()
-    me = c.auth.whoami()
-    value = {**me, "context": c.context, "url": c.url}
-    render(value, output, ["user", "type", "tags", "context"], [[me["id"], me["type"], me["tags"], c.context or c.url]],
-           [me["id"]])
+    show_whoami(output)

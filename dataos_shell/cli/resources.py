@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import difflib
-import sys
 from typing import Any, Optional
 
 import typer
@@ -14,7 +13,9 @@ from userlib.plurals import SHORT_NAMES, plural
 from ..session import client
 from . import complete
 from . import identifiers as ids
-from .options import OUTPUT, WORKSPACE
+from .options import GET_OUTPUT, OUTPUT, SELECTOR, WATCH, WORKSPACE
+from .views import ref_name as _ref_name
+from .views import show_resources
 
 KIND = typer.Argument(None, help="Resource type (workflow, depot, policy, …).", autocompletion=complete.types)
 NAME = typer.Argument(None, help="Resource name.", autocompletion=complete.names)
@@ -36,7 +37,7 @@ def _load(files: list[str], recursive: bool):
     return manifests
 
 
-def _located(e: SyscallError, manifests: list) -> SyscallError:
+def located_in(e: SyscallError, manifests: list) -> SyscallError:
     """Prefix a kernel error about document i with that document's FILE:LINE."""
     doc = e.details.get("document")
     if isinstance(doc, int) and 0 <= doc < len(manifests):
@@ -49,11 +50,7 @@ def _apply(manifests: list, workspace: str | None, dry_run: bool) -> dict[str, A
         return client().resource.apply(manifests=[m.data for m in manifests], workspace=workspace,
                                        dry_run=dry_run)
     except SyscallError as e:
-        raise _located(e, manifests) from None
-
-
-def _ref_name(r: dict[str, Any]) -> str:
-    return f"{r['type']}/{r['name']}"
+        raise located_in(e, manifests) from None
 
 
 def apply(files: list[str] = FILES, recursive: bool = RECURSIVE, workspace: Optional[str] = WORKSPACE,
@@ -76,21 +73,6 @@ def apply(files: list[str] = FILES, recursive: bool = RECURSIVE, workspace: Opti
     emit("\n".join(lines))
 
 
-def _rows(resources: list[dict[str, Any]], wide: bool) -> tuple[list[str], list[list[Any]]]:
-    headers = ["name", "version", "type", "workspace", "status", "runtime", "owner", "age"]
-    if wide:
-        headers += ["generation", "tags", "uid"]
-    rows = []
-    for r in resources:
-        s = r.get("status", {})
-        row = [r["name"], r.get("version"), r["type"], r.get("workspace"), s.get("aggregateStatus"),
-               s.get("runtime"), r.get("owner"), age(s.get("updated"))]
-        if wide:
-            row += [s.get("generation"), r.get("tags"), s.get("uid")]
-        rows.append(row)
-    return headers, rows
-
-
 def get(kind: Optional[str] = KIND,
         name: Optional[str] = typer.Argument(None, help="Resource name; all of the type when left out.",
                                              autocompletion=complete.names),
@@ -98,43 +80,55 @@ def get(kind: Optional[str] = KIND,
         workspace: Optional[str] = WORKSPACE,
         all_workspaces: bool = typer.Option(False, "--all-workspaces", "-A", help="Every workspace."),
         type_opt: Optional[str] = ids.TYPE, name_opt: Optional[str] = ids.NAME,
-        ident: Optional[str] = ids.IDENT, id_: Optional[str] = ids.ID, output: Format = OUTPUT) -> None:
-    """List resources, or show one."""
+        ident: Optional[str] = ids.IDENT, id_: Optional[str] = ids.ID,
+        selector: list[str] | None = SELECTOR, watch: bool = WATCH, output: Any = GET_OUTPUT) -> None:
+    """List resources, or show one; with --watch, then every change."""
+    templated = not isinstance(output, Format)
     if kind == "runtime":  # `get runtime -t workflow -n NAME`, dataos-ctl's form
+        _resources_only("runtime", selector, watch)
         ref = ids.require(ids.resolve(name, runtime_name, type_opt=type_opt, name_opt=name_opt,
                                       workspace=workspace, ident=ident, id_=id_), "get runtime")
+        found = client().runtime.get(type=ref.type, name=ref.name, workspace=ref.workspace)
+        if templated:
+            from .selection import print_templated
+            print_templated(output, found, [found])
+            return
         from .runtime import show_runtime
-        show_runtime(client().runtime.get(type=ref.type, name=ref.name, workspace=ref.workspace), output)
+        show_runtime(found, output)
         return
     if runtime_name is not None:
         raise SyscallError("EINVAL", f"get: unexpected argument {runtime_name!r}", field="name")
     ref = ids.resolve(kind, name, type_opt=type_opt, name_opt=name_opt, workspace=workspace, ident=ident, id_=id_)
     if ref.type == "pod":  # `get pods` is `pods`; `get pod NAME` one of them
-        from .runtime import show_pods
+        _resources_only("pods", selector, watch)
         ws = None if all_workspaces else (ref.workspace or "public")
         found = [client().pod.get(name=ref.name)] if ref.name else client().pod.list(workspace=ws)
+        if templated:
+            from .selection import listed, print_templated
+            print_templated(output, found[0] if ref.name else listed(found), found)
+            return
+        from .runtime import show_pods
         show_pods(found, output, one=bool(ref.name))
         return
-    if ref.name:
-        ids.require(ref, "get")
-        resources = [client().resource.get(type=ref.type, name=ref.name, workspace=ref.workspace)]
-    else:
-        ws = None if all_workspaces else (ref.workspace or "public")
-        resources = client().resource.list(type=ref.type, workspace=ws)
-    value: Any = resources[0] if ref.name else resources
-    headers, rows = _rows(resources, output is Format.wide)
-    if not resources and output in (Format.table, Format.wide):
-        where = "in any workspace" if all_workspaces else f"in workspace {ref.workspace or 'public'}"
-        print(f"no {plural(ref.type or 'resource')} found {where}", file=sys.stderr)
+    if selector or watch or templated:
+        from .selection import show, tag_selector
+        show(ref, all_workspaces, output, tag_selector(selector), watch)
         return
-    render(value, output, headers, rows, (_ref_name(r) for r in resources))
+    show_resources(ref, all_workspaces, output)
+
+
+def _resources_only(what: str, selector: list[str] | None, watch: bool) -> None:
+    if selector or watch:
+        hint = "; `dataos pods --watch` follows pods" if what == "pods" and watch else ""
+        raise SyscallError("EINVAL", f"get {what}: {'-l' if selector else '--watch'} is for resources{hint}",
+                           field="selector" if selector else "watch")
 
 
 def describe(kind: Optional[str] = KIND, name: Optional[str] = NAME,
              workspace: Optional[str] = WORKSPACE, type_opt: Optional[str] = ids.TYPE,
              name_opt: Optional[str] = ids.NAME, ident: Optional[str] = ids.IDENT,
              id_: Optional[str] = ids.ID) -> None:
-    """Show a resource (or a pod) in detail: metadata, status, spec and recent history."""
+    """Show a resource (or a pod) in detail: metadata, status (why a runtime failed), spec, history, events."""
     ref = ids.require(ids.resolve(kind, name, type_opt=type_opt, name_opt=name_opt, workspace=workspace,
                                   ident=ident, id_=id_), "describe")
     if ref.type == "pod":
@@ -152,16 +146,22 @@ def describe(kind: Optional[str] = KIND, name: Optional[str] = NAME,
             ("Updated", f"{s.get('updated')} ({age(s.get('updated'))} ago)"),
             ("Status", s.get("aggregateStatus") + (f": {s['error']}" if s.get("error") else ""))]
     meta += [(k, v) for k, v in (("Builder", s.get("builderState")), ("Runtime", s.get("runtime"))) if v]
+    from .runtime import event_lines, failure
+    workload = r["type"] in ("workflow", "service", "worker")
+    if workload:
+        meta += failure(r["type"], r["name"], r.get("workspace"))
     applied = [g for g in generations if g["generation"] == s.get("generation") and g["action"] != "deleted"]
-    if r["type"] in ("workflow", "service", "worker") and applied:  # pods act as who applied what they run
+    if workload and applied:  # pods act as who applied what they run
         meta.append(("Runs as", f"{applied[-1]['by']} (who applied generation {s.get('generation')})"))
-    out = [f"{paint(k + ':', 'bold')}{' ' * (13 - len(k))}{v}" for k, v in meta]
+    out = [f"{paint(k + ':', 'bold')}{' ' * (13 - len(k))}{str(v).replace(chr(10), chr(10) + ' ' * 14)}"
+           for k, v in meta]
     out.append(paint("Spec:", "bold"))
     out += ["  " + line for line in to_yaml({r["type"]: r[r["type"]]}).splitlines()]
     out.append(paint("History:", "bold"))
     hist = table(["generation", "applied", "by", "action"],
                  [[g["generation"], g["applied"], g["by"], g["action"]] for g in generations[-10:]])
     out += ["  " + line for line in hist.splitlines()]
+    out += event_lines(r["type"], r["name"], r.get("workspace"))
     emit("\n".join(out))
 
 

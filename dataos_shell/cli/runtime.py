@@ -1,5 +1,5 @@
 """Runtime verbs: `pods` (and `get pods`, `describe pod`), `logs`, `top`, `runtime pause|resume|stop|rerun|run`,
-`get runtime`."""
+`get runtime`; and what `describe` tells of a runtime: why it failed, its events."""
 from __future__ import annotations
 
 import sys
@@ -22,6 +22,7 @@ runtime_app = typer.Typer(help="Control a workload: pause, resume, stop, rerun, 
 
 
 def register(app: typer.Typer) -> None:
+    from .logs import logs
     app.command()(pods)
     app.command()(logs)
     app.command()(top)
@@ -37,13 +38,13 @@ def _resource_filter(resource: str | None) -> tuple[str | None, str | None]:
     return ids.singular(type_name), name
 
 
-def _pod_rows(pods: list[dict[str, Any]], wide: bool) -> tuple[list[str], list[list[Any]]]:
+def _pod_rows(pods: list[dict[str, Any]], wide: bool, painted: bool = True) -> tuple[list[str], list[list[Any]]]:
     headers = ["name", "phase", "exit", "resource", "job", "age"]
     if wide:
         headers += ["workspace", "started", "finished", "reason", "node"]
     rows = []
     for p in pods:
-        phase = paint(p["phase"], PHASE_STYLE.get(p["phase"], "dim"))
+        phase = paint(p["phase"], PHASE_STYLE.get(p["phase"], "dim")) if painted else p["phase"]
         resource = "/".join((p["resource"] or "-").split("/")[1:]) or p["resource"]
         row = [p["name"], phase, p["exit_code"], resource, p["job"] or p["labels"].get("dataos.io/replica"),
                age(p["created"])]
@@ -62,19 +63,37 @@ def pods(workspace: Optional[str] = WORKSPACE,
     type_name, name = _resource_filter(resource)
     ws = None if all_workspaces else (workspace or "public")
     if watch:
-        headers = None
-        for pod in client().pod.watch(workspace=ws, type=type_name, name=name):
-            if output in (Format.json, Format.yaml):
-                print(__import__("json").dumps(pod), flush=True)  # NDJSON, one pod a line
-                continue
-            h, rows = _pod_rows([pod], output is Format.wide)
-            lines = table(h, rows).splitlines()
-            if headers is None:
-                headers = lines[0]
-                print(headers)
-            print(lines[1], flush=True)
+        watch_pods(ws, type_name, name, output)
         return
     show_pods(client().pod.list(workspace=ws, type=type_name, name=name), output)
+
+
+WATCH_WIDTHS = (26, 9, 4, 14, 7, 4, 9, 24, 24, 9, 5)  # at least, per column: NAME … AGE in 80 columns
+
+
+def watch_pods(workspace: str | None, type_name: str | None, name: str | None, output: Format) -> None:
+    """`pods --watch`: as kubectl -w, the header once, in widths that fit the pods there are (and
+    at least `WATCH_WIDTHS`), then each change as a row in those widths; -o json: NDJSON."""
+    import json
+    wide = output is Format.wide
+    headers, rows = _pod_rows(client().pod.list(workspace=workspace, type=type_name, name=name), wide, False)
+    widths = [max(len(h), least, *(len(_text(r[i])) for r in rows)) for i, (h, least) in
+              enumerate(zip(headers, WATCH_WIDTHS))]
+    header = "   ".join(h.upper().ljust(w) for h, w in zip(headers, widths)).rstrip()
+    for pod in client().pod.watch(workspace=workspace, type=type_name, name=name):
+        if output in (Format.json, Format.yaml):
+            print(json.dumps(pod), flush=True)  # one pod a line
+            continue
+        if header:  # with the first row: once the watch is there
+            print(header)
+            header = ""
+        cells = [_text(v).ljust(w) for v, w in zip(_pod_rows([pod], wide, False)[1][0], widths)]
+        cells[1] = paint(cells[1], PHASE_STYLE.get(pod["phase"], "dim"))
+        print("   ".join(cells).rstrip(), flush=True)
+
+
+def _text(value: Any) -> str:
+    return "-" if value is None or value == "" else str(value)
 
 
 def show_pods(found: list[dict[str, Any]], output: Format, one: bool = False) -> None:
@@ -101,41 +120,54 @@ def describe_pod(name: str) -> None:
     hist = table(["time", "phase", "previous", "exit", "reason"],
                  [[h["time"], h["phase"], h["previous"], h["exit_code"], h["reason"]] for h in p.get("history", [])])
     out += ["  " + line for line in hist.splitlines()]
+    out += event_lines("pod", name)
     emit("\n".join(out))
 
 
-def logs(pod: Optional[str] = typer.Argument(None, help="A pod name (see `dataos pods`), or TYPE/NAME."),
-         type_opt: Optional[str] = ids.TYPE, name_opt: Optional[str] = ids.NAME,
-         workspace: Optional[str] = WORKSPACE,
-         follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the pod ends."),
-         tail: Optional[int] = typer.Option(None, "--tail", help="Only the last N lines (of each pod)."),
-         container: Optional[str] = typer.Option(None, "--container", "-c",
-                                                 help="For a workflow: the job whose pods to show.")) -> None:
-    """A pod's output, or a resource's (TYPE/NAME or -t TYPE -n NAME): its pods' output, oldest
-    first (with -f, its latest pod's)."""
-    names = [pod] if pod and "/" not in pod else _resource_pods(pod, type_opt, name_opt, workspace, container)
-    if follow:
-        names = names[-1:]
-    shown = terminal_safe if sys.stdout.isatty() else str  # a pod's output must not drive the terminal
-    for name in names:
-        for line in client().pod.logs(name=name, tail=tail, follow=follow):
-            sys.stdout.write(shown(line))
-            if follow:
-                sys.stdout.flush()
-
-
-def _resource_pods(kind: str | None, type_opt: str | None, name_opt: str | None, workspace: str | None,
-                   job: str | None) -> list[str]:
-    """The names of a resource's pods (of one job, if given), oldest first; ENOENT when none."""
-    if not kind and not (type_opt and name_opt):
-        raise SyscallError("EINVAL", "logs: give a pod name, TYPE/NAME or -t TYPE -n NAME", field="pod")
-    ref = ids.require(ids.resolve(kind, type_opt=type_opt, name_opt=name_opt, workspace=workspace), "logs")
-    found = client().pod.list(workspace=ref.workspace or "public", type=ref.type, name=ref.name)
-    found = [p for p in found if job is None or p["job"] == job]
+def event_lines(type_name: str, name: str, workspace: str | None = None) -> list[str]:
+    """`describe`'s last section, as kubectl's: the latest events, oldest first."""
+    found = client().event.list(type=type_name, name=name, workspace=workspace)
     if not found:
-        raise SyscallError("ENOENT", f"{ref.type} {ref.name!r} has no pods"
-                           + (f" for job {job!r}" if job else "") + " yet")
-    return [p["name"] for p in sorted(found, key=lambda p: p["created"])]
+        return [f"{paint('Events:', 'bold')} <none>"]
+    rows = [[paint(e["type"], "yellow") if e["type"] == "Warning" else e["type"], e["reason"], age(e["time"]),
+             e["source"], e["message"]] for e in found]
+    return [paint("Events:", "bold")] + ["  " + line for line in table(["type", "reason", "age", "from", "message"],
+                                                                       rows).splitlines()]
+
+
+LOG_LINES = 5  # of a failed pod's output, in `describe`
+
+
+def failure(type_name: str, name: str, workspace: str | None) -> list[tuple[str, str]]:
+    """`describe`'s Reason and Message of a failed workload: which job or replica failed, in which
+    pod, with what exit code, and the last lines of its output (a sandbox's error among them)."""
+    rt = client().runtime.get(type=type_name, name=name, workspace=workspace)
+    run = rt.get("run") or {}
+    pods = {p["name"]: p for p in rt["pods"]}
+    if run.get("state") == "failed":
+        job = next((j for j in run["jobs"] if j["state"] in ("failed", "lost", "unstartable")), None)
+        if job is not None and job["pod"] in pods:
+            return [("Reason", "JobFailed"),
+                    ("Message", f"job {job['name']} {job['state']}: {_ended(pods[job['pod']])}")]
+        why = [e["message"] for e in client().event.list(type=type_name, name=name, workspace=workspace)
+               if e["reason"] == "FailedCreate"]
+        return [("Reason", "JobFailed"), ("Message", run.get("message") or "-")] + ([("Error", why[-1])] if why else [])
+    if rt.get("message") and rt.get("replicas"):  # a crash loop
+        ended = [p for p in rt["pods"] if p["phase"] in ("Failed", "Unknown")]
+        last = f"; last: {_ended(ended[-1])}" if ended else ""
+        return [("Reason", "CrashLoopBackOff"), ("Message", rt["message"] + last)]
+    return [("Message", rt["message"])] if rt.get("message") else []
+
+
+def _ended(pod: dict[str, Any]) -> str:
+    """How a pod ended: its name, exit code and reason, then its output's last lines, indented."""
+    told = f"pod {pod['name']}: exit code {_text(pod['exit_code'])}" + (f" ({pod['reason']})" if pod["reason"] else "")
+    try:
+        tail = "".join(client().pod.logs(name=pod["name"], tail=LOG_LINES)).rstrip("\n")
+    except SyscallError:
+        tail = ""
+    shown = terminal_safe if sys.stdout.isatty() else str  # a pod's output must not drive the terminal
+    return told + "".join(f"\n  {shown(line)}" for line in tail.splitlines())
 
 
 def top(workspace: Optional[str] = WORKSPACE,

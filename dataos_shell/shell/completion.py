@@ -63,7 +63,9 @@ def _from_click(command: Any, path: tuple[str, ...], children: Mapping[str, Any]
         for n in HELP.names:
             options.setdefault(n, HELP)
     help_text = getattr(command, "short_help", None) or getattr(command, "help", None)
-    return Cmd(path, first_line(help_text), subs, options, tuple(arguments), frozenset(multiple))
+    default = getattr(command, "default_command", None)
+    default = _from_click(command.commands[default], path + (default,)) if default else None
+    return Cmd(path, first_line(help_text), subs, options, tuple(arguments), frozenset(multiple), default)
 
 
 def warm() -> None:

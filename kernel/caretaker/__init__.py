@@ -2,6 +2,8 @@
 
 `observe()` takes the driver's current pod statuses, records each phase transition (with its
 time, exit code and reason) and returns what changed, for the reconcilers and for watchers.
+`record()` keeps what the controllers did to a resource (a run started, a retry, a restart, an
+error), the last `NOTES_KEPT` of each; `events()` tells both, kubectl's way (see `events.py`).
 What cannot be written (a full disk) is kept, in order, and written by the next observation
 that can (or at close): pods stay current in memory meanwhile, and no transition is lost.
 """
@@ -32,10 +34,18 @@ MIGRATIONS = [
         resource TEXT, phase TEXT NOT NULL, previous TEXT, exit_code INTEGER, reason TEXT);
     CREATE INDEX events_by_pod ON events (pod, seq)
     """,
+    """
+    CREATE INDEX events_by_resource ON events (resource, seq);
+    CREATE TABLE notes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, resource TEXT NOT NULL, type TEXT NOT NULL,
+        reason TEXT NOT NULL, source TEXT NOT NULL, message TEXT NOT NULL);
+    CREATE INDEX notes_by_resource ON notes (resource, seq)
+    """,
 ]
 
 log = logging.getLogger("dataos.caretaker")
 CHANGES_KEPT = 100_000  # pod changes a watch can catch up on without listing everything again
+NOTES_KEPT = 200  # what controllers did, per resource: the oldest go first
 FIELDS = ("name", "workspace", "resource", "job", "phase", "labels", "created", "started", "finished",
           "exit_code", "reason", "node", "updated")
 
@@ -95,6 +105,27 @@ class Caretaker:
             return
         self._unwritten.clear()
         self._outage.resumed()
+
+    def record(self, resource: str, type: str, reason: str, source: str, message: str) -> None:
+        """Note what `source` did to `resource` (`WORKSPACE/TYPE/NAME`); `type` is Normal or Warning."""
+        with self._lock:
+            self._unwritten.append((_NOTE, (now(), resource, type, reason, source, message)))
+            self._unwritten.append((_TRIM, (resource, resource, NOTES_KEPT)))
+            self._write()
+
+    def events(self, resource: str | None = None, pod: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        """The last `limit` events of a resource (its pods' included) or of one pod, oldest first."""
+        from .events import note_event, pod_events
+        column, value = ("resource", resource) if pod is None else ("pod", pod)
+        phases = self.db.query(f"SELECT * FROM (SELECT * FROM events WHERE {column}=? ORDER BY seq DESC LIMIT ?) "
+                               "ORDER BY seq", (value, limit))
+        notes = [] if pod is not None else self.db.query(
+            "SELECT * FROM (SELECT * FROM notes WHERE resource=? ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+            (resource, limit))
+        with self._changed:
+            jobs = {p["name"]: p["job"] for p in self._pods.values()}
+        found = pod_events([dict(r) for r in phases], jobs) + [note_event(dict(r)) for r in notes]
+        return sorted(found, key=lambda e: e["time"])[-limit:]
 
     def forget(self, name: str) -> None:
         with self._lock:
@@ -181,6 +212,10 @@ class Caretaker:
 _UPSERT = f"INSERT OR REPLACE INTO pods ({', '.join(FIELDS)}) VALUES ({', '.join('?' * len(FIELDS))})"
 _EVENT = ("INSERT INTO events (time, pod, workspace, resource, phase, previous, exit_code, reason) "
           "VALUES (?,?,?,?,?,?,?,?)")
+
+_NOTE = "INSERT INTO notes (time, resource, type, reason, source, message) VALUES (?,?,?,?,?,?)"
+_TRIM = ("DELETE FROM notes WHERE resource=? AND seq <= (SELECT seq FROM notes WHERE resource=? "
+         "ORDER BY seq DESC LIMIT 1 OFFSET ?)")
 
 
 def resource_key(labels: dict[str, str]) -> str | None:

@@ -34,7 +34,7 @@ from syscalls.procs import alive, runs
 from ..faults import writing
 from ..store import now
 from ..streams import cancelled
-from . import PENDING, RUNNING, STOPPED, TERMINAL, UNKNOWN, PodSpec, PodStatus
+from . import FAILED, PENDING, RUNNING, STOPPED, TERMINAL, UNKNOWN, PodSpec, PodStatus
 from .sandbox import SECRETS_DIR, WORKDIR, Sandbox, find_bwrap
 from .shim import write_status
 
@@ -138,6 +138,8 @@ class LocalDriver:
                 _signal_group(raw["shim_pid"], signal.SIGKILL)
         elif phase == PENDING and name not in self._children and _age(raw["created"]) > START_GRACE:
             phase, reason = UNKNOWN, "NeverStarted"
+        elif phase == FAILED and reason == "Error" and _sandbox_failed(pod_dir):
+            reason = "SandboxError"
         status = PodStatus(name=name, workspace=raw.get("workspace", ""), phase=phase, labels=raw.get("labels", {}),
                            created=raw["created"], started=raw.get("started"), finished=raw.get("finished"),
                            exit_code=raw.get("exit_code"), reason=reason)
@@ -234,6 +236,15 @@ def _remove_scratch(pod_dir: Path) -> None:
         return
     if scratch and Path(scratch).name.startswith("dataos-pod-"):
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _sandbox_failed(pod_dir: Path) -> bool:
+    """Did bubblewrap fail to make the pod's sandbox (it says so first, before any command runs)?"""
+    try:
+        with open(pod_dir / "pod.log", "rb") as f:
+            return f.read(6) == b"bwrap:"
+    except OSError:
+        return False
 
 
 def _signal_group(pid: int, sig: int) -> None:

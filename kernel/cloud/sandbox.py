@@ -29,7 +29,7 @@ WORKDIR, SECRETS_DIR = "/pod", "/run/secrets"
 _ETC = ("passwd", "group", "hosts", "resolv.conf", "nsswitch.conf", "host.conf", "gai.conf", "localtime",
         "timezone", "ssl", "ca-certificates", "ca-certificates.conf", "ld.so.cache", "ld.so.conf", "ld.so.conf.d",
         "mime.types", "protocols", "services", "alternatives", "os-release")
-_PACKAGES = ("syscalls", "dataos_shell", "plugins")  # what jobs import: the client, the stacks' programs
+_PACKAGES = ("syscalls", "userlib", "dataos_shell", "plugins")  # what jobs import: the client, the stacks' programs
 _NAMESPACES = ("--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net",
                "--unshare-cgroup-try", "--disable-userns", "--cap-drop", "ALL", "--die-with-parent")
 

@@ -84,11 +84,11 @@ def main(pod_dir: Path) -> int:
         return 127
     if fds:
         os.close(read)
-        with os.fdopen(write, "wb") as pipe:  # bwrap reads it all before it starts the command
-            try:
+        try:
+            with os.fdopen(write, "wb") as pipe:  # bwrap reads it all before it starts the command
                 pipe.write(arguments)
-            except BrokenPipeError:
-                pass
+        except BrokenPipeError:  # bwrap ended first (it failed): its exit code tells
+            pass
     record(pod_dir, phase="Running", pid=child.pid, shim_pid=os.getpid(), started=now())
     stopping = []
 

@@ -85,6 +85,9 @@ class _Connection(Schema):
                        "and name it under depot.secrets")
         self.driver.check(value, path)
 
+    def describe(self) -> dict[str, Any]:
+        return self.driver.describe()
+
 
 def depot_schema() -> Map:
     """The depot section for the depot drivers known now: each type has a connection section of its

@@ -1,5 +1,5 @@
-"""Syscall handlers of the runtime: pod.*, runtime.*. A pod is read (logs included) with `read`
-on the resource it belongs to, and killed or controlled with `update` on it."""
+"""Syscall handlers of the runtime: pod.*, runtime.*, event.list. A pod is read (logs and events
+included) with `read` on the resource it belongs to, and killed or controlled with `update` on it."""
 from __future__ import annotations
 
 import functools
@@ -105,6 +105,22 @@ def pod_kill(call: Call, name: str) -> dict[str, Any]:
     return call.kernel.caretaker.get(name)
 
 
+def event_list(call: Call, type: str, name: str, workspace: str | None, limit: int) -> list[dict[str, Any]]:
+    caretaker = call.kernel.caretaker
+    if type == "pod":
+        _pod(call, name, "read")
+        return caretaker.events(pod=name, limit=limit)
+    found = _read(call, "read", type, name, workspace)
+    if found is None:
+        raise call.kernel.poros.missing(type, name, workspace)
+    uid = found["status"]["uid"]
+    applied = [{"time": g["applied"], "object": f"{type}/{name}", "type": "Normal", "reason": "Applied",
+                "source": "poros", "message": f"generation {g['generation']} {g['action']} by {g['by']}"}
+               for g in call.kernel.poros.history(type, name, workspace) if g["uid"] == uid]
+    return sorted(applied[-limit:] + caretaker.events(resource=resource_key(found), limit=limit),
+                  key=lambda e: e["time"])[-limit:]
+
+
 def _runtime(call: Call, resource: dict[str, Any]) -> dict[str, Any]:
     status = resource["status"]
     generation = (status.get("run") or {}).get("generation") or status["generation"]
@@ -129,10 +145,14 @@ def runtime_get(call: Call, type: str, name: str, workspace: str | None) -> dict
     return _runtime(call, _workload(call, "read", type, name, workspace))
 
 
+CONTROLLED = {"pause": "Paused", "resume": "Resumed", "stop": "Stopped", "rerun": "Rerun", "run": "Run"}  # its event
+
+
 def runtime_control(call: Call, type: str, name: str, action: str, workspace: str | None) -> dict[str, Any]:
     resource = _workload(call, "update", type, name, workspace)
     kernel = call.kernel
     uid = resource["status"]["uid"]
+    told = f"by {call.caller.id}"
     with kernel.reconciler.exclusive():  # no tick may finish the run meanwhile
         if action in ("pause", "resume"):
             kernel.poros.set_status(uid, {"paused": action == "pause"})
@@ -149,7 +169,9 @@ def runtime_control(call: Call, type: str, name: str, action: str, workspace: st
             if active:
                 raise SyscallError("EINVAL", f"{action}: run {active[-1]['run']} of workflow {name!r} is still "
                                    "running; stop it first", field="action")
-            kernel.runtime_state.new_run(uid, resource["status"]["generation"], action)
+            run = kernel.runtime_state.new_run(uid, resource["status"]["generation"], action)
+            told = f"run {run['run']} started {told}"
+        kernel.reconciler.note(resource, "Normal", CONTROLLED[action], told, source="poros")
         kernel.reconciler.tick()
     return _runtime(call, kernel.poros.get(type, name, workspace))
 
@@ -160,6 +182,7 @@ HANDLERS = {
     "pod.logs": pod_logs,
     "pod.watch": pod_watch,
     "pod.kill": pod_kill,
+    "event.list": event_list,
     "runtime.get": runtime_get,
     "runtime.control": runtime_control,
 }

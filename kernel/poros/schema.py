@@ -1,4 +1,5 @@
-"""A small schema language for manifest sections: errors name the field path and the fix."""
+"""A small schema language for manifest sections: errors name the field path and the fix, and
+`describe()` tells what a field takes (for `dataos explain`)."""
 from __future__ import annotations
 
 import re
@@ -21,6 +22,10 @@ class Schema:
     def check(self, value: Any, path: str) -> None:
         raise NotImplementedError
 
+    def describe(self) -> dict[str, Any]:
+        """What this field takes, as JSON: its type and constraints (and nested fields)."""
+        return {"type": "any"}
+
 
 @dataclass(frozen=True)
 class Str(Schema):
@@ -39,6 +44,14 @@ class Str(Schema):
         if self.validate:
             self.validate(value, path)
 
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "string"}
+        if self.enum:
+            out["enum"] = list(self.enum)
+        if self.hint or self.pattern:
+            out["format"] = self.hint or self.pattern
+        return out
+
 
 @dataclass(frozen=True)
 class Int(Schema):
@@ -53,12 +66,18 @@ class Int(Schema):
         if self.max is not None and value > self.max:
             raise fail(path, f"must be at most {self.max}, got {value}")
 
+    def describe(self) -> dict[str, Any]:
+        return {"type": "integer", **{k: v for k, v in (("min", self.min), ("max", self.max)) if v is not None}}
+
 
 @dataclass(frozen=True)
 class Bool(Schema):
     def check(self, value: Any, path: str) -> None:
         if not isinstance(value, bool):
             raise fail(path, f"expected true or false, got {_kind(value)}")
+
+    def describe(self) -> dict[str, Any]:
+        return {"type": "boolean"}
 
 
 @dataclass(frozen=True)
@@ -69,6 +88,9 @@ class Scalar(Schema):
         if not isinstance(value, (str, int, float, bool)):
             raise fail(path, f"expected a string, number or boolean, got {_kind(value)}")
 
+    def describe(self) -> dict[str, Any]:
+        return {"type": "scalar"}
+
 
 @dataclass(frozen=True)
 class Anything(Schema):
@@ -78,6 +100,9 @@ class Anything(Schema):
     def check(self, value: Any, path: str) -> None:
         if self.mapping and not isinstance(value, dict):
             raise fail(path, f"expected a mapping, got {_kind(value)}")
+
+    def describe(self) -> dict[str, Any]:
+        return {"type": "object" if self.mapping else "any", "freeForm": True}
 
 
 @dataclass(frozen=True)
@@ -99,6 +124,14 @@ class List(Schema):
                 if key in seen:
                     raise fail(f"{path}[{i}].{self.unique_by}", f"duplicate {self.unique_by} {key!r}")
                 seen.add(key)
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "list", "items": self.item.describe()}
+        if self.min:
+            out["min"] = self.min
+        if self.unique_by:
+            out["uniqueBy"] = self.unique_by
+        return out
 
 
 @dataclass(frozen=True)
@@ -124,3 +157,12 @@ class Map(Schema):
                 raise fail(f"{path}.{key}" if path else key, "required field is missing")
         if self.one_of and sum(k in value for k in self.one_of) != 1:
             raise fail(path, f"give exactly one of: {', '.join(self.one_of)}")
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "object", "fields": {k: {**v.describe(), "required": k in self.required}
+                                                            for k, v in self.fields.items()}}
+        if self.values is not None:
+            out["values"] = self.values.describe()
+        if self.one_of:
+            out["oneOf"] = list(self.one_of)
+        return out

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,19 @@ class Poros:
         self.db = Database(path, MIGRATIONS)
         self.admit = admit or {}
         self.seal = seal or {}
+        self._changed = threading.Condition()
+        self.seq = 0  # counts writes (applies, deletes, status changes), for watches
+
+    def _bump(self) -> None:
+        with self._changed:
+            self.seq += 1
+            self._changed.notify_all()
+
+    def wait(self, seq: int, timeout: float) -> int:
+        """Block until something was written after `seq` (or the timeout); returns the new seq."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.seq != seq, timeout)
+            return self.seq
 
     # --- reads ------------------------------------------------------------------------------
 
@@ -214,6 +228,7 @@ class Poros:
                           (uid, generation, plan.kind.type, plan.workspace, manifest["name"],
                            json.dumps(manifest), stamp, by, plan.action))
                 results.append({**manifest, "status": status})
+        self._bump()
         return results
 
     def delete(self, type_name: str, name: str, workspace: str | None, by: str,
@@ -231,6 +246,7 @@ class Poros:
             c.execute("INSERT INTO generations VALUES (?,?,?,?,?,?,?,?,?)",
                       (status["uid"], status["generation"], current["type"], current.get("workspace", ""),
                        name, json.dumps(_spec(current)), now(), by, "deleted"))
+        self._bump()
         return {**current, "status": {**status, "aggregateStatus": "deleted"}}
 
     def generation(self, uid: str, generation: int) -> dict[str, Any]:
@@ -256,6 +272,7 @@ class Poros:
                 return
             status = {k: v for k, v in {**json.loads(row[0]), **fields}.items() if v is not None}
             c.execute("UPDATE resources SET status=? WHERE uid=?", (json.dumps(status), uid))
+        self._bump()
 
     def close(self) -> None:
         self.db.close()

@@ -6,13 +6,18 @@ are never revealed before the caller is authorized.
 """
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Iterator
 from typing import Any
 
 from syscalls.errors import SyscallError
 
 from ..call import Call
 from ..heimdall.service import redact
-from .kinds import KINDS
+from ..streams import cancelled
+from .explain import manifest_schema
+from .kinds import KINDS, kind_of
 from .references import secret_path, secret_refs
 from .store import WORKLOAD_TYPES, Plan, object_path
 
@@ -146,6 +151,43 @@ def resource_list(call: Call, type: str | None, workspace: str | None) -> list[d
     return [redact(r) for r in call.kernel.poros.list(type, workspace) if call.allowed("read", _path(r), _tags(r))]
 
 
+def resource_watch(call: Call, type: str | None, workspace: str | None,
+                   timeout: float | None) -> Iterator[dict[str, Any]]:
+    if type is not None:
+        kind_of(type)
+    poros = call.kernel.poros
+    # Nothing is shown before each resource passes its own check, as it goes by.
+
+    def events() -> Iterator[dict[str, Any]]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        shown: dict[str, tuple[str, dict[str, Any] | None]] = {}  # uid -> (its state, it as the caller saw it)
+        while True:
+            seq = poros.seq
+            now = {r["status"]["uid"]: r for r in poros.list(type, workspace)}
+            for uid, resource in now.items():
+                state = json.dumps(resource, sort_keys=True)
+                if uid in shown and shown[uid][0] == state:
+                    continue
+                seen = redact(resource) if call.allowed("read", _path(resource), _tags(resource)) else None
+                shown[uid] = (state, seen)
+                if seen is not None:
+                    yield seen
+            for uid in [u for u in shown if u not in now]:
+                _, seen = shown.pop(uid)
+                if seen is not None:
+                    yield {**seen, "status": {**seen["status"], "aggregateStatus": "deleted"}}
+            left = None if deadline is None else deadline - time.monotonic()
+            if (left is not None and left <= 0) or cancelled():
+                return
+            poros.wait(seq, min(left, 1.0) if left is not None else 1.0)
+
+    return events()
+
+
+def resource_schema(call: Call, type: str) -> dict[str, Any]:
+    return manifest_schema(type)
+
+
 def resource_delete(call: Call, type: str, name: str, workspace: str | None,
                     generation: int | None) -> dict[str, Any]:
     found = _read(call, "delete", type, name, workspace)
@@ -181,6 +223,8 @@ HANDLERS = {
     "resource.apply": resource_apply,
     "resource.get": resource_get,
     "resource.list": resource_list,
+    "resource.watch": resource_watch,
+    "resource.schema": resource_schema,
     "resource.delete": resource_delete,
     "resource.history": resource_history,
 }

@@ -257,8 +257,9 @@ def test_describe(run_module, applied):
     assert fields["Name"] == name and fields["Type"] == "workflow (v1)" and fields["Workspace"] == "public"
     assert fields["Generation"] == "2" and fields["Description"] == "second" and fields["Tags"] == "retail"
     assert "Spec:" in r.stdout and "stack: container" in r.stdout
-    history = r.stdout.split("History:")[1].splitlines()
-    assert [line.split()[0] for line in history[2:]] == ["1", "2"]
+    history = [line for line in r.stdout.split("History:")[1].split("Events:")[0].splitlines() if line.strip()]
+    assert [line.split()[0] for line in history[1:]] == ["1", "2"]
+    assert "Applied" in r.stdout.split("Events:")[1]
     assert ok(run_module("describe", f"workflow/{name}")).stdout.split("Created:")[0] == \
         r.stdout.split("Created:")[0]
 

@@ -214,7 +214,7 @@ def api(http):
 
 def nasty_cases(operation, mode):
     """schemathesis' cases for `mode`, a third with a NASTY value put in a field (or a new key); a
-    pod.watch is bounded in time (0.05 s) unless its timeout must be refused anyway."""
+    watch (pod.watch, resource.watch) is bounded in time (0.05 s) unless its timeout must be refused anyway."""
     fields = operation.body[0].definition["schema"].get("properties", {}) if operation.body else {}
     nested = NASTY | st.lists(NASTY, min_size=1, max_size=2) | st.dictionaries(NASTY.filter(
         lambda v: isinstance(v, str)), NASTY, min_size=1, max_size=1)
@@ -224,7 +224,7 @@ def nasty_cases(operation, mode):
         case = draw(operation.as_strategy(generation_mode=mode))
         if isinstance(case.body, dict) and draw(st.integers(0, 2)) == 0:
             case.body[draw(st.sampled_from([*fields, "x"]))] = draw(nested)
-        if operation.path.endswith("/pod.watch"):
+        if operation.path.endswith(("/pod.watch", "/resource.watch")):
             body = case.body if isinstance(case.body, dict) else {}
             timeout, bounds = body.get("timeout"), fields["timeout"]
             if not (type(timeout) in (int, float) and not bounds["minimum"] <= timeout <= bounds["maximum"]):

@@ -510,3 +510,16 @@ def test_no_menu_opens_on_an_empty_continuation_line_while_typing_but_tab_comple
     typing = list(completer.get_completions(Document(text, len(text)), CompleteEvent(text_inserted=True)))
     tab = list(completer.get_completions(Document(text, len(text)), CompleteEvent(completion_requested=True)))
     assert typing == [] and tab
+
+
+def test_suggest_the_sql_meta_commands_and_query_history():
+    crm = at("dataos://lake:crm")
+    for line in ("\\d or", "\\dt or", "summarize or", "SHOW COLUMNS FROM or", "desc or"):
+        assert suggest(line, crm) == [Dataset(word="or", depot="lake", collection="crm", sql=True),
+                                      Depot(word="or", suffix=".", sql=True)], line
+    assert suggest("describe lake.crm.pe", crm) == [Dataset(word="pe", depot="lake", collection="crm", sql=True)]
+    assert "orders" in texts("\\d or") and "order_items" in texts("\\d or")
+    assert texts("query h")[:1] == ["history"]
+    assert texts("query history --li") == ["--limit"]
+    assert texts("query --dia") == ["--dialect"]           # the SQL's options: the group's default command
+    assert texts('query "select 1" --clu') == ["--cluster"]

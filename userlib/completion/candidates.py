@@ -208,7 +208,7 @@ class Completer:
     def _cmd(self, path: tuple[str, ...]) -> Cmd | None:
         cmd: Cmd | None = command_tree()
         for p in path:
-            cmd = cmd.commands.get(p) if cmd else None
+            cmd = cmd.sub(p) if cmd else None
         return cmd
 
     def _files(self, word: str) -> list[Candidate]:

@@ -28,6 +28,13 @@ class Cmd:
     options: Mapping[str, Opt] = field(default_factory=dict)      # every spelling → its option
     arguments: tuple[tuple[str, int], ...] = ()                   # (name, nargs)
     multiple: frozenset[str] = frozenset()                        # spellings of repeatable options
+    default: "Cmd | None" = None  # what runs when the first word is no sub-command (`query "SQL"`)
+
+    def sub(self, name: str) -> "Cmd | None":
+        """The sub-command `name` (the default one too, though hidden)."""
+        if self.default is not None and self.default.path[-1:] == (name,):
+            return self.default
+        return self.commands.get(name)
 
 
 _tree: Cmd | None = None

@@ -85,6 +85,9 @@ IDENT = re.compile(r"[A-Za-z_][A-Za-z_0-9]*\Z")
 
 
 _FIRST_WORD = re.compile(r"[\s(]*([A-Za-z]+)\b")
+# pgcli's and DuckDB's statements about one dataset, the name being typed last: `\d orders`, `summarize lake.`
+_META = re.compile(r'\s*(\\d[t+]*|describe|desc|summarize|show\s+(?:columns|fields)\s+(?:from|in))\s+'
+                   r'((?:[\w$]+\.|"[^"]*"\.)*[\w$]*)\Z', re.IGNORECASE)
 
 
 # --- (a) what fits here -----------------------------------------------------------------------
@@ -204,6 +207,10 @@ def suggest(text_before_cursor: str, state: ShellState, text_after_cursor: str =
     cut = _last_semicolon(text)
     if cut >= 0:  # the statement or command the cursor is in
         text = text[cut + 1:]
+    meta = _META.match(text)
+    if meta is not None and (meta.group(1).lower() != "describe" or "." in meta.group(2)):
+        parts = [p.strip('"') for p in meta.group(2).split(".")]
+        return _suggest_tables(parts[-1], parts[:-1], state)
     m = _FIRST_WORD.match(text)
     if m is not None and m.end() < len(text) and is_sql(text) and (
             m.group(1).lower() != "describe" or re.search(r"\S\s", text[m.end():])):
@@ -280,6 +287,9 @@ def _suggest_command(text: str, state: ShellState) -> list[Suggestion]:
     while cmd.commands and rest and rest[0] in cmd.commands:
         cmd = cmd.commands[rest[0]]
         path.append(rest.pop(0))
+    if cmd.default is not None and (rest or word.startswith("-")):  # `query "SQL" --…`: the default command
+        cmd = cmd.default
+        path = list(cmd.path)
     if cmd.commands:  # a group: its sub-commands
         if word.startswith("-"):
             return [Flag(word=word, path=tuple(path))]

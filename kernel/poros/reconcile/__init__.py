@@ -49,10 +49,14 @@ def pod_name(*parts: object) -> str:
 
 class Controller:
     """Moves one type of workload towards its manifest, one idempotent step per `reconcile`."""
+    source = "controller"  # who its events are from
 
     def __init__(self, reconciler: "Reconciler") -> None:
         self.r = reconciler
         self.kernel = reconciler.kernel
+
+    def note(self, resource: dict[str, Any], type: str, reason: str, message: str) -> None:
+        self.r.note(resource, type, reason, message, self.source)
 
     def reconcile(self, resource: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -160,7 +164,14 @@ class Reconciler:
                 self.controllers[resource["type"]].reconcile(resource)
             except SyscallError as e:
                 failing[key] = self._failed(key, e, why, tries)
+                if failing[key][0] != why and e.code not in UNAVAILABLE:
+                    self.note(resource, "Warning", "ReconcileError", e.message)
         self._failing = failing
+
+    def note(self, resource: dict[str, Any], type: str, reason: str, message: str,
+             source: str = "reconciler") -> None:
+        """An event of `resource` (see `Caretaker.record`): `type` Normal or Warning."""
+        self.kernel.caretaker.record(resource_key(resource), type, reason, source, message)
 
     @staticmethod
     def _failed(key: str, e: SyscallError, why: str, tries: int) -> tuple[str, int, float]:
@@ -233,11 +244,14 @@ class Reconciler:
 
     def launch(self, resource: dict[str, Any], name: str, workload: dict[str, Any], extra: dict[str, str],
                generation: int) -> None:
-        """Start pod `name`; a pod of that name that exists already (a restart between recording
-        and starting it) is adopted — if it is this resource's."""
+        """Start pod `name` (the Caretaker knows it at once: its logs and events can be asked for);
+        a pod of that name that exists already (a restart between recording and starting it) is
+        adopted — if it is this resource's."""
         self._launched = True
         try:
-            self.kernel.cloud.run(self.pod_spec(resource, name, workload, extra, generation))
+            started = self.kernel.cloud.run(self.pod_spec(resource, name, workload, extra, generation))
+            for pod in self.kernel.caretaker.observe([started]):
+                self.pod_changed(pod)
         except SyscallError as e:
             if e.code != "EEXIST":
                 raise

@@ -14,6 +14,8 @@ HEALTHY_AFTER = 60.0  # seconds of running after which a replica's restart count
 
 
 class Services(Controller):
+    source = "service-controller"
+
     def reconcile(self, resource: dict[str, Any]) -> None:
         status = resource["status"]
         uid, generation = status["uid"], status["generation"]
@@ -25,18 +27,24 @@ class Services(Controller):
         for slot in sorted(set(slots) - set(range(desired))):  # scale down
             self._stop(slots[slot])
             state.drop_replica(uid, slot)
+            self.note(resource, "Normal", "ScaledDown", f"replica {slot} removed"
+                      + (f" (pod {slots[slot]['pod']})" if slots[slot]["pod"] else ""))
         rolling = False
         for slot in range(desired):
             row = slots.get(slot) or {"uid": uid, "slot": slot, "generation": generation, "launches": 0,
                                       "restarts": 0, "pod": None, "not_before": 0.0}
             phase = phases.get(slot)
             if row["pod"] and phase in TERMINAL | {UNKNOWN}:  # crashed (or lost): restart after a backoff
-                row.update(pod=None, restarts=row["restarts"] + 1,
-                           not_before=monotonic() + backoff(row["restarts"] + 1))
+                delay = backoff(row["restarts"] + 1)
+                self.note(resource, "Warning", "BackOff", f"replica {slot}: pod {row['pod']} ended ({phase}); "
+                          f"restart {row['restarts'] + 1} in {delay:g}s")
+                row.update(pod=None, restarts=row["restarts"] + 1, not_before=monotonic() + delay)
                 state.put_replica(row)
             elif row["pod"] and row["generation"] < generation and not rolling:
                 if all(p == RUNNING for s, p in phases.items() if s != slot and s < desired):
                     self._stop(row)  # rolling update: this replica now, the next once this one runs
+                    self.note(resource, "Normal", "Rolling", f"replica {slot}: pod {row['pod']} replaced for "
+                              f"generation {generation}")
                     row.update(pod=None, generation=generation, restarts=0, not_before=0.0)
                     state.put_replica(row)
                 rolling = True
@@ -101,6 +109,7 @@ class Deployments(Controller):
     """Services and workers on Kubernetes: a Deployment (and a Service on `servicePort`) that
     Kubernetes keeps at `replicas`, restarting and rolling pods itself. We apply each new
     generation, replica count or pause, and read back how many pods are ready."""
+    source = "service-controller"
 
     def reconcile(self, resource: dict[str, Any]) -> None:
         status = resource["status"]
@@ -112,6 +121,8 @@ class Deployments(Controller):
             manifest = self.kernel.poros.generation(status["uid"], status["generation"])
             spec = self.r.pod_spec(resource, resource["name"], manifest[resource["type"]], {}, status["generation"])
             cloud.deploy(resource["name"], spec, replicas, section.get("servicePort"))
+            self.note(resource, "Normal", "Deployed", f"generation {status['generation']} deployed, {replicas} "
+                      "replicas")
             self.kernel.poros.set_status(status["uid"], {"deployed": wanted})
         ready = cloud.deployment_status(resource["name"], resource.get("workspace", ""))
         fields = {"runtime": "paused" if status.get("paused") else f"running:{ready.get('ready') or 0}",

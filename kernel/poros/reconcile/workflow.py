@@ -33,6 +33,8 @@ class _Wait(NamedTuple):
 
 
 class Workflows(Controller):
+    source = "workflow-controller"
+
     def __init__(self, reconciler: Any) -> None:
         super().__init__(reconciler)
         self._waits: dict[str, _Wait] = {}  # pod -> its wait for an unavailable cloud
@@ -56,7 +58,8 @@ class Workflows(Controller):
         elif schedule is not None:
             self._schedule(resource, schedule)
         elif latest is None or (latest["generation"] < generation and latest["finished"]):
-            state.new_run(uid, generation, "apply")
+            run = state.new_run(uid, generation, "apply")
+            self.note(resource, "Normal", "RunStarted", f"run {run['run']} of generation {generation} started")
         for run in state.active_runs(uid):
             self.advance(resource, run)
         self.publish(resource, state.latest_run(uid), self._next(resource, schedule) if schedule else None)
@@ -76,11 +79,14 @@ class Workflows(Controller):
         policy = schedule.get("concurrencyPolicy", "Allow")
         if active and policy == "Forbid":
             state.new_run(uid, status["generation"], "schedule", iso(due), state="skipped")
+            self.note(resource, "Normal", "Skipped", f"the run due {iso(due)} skipped: run {active[-1]['run']} "
+                      "still runs (concurrencyPolicy Forbid)")
             return
         if active and policy == "Replace":
             for run in active:
                 self.abort(resource, run)
-        state.new_run(uid, status["generation"], "schedule", iso(due))
+        run = state.new_run(uid, status["generation"], "schedule", iso(due))
+        self.note(resource, "Normal", "Scheduled", f"run {run['run']} started, due {iso(due)}")
 
     def _due(self, resource: dict[str, Any], schedule: dict[str, Any], now: datetime) -> datetime | None:
         from croniter import croniter
@@ -114,6 +120,7 @@ class Workflows(Controller):
                 self.kernel.runtime_state.set_attempt(rows[-1]["pod"], "aborted", None)
                 self._waits.pop(rows[-1]["pod"], None)
         self.kernel.runtime_state.finish_run(uid, run["run"], "aborted")
+        self.note(resource, "Normal", "RunAborted", f"run {run['run']} aborted")
 
     def advance(self, resource: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
         uid, number = resource["status"]["uid"], run["run"]
@@ -138,6 +145,9 @@ class Workflows(Controller):
             if ready and self.r.may_launch():
                 attempt = len(rows) + 1
                 pod = pod_name(resource["name"], name, resource["status"]["uid"][:8], number, attempt)
+                if rows:
+                    self.note(resource, "Warning", "Retry", f"job {name}: attempt {attempt} of run {number} "
+                              f"(attempt {len(rows)} {rows[-1]['state']}, exit code {rows[-1]['exit_code']})")
                 state.add_attempt(uid, number, name, attempt, pod)  # recorded first: exactly once
                 if self._start(resource, run, job, pod) == "unstartable":
                     outcome[name] = "failed"
@@ -147,8 +157,10 @@ class Workflows(Controller):
         busy = any(o == "running" for o in outcome.values())
         if all(o == "succeeded" for o in outcome.values()):
             state.finish_run(uid, number, "succeeded")
+            self.note(resource, "Normal", "RunSucceeded", f"run {number} succeeded")
         elif failing and not busy:
             state.finish_run(uid, number, "failed")
+            self.note(resource, "Warning", "RunFailed", f"run {number} failed: {_failure(outcome, attempts)}")
         return state.latest_run(uid) or run
 
     def _observe(self, resource: dict[str, Any], run: dict[str, Any], job: dict[str, Any],
@@ -186,6 +198,7 @@ class Workflows(Controller):
                 self._wait(resource, pod, e)
                 return "pending"
             log.warning("%s: job %s cannot start: %s", resource["name"], job["name"], e)
+            self.note(resource, "Warning", "FailedCreate", f"job {job['name']} cannot start pod {pod}: {e.message}")
             self._waits.pop(pod, None)
             self.kernel.runtime_state.set_attempt(pod, "unstartable", None)
             return "unstartable"
@@ -196,6 +209,8 @@ class Workflows(Controller):
     def _wait(self, resource: dict[str, Any], pod: str, error: SyscallError) -> None:
         """The cloud could not be reached about `pod`: try again later, backing off."""
         wait = self._waits.get(pod)
+        if wait is None:
+            self.note(resource, "Warning", "CloudUnavailable", f"pod {pod} waits for the cloud: {error.message}")
         tries = wait.tries + 1 if wait else 1
         self._waits[pod] = _Wait(resource["status"]["uid"], tries, monotonic() + backoff(tries, OUTAGE_BACKOFF),
                                  wait.reason if wait else error.message)
@@ -270,6 +285,15 @@ class Workflows(Controller):
             if wait is not None:
                 return f"job {job['name']} waits for the cloud to start it ({wait.reason}); retrying"
         return None
+
+
+def _failure(outcome: dict[str, str], attempts: dict[str, list[dict[str, Any]]]) -> str:
+    """Which job failed a run, and how."""
+    job = next(name for name, o in outcome.items() if o == "failed")
+    last = attempts[job][-1] if attempts.get(job) else None
+    if last is None or last["state"] == "unstartable":
+        return f"job {job} could not start"
+    return f"job {job} {last['state']} (pod {last['pod']}, exit code {last['exit_code']})"
 
 
 def _time(text: str) -> datetime:
