@@ -6,7 +6,6 @@ are never revealed before the caller is authorized.
 """
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -156,30 +155,41 @@ def resource_watch(call: Call, type: str | None, workspace: str | None,
     if type is not None:
         kind_of(type)
     poros = call.kernel.poros
-    # Nothing is shown before each resource passes its own check, as it goes by.
+    deadline = None if timeout is None else time.monotonic() + timeout
+    # uid -> (the resource as stored, as the caller saw it: None while they may not read it). Every
+    # resource passes its own check each time round (a policy may change while nothing else does),
+    # and so does a deletion: it is told only to who may read the resource now.
+    shown: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {}
+
+    def may_read(resource: dict[str, Any]) -> bool:
+        return call.allowed("read", _path(resource), _tags(resource))
+
+    def changes() -> Iterator[dict[str, Any]]:
+        now = {r["status"]["uid"]: r for r in poros.list(type, workspace)}
+        for uid, resource in now.items():
+            before = shown.get(uid)
+            seen = redact(resource) if may_read(resource) else None
+            shown[uid] = (resource, seen)
+            if seen is not None and (before is None or before[1] != seen):
+                yield seen
+        for uid in [u for u in shown if u not in now]:
+            resource, seen = shown.pop(uid)
+            if seen is not None and may_read(resource):
+                yield {**seen, "status": {**seen["status"], "aggregateStatus": "deleted"}}
+
+    seq = poros.seq
+    first = list(changes())  # decided before the stream starts: the call's audit record has them
 
     def events() -> Iterator[dict[str, Any]]:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        shown: dict[str, tuple[str, dict[str, Any] | None]] = {}  # uid -> (its state, it as the caller saw it)
+        nonlocal seq
+        yield from first
         while True:
-            seq = poros.seq
-            now = {r["status"]["uid"]: r for r in poros.list(type, workspace)}
-            for uid, resource in now.items():
-                state = json.dumps(resource, sort_keys=True)
-                if uid in shown and shown[uid][0] == state:
-                    continue
-                seen = redact(resource) if call.allowed("read", _path(resource), _tags(resource)) else None
-                shown[uid] = (state, seen)
-                if seen is not None:
-                    yield seen
-            for uid in [u for u in shown if u not in now]:
-                _, seen = shown.pop(uid)
-                if seen is not None:
-                    yield {**seen, "status": {**seen["status"], "aggregateStatus": "deleted"}}
             left = None if deadline is None else deadline - time.monotonic()
             if (left is not None and left <= 0) or cancelled():
                 return
             poros.wait(seq, min(left, 1.0) if left is not None else 1.0)
+            seq = poros.seq
+            yield from changes()
 
     return events()
 

@@ -29,6 +29,7 @@ def test_a_watch_shows_only_what_the_caller_may_read_and_every_change_of_it(embe
     def meanwhile() -> None:
         time.sleep(0.5)
         op.resource.apply(manifests=[worker(f"seen-{run}", [seen_tag], replicas=1), worker(f"hidden-{run}", [], 1)])
+        time.sleep(0.3)  # a watch polls the store: changes within one wake-up are told as their result
         op.resource.delete(type="worker", name=f"seen-{run}")
 
     threading.Thread(target=meanwhile, daemon=True).start()
