@@ -63,6 +63,7 @@ class Caretaker:
         self.seq = 0
         self._unwritten: list[tuple[str, tuple]] = []  # (statement, parameters) not yet written, in order
         self._outage = Outage(log, "caretaker: recording pod changes")
+        self._forgotten: set[str] = set()  # pods of deleted resources: never recorded again
 
     def observe(self, statuses: Iterable[PodStatus]) -> list[dict[str, Any]]:
         """Record what changed since the last observation; returns the changed pods."""
@@ -70,6 +71,8 @@ class Caretaker:
         stamp = now()
         with self._lock:
             for s in statuses:
+                if s.name in self._forgotten:
+                    continue
                 previous = self._pods.get(s.name)
                 if previous is not None and (previous["phase"], previous["exit_code"], previous["started"],
                                              previous["finished"]) == (s.phase, s.exit_code, s.started, s.finished):
@@ -127,12 +130,21 @@ class Caretaker:
         found = pod_events([dict(r) for r in phases], jobs) + [note_event(dict(r)) for r in notes]
         return sorted(found, key=lambda e: e["time"])[-limit:]
 
-    def forget(self, name: str) -> None:
+    def forget(self, resource: str) -> list[str]:
+        """A resource (`WORKSPACE/TYPE/NAME`) was deleted: its pods, their events and its notes go
+        with it (kubectl's garbage collection), so that a resource created again under its name
+        starts with none. A forgotten pod the driver still reports is not recorded again. Returns
+        the pods' names."""
         with self._lock:
-            self._unwritten.append(("DELETE FROM pods WHERE name=?", (name,)))
+            for table in ("pods", "events", "notes"):
+                self._unwritten.append((f"DELETE FROM {table} WHERE resource=?", (resource,)))
             self._write()
             with self._changed:
-                self._pods.pop(name, None)
+                gone = [name for name, pod in self._pods.items() if pod["resource"] == resource]
+                for name in gone:
+                    del self._pods[name]
+                self._forgotten.update(gone)
+        return gone
 
     def wait(self, seq: int, timeout: float) -> int:
         """Block until something changed after `seq` (or the timeout); returns the new seq."""

@@ -2,25 +2,65 @@
 included) with `read` on the resource it belongs to, and killed or controlled with `update` on it."""
 from __future__ import annotations
 
-import functools
 import time
-from typing import Any, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from syscalls.errors import SyscallError
 
 from ..call import Call
+from ..caretaker.redact import masked
+from ..heimdall.policy import Decision
 from ..streams import cancelled
-from .reconcile import resource_key
+from .reconcile import OWNER_UID, resource_key
 from .store import WORKLOAD_TYPES as WORKLOADS
 from .store import object_path
-from .syscalls import _read
+from .syscalls import _read, _tags
+
+Tags = frozenset[str]
 
 
-def _owner_path(pod: dict[str, Any]) -> str:
+def _owner(call: Call, pod: dict[str, Any]) -> tuple[str, list[Tags]]:
+    """The path of what a pod belongs to, and the tags a read of it is decided with: its owner's,
+    or, when the owner is gone (deleted, or created again since), every tag set ever applied under
+    that name (as for `resource.history`)."""
     labels = pod["labels"]
     if "dataos.io/resource" not in labels:
-        return f"/caretaker/pods/{pod['name']}"
-    return object_path(labels["dataos.io/type"], labels["dataos.io/resource"], labels.get("dataos.io/workspace", ""))
+        return f"/caretaker/pods/{pod['name']}", [frozenset()]
+    type_, name, ws = labels["dataos.io/type"], labels["dataos.io/resource"], labels.get("dataos.io/workspace", "")
+    poros = call.kernel.poros
+    owner = poros.find(type_, name, ws)
+    if owner is not None and _is_of(pod, owner):
+        return object_path(type_, name, ws), [_tags(owner)]
+    try:
+        generations = poros.history(type_, name, ws)
+    except SyscallError:
+        generations = []
+    return object_path(type_, name, ws), list({_tags(g["manifest"]) for g in generations}) or [frozenset()]
+
+
+def _is_of(pod: dict[str, Any], resource: dict[str, Any]) -> bool:
+    """Does the pod belong to this incarnation of the resource? (Pods from before the uid label: yes.)"""
+    return pod["labels"].get(OWNER_UID, resource["status"]["uid"]) == resource["status"]["uid"]
+
+
+def _decide(call: Call, predicate: str, path: str, tag_sets: list[Tags]) -> Decision:
+    """Allowed only when allowed with every tag set: the first denial, else the last allow."""
+    decisions = [call.decide(predicate, path, tags) for tags in tag_sets]
+    return next((d for d in decisions if not d.allow), decisions[-1])
+
+
+def _readable(call: Call) -> Callable[[dict[str, Any]], bool]:
+    """Whether the caller may read a pod: exactly when they may read its owner (asked once per owner)."""
+    known: dict[tuple[str, str | None], bool] = {}
+
+    def readable(pod: dict[str, Any]) -> bool:
+        owner = (pod["resource"] or pod["name"], pod["labels"].get(OWNER_UID))
+        if owner not in known:
+            known[owner] = _decide(call, "read", *_owner(call, pod)).allow
+        return known[owner]
+
+    return readable
 
 
 def _pod(call: Call, name: str, predicate: str) -> dict[str, Any]:
@@ -30,8 +70,8 @@ def _pod(call: Call, name: str, predicate: str) -> dict[str, Any]:
         pod = call.kernel.caretaker.get(name)
     except SyscallError:
         pod = None
-    path = _owner_path(pod) if pod is not None else f"/caretaker/pods/{name}"
-    seen = call.decide("read", path)
+    path, tag_sets = _owner(call, pod) if pod is not None else (f"/caretaker/pods/{name}", [frozenset()])
+    seen = _decide(call, "read", path, tag_sets)
     if pod is None or not seen.allow:
         if pod is not None:
             call.hide(seen, path)
@@ -39,7 +79,8 @@ def _pod(call: Call, name: str, predicate: str) -> dict[str, Any]:
         if outage is not None:  # the pod may be one the cloud could not start yet: no answer, not "none"
             raise SyscallError(outage.code, f"cannot tell about pod {name!r} now: {outage.message}")
         raise SyscallError("ENOENT", f"no pod {name!r}")
-    call.authorize(predicate, path)
+    for tags in tag_sets:
+        call.authorize(predicate, path, tags)
     return pod
 
 
@@ -60,8 +101,7 @@ def _selector(workspace: str | None, type: str | None, name: str | None) -> str 
 
 def pod_list(call: Call, workspace: str | None, type: str | None, name: str | None) -> list[dict[str, Any]]:
     key = _selector(workspace, type, name)
-    allowed = functools.lru_cache(maxsize=None)(lambda path: call.allowed("read", path))  # pods share owners
-    return [p for p in call.kernel.caretaker.list(workspace, key) if allowed(_owner_path(p))]
+    return list(filter(_readable(call), call.kernel.caretaker.list(workspace, key)))
 
 
 def pod_get(call: Call, name: str) -> dict[str, Any]:
@@ -70,23 +110,24 @@ def pod_get(call: Call, name: str) -> dict[str, Any]:
 
 
 def pod_logs(call: Call, name: str, tail: int | None, follow: bool) -> Iterator[str]:
-    _pod(call, name, "read")
-    return call.kernel.cloud.logs(name, tail=tail, follow=follow)
+    pod = _pod(call, name, "read")
+    return masked(call.kernel, pod, call.kernel.cloud.logs(name, tail=tail, follow=follow))
 
 
 def pod_watch(call: Call, workspace: str | None, type: str | None, name: str | None,
               timeout: float | None) -> Iterator[dict[str, Any]]:
     key = _selector(workspace, type, name)
     caretaker = call.kernel.caretaker
-    # Nothing is shown before each pod passes its own check, as it goes by.
+    # Nothing is shown before each pod passes its own check, as it goes by (asked again each round:
+    # a policy or the owner's tags may change meanwhile).
 
     def events() -> Iterator[dict[str, Any]]:
         deadline = None if timeout is None else time.monotonic() + timeout
-        allowed = functools.lru_cache(maxsize=4096)(lambda path: call.allowed("read", path))
         seq, pods = caretaker.seq, caretaker.list(workspace, key)
         while True:
+            readable = _readable(call)
             for pod in pods if pods is not None else caretaker.list(workspace, key):
-                if _matches(pod, workspace, key) and allowed(_owner_path(pod)):
+                if _matches(pod, workspace, key) and readable(pod):
                     yield pod
             left = None if deadline is None else deadline - time.monotonic()
             if (left is not None and left <= 0) or cancelled():
@@ -113,12 +154,28 @@ def event_list(call: Call, type: str, name: str, workspace: str | None, limit: i
     found = _read(call, "read", type, name, workspace)
     if found is None:
         raise call.kernel.poros.missing(type, name, workspace)
-    uid = found["status"]["uid"]
-    applied = [{"time": g["applied"], "object": f"{type}/{name}", "type": "Normal", "reason": "Applied",
-                "source": "poros", "message": f"generation {g['generation']} {g['action']} by {g['by']}"}
-               for g in call.kernel.poros.history(type, name, workspace) if g["uid"] == uid]
-    return sorted(applied[-limit:] + caretaker.events(resource=resource_key(found), limit=limit),
-                  key=lambda e: e["time"])[-limit:]
+    generations = [g for g in call.kernel.poros.history(type, name, workspace) if g["uid"] == found["status"]["uid"]]
+    applied = [({"time": g["applied"], "object": f"{type}/{name}", "type": "Normal", "reason": "Applied",
+                 "source": "poros", "message": f"generation {g['generation']} {g['action']} by {g['by']}"},
+                g["generation"]) for g in generations]
+    key = resource_key(found)
+    pods = {f"pod/{p['name']}": p for p in caretaker.list(resource=key)}
+    told = [(e, _generation_of(e, pods.get(e["object"]), found, generations))
+            for e in caretaker.events(resource=key, limit=limit)]
+    path = object_path(found["type"], found["name"], found.get("workspace", ""))
+    may_read = {tags: call.allowed("read", path, tags) for tags in {_tags(g["manifest"]) for g in generations}}
+    readable = {g["generation"]: may_read[_tags(g["manifest"])] for g in generations}
+    shown = [e for e, generation in applied[-limit:] + told if readable.get(generation, False)]
+    return sorted(shown, key=lambda e: e["time"])[-limit:]
+
+
+def _generation_of(event: dict[str, Any], pod: dict[str, Any] | None, resource: dict[str, Any],
+                   generations: list[dict[str, Any]]) -> int | None:
+    """The generation (of this incarnation) an event belongs to: its pod's, else the one in force
+    when it happened; None for one of an earlier incarnation (its events are not this one's)."""
+    if pod is not None and "dataos.io/generation" in pod["labels"]:
+        return int(pod["labels"]["dataos.io/generation"]) if _is_of(pod, resource) else None
+    return next((g["generation"] for g in reversed(generations) if g["applied"] <= event["time"]), None)
 
 
 def _runtime(call: Call, resource: dict[str, Any]) -> dict[str, Any]:
@@ -129,7 +186,7 @@ def _runtime(call: Call, resource: dict[str, Any]) -> dict[str, Any]:
             "runtime": status.get("runtime"), "progress": status.get("progress"), "run": status.get("run"),
             "replicas": status.get("replicas"), "message": status.get("message") or (status.get("run") or {}).get(
                 "message"), "paused": bool(status.get("paused")),
-            "pods": call.kernel.caretaker.list(resource=resource_key(resource))}
+            "pods": [p for p in call.kernel.caretaker.list(resource=resource_key(resource)) if _is_of(p, resource)]}
 
 
 def _workload(call: Call, predicate: str, type: str, name: str, workspace: str | None) -> dict[str, Any]:

@@ -4,15 +4,13 @@ from __future__ import annotations
 import os
 import signal
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from clitools import wait_for
 
 from syscalls import connect
 from syscalls.errors import SyscallError
-from clitools import wait_for
-
-
 
 
 @pytest.fixture
@@ -66,7 +64,9 @@ def test_a_failing_job_fails_the_run_with_its_exit_code_and_last_lines(k):
         {"name": "b", "dependencies": ["a"], "spec": sh("echo never")}])])
     rt = wait_for(lambda: finished(k, "bad"))
     assert rt["runtime"] == "failed" and rt["progress"] == "0/2"
-    assert "job a failed (exit code 7)" in rt["message"] and "disk full" in rt["message"]
+    pod = rt["pods"][0]["name"]
+    assert rt["message"].startswith(f"job a failed (pod {pod}, exit code 7") and "disk" not in rt["message"]
+    assert "".join(k.pod.logs(name=pod, tail=1)) == "disk full\n"  # the last lines: through pod.logs only
     assert {j["name"]: j["state"] for j in rt["run"]["jobs"]} == {"a": "failed", "b": "waiting"}
     assert [p["job"] for p in k.pod.list(type="workflow", name="bad")] == ["a"]
 
@@ -102,11 +102,21 @@ def test_rerun_stop_pause_and_resume(k):
     assert rt["run"]["id"] == 2 and rt["run"]["trigger"] == "rerun"
 
 
-def test_deleting_a_workflow_stops_its_pods(k):
-    k.resource.apply(manifests=[workflow("gone", [{"name": "a", "spec": sh("sleep 30")}])])
+def test_deleting_a_workflow_removes_its_pods_and_a_new_one_of_its_name_inherits_nothing(k):
+    """kubectl's garbage collection: an owner's pods (their logs and events too) go with it."""
+    k.resource.apply(manifests=[workflow("gone", [{"name": "a", "spec": sh("echo old; sleep 30")}])])
     pod = wait_for(lambda: [p for p in k.pod.list(type="workflow", name="gone") if p["phase"] == "Running"])[0]
     k.resource.delete(type="workflow", name="gone")
-    wait_for(lambda: k.pod.get(name=pod["name"])["phase"] == "Stopped")
+    with pytest.raises(SyscallError) as e:
+        k.pod.get(name=pod["name"])
+    assert e.value.code == "ENOENT"
+    with pytest.raises(SyscallError):
+        "".join(k.pod.logs(name=pod["name"]))
+    k.resource.apply(manifests=[workflow("gone", [{"name": "a", "spec": sh("true")}])])
+    wait_for(lambda: runtime(k, "gone")["runtime"] == "succeeded")
+    pods = [p["name"] for p in k.pod.list(type="workflow", name="gone")]
+    assert pods and pod["name"] not in pods and pod["name"] not in str(runtime(k, "gone")["pods"])
+    assert pod["name"] not in str(k.event.list(type="workflow", name="gone", limit=1000))
 
 
 def test_unknown_stacks_and_bad_stack_specs_are_refused_at_apply(k):
@@ -183,7 +193,7 @@ class Clock:
 
 def test_a_scheduled_workflow_runs_on_its_cron(k):
     kernel = k.transport.kernel
-    clock = Clock(datetime.now(timezone.utc))
+    clock = Clock(datetime.now(UTC))
     kernel.clock = clock
     k.resource.apply(manifests=[workflow("cron", [{"name": "a", "spec": sh("echo tick")}],
                                          schedule={"cron": "*/10 * * * *", "concurrencyPolicy": "Forbid"})])
@@ -203,7 +213,7 @@ def test_a_scheduled_workflow_runs_on_its_cron(k):
 
 def test_forbid_skips_a_fire_time_while_a_run_is_active(k):
     kernel = k.transport.kernel
-    clock = Clock(datetime.now(timezone.utc))
+    clock = Clock(datetime.now(UTC))
     kernel.clock = clock
     k.resource.apply(manifests=[workflow("slow", [{"name": "a", "spec": sh("sleep 30")}],
                                          schedule={"cron": "* * * * *", "concurrencyPolicy": "Forbid"})])

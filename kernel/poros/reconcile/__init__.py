@@ -209,17 +209,15 @@ class Reconciler:
                     pass
 
     def teardown(self, resource: dict[str, Any]) -> None:
-        """A workload was deleted: stop its pods and forget its runtime."""
+        """A workload was deleted: its pods (their logs and events too) and its runtime go with it."""
         if resource["type"] not in self.controllers:
             return
         self.controllers[resource["type"]].teardown(resource)
-        key = resource_key(resource)
-        for pod in self.kernel.caretaker.list(resource=key):
-            if pod["phase"] not in TERMINAL:
-                try:
-                    self.kernel.cloud.kill(pod["name"], grace=5.0)
-                except SyscallError:
-                    pass
+        for pod in self.kernel.caretaker.forget(resource_key(resource)):
+            try:
+                self.kernel.cloud.delete(pod)
+            except SyscallError:
+                pass
         self.kernel.runtime_state.forget(resource["status"]["uid"])
         self.wake()
 
@@ -235,7 +233,8 @@ class Reconciler:
             raise SyscallError("EACCES", refusal)
         labels = {"app.kubernetes.io/managed-by": "dataos", "dataos.io/resource": resource["name"],
                   "dataos.io/type": resource["type"], "dataos.io/workspace": resource.get("workspace", ""),
-                  "dataos.io/generation": str(generation), RUN_AS: run_as, **extra}
+                  OWNER_UID: resource["status"]["uid"], "dataos.io/generation": str(generation), RUN_AS: run_as,
+                  **extra}
         secret_env, secret_files = self._secrets(resource, workload, run_as)
         if stack.needs_token:
             secret_env.update(self._job_credentials(run_as, name))
@@ -299,6 +298,7 @@ POD_KEY = "pod-"  # the prefix of the API keys pods get
 UNAVAILABLE = frozenset({"EUNAVAIL", "ETIMEDOUT", "ENOSPC"})  # the cloud is down or slow, the disk full: wait and retry
 OUTAGE_BACKOFF = 30.0  # seconds, at most, between tries while the cloud is unavailable
 RUN_AS = "dataos.io/run-as"  # the label naming the user a pod acts as
+OWNER_UID = "dataos.io/uid"  # the label naming the incarnation of the resource a pod belongs to
 
 
 def token_key(pod: str) -> str:

@@ -22,7 +22,6 @@ from . import OUTAGE_BACKOFF, UNAVAILABLE, Controller, backoff, log, monotonic, 
 
 DONE = ("succeeded", "failed", "unstartable")
 RETRY_ON = {"OnFailure": {"failed"}, "OnError": {"lost"}, "Always": {"failed", "lost"}}
-LOG_LINES = 5
 
 
 class _Wait(NamedTuple):
@@ -265,17 +264,18 @@ class Workflows(Controller):
             self.kernel.poros.set_status(status["uid"], fields)
 
     def _message(self, jobs: list[dict[str, Any]]) -> str | None:
-        """Why a run failed: the job, its exit code and its last log lines."""
+        """Why a run failed: the job, its pod, exit code and reason. Never its output: the status is
+        shown to every reader, the output only through `pod.logs`, masked."""
         for job in jobs:
             if job["state"] == "unstartable":
                 return f"job {job['name']} could not start (see `dataos kernel logs`)"
             if job["state"] in ("failed", "lost") and job["pod"]:
                 try:
-                    tail = "".join(self.kernel.cloud.logs(job["pod"], tail=LOG_LINES)).strip()
+                    reason = self.kernel.caretaker.get(job["pod"])["reason"]
                 except SyscallError:
-                    tail = ""
-                code = job["exitCode"]
-                return f"job {job['name']} failed (exit code {code})" + (f": {tail}" if tail else "")
+                    reason = None
+                return (f"job {job['name']} {job['state']} (pod {job['pod']}, exit code {job['exitCode']}"
+                        + (f", {reason})" if reason else ")"))
         return None
 
     def _waiting(self, jobs: list[dict[str, Any]]) -> str | None:
