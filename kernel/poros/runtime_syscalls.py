@@ -121,19 +121,26 @@ def pod_watch(call: Call, workspace: str | None, type: str | None, name: str | N
     # Nothing is shown before each pod passes its own check, as it goes by (asked again each round:
     # a policy or the owner's tags may change meanwhile).
 
+    deadline = None if timeout is None else time.monotonic() + timeout
+
+    def shown(pods: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+        readable = _readable(call)
+        return [pod for pod in (pods if pods is not None else caretaker.list(workspace, key))
+                if _matches(pod, workspace, key) and readable(pod)]
+
+    seq = caretaker.seq
+    first = shown(caretaker.list(workspace, key))  # decided before the stream starts: the audit has it
+
     def events() -> Iterator[dict[str, Any]]:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        seq, pods = caretaker.seq, caretaker.list(workspace, key)
+        nonlocal seq
+        yield from first
         while True:
-            readable = _readable(call)
-            for pod in pods if pods is not None else caretaker.list(workspace, key):
-                if _matches(pod, workspace, key) and readable(pod):
-                    yield pod
             left = None if deadline is None else deadline - time.monotonic()
             if (left is not None and left <= 0) or cancelled():
                 return
             caretaker.wait(seq, min(left, 1.0) if left is not None else 1.0)
             seq, pods = caretaker.changed_since(seq)
+            yield from shown(pods)
 
     return events()
 

@@ -311,6 +311,7 @@ def test_the_schema_of_an_odd_type_is_one_error(world, type_):
     ("event.list", lambda eve: eve.event.list(type="workflow", name=f"leaky-{RUN}")),
     ("resource.schema", lambda eve: eve.resource.schema(type="workflow")),
     ("resource.watch", lambda eve: list(eve.resource.watch(type="workflow", timeout=0.2))),
+    ("pod.watch", lambda eve: list(eve.pod.watch(timeout=0.2))),
 ])
 def test_each_new_syscall_is_audited_with_its_decision(world, syscall, call):
     op, eve, _, _ = world
@@ -345,3 +346,4 @@ def test_events_of_a_generation_the_caller_could_not_read_stay_hidden(world):
     except SyscallError:
         return
     assert then_pod not in str(events) and "exit code 8" not in str(events), events
+
