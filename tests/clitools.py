@@ -113,3 +113,19 @@ def apply_file_depot(run: Callable[..., subprocess.CompletedProcess], name: str,
     manifest = root / "depot.yaml"
     manifest.write_text(f"name: {name}\nversion: v1\ntype: depot\ndepot:\n  type: file\n  file: {{path: {root}}}\n")
     return ok(run("apply", "-f", str(manifest), **options))
+
+
+def two_jobs(name: str, first: str = "echo extracted", last: str = "echo loading; echo broken; exit 3") -> str:
+    """A workflow manifest: job `extract` runs `first`, then job `load` runs `last` (it fails)."""
+    return f"""\
+name: {name}
+version: v1
+type: workflow
+workflow:
+  dag:
+    - name: extract
+      spec: {{stack: container, stackSpec: {{command: [sh, -c, "{first}"]}}}}
+    - name: load
+      dependencies: [extract]
+      spec: {{stack: container, stackSpec: {{command: [sh, -c, "{last}"]}}}}
+"""

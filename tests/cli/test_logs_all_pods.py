@@ -9,20 +9,7 @@ import subprocess
 import threading
 import time
 
-from clitools import DATAOS, as_json, ok, wait_for
-
-TWO_JOBS = """\
-name: {name}
-version: v1
-type: workflow
-workflow:
-  dag:
-    - name: extract
-      spec: {{stack: container, stackSpec: {{command: [sh, -c, "{first}"]}}}}
-    - name: load
-      dependencies: [extract]
-      spec: {{stack: container, stackSpec: {{command: [sh, -c, "echo loading; echo broken; exit 3"]}}}}
-"""
+from clitools import DATAOS, as_json, ok, two_jobs, wait_for
 
 
 def _runtime(run, name: str) -> dict:
@@ -39,7 +26,7 @@ def _pods(rt: dict) -> dict[str, str]:
 
 
 def test_logs_of_a_workflow_show_every_job_prefixed(run_module, tmp_path):
-    (tmp_path / "wf.yaml").write_text(TWO_JOBS.format(name="etl", first="echo extracted"))
+    (tmp_path / "wf.yaml").write_text(two_jobs("etl", "echo extracted"))
     ok(run_module("apply", "-f", tmp_path / "wf.yaml"))
     pods = _pods(_finished(run_module, "etl"))
     for args in (("-t", "workflow", "-n", "etl"), ("workflow/etl",)):
@@ -53,7 +40,7 @@ def test_logs_of_a_workflow_show_every_job_prefixed(run_module, tmp_path):
 
 
 def test_right_after_a_rerun_logs_show_the_new_run(run_module, tmp_path):
-    (tmp_path / "wf.yaml").write_text(TWO_JOBS.format(name="again", first="echo extracted; sleep 2"))
+    (tmp_path / "wf.yaml").write_text(two_jobs("again", "echo extracted; sleep 2"))
     ok(run_module("apply", "-f", tmp_path / "wf.yaml"))
     old = _pods(_finished(run_module, "again"))
     ok(run_module("runtime", "rerun", "workflow", "again"))
@@ -66,7 +53,7 @@ def test_right_after_a_rerun_logs_show_the_new_run(run_module, tmp_path):
 
 
 def test_logs_follow_every_job_until_the_run_ends(run_module, tmp_path):
-    (tmp_path / "wf.yaml").write_text(TWO_JOBS.format(name="live", first="echo one; sleep 2; echo two"))
+    (tmp_path / "wf.yaml").write_text(two_jobs("live", "echo one; sleep 2; echo two"))
     ok(run_module("apply", "-f", tmp_path / "wf.yaml"))
     started = time.monotonic()
     follow = ok(run_module("logs", "-f", "workflow/live", timeout=60))  # from before its first pod
@@ -78,7 +65,7 @@ def test_logs_follow_every_job_until_the_run_ends(run_module, tmp_path):
 
 
 def test_pods_watch_rows_line_up_with_the_header(run_module, tmp_path):
-    (tmp_path / "wf.yaml").write_text(TWO_JOBS.format(name="wat", first="sleep 1"))
+    (tmp_path / "wf.yaml").write_text(two_jobs("wat", "sleep 1"))
     watch = subprocess.Popen([*DATAOS, "pods", "--watch"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, env=_env(run_module))
     try:

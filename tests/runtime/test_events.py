@@ -9,20 +9,9 @@ import time
 
 import pytest
 
-from clitools import as_json, ok, wait_for
+from clitools import as_json, ok, two_jobs, wait_for
 
-TWO_JOBS = """\
-name: {name}
-version: v1
-type: workflow
-workflow:
-  dag:
-    - name: extract
-      spec: {{stack: container, stackSpec: {{command: [sh, -c, "echo extracted"]}}}}
-    - name: load
-      dependencies: [extract]
-      spec: {{stack: container, stackSpec: {{command: [sh, -c, "echo loading; echo disk on fire; exit 3"]}}}}
-"""
+FAILING = "echo loading; echo disk on fire; exit 3"  # the last job: its last lines say why
 
 
 def _failed(run, name: str) -> dict:
@@ -38,7 +27,7 @@ def _events(text: str) -> list[str]:
 
 
 def test_describe_tells_why_a_workflow_failed_and_what_happened(run_module, tmp_path):
-    (tmp_path / "wf.yaml").write_text(TWO_JOBS.format(name="etl"))
+    (tmp_path / "wf.yaml").write_text(two_jobs("etl", last=FAILING))
     ok(run_module("apply", "-f", tmp_path / "wf.yaml"))
     rt = _failed(run_module, "etl")
     load_pod = next(j["pod"] for j in rt["run"]["jobs"] if j["name"] == "load")
@@ -63,7 +52,7 @@ def test_describe_tells_why_a_workflow_failed_and_what_happened(run_module, tmp_
 
 
 def test_describe_pod_ends_with_its_events(run_module, tmp_path):
-    (tmp_path / "wf.yaml").write_text(TWO_JOBS.format(name="podded"))
+    (tmp_path / "wf.yaml").write_text(two_jobs("podded", last=FAILING))
     ok(run_module("apply", "-f", tmp_path / "wf.yaml"))
     rt = _failed(run_module, "podded")
     load_pod = next(j["pod"] for j in rt["run"]["jobs"] if j["name"] == "load")
@@ -73,7 +62,7 @@ def test_describe_pod_ends_with_its_events(run_module, tmp_path):
 
 
 def test_a_rerun_and_its_pods_are_events(run_module, tmp_path):
-    (tmp_path / "wf.yaml").write_text(TWO_JOBS.format(name="again"))
+    (tmp_path / "wf.yaml").write_text(two_jobs("again", last=FAILING))
     ok(run_module("apply", "-f", tmp_path / "wf.yaml"))
     _failed(run_module, "again")
     ok(run_module("runtime", "rerun", "workflow", "again"))
@@ -122,7 +111,7 @@ def test_a_sandbox_that_fails_is_said_so(run_dataos, tmp_path):
     fake.write_text(FAILING_BWRAP.format(bwrap=bwrap))
     fake.chmod(0o755)
     ok(run_dataos("kernel", "start", env={"DATAOS_BWRAP": str(fake)}))
-    (tmp_path / "wf.yaml").write_text(TWO_JOBS.format(name="boxed"))
+    (tmp_path / "wf.yaml").write_text(two_jobs("boxed", last=FAILING))
     ok(run_dataos("apply", "-f", tmp_path / "wf.yaml"))
     _failed(run_dataos, "boxed")
     out = ok(run_dataos("describe", "workflow", "boxed")).stdout
