@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 
 from .masks import data_type
 from .model import Dataset, GatewayError
@@ -73,7 +74,7 @@ def parse(sql: str, dialect: str) -> Command | None:
 
 
 def _name(text: str, kind: str, dialect: str) -> tuple[str, ...]:
-    """A dataset name as written (1 to 3 dotted parts, quoted or not), or EINVAL."""
+    """A dataset name as written (1 to 3 dotted parts, spelled as the dialect resolves them), or EINVAL."""
     verb = {"describe": "DESCRIBE", "summarize": "SUMMARIZE"}[kind]
     problem = _NAME_HELP.format(verb=verb)
     if _NOT_A_NAME.match(text):
@@ -86,7 +87,8 @@ def _name(text: str, kind: str, dialect: str) -> tuple[str, ...]:
                                                if key not in ("this", "db", "catalog")) \
             or not all(isinstance(part, exp.Identifier) for part in table.parts):
         raise GatewayError("EINVAL", problem)
-    return tuple(part.name for part in table.parts)
+    normalize = Dialect.get_or_raise(dialect).normalize_identifier  # as `plan.table_names_as_written`
+    return tuple(normalize(part).name for part in table.parts)
 
 
 

@@ -28,7 +28,7 @@ from dataclasses import replace
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.dialects.dialect import Dialect
+from sqlglot.dialects.dialect import Dialect, NormalizationStrategy
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import TokenType
 
@@ -73,7 +73,7 @@ def plan(sql: str, *, dialect: str = "duckdb", resolve: Resolver, can_select: Ca
     if problem:
         raise GatewayError("EINVAL", f"the query {problem}")
     _check_dialect(dialect)
-    find = Finder(resolve, can_select, known, default_depot, default_collection)
+    find = Finder(resolve, can_select, known, default_depot, default_collection, dialect)
     command = meta.parse(sql, dialect)
     if command is not None:
         answer = meta.answer(command, find, policies, user_tags)
@@ -81,7 +81,7 @@ def plan(sql: str, *, dialect: str = "duckdb", resolve: Resolver, can_select: Ca
         return replace(governed, policies=tuple(sorted({*governed.policies, *answer.policies})),
                        datasets=tuple(dict.fromkeys((*governed.datasets, *answer.datasets))))
     try:
-        tree = proof.translate(_parse(sql, dialect))
+        tree = proof.translate(table_names_as_written(_parse(sql, dialect), dialect))
         if not isinstance(tree, _QUERIES):
             raise GatewayError("EACCES", f"{_statement_name(tree)} is not allowed: only queries are")
         walk = _Walk(find)
@@ -103,6 +103,18 @@ def plan(sql: str, *, dialect: str = "duckdb", resolve: Resolver, can_select: Ca
     hashed = any(mask["operator"] == "hash" for rule in rules.values() for _, mask in rule.masks.values())
     applied = sorted(set().union(*(rule.policies for rule in rules.values())))
     return Plan(out, tuple(datasets), tuple(applied), masked, hashed)
+
+
+def table_names_as_written(tree: exp.Expression, dialect: str) -> exp.Expression:
+    """`tree` with its table names spelled as `dialect` resolves them (Postgres folds unquoted names
+    to lower case, Snowflake to upper; a quoted name keeps its case): the translation to DuckDB quotes
+    every name, so this is the last point where a name's quoting is known."""
+    normalize = Dialect.get_or_raise(dialect).normalize_identifier
+    for table in tree.find_all(exp.Table):
+        for part in table.parts:
+            if isinstance(part, exp.Identifier):
+                normalize(part)
+    return tree
 
 
 def _check_dialect(dialect: str) -> None:
@@ -278,25 +290,50 @@ class Finder:
     """Table names as written in SQL to the datasets the user may select."""
 
     def __init__(self, resolve: Resolver, can_select: Callable[[Dataset], bool], known: Known,
-                 depot: str | None, collection: str | None) -> None:
+                 depot: str | None, collection: str | None, dialect: str = "duckdb") -> None:
         self.resolve, self.can_select, self.known = resolve, can_select, known
         self.depot, self.collection = depot, collection
+        self.dialect = Dialect.get_or_raise(dialect)
         self._allowed: dict[str, bool] = {}  # address -> may select: asked once per dataset
 
     def __call__(self, names: Sequence[str]) -> Dataset:
-        """The dataset `names` (1 to 3 parts; missing ones from the defaults) stands for, or ENOENT
-        with the nearest name the user may select. A dataset they may not select is unknown, exactly as
-        one that does not exist: the same answer, before its depot is even asked about it."""
+        """The dataset `names` (1 to 3 parts, as `table_names_as_written` spells them; missing ones
+        from the defaults) stands for, as the dialect resolves names, or ENOENT with the nearest name
+        the user may select.
+        A dataset they may not select is unknown, exactly as one that does not exist: the same answer,
+        before its depot is even asked about it."""
         full = [self.depot, self.collection][:3 - len(names)] + list(names) if len(names) <= 3 else []
         if len(full) == 3 and all(full):
-            depot, collection, name = full
-            if self._may_select(Dataset(depot, collection, name, {})):
-                dataset = self.resolve(name, collection, depot)
-                if dataset is not None and self._may_select(dataset):
-                    if not dataset.columns:
-                        raise GatewayError("EINVAL", f"{dataset.address} has no known columns (scan it first)")
-                    return dataset
+            folded = [part.lower() for part in full]  # depots' names are mostly lower case: no catalog needed
+            dataset = (self._dataset(*full) or (all(map(self._same, full, folded)) and self._dataset(*folded))
+                       or self._dataset(*self._spelled(full)))
+            if dataset is not None:
+                return dataset
         raise GatewayError("ENOENT", f"unknown relation {'.'.join(shown(n) for n in names)}{self._nearest(names)}")
+
+    def _dataset(self, depot: str, collection: str, name: str) -> Dataset | None:
+        if not (depot and collection and name) or not self._may_select(Dataset(depot, collection, name, {})):
+            return None
+        dataset = self.resolve(name, collection, depot)
+        if dataset is None or not self._may_select(dataset):
+            return None
+        if not dataset.columns:
+            raise GatewayError("EINVAL", f"{dataset.address} has no known columns (scan it first)")
+        return dataset
+
+    def _spelled(self, full: Sequence[str]) -> tuple[str, str, str]:
+        """The one dataset the user may select that the dialect finds under `full`, its canonical
+        name spelled otherwise, or ("", "", "")."""
+        found = {parts for parts in (tuple(name.split(".")) for name in self.known())
+                 if len(parts) == 3 and all(map(self._same, full, parts))}
+        return found.pop() if len(found) == 1 else ("", "", "")
+
+    def _same(self, written: str, actual: str) -> bool:
+        """Whether the dialect resolves `written` to the catalog's name `actual`: in any case where it
+        ignores case, else as it spells `actual` unquoted (Snowflake: "LAKE" is lake)."""
+        if self.dialect.normalization_strategy is NormalizationStrategy.CASE_INSENSITIVE:
+            return written.lower() == actual.lower()
+        return written == self.dialect.normalize_identifier(exp.to_identifier(actual, quoted=False)).name
 
     def _may_select(self, dataset: Dataset) -> bool:
         if dataset.address not in self._allowed:
