@@ -98,7 +98,7 @@ def _user_matches(policy: DataPolicy, user_tags: frozenset[str]) -> bool:
     return any(all(_tag_matches(p, user_tags) for p in clause) for clause in policy.user_tags)
 
 
-def _dataset_matches(policy: DataPolicy, dataset: Dataset) -> bool:
+def dataset_matches(policy: DataPolicy, dataset: Dataset) -> bool:
     if policy.dataset is None:
         return True
     key = f"{dataset.depot}.{dataset.collection}.{dataset.name}"
@@ -107,7 +107,7 @@ def _dataset_matches(policy: DataPolicy, dataset: Dataset) -> bool:
 
 def govern(dataset: Dataset, policies: Sequence[DataPolicy], user_tags: frozenset[str]) -> Governance:
     """The masks and filters `user_tags` get on `dataset` under `policies` (plus built-in PII masks)."""
-    applicable = [p for p in policies if _dataset_matches(p, dataset) and _user_matches(p, user_tags)]
+    applicable = [p for p in policies if dataset_matches(p, dataset) and _user_matches(p, user_tags)]
     mask_policies = [p for p in applicable if p.type == "mask"]
     tags_by_column = {column.lower(): tags for column, tags in dataset.column_tags.items()}
     masks: dict[str, tuple[str, dict]] = {}
@@ -268,18 +268,6 @@ def _filter(value: Any, field: str) -> dict:
 
 
 # --- field checks ----------------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

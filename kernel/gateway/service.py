@@ -30,6 +30,7 @@ from .masks import KEYED_HASH, keyed_hash
 from .model import Dataset, GatewayError
 from .plan import plan
 from .policies import DataPolicy, PolicyError, parse_data_policy
+from .validate import check_filters
 
 MIGRATIONS = [
     """
@@ -71,6 +72,25 @@ class Gateway:
                 parse_data_policy(manifest["name"], data)
             except PolicyError as e:
                 raise SyscallError("EINVAL", str(e), field=e.field) from None
+
+    def check_policy(self, manifest: dict[str, Any]) -> None:
+        """At apply (not at start: a stored policy always loads): EINVAL when a row filter of the
+        policy names a column a dataset of the catalog lacks, or a value that does not fit it."""
+        data = manifest["policy"].get("data")
+        if data is None or data.get("type") != "filter":
+            return
+        check_filters(parse_data_policy(manifest["name"], data), self._catalog_columns())
+
+    def _catalog_columns(self) -> Iterator[tuple[Dataset, dict[str, str]]]:
+        for urn in self.datasets():
+            a = Address.parse(urn)
+            if not (a.collection and a.dataset):
+                continue
+            try:
+                columns = self.depots.columns(a.depot, a.collection, a.dataset)
+            except SyscallError:
+                continue  # a depot that is down, a dataset gone: nothing to check it against
+            yield Dataset(a.depot, a.collection, a.dataset, columns), columns
 
     def load(self, resource: dict[str, Any]) -> None:
         data = resource["policy"].get("data")

@@ -50,6 +50,13 @@ def resource_apply(call: Call, manifests: list[dict], workspace: str | None, dry
     _keep_policy_control(call, plans)
     _check_secret_references(call, plans)
     for i, plan in enumerate(plans):
+        if plan.kind.type == "policy" and plan.action != "unchanged":
+            try:
+                call.kernel.gateway.check_policy(plan.manifest)
+            except SyscallError as e:
+                e.details.setdefault("document", i)
+                raise
+    for i, plan in enumerate(plans):
         if plan.kind.type in WORKLOAD_TYPES:
             try:
                 call.kernel.check_placement(plan.workspace)
