@@ -185,6 +185,8 @@ class Kernel:
             elif resource["type"] == "cluster":
                 self.clusters.load(resource)
         except Exception as e:  # noqa: BLE001 — one bad resource must not stop the kernel
+            if resource["type"] == "policy":
+                self.gateway.quarantine(resource)  # a data policy fails closed
             reason = e.message if isinstance(e, SyscallError) else f"{type(e).__name__}: {e}"
             log.error("%s %s does not load: %s", resource["type"], resource["name"], reason)
             fields: dict[str, Any] = {"aggregateStatus": "error", "error": reason}

@@ -179,6 +179,16 @@ def _column_selector(value: Any, field: str) -> tuple[frozenset[str], frozenset[
     return frozenset(n.lower() for n in names), frozenset(tags)
 
 
+def governed_datasets(data: Any) -> DataPolicy:
+    """What a ``policy.data`` section that no longer parses stood for, as far as it can be told: a
+    policy over the datasets it names (every dataset, when even that cannot be read)."""
+    try:
+        key = _dataset_key(data, "policy.data") if isinstance(data, Mapping) else None
+    except PolicyError:
+        key = None
+    return DataPolicy("", "filter", 0, key, ())
+
+
 def _dataset_key(data: Mapping[str, Any], root: str) -> str | None:
     """``dataset_id`` (``depot.collection.dataset`` or a ``dataos://`` address), or the separate
     ``depot``/``collection``/``dataset`` fields (a missing one matches any), or None for any dataset."""

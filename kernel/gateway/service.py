@@ -29,7 +29,7 @@ from .errors import visible_candidates
 from .masks import KEYED_HASH, keyed_hash
 from .model import Dataset, GatewayError
 from .plan import plan
-from .policies import DataPolicy, PolicyError, parse_data_policy
+from .policies import DataPolicy, PolicyError, dataset_matches, governed_datasets, parse_data_policy
 from .validate import check_filters
 
 MIGRATIONS = [
@@ -57,6 +57,7 @@ class Gateway:
         self.on_read = on_read
         self.datasets = datasets
         self.policies: dict[str, DataPolicy] = {}
+        self.broken: dict[str, DataPolicy] = {}  # data policies that do not load, by name: what they named
         self.running: dict[str, tuple[str, Query | None, str, float]] = {}  # id -> (user, query, sql, started)
         self._cancelled: dict[str, bool] = {}  # ids cancelled before their engine started
         self._lock = threading.Lock()
@@ -94,13 +95,34 @@ class Gateway:
 
     def load(self, resource: dict[str, Any]) -> None:
         data = resource["policy"].get("data")
+        self.broken.pop(resource["name"], None)
         if data is None:
             self.policies.pop(resource["name"], None)
         else:
             self.policies[resource["name"]] = parse_data_policy(resource["name"], data)
 
+    def quarantine(self, resource: dict[str, Any]) -> None:
+        """A stored data policy that does not load fails closed: the datasets it names are refused
+        (every dataset, when not even that can be read) until it is applied again or deleted."""
+        data = (resource.get("policy") or {}).get("data")
+        if data is not None:
+            self.policies.pop(resource["name"], None)
+            self.broken[resource["name"]] = governed_datasets(data)
+
     def unload(self, name: str) -> None:
         self.policies.pop(name, None)
+        self.broken.pop(name, None)
+
+    def _closed(self, addresses: list[str]) -> None:
+        """EACCES when a dataset read is named by a data policy that does not load."""
+        for address in addresses:
+            a = Address.parse(address)
+            dataset = Dataset(a.depot, a.collection or "", a.dataset or "", {})
+            for name, stood_for in list(self.broken.items()):
+                if dataset_matches(stood_for, dataset):
+                    raise SyscallError("EACCES", f"{a.depot}.{a.collection}.{a.dataset} is governed by data policy "
+                                                 f"{name!r}, which does not load: apply it again (describe policy "
+                                                 f"{name} says why)", object=address, policy=name)
 
     def governs_tag(self, tag: str) -> bool:
         """Does a data policy select on this column tag (`PII.*` always do)? Adding or removing it
@@ -172,6 +194,7 @@ class Gateway:
                 raise SyscallError(e.code, e.message, **({"field": e.field} if e.code == "EINVAL" else {}),
                                    **({"position": list(e.position)} if e.position else {}))
             record.update(rewritten=governed.sql, policies=list(governed.policies), datasets=list(governed.datasets))
+            self._closed(list(governed.datasets))
             addresses = [Address.parse(a) for a in governed.datasets]
             for address in addresses:
                 cluster.check_depot(address.depot)
