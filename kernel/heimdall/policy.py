@@ -82,21 +82,6 @@ def parse_access_policy(name: str, access: dict) -> AccessPolicy:
     return AccessPolicy(name, allow, tuple(clauses), predicates, paths, object_tags)
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 # --- globs -----------------------------------------------------------------------------------------
 
 def _is_glob(pattern: str) -> bool:

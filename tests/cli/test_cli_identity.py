@@ -13,11 +13,6 @@ from conftest import daemon_pid
 from clitools import as_json, error_line, ok, uniq
 
 
-
-
-
-
-
 def new_user(run, *tags: str, key: str | None = None) -> tuple[str, str]:
     """A user created through the CLI, and the token of a new API key of theirs."""
     name = uniq("u")

@@ -17,8 +17,6 @@ from conftest import ROOT, alive, cli_env, daemon_pid, pids_serving, wait_gone
 from clitools import no_traceback, ok
 
 
-
-
 def status(run) -> tuple[int, dict]:
     r = run("kernel", "status", "-o", "json")
     no_traceback(r)

@@ -16,10 +16,6 @@ import syscalls
 from clitools import error_line, no_traceback, ok, uniq
 
 
-
-
-
-
 def workflow_yaml(name: str, description: str = "daily orders", extra: str = "") -> str:
     return f"""\
 name: {name}

@@ -17,8 +17,6 @@ from clitools import DATAOS, wait_for
 pytestmark = pytest.mark.slow
 
 
-
-
 def runtime(run_dataos, kind, name):
     r = run_dataos("get", "runtime", kind, name, "-o", "json")
     assert r.returncode == 0, r.stderr

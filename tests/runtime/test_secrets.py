@@ -14,8 +14,6 @@ from clitools import wait_for
 PASSWORD = "hunter2-Very-Secret-Value"
 
 
-
-
 @pytest.fixture
 def k(tmp_path):
     with connect(f"embedded://{tmp_path / 'state'}") as c:
