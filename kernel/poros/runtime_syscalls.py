@@ -2,7 +2,6 @@
 included) with `read` on the resource it belongs to, and killed or controlled with `update` on it."""
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,7 +10,7 @@ from syscalls.errors import SyscallError
 from ..call import Call
 from ..caretaker.redact import masked
 from ..heimdall.policy import Decision
-from ..streams import cancelled
+from ..streams import watch
 from .reconcile import OWNER_UID, resource_key
 from .store import WORKLOAD_TYPES as WORKLOADS
 from .store import object_path
@@ -121,28 +120,21 @@ def pod_watch(call: Call, workspace: str | None, type: str | None, name: str | N
     # Nothing is shown before each pod passes its own check, as it goes by (asked again each round:
     # a policy or the owner's tags may change meanwhile).
 
-    deadline = None if timeout is None else time.monotonic() + timeout
-
     def shown(pods: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
         readable = _readable(call)
         return [pod for pod in (pods if pods is not None else caretaker.list(workspace, key))
                 if _matches(pod, workspace, key) and readable(pod)]
 
     seq = caretaker.seq
-    first = shown(caretaker.list(workspace, key))  # decided before the stream starts: the audit has it
+    first = shown(caretaker.list(workspace, key))
 
-    def events() -> Iterator[dict[str, Any]]:
+    def next_round(seconds: float) -> list[dict[str, Any]]:
         nonlocal seq
-        yield from first
-        while True:
-            left = None if deadline is None else deadline - time.monotonic()
-            if (left is not None and left <= 0) or cancelled():
-                return
-            caretaker.wait(seq, min(left, 1.0) if left is not None else 1.0)
-            seq, pods = caretaker.changed_since(seq)
-            yield from shown(pods)
+        caretaker.wait(seq, seconds)
+        seq, pods = caretaker.changed_since(seq)
+        return shown(pods)
 
-    return events()
+    return watch(first, next_round, timeout)
 
 
 def pod_kill(call: Call, name: str) -> dict[str, Any]:

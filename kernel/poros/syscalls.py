@@ -6,7 +6,6 @@ are never revealed before the caller is authorized.
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +13,7 @@ from syscalls.errors import SyscallError
 
 from ..call import Call
 from ..heimdall.service import redact
-from ..streams import cancelled
+from ..streams import watch
 from .explain import manifest_schema
 from .kinds import KINDS, kind_of
 from .references import secret_path, secret_refs
@@ -162,7 +161,6 @@ def resource_watch(call: Call, type: str | None, workspace: str | None,
     if type is not None:
         kind_of(type)
     poros = call.kernel.poros
-    deadline = None if timeout is None else time.monotonic() + timeout
     # uid -> (the resource as stored, as the caller saw it: None while they may not read it). Every
     # resource passes its own check each time round (a policy may change while nothing else does),
     # and so does a deletion: it is told only to who may read the resource now.
@@ -185,20 +183,15 @@ def resource_watch(call: Call, type: str | None, workspace: str | None,
                 yield {**seen, "status": {**seen["status"], "aggregateStatus": "deleted"}}
 
     seq = poros.seq
-    first = list(changes())  # decided before the stream starts: the call's audit record has them
+    first = list(changes())
 
-    def events() -> Iterator[dict[str, Any]]:
+    def next_round(seconds: float) -> Iterator[dict[str, Any]]:
         nonlocal seq
-        yield from first
-        while True:
-            left = None if deadline is None else deadline - time.monotonic()
-            if (left is not None and left <= 0) or cancelled():
-                return
-            poros.wait(seq, min(left, 1.0) if left is not None else 1.0)
-            seq = poros.seq
-            yield from changes()
+        poros.wait(seq, seconds)
+        seq = poros.seq
+        return changes()
 
-    return events()
+    return watch(first, next_round, timeout)
 
 
 def resource_schema(call: Call, type: str) -> dict[str, Any]:

@@ -4,12 +4,11 @@ the last lines of its log."""
 from __future__ import annotations
 
 import re
-import shutil
 import time
 
-import pytest
-
 from clitools import as_json, ok, two_jobs, wait_for
+
+from kernel.cloud.sandbox import find_bwrap
 
 FAILING = "echo loading; echo disk on fire; exit 3"  # the last job: its last lines say why
 
@@ -104,9 +103,8 @@ exit 1
 
 
 def test_a_sandbox_that_fails_is_said_so(run_dataos, tmp_path):
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
-        pytest.skip("no bubblewrap here")
+    bwrap = find_bwrap()
+    assert bwrap, "bubblewrap is installed by the project's set-up (scripts/setup.sh: ensure_sandbox)"
     fake = tmp_path / "bwrap"
     fake.write_text(FAILING_BWRAP.format(bwrap=bwrap))
     fake.chmod(0o755)
