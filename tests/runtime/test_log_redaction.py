@@ -6,23 +6,12 @@ from __future__ import annotations
 import base64
 import json
 
-import pytest
 from clitools import ok, wait_for
 
-from syscalls import connect
 
 PASSWORD = "hunter2-Very-Secret-Value"
 ROTATED = "rotated-Very-Secret-Value"
 CERT = "line-one-AAAA\nline-two-BBBB"
-
-
-@pytest.fixture
-def k(tmp_path):
-    with connect(f"embedded://{tmp_path / 'state'}") as c:
-        yield c
-        c.transport.kernel.reconciler.stop()
-        for pod in c.transport.kernel.cloud.poll():
-            c.transport.kernel.cloud.kill(pod.name, grace=1)
 
 
 def secret(password: str = PASSWORD) -> dict:

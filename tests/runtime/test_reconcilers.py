@@ -9,19 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from clitools import wait_for
 
-from syscalls import connect
 from syscalls.errors import SyscallError
-
-
-@pytest.fixture
-def k(tmp_path):
-    c = connect(f"embedded://{tmp_path / 'state'}")
-    yield c
-    kernel = c.transport.kernel
-    kernel.reconciler.stop()  # nothing new starts; then every pod the driver knows goes
-    for pod in kernel.cloud.poll():
-        kernel.cloud.kill(pod.name, grace=1)
-    c.close()
 
 
 def sh(script: str) -> dict:

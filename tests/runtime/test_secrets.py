@@ -6,21 +6,11 @@ import stat
 
 import pytest
 
-from syscalls import connect
 from syscalls.client import Client
 from syscalls.errors import SyscallError
 from clitools import wait_for
 
 PASSWORD = "hunter2-Very-Secret-Value"
-
-
-@pytest.fixture
-def k(tmp_path):
-    with connect(f"embedded://{tmp_path / 'state'}") as c:
-        yield c
-        c.transport.kernel.reconciler.stop()
-        for pod in c.transport.kernel.cloud.poll():
-            c.transport.kernel.cloud.kill(pod.name, grace=1)
 
 
 def secret(name="db", **data):
