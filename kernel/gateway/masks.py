@@ -6,10 +6,11 @@ A governed table is ``(SELECT <mask(col)> AS col, … FROM temp.main."<address>"
 is the dataset's address (``dataos://depot:collection/name``), which the engine knows as a
 temporary view of the dataset's source, so the SQL names no file path or connection; qualified,
 it cannot be shadowed by a CTE of the user's (whose names may not start with ``dataos://`` anyway).
-With row filters, every output column is also gated, ``CASE WHEN <filters> THEN <mask(col)> END``:
-should the engine ever evaluate a user predicate before the policy's WHERE (its optimizer may
-reorder conjuncts), rows the policy hides show only NULLs, so neither results nor error messages
-can reveal them.
+With row filters, the columns some user expression could fail or tell on (`leakproof`) are also
+gated, ``CASE WHEN <filters> THEN <mask(col)> END``: should the engine evaluate that expression
+before the policy's WHERE (its optimizer may reorder conjuncts, push and pull filters), rows the
+policy hides show only NULLs, so neither results nor error messages can reveal them. The user's
+leakproof conjuncts over the dataset may join the policy's WHERE (`with_pushed`).
 
 Operators (NULL stays NULL unless noted):
 
@@ -103,23 +104,34 @@ class GovernedTable:
     sql: str
 
 
-def governed_table(dataset: Dataset, governance: Governance) -> GovernedTable:
-    """``SELECT … FROM "<address>" AS gw_source WHERE …`` for `dataset` under `governance`."""
+def governed_table(dataset: Dataset, governance: Governance, guarded: frozenset[str] | None = None) -> GovernedTable:
+    """``SELECT … FROM "<address>" AS gw_source WHERE …`` for `dataset` under `governance`, with the
+    columns in `guarded` (all when None) gated by the row filters."""
     spec = json.dumps([view_name(dataset), list(dataset.columns.items()),
                        {column: mask for column, (_, mask) in governance.masks.items()},
-                       [filters for _, filters in governance.filters]], sort_keys=True)
+                       [filters for _, filters in governance.filters],
+                       sorted(dataset.columns if guarded is None else guarded)], sort_keys=True)
     return _governed_table(spec)
+
+
+def with_pushed(governed: GovernedTable, conjuncts: list[exp.Expression]) -> GovernedTable:
+    """`governed` with `conjuncts` (leakproof, over the source alias) added to its WHERE. The text is
+    not proven here: the plan's final proof covers it."""
+    tree = governed.tree.copy()
+    where = tree.args.get("where")
+    tree.set("where", exp.Where(this=exp.and_(*([where.this] if where else []), *conjuncts)))
+    return GovernedTable(tree, generate(tree))
 
 
 @lru_cache(maxsize=1024)
 def _governed_table(spec: str) -> GovernedTable:
-    view, columns, masks, filter_lists = json.loads(spec)
+    view, columns, masks, filter_lists, guarded = json.loads(spec)
     by_lower = {name.lower(): name for name, _ in columns}
     condition = " AND ".join(_filter_sql(f, by_lower) for filters in filter_lists for f in filters)
     outputs = []
     for name, type_name in columns:
         value = _mask_sql(_source(name), data_type(type_name), masks[name]) if name in masks else _source(name)
-        if condition:
+        if condition and name in guarded:
             value = f"CASE WHEN {condition} THEN {value} END"
         outputs.append(f"{value} AS {_ident(name)}")
     source = ".".join(_ident(part) for part in (*VIEW_SCHEMA, view))

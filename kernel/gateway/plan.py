@@ -9,7 +9,9 @@
    one they may not is unknown, ENOENT, exactly as one that does not exist).
 3. Work out the user's masks and row filters per dataset; name the unnamed output columns
    (``count(*)``, not the engine's ``count_star()``).
-4. Replace every dataset reference with its governed derived table (`masks.governed_table`),
+4. Decide the security barrier (`leakproof.barrier`): which columns of filtered datasets some user
+   expression could fail on (those are gated), which leakproof conjuncts move into the datasets.
+   Replace every dataset reference with its governed derived table (`masks.governed_table`),
    keeping the alias (or the table's own name), so everything the query does sees masked values.
 5. Generate DuckDB SQL (identifiers quoted, comments dropped) and prove it parses back to exactly
    the governed tree (`proof.prove`).
@@ -36,7 +38,8 @@ from syscalls.spec import text_problem
 
 from . import meta, proof
 from .functions import function_name, is_allowed
-from .masks import RESERVED, VIEW_PREFIX, governed_table
+from .leakproof import barrier
+from .masks import RESERVED, VIEW_PREFIX, governed_table, with_pushed
 from .model import Dataset, GatewayError, Plan, shown
 from .policies import DataPolicy, Governance, govern
 
@@ -93,9 +96,11 @@ def plan(sql: str, *, dialect: str = "duckdb", resolve: Resolver, can_select: Ca
         masked = _masked_outputs(tree, walk.tables, rules)
         _name_outputs(tree)
         _unqualify_columns(tree, walk.tables)
+        guarded = barrier(tree, walk.tables, rules)
         spliced: dict[int, exp.Expression] = {}
         for node, dataset in walk.tables:
-            node.replace(_governed(node, dataset, rules[dataset.address], spliced))
+            node.replace(_governed(node, dataset, rules[dataset.address], spliced,
+                                   guarded.guards.get(dataset.address, frozenset()), guarded.pushed.get(id(node))))
         out = proof.generate(tree)
         proof.prove(out, tree, spliced)
     except RecursionError:
@@ -369,12 +374,15 @@ def _fold(name: str) -> str:
     return name.encode().lower().decode()
 
 
-def _governed(node: exp.Table, dataset: Dataset, rule: Governance,
-              spliced: dict[int, exp.Expression]) -> exp.Subquery:
-    """The derived table replacing `node`: aliased as the user wrote it, or by the table's own name.
-    Its body is the governed table's proven SQL text as a verbatim node; `spliced` maps that node
-    to the tree the text stands for, so the final proof compares the whole query."""
-    governed = governed_table(dataset, rule)
+def _governed(node: exp.Table, dataset: Dataset, rule: Governance, spliced: dict[int, exp.Expression],
+              guarded: frozenset[str], pushed: list[exp.Expression] | None) -> exp.Subquery:
+    """The derived table replacing `node`: aliased as the user wrote it, or by the table's own name;
+    `guarded` and `pushed` as `leakproof.barrier` says. Its body is the governed table's SQL text as
+    a verbatim node; `spliced` maps that node to the tree the text stands for, so the final proof
+    compares the whole query."""
+    governed = governed_table(dataset, rule, guarded)
+    if pushed:
+        governed = with_pushed(governed, pushed)
     body = exp.Var(this=governed.sql)
     spliced[id(body)] = governed.tree
     sub = exp.Subquery(this=body)
