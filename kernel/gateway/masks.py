@@ -28,8 +28,12 @@ Operators (NULL stays NULL unless noted):
 - ``rand_pattern``: a fresh random string per row: each ``#`` of the pattern a random digit, any
   other character kept.
 - ``pass_through``: the raw column.
+- ``expression``: the policy's SQL over the row (`expressions`), ``TRY_CAST`` to the column's type.
 
-Operators that do not apply to a column's type fail closed (NULL).
+Operators that do not apply to a column's type fail closed (NULL). Row filters are the policies'
+expressions (`expressions.compile_filter`; a literal filter is sugar for one); a subquery of one
+reads its datasets through the engine's views of them, as the policy's author wrote it, whoever
+queries (`GovernedTable.reads`).
 """
 from __future__ import annotations
 
@@ -43,6 +47,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from .expressions import compile_filter, compile_mask
 from .model import Dataset
 from .policies import Governance
 from .proof import generate, prove, translate
@@ -58,8 +63,6 @@ name would otherwise be what a governed table reads)."""
 RESERVED = (KEYED_HASH, SOURCE_ALIAS)
 _BLOCK = 64  # SHA-256 block size
 
-_COMPARISONS = {"equals": "=", "not_equals": "<>", "greater_than": ">", "greater_than_equals": ">=",
-                "less_than": "<", "less_than_equals": "<="}
 _DATE_TYPES = exp.DataType.TEMPORAL_TYPES - {exp.DataType.Type.TIME, exp.DataType.Type.TIMETZ}
 
 
@@ -98,19 +101,26 @@ def view_name(dataset: Dataset) -> str:
 
 @dataclass(frozen=True)
 class GovernedTable:
-    """A governed table's query as a tree and as the engine SQL proven to parse back to it. Shared
-    by every plan that uses it: read-only."""
+    """A governed table's query as a tree and as the engine SQL proven to parse back to it, and the
+    addresses of the other datasets its row filters read. Shared by every plan that uses it:
+    read-only."""
     tree: exp.Select
     sql: str
+    reads: tuple[str, ...] = ()
 
 
-def governed_table(dataset: Dataset, governance: Governance, guarded: frozenset[str] | None = None) -> GovernedTable:
+def governed_table(dataset: Dataset, governance: Governance, guarded: frozenset[str] | None = None,
+                   user_tags: frozenset[str] = frozenset()) -> GovernedTable:
     """``SELECT … FROM "<address>" AS gw_source WHERE …`` for `dataset` under `governance`, with the
-    columns in `guarded` (all when None) gated by the row filters."""
-    spec = json.dumps([view_name(dataset), list(dataset.columns.items()),
-                       {column: mask for column, (_, mask) in governance.masks.items()},
-                       [filters for _, filters in governance.filters],
-                       sorted(dataset.columns if guarded is None else guarded)], sort_keys=True)
+    columns in `guarded` (all when None) gated by the row filters; policy expressions see the user
+    as `user_tags` say."""
+    masks = {column: mask for column, (_, mask) in governance.masks.items()}
+    filter_lists = [filters for _, filters in governance.filters]
+    personal = any("expression" in f for filters in filter_lists for f in filters) or \
+        any(mask["operator"] == "expression" for mask in masks.values())
+    spec = json.dumps([view_name(dataset), list(dataset.columns.items()), masks, filter_lists,
+                       sorted(dataset.columns if guarded is None else guarded),
+                       sorted(user_tags) if personal else []], sort_keys=True)
     return _governed_table(spec)
 
 
@@ -119,18 +129,25 @@ def with_pushed(governed: GovernedTable, conjuncts: list[exp.Expression]) -> Gov
     not proven here: the plan's final proof covers it."""
     tree = governed.tree.copy()
     where = tree.args.get("where")
-    tree.set("where", exp.Where(this=exp.and_(*([where.this] if where else []), *conjuncts)))
-    return GovernedTable(tree, generate(tree))
+    tree.set("where", exp.Where(this=exp.and_(*([where.this] if where else []), *conjuncts, copy=False)))
+    return GovernedTable(tree, generate(tree), governed.reads)
 
 
 @lru_cache(maxsize=1024)
 def _governed_table(spec: str) -> GovernedTable:
-    view, columns, masks, filter_lists, guarded = json.loads(spec)
-    by_lower = {name.lower(): name for name, _ in columns}
-    condition = " AND ".join(_filter_sql(f, by_lower) for filters in filter_lists for f in filters)
+    view, columns, masks, filter_lists, guarded, user_tags = json.loads(spec)
+    types = dict(columns)
+    compiled = [compile_filter(f, types, user_tags) for filters in filter_lists for f in filters]
+    reads = tuple(dict.fromkeys(_read_view(table) for c in compiled for table in c.tables))
+    condition = generate(exp.and_(*(c.tree for c in compiled), copy=False)) if compiled else ""
     outputs = []
     for name, type_name in columns:
-        value = _mask_sql(_source(name), data_type(type_name), masks[name]) if name in masks else _source(name)
+        if name not in masks:
+            value = _source(name)
+        elif masks[name]["operator"] == "expression":
+            value = generate(compile_mask(masks[name], name, types, user_tags).tree)
+        else:
+            value = _mask_sql(_source(name), data_type(type_name), masks[name])
         if condition and name in guarded:
             value = f"CASE WHEN {condition} THEN {value} END"
         outputs.append(f"{value} AS {_ident(name)}")
@@ -140,7 +157,18 @@ def _governed_table(spec: str) -> GovernedTable:
     tree = translate(sqlglot.parse_one(sql, read="duckdb"))  # as the engine's SQL reads back
     text = generate(tree)
     prove(text, tree)
-    return GovernedTable(tree, text)
+    return GovernedTable(tree, text, reads)
+
+
+def _read_view(table: exp.Table) -> str:
+    """Point a policy subquery's ``depot.collection.dataset`` at the engine's view of that dataset
+    (aliased by its name, as written: the subquery's columns keep resolving); its address."""
+    depot, collection, name = (part.name for part in table.parts)
+    address = f"dataos://{depot}:{collection}/{name}"
+    table.replace(exp.Table(this=exp.to_identifier(address, quoted=True), db=exp.to_identifier(VIEW_SCHEMA[1]),
+                            catalog=exp.to_identifier(VIEW_SCHEMA[0]),
+                            alias=table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(name, quoted=True))))
+    return address
 
 
 def _mask_sql(column: str, data_type: exp.DataType | None, mask: dict) -> str:
@@ -174,17 +202,6 @@ def _mask_sql(column: str, data_type: exp.DataType | None, mask: dict) -> str:
             parts += ([digit] if i else []) + ([_literal(run)] if run else [])
         return f"CASE WHEN {column} IS NULL THEN NULL ELSE concat({', '.join(parts)}) END"
     return column  # pass_through
-
-
-def _filter_sql(spec: dict, by_lower: dict[str, str]) -> str:
-    column = by_lower.get(spec["column"].lower())
-    if column is None:
-        return "FALSE"  # a filter on a column the dataset lacks hides every row
-    op, value = spec["operator"], spec["value"]
-    if op in ("in", "not_in"):
-        items = ", ".join(_literal(v) for v in value)
-        return f"{_source(column)} {'NOT IN' if op == 'not_in' else 'IN'} ({items})"
-    return f"{_source(column)} {_COMPARISONS[op]} {_literal(value)}"
 
 
 def _ident(name: str) -> str:

@@ -39,7 +39,7 @@ from syscalls.spec import text_problem
 from . import meta, proof
 from .functions import function_name, is_allowed
 from .leakproof import barrier
-from .masks import RESERVED, VIEW_PREFIX, governed_table, with_pushed
+from .masks import RESERVED, VIEW_PREFIX, GovernedTable, governed_table, with_pushed
 from .model import Dataset, GatewayError, Plan, shown
 from .policies import DataPolicy, Governance, govern
 
@@ -98,16 +98,19 @@ def plan(sql: str, *, dialect: str = "duckdb", resolve: Resolver, can_select: Ca
         _unqualify_columns(tree, walk.tables)
         guarded = barrier(tree, walk.tables, rules)
         spliced: dict[int, exp.Expression] = {}
+        reads: dict[str, None] = {}  # what the row filters' subqueries read, for the engine's views
         for node, dataset in walk.tables:
-            node.replace(_governed(node, dataset, rules[dataset.address], spliced,
-                                   guarded.guards.get(dataset.address, frozenset()), guarded.pushed.get(id(node))))
+            governed = governed_table(dataset, rules[dataset.address], guarded.guards.get(dataset.address, frozenset()),
+                                      user_tags)
+            reads.update(dict.fromkeys(governed.reads))
+            node.replace(_governed(node, governed, spliced, guarded.pushed.get(id(node))))
         out = proof.generate(tree)
         proof.prove(out, tree, spliced)
     except RecursionError:
         raise GatewayError("EINVAL", "the query is nested too deeply") from None
     hashed = any(mask["operator"] == "hash" for rule in rules.values() for _, mask in rule.masks.values())
     applied = sorted(set().union(*(rule.policies for rule in rules.values())))
-    return Plan(out, tuple(datasets), tuple(applied), masked, hashed)
+    return Plan(out, tuple(dict.fromkeys((*datasets, *reads))), tuple(applied), masked, hashed)
 
 
 def table_names_as_written(tree: exp.Expression, dialect: str) -> exp.Expression:
@@ -374,13 +377,12 @@ def _fold(name: str) -> str:
     return name.encode().lower().decode()
 
 
-def _governed(node: exp.Table, dataset: Dataset, rule: Governance, spliced: dict[int, exp.Expression],
-              guarded: frozenset[str], pushed: list[exp.Expression] | None) -> exp.Subquery:
+def _governed(node: exp.Table, governed: GovernedTable, spliced: dict[int, exp.Expression],
+              pushed: list[exp.Expression] | None) -> exp.Subquery:
     """The derived table replacing `node`: aliased as the user wrote it, or by the table's own name;
-    `guarded` and `pushed` as `leakproof.barrier` says. Its body is the governed table's SQL text as
-    a verbatim node; `spliced` maps that node to the tree the text stands for, so the final proof
-    compares the whole query."""
-    governed = governed_table(dataset, rule, guarded)
+    the user's conjuncts in `pushed` join its WHERE (`leakproof.barrier`). Its body is the governed
+    table's SQL text as a verbatim node; `spliced` maps that node to the tree the text stands for,
+    so the final proof compares the whole query."""
     if pushed:
         governed = with_pushed(governed, pushed)
     body = exp.Var(this=governed.sql)

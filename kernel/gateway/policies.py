@@ -5,6 +5,11 @@ one mask: the lowest priority number wins, a tie goes to the smallest policy nam
 ``PII.*`` carry a built-in mask at priority 99 unless the user holds `PII_READER`. A filter policy
 keeps the rows that satisfy all its filters; every filter policy that applies is AND-ed.
 
+Filters and masks may be SQL expressions (``filters: [{expression: "…"}]``, ``mask: {operator:
+expression, expression: {sql: "…"}}``) in the policy's ``dialect`` (default duckdb); see
+`expressions` for the language. A literal filter ``{column, operator, value}`` means ``column <op>
+value``.
+
 Tag patterns are globs (``*`` any text, ``?`` one character); dataset patterns are dotted
 ``depot.collection.dataset`` globs where ``*`` stays within one part and ``**`` crosses parts.
 """
@@ -19,12 +24,13 @@ from typing import Any, Literal
 
 from ..heimdall.fields import PolicyError, check_keys, kind, nonempty_list, string, strings
 
+from .expressions import check_dialect, parse
 from .model import Dataset
 
 __all__ = ["DataPolicy", "Governance", "PolicyError", "govern", "parse_data_policy"]
 
 MASK_OPERATORS = ("hash", "redact", "bucket_number", "bucket_date", "rand_pattern", "regex_replace",
-                  "pass_through")
+                  "pass_through", "expression")
 FILTER_OPERATORS = ("equals", "not_equals", "greater_than", "greater_than_equals", "less_than",
                     "less_than_equals", "in", "not_in")
 DATE_PRECISIONS = ("day", "week", "month", "quarter", "year")
@@ -48,7 +54,9 @@ _PII_OTHER = ("pii-default", _REDACT)
 class DataPolicy:
     """A parsed ``policy.data`` section. `user_tags` is an OR of ANDs of tag globs; `columns` are
     lowercase names; `mask` is normalized to ``{"operator": op, op: {params}}`` (no params for
-    ``pass_through``)."""
+    ``pass_through``; an expression's ``sql`` is its checked DuckDB text); `filters` are literal
+    filters ``{column, operator, value}`` and expressions ``{"expression": DuckDB text}``; `reads`
+    are the datasets the expressions' subqueries name (``depot.collection.dataset`` as written)."""
 
     name: str
     type: Literal["mask", "filter"]
@@ -59,6 +67,7 @@ class DataPolicy:
     column_tags: frozenset[str] = frozenset()
     mask: dict | None = None
     filters: tuple[dict, ...] = ()
+    reads: tuple[str, ...] = ()
 
     def selects_tag(self, tag: str) -> bool:
         """Does this policy mask columns carrying `tag`?"""
@@ -130,7 +139,7 @@ def parse_data_policy(name: str, data: Mapping[str, Any]) -> DataPolicy:
     """Build a `DataPolicy` from a manifest's ``policy.data`` section, or raise `PolicyError`."""
     root = "policy.data"
     check_keys(data, root, {"type", "priority", "depot", "collection", "dataset", "dataset_id", "selector",
-                             "mask", "filters"}, {"type", "priority", "selector"})
+                             "mask", "filters", "dialect"}, {"type", "priority", "selector"})
     kind = data["type"]
     if kind not in ("mask", "filter"):
         raise PolicyError(f"{root}.type", "must be 'mask' or 'filter'")
@@ -140,6 +149,8 @@ def parse_data_policy(name: str, data: Mapping[str, Any]) -> DataPolicy:
     selector = data["selector"]
     check_keys(selector, f"{root}.selector", {"user", "column"}, {"user"})
     user_tags = _user_selector(selector["user"], f"{root}.selector.user")
+    dialect = check_dialect(string(data["dialect"], f"{root}.dialect"), f"{root}.dialect") if "dialect" in data \
+        else "duckdb"
     other, needed = ("filters", "mask") if kind == "mask" else ("mask", "filters")
     if other in data:
         raise PolicyError(f"{root}.{other}", f"is not allowed in a {kind} policy")
@@ -147,18 +158,21 @@ def parse_data_policy(name: str, data: Mapping[str, Any]) -> DataPolicy:
         raise PolicyError(f"{root}.{needed}", "is required")
     columns: frozenset[str] = frozenset()
     column_tags: frozenset[str] = frozenset()
-    mask, filters = None, ()
+    mask, filters, reads = None, (), ()
     if kind == "filter":
         if "column" in selector:
             raise PolicyError(f"{root}.selector.column", "is not allowed in a filter policy")
         items = nonempty_list(data["filters"], f"{root}.filters")
-        filters = tuple(_filter(f, f"{root}.filters[{i}]") for i, f in enumerate(items))
+        parsed = [_filter(f, f"{root}.filters[{i}]", dialect) for i, f in enumerate(items)]
+        filters = tuple(spec for spec, _ in parsed)
+        reads = tuple(dict.fromkeys(name for _, names in parsed for name in names))
     else:
         if "column" not in selector:
             raise PolicyError(f"{root}.selector.column", "is required")
         columns, column_tags = _column_selector(selector["column"], f"{root}.selector.column")
-        mask = _mask(data["mask"], f"{root}.mask")
-    return DataPolicy(name, kind, priority, _dataset_key(data, root), user_tags, columns, column_tags, mask, filters)
+        mask = _mask(data["mask"], f"{root}.mask", dialect)
+    return DataPolicy(name, kind, priority, _dataset_key(data, root), user_tags, columns, column_tags, mask, filters,
+                      reads)
 
 
 def _user_selector(value: Any, field: str) -> tuple[frozenset[str], ...]:
@@ -212,7 +226,7 @@ def _dataset_key(data: Mapping[str, Any], root: str) -> str | None:
     return ".".join(values.get(key, "*") for key in ("depot", "collection", "dataset"))
 
 
-def _mask(value: Any, field: str) -> dict:
+def _mask(value: Any, field: str, dialect: str) -> dict:
     check_keys(value, field, {"operator", *MASK_OPERATORS}, {"operator"})
     op = value["operator"]
     if op not in MASK_OPERATORS:
@@ -255,13 +269,21 @@ def _mask(value: Any, field: str) -> dict:
     elif op == "rand_pattern":
         check_keys(params, sub, {"pattern"}, {"pattern"})
         params = {"pattern": string(params["pattern"], f"{sub}.pattern")}
+    elif op == "expression":
+        check_keys(params, sub, {"sql"}, {"sql"})
+        params = {"sql": parse(string(params["sql"], f"{sub}.sql"), dialect, "mask", f"{sub}.sql").sql}
     elif params:
         raise PolicyError(sub, "takes no parameters")
     return {"operator": op, op: params} if params else {"operator": op}
 
 
-def _filter(value: Any, field: str) -> dict:
-    check_keys(value, field, {"column", "operator", "value"}, {"column", "operator", "value"})
+def _filter(value: Any, field: str, dialect: str) -> tuple[dict, tuple[str, ...]]:
+    """A filter and the datasets it reads."""
+    if isinstance(value, Mapping) and "expression" in value:
+        check_keys(value, field, {"expression"}, {"expression"})
+        parsed = parse(string(value["expression"], f"{field}.expression"), dialect, "filter", f"{field}.expression")
+        return {"expression": parsed.sql}, parsed.datasets
+    check_keys(value, field, {"column", "operator", "value", "expression"}, {"column", "operator", "value"})
     column = string(value["column"], f"{field}.column")
     op = value["operator"]
     if op not in FILTER_OPERATORS:
@@ -274,7 +296,7 @@ def _filter(value: Any, field: str) -> dict:
         operand = list(items)
     else:
         _scalar(operand, f"{field}.value")
-    return {"column": column, "operator": op, "value": operand}
+    return {"column": column, "operator": op, "value": operand}, ()
 
 
 # --- field checks ----------------------------------------------------------------------------------

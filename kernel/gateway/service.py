@@ -30,7 +30,7 @@ from .masks import KEYED_HASH, keyed_hash
 from .model import Dataset, GatewayError
 from .plan import plan
 from .policies import DataPolicy, PolicyError, dataset_matches, governed_datasets, parse_data_policy
-from .validate import check_filters
+from .validate import check_filters, check_mask
 
 MIGRATIONS = [
     """
@@ -75,12 +75,15 @@ class Gateway:
                 raise SyscallError("EINVAL", str(e), field=e.field) from None
 
     def check_policy(self, manifest: dict[str, Any]) -> None:
-        """At apply (not at start: a stored policy always loads): EINVAL when a row filter of the
-        policy names a column a dataset of the catalog lacks, or a value that does not fit it."""
+        """At apply (not at start: a stored policy always loads): EINVAL when a row filter or mask
+        expression of the policy names a column a dataset of the catalog lacks, a value that does not
+        fit it or a dataset the catalog does not have, or does not bind in DuckDB (`validate`)."""
         data = manifest["policy"].get("data")
-        if data is None or data.get("type") != "filter":
+        if data is None:
             return
-        check_filters(parse_data_policy(manifest["name"], data), self._catalog_columns())
+        policy = parse_data_policy(manifest["name"], data)  # (admitted: it parses)
+        check = check_filters if policy.type == "filter" else check_mask
+        check(policy, self._catalog_columns())
 
     def _catalog_columns(self) -> Iterator[tuple[Dataset, dict[str, str]]]:
         for urn in self.datasets():

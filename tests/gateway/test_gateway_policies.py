@@ -170,3 +170,22 @@ def test_filters_apply_by_user_and_dataset_and_are_listed_by_name():
     assert [name for name, _ in rule.filters] == ["a", "b"]
     assert rule.policies >= {"a", "b", "pii-email"}
     assert govern(DS, [flt("b")], frozenset({"roles:id:other"})).filters == ()
+
+
+def test_expressions_parse_to_checked_duckdb_text_and_name_what_they_read():
+    policy = parse_data_policy("eu", {
+        "type": "filter", "priority": 5, "dialect": "trino", "dataset_id": "lake.tpch.customer",
+        "selector": {"user": USER},
+        "filters": [{"expression": "c_nationkey IN (SELECT n_nationkey FROM lake.tpch.nation WHERE n_name = 'FRANCE')"},
+                    {"expression": "owner = ${user} OR region = user_tag('region')"},
+                    {"column": "c_mktsegment", "operator": "in", "value": ["BUILDING"]}]})
+    assert policy.filters == (
+        {"expression": '"c_nationkey" IN (SELECT "n_nationkey" FROM "lake"."tpch"."nation" WHERE "n_name" = \'FRANCE\')'},
+        {"expression": '"owner" = USER_TAG(\'users:id\') OR "region" = USER_TAG(\'region\')'},
+        {"column": "c_mktsegment", "operator": "in", "value": ["BUILDING"]})
+    assert policy.reads == ("lake.tpch.nation",)
+    mask_ = parse_data_policy("m", {"type": "mask", "priority": 1, "dialect": "postgres",
+                                    "selector": {"user": USER, "column": {"names": ["phone"]}},
+                                    "mask": {"operator": "expression", "expression": {"sql": "'***-' || right(phone, 4)"}}})
+    assert mask_.mask == {"operator": "expression", "expression": {"sql": '\'***-\' || RIGHT("phone", 4)'}}
+    assert mask_.reads == ()
