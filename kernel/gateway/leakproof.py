@@ -21,8 +21,9 @@ TRY_CAST; comparisons, BETWEEN and IN between types the engine compares without 
 (numbers with numbers, text with text, a type with itself, anything with a constant string or
 NULL, which the engine casts once, before any row); LIKE with a constant pattern; casts to text;
 lower, upper, length, trim, substring with constant bounds, ``||``; EXTRACT of a date part; and
-decimal arithmetic whose result type holds every result (DECIMAL(p1+p2) within 38 digits). A
-comparison of a DATE with ``DATE 'd' ± INTERVAL 'n' DAY|WEEK|MONTH|QUARTER|YEAR`` (a TIMESTAMP, at
+decimal arithmetic whose result type holds every result (the engine keeps arithmetic on two
+DECIMALs of up to 18 digits in 18 digits and fails past them: ``DECIMAL(15,2) * DECIMAL(16,2)``
+can fail, ``+`` of the two cannot). A comparison of a DATE with ``DATE 'd' ± INTERVAL 'n' DAY|WEEK|MONTH|QUARTER|YEAR`` (a TIMESTAMP, at
 midnight) is rewritten to compare with the DATE it equals, as the engine itself would. Anything
 else is not leakproof. Aggregates and window functions end a value's path: they read only the rows
 the filter kept.
@@ -54,6 +55,7 @@ _FLOATS = {_T.FLOAT, _T.DOUBLE}
 _TEXT = {_T.VARCHAR, _T.TEXT, _T.CHAR, _T.NCHAR, _T.NVARCHAR}
 _DAY_UNITS = frozenset({"DAY", "DAYS", "WEEK", "WEEKS", "MONTH", "MONTHS", "QUARTER", "QUARTERS", "YEAR", "YEARS"})
 _MAX_DECIMAL = 38
+_INT64_DIGITS = 18  # a DECIMAL this wide is a 64-bit integer: arithmetic on two of them stays one, checked
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ)
 _HARMLESS = (exp.Column, exp.Literal, exp.Null, exp.Boolean, exp.Star, exp.DataType, exp.DataTypeParam, exp.Var,
              exp.Identifier, exp.Subquery, exp.Exists, exp.AggFunc, exp.Window, exp.WindowSpec, exp.Order, exp.Ordered,
@@ -177,7 +179,7 @@ def _decimal(kind: object, node: exp.Expression) -> tuple[int, int] | None:
         if not match:
             return None
         whole, fraction = match.group(1).lstrip("0"), match.group(2) or ""
-        return max(1, len(whole) + len(fraction)), len(fraction)
+        return max(1, len(whole)) + len(fraction), len(fraction)
     if not isinstance(kind, exp.DataType):
         return None
     if kind.this in _INTEGER_DIGITS:
@@ -218,9 +220,10 @@ def _arithmetic(node: exp.Expression, left: object, right: object, capped: bool 
     else:
         scale = max(s1, s2)
         precision = max(p1 - s1, p2 - s2) + scale + 1
-    if precision > _MAX_DECIMAL and not capped:
+    limit = _INT64_DIGITS if max(p1, p2) <= _INT64_DIGITS else _MAX_DECIMAL  # the engine keeps 64-bit sums 64-bit
+    if precision > limit and not capped:
         return None
-    return exp.DataType.build(f"DECIMAL({min(precision, _MAX_DECIMAL)}, {min(scale, _MAX_DECIMAL)})")
+    return exp.DataType.build(f"DECIMAL({min(precision, limit)}, {min(scale, limit)})")
 
 
 def _date_literal(node: exp.Expression) -> bool:
