@@ -6,27 +6,33 @@ offline (`CALL dbgen`), each table written to `ROOT/tpch/<table>.parquet`, a `fi
 on an embedded kernel. The queries are the extension's `tpch_queries()`, their tables qualified
 with sqlglot as `lake.tpch.<table>` for the Gateway.
 
-Each round runs every query four ways, in turn (`--runs` rounds after a warm-up round whose
-results are compared); medians of the client's wall time per query:
+Each round runs every query in turn (`--runs` rounds after a warm-up round whose results are
+compared); medians of the client's wall time per query:
 
 1. raw: DuckDB on the Parquet files (one kept connection, a view per table), the query as written;
 2. operator: `query.execute` through the Gateway as the operator (no data policy applies);
-3. governed: `query.execute` as `ana` (tag roles:id:analyst), under masks and row filters:
-   customer of the EUROPE nations only (`c_nationkey in` the region's keys: filters are literal),
-   `c_phone` keyed-hashed, `c_acctbal` bucketed; orders from 1993 on, `o_comment` redacted;
-   lineitem shipped from 1993 up to 1998;
+and for each governed user (`--users`, default all; `USERS`):
+3. governed: `query.execute` as the user, under the user's masks and row filters;
 4. hand-written: raw DuckDB with views over the Parquet files applying the same masks (the
-   kernel's keyed hash registered on the connection) and filters, the query as written;
+   kernel's keyed hash registered on the connection) and filters, as a person would write them;
 5. rewritten: the Gateway's rewritten SQL for 3 run on the kept raw connection (the datasets as
    temporary views named by address, as the Gateway's engine has them), which tells the SQL's
    shape (5 / 4) from the Gateway's per-query cost (3 / 5: planning, a new engine, JSON rows).
 
+The users: `ana` (analyst; the baseline's one user): customers of the EUROPE nations only
+(`c_nationkey in` the region's keys: filters are literal), `c_phone` keyed-hashed, `c_acctbal`
+bucketed; orders from 1993 on, `o_comment` redacted; lineitem shipped from 1993 up to 1998.
+`sam` (sales, narrow filters: many queries empty): customers of segment BUILDING, `c_address`
+redacted; orders of March 1995; lineitem shipped March-April 1995. `max` (auditor, masks only,
+no filter: the pure cost of masks): `c_name`, `c_address`, `o_comment`, `l_comment` redacted,
+`c_phone` hashed, `c_acctbal` and `l_discount` bucketed.
+
 2 is checked against 1, 4 and 5 against 3 (in order where the query orders its rows, otherwise as
 multisets; floats to 1e-9 relative). Planning: `kernel.gateway.plan.plan` for each query and
-the governed user, called directly (warm), p50 per query and over all.
+each governed user, called directly (warm), p50 per query and over all.
 
     .venv/bin/python bench/bench_tpch.py [--sf 1] [--quick] [--runs 5] [--plans 30] [--keep DIR]
-        [--only 1,6,10] [--explain N] [--json]
+        [--only 1,6,10] [--users ana,sam] [--explain N] [--json]
 """
 from __future__ import annotations
 
@@ -40,18 +46,19 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_gateway import memory_total, settle_threads
-from common import machine
-
-ROLE = "roles:id:analyst"
 TABLES = ("customer", "lineitem", "nation", "orders", "part", "partsupp", "region", "supplier")
 ACCTBAL_BUCKETS = [-1000, 0, 2500, 5000, 7500]
 ORDERS_FROM = "1993-01-01"
 SHIPPED = ("1993-01-01", "1998-01-01")
+SEGMENT = "BUILDING"
+MARCH_1995 = ("1995-03-01", "1995-04-01")
+SPRING_1995 = ("1995-03-01", "1995-05-01")
+DISCOUNT_BUCKETS = [0, 0.05]
 GOALS = {"governed_geomean": 1.10, "governed_max": 1.5, "operator_geomean": 1.05, "plan_p50_ms": 2.0}
 
 
@@ -62,13 +69,19 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=None, help="timed rounds (default 5)")
     parser.add_argument("--plans", type=int, default=30, help="plan() calls timed per query (default 30)")
     parser.add_argument("--only", default="", help="query numbers to run (comma-separated; default all 22)")
+    parser.add_argument("--users", default=",".join(USERS),
+                        help=f"governed users to run (comma-separated; default all: {','.join(USERS)})")
     parser.add_argument("--keep", default=None, help="keep the Parquet files in this directory (reused if there)")
     parser.add_argument("--explain", type=int, default=None, metavar="N",
-                        help="print query N as written and as the Gateway rewrote it for the governed user")
+                        help="print query N as written and as the Gateway rewrote it for each governed user")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     args.sf = args.sf or (0.1 if args.quick else 1.0)
     args.runs = args.runs or (3 if args.quick else 5)
+    args.users = [u.strip() for u in args.users.split(",") if u.strip()]
+    unknown = sorted(set(args.users) - set(USERS))
+    if unknown or not args.users:
+        parser.error(f"--users: unknown user {', '.join(unknown)} (known: {', '.join(USERS)})")
     return args
 
 
@@ -140,7 +153,7 @@ def ordered(sql: str) -> bool:
     return sqlglot.parse_one(sql, read="duckdb").args.get("order") is not None
 
 
-# --- policies and the hand-written equivalent ---------------------------------------------------
+# --- the governed users: policies and the hand-written equivalent ------------------------------
 
 def europe(folder: Path) -> list[int]:
     """The nation keys of region EUROPE (a filter is a column compared with literals today)."""
@@ -150,53 +163,143 @@ def europe(folder: Path) -> list[int]:
         f"WHERE r_name = 'EUROPE' ORDER BY 1").fetchall()]
 
 
-def data_policies(nations: list[int]) -> dict[str, dict[str, Any]]:
-    """The governed user's masks and row filters (`policy.data` sections by name)."""
-    who = {"user": {"match": "any", "tags": [ROLE]}}
+@dataclass(frozen=True)
+class User:
+    """A governed user: a role tag, its data policies (`policy.data` sections by name) and the views
+    a person would write for it over the Parquet files (table → SQL), both given the EUROPE keys."""
+    role: str
+    about: str
+    policies: Callable[[str, list[int]], dict[str, dict[str, Any]]]
+    views: Callable[[Path, list[int]], dict[str, str]]
 
-    def mask(dataset: str, column: str, spec: dict) -> dict[str, Any]:
-        return {"type": "mask", "priority": 40, "dataset_id": f"lake.tpch.{dataset}",
-                "selector": {**who, "column": {"names": [column]}}, "mask": spec}
 
-    def only(dataset: str, *filters: tuple[str, str, Any]) -> dict[str, Any]:
-        return {"type": "filter", "priority": 50, "dataset_id": f"lake.tpch.{dataset}", "selector": who,
-                "filters": [{"column": c, "operator": o, "value": v} for c, o, v in filters]}
+def _mask(role: str, dataset: str, column: str, spec: dict) -> dict[str, Any]:
+    return {"type": "mask", "priority": 40, "dataset_id": f"lake.tpch.{dataset}",
+            "selector": {"user": {"match": "any", "tags": [role]}, "column": {"names": [column]}}, "mask": spec}
 
+
+def _only(role: str, dataset: str, *filters: tuple[str, str, Any]) -> dict[str, Any]:
+    return {"type": "filter", "priority": 50, "dataset_id": f"lake.tpch.{dataset}",
+            "selector": {"user": {"match": "any", "tags": [role]}},
+            "filters": [{"column": c, "operator": o, "value": v} for c, o, v in filters]}
+
+
+HASH = {"operator": "hash", "hash": {"algo": "sha256"}}
+REDACT = {"operator": "redact"}
+
+
+def _buckets(bounds: list[float]) -> dict[str, Any]:
+    return {"operator": "bucket_number", "bucket_number": {"buckets": bounds}}
+
+
+def _views(folder: Path, **overrides: str) -> dict[str, str]:
+    """A plain view per table, but for `overrides` (table → the person's view)."""
+    return {table: overrides.get(table, f"SELECT * FROM read_parquet('{folder / table}.parquet')") for table in TABLES}
+
+
+def _bucketed(column: str, bounds: list[float]) -> str:
+    arms = " ".join(f"WHEN {column} >= {b} THEN CAST({b} AS DECIMAL(15,2))" for b in reversed(bounds))
+    return f"CASE {arms} END AS {column}"
+
+
+def _redacted(column: str) -> str:
+    return f"CASE WHEN {column} IS NULL THEN NULL ELSE '#####' END AS {column}"
+
+
+def ana_policies(role: str, nations: list[int]) -> dict[str, dict[str, Any]]:
     return {
-        "hash-c-phone": mask("customer", "c_phone", {"operator": "hash", "hash": {"algo": "sha256"}}),
-        "bucket-c-acctbal": mask("customer", "c_acctbal", {"operator": "bucket_number",
-                                                           "bucket_number": {"buckets": ACCTBAL_BUCKETS}}),
-        "redact-o-comment": mask("orders", "o_comment", {"operator": "redact"}),
-        "customers-of-europe": only("customer", ("c_nationkey", "in", nations)),
-        "orders-since-1993": only("orders", ("o_orderdate", "greater_than_equals", ORDERS_FROM)),
-        "lineitem-shipped": only("lineitem", ("l_shipdate", "greater_than_equals", SHIPPED[0]),
-                                 ("l_shipdate", "less_than", SHIPPED[1])),
+        "hash-c-phone": _mask(role, "customer", "c_phone", HASH),
+        "bucket-c-acctbal": _mask(role, "customer", "c_acctbal", _buckets(ACCTBAL_BUCKETS)),
+        "redact-o-comment": _mask(role, "orders", "o_comment", REDACT),
+        "customers-of-europe": _only(role, "customer", ("c_nationkey", "in", nations)),
+        "orders-since-1993": _only(role, "orders", ("o_orderdate", "greater_than_equals", ORDERS_FROM)),
+        "lineitem-shipped": _only(role, "lineitem", ("l_shipdate", "greater_than_equals", SHIPPED[0]),
+                                  ("l_shipdate", "less_than", SHIPPED[1])),
     }
 
 
-def manifests(root: Path, nations: list[int]) -> list[dict[str, Any]]:
+def ana_views(folder: Path, nations: list[int]) -> dict[str, str]:
+    keys = ", ".join(map(str, nations))
+    return _views(
+        folder,
+        customer=(f"SELECT * REPLACE (gw_keyed_hash(CAST(c_phone AS VARCHAR)) AS c_phone, "
+                  f"{_bucketed('c_acctbal', ACCTBAL_BUCKETS)}) "
+                  f"FROM read_parquet('{folder}/customer.parquet') WHERE c_nationkey IN ({keys})"),
+        orders=(f"SELECT * REPLACE ({_redacted('o_comment')}) "
+                f"FROM read_parquet('{folder}/orders.parquet') WHERE o_orderdate >= DATE '{ORDERS_FROM}'"),
+        lineitem=(f"SELECT * FROM read_parquet('{folder}/lineitem.parquet') "
+                  f"WHERE l_shipdate >= DATE '{SHIPPED[0]}' AND l_shipdate < DATE '{SHIPPED[1]}'"))
+
+
+def sam_policies(role: str, nations: list[int]) -> dict[str, dict[str, Any]]:
+    return {
+        "sam-redact-c-address": _mask(role, "customer", "c_address", REDACT),
+        "sam-segment": _only(role, "customer", ("c_mktsegment", "equals", SEGMENT)),
+        "sam-orders-march-1995": _only(role, "orders", ("o_orderdate", "greater_than_equals", MARCH_1995[0]),
+                                       ("o_orderdate", "less_than", MARCH_1995[1])),
+        "sam-lineitem-spring-1995": _only(role, "lineitem", ("l_shipdate", "greater_than_equals", SPRING_1995[0]),
+                                          ("l_shipdate", "less_than", SPRING_1995[1])),
+    }
+
+
+def sam_views(folder: Path, nations: list[int]) -> dict[str, str]:
+    return _views(
+        folder,
+        customer=(f"SELECT * REPLACE ({_redacted('c_address')}) FROM read_parquet('{folder}/customer.parquet') "
+                  f"WHERE c_mktsegment = '{SEGMENT}'"),
+        orders=(f"SELECT * FROM read_parquet('{folder}/orders.parquet') "
+                f"WHERE o_orderdate >= DATE '{MARCH_1995[0]}' AND o_orderdate < DATE '{MARCH_1995[1]}'"),
+        lineitem=(f"SELECT * FROM read_parquet('{folder}/lineitem.parquet') "
+                  f"WHERE l_shipdate >= DATE '{SPRING_1995[0]}' AND l_shipdate < DATE '{SPRING_1995[1]}'"))
+
+
+def max_policies(role: str, nations: list[int]) -> dict[str, dict[str, Any]]:
+    return {
+        "max-redact-c-name": _mask(role, "customer", "c_name", REDACT),
+        "max-redact-c-address": _mask(role, "customer", "c_address", REDACT),
+        "max-hash-c-phone": _mask(role, "customer", "c_phone", HASH),
+        "max-bucket-c-acctbal": _mask(role, "customer", "c_acctbal", _buckets(ACCTBAL_BUCKETS)),
+        "max-redact-o-comment": _mask(role, "orders", "o_comment", REDACT),
+        "max-bucket-l-discount": _mask(role, "lineitem", "l_discount", _buckets(DISCOUNT_BUCKETS)),
+        "max-redact-l-comment": _mask(role, "lineitem", "l_comment", REDACT),
+    }
+
+
+def max_views(folder: Path, nations: list[int]) -> dict[str, str]:
+    return _views(
+        folder,
+        customer=(f"SELECT * REPLACE ({_redacted('c_name')}, {_redacted('c_address')}, "
+                  f"gw_keyed_hash(CAST(c_phone AS VARCHAR)) AS c_phone, {_bucketed('c_acctbal', ACCTBAL_BUCKETS)}) "
+                  f"FROM read_parquet('{folder}/customer.parquet')"),
+        orders=f"SELECT * REPLACE ({_redacted('o_comment')}) FROM read_parquet('{folder}/orders.parquet')",
+        lineitem=(f"SELECT * REPLACE ({_bucketed('l_discount', DISCOUNT_BUCKETS)}, {_redacted('l_comment')}) "
+                  f"FROM read_parquet('{folder}/lineitem.parquet')"))
+
+
+USERS: dict[str, User] = {
+    "ana": User("roles:id:analyst", "customers of EUROPE, c_phone hashed, c_acctbal bucketed; orders from 1993, "
+                "o_comment redacted; lineitem shipped 1993-1997", ana_policies, ana_views),
+    "sam": User("roles:id:sales", "customers of segment BUILDING, c_address redacted; orders of March 1995; "
+                "lineitem shipped March-April 1995", sam_policies, sam_views),
+    "max": User("roles:id:auditor", "masks only: c_name, c_address, o_comment, l_comment redacted, c_phone hashed, "
+                "c_acctbal and l_discount bucketed", max_policies, max_views),
+}
+
+
+def data_policies(user: str, nations: list[int]) -> dict[str, dict[str, Any]]:
+    """`user`'s masks and row filters (`policy.data` sections by name)."""
+    return USERS[user].policies(USERS[user].role, nations)
+
+
+def manifests(root: Path, users: list[str], nations: list[int]) -> list[dict[str, Any]]:
     return [
         {"name": "lake", "version": "v1", "type": "depot", "depot": {"type": "file", "file": {"path": str(root)}}},
         *({"name": name, "version": "v1", "type": "policy", "policy": {"data": data}}
-          for name, data in data_policies(nations).items()),
-        {"name": "analysts-select-tpch", "version": "v1", "type": "policy", "policy": {"access": {
-            "subjects": {"tags": [[ROLE]]}, "predicates": ["select"], "objects": {"paths": ["dataos://lake:tpch/*"]}}}},
+          for user in users for name, data in data_policies(user, nations).items()),
+        {"name": "users-select-tpch", "version": "v1", "type": "policy", "policy": {"access": {
+            "subjects": {"tags": [[USERS[u].role] for u in users]}, "predicates": ["select"],
+            "objects": {"paths": ["dataos://lake:tpch/*"]}}}},
     ]
-
-
-def hand_written_views(folder: Path, nations: list[int]) -> dict[str, str]:
-    """The views a person would write for the governed user: same masks, same filters."""
-    buckets = " ".join(f"WHEN c_acctbal >= {b} THEN CAST({b} AS DECIMAL(15,2))" for b in reversed(ACCTBAL_BUCKETS))
-    keys = ", ".join(map(str, nations))
-    views = {table: f"SELECT * FROM read_parquet('{folder / table}.parquet')" for table in TABLES}
-    views["customer"] = (f"SELECT * REPLACE (gw_keyed_hash(CAST(c_phone AS VARCHAR)) AS c_phone, "
-                         f"CASE {buckets} END AS c_acctbal) "
-                         f"FROM read_parquet('{folder}/customer.parquet') WHERE c_nationkey IN ({keys})")
-    views["orders"] = ("SELECT * REPLACE (CASE WHEN o_comment IS NULL THEN NULL ELSE '#####' END AS o_comment) "
-                       f"FROM read_parquet('{folder}/orders.parquet') WHERE o_orderdate >= DATE '{ORDERS_FROM}'")
-    views["lineitem"] = (f"SELECT * FROM read_parquet('{folder}/lineitem.parquet') "
-                         f"WHERE l_shipdate >= DATE '{SHIPPED[0]}' AND l_shipdate < DATE '{SHIPPED[1]}'")
-    return views
 
 
 def engine(views: dict[str, str], key: bytes | None = None) -> Any:
@@ -210,6 +313,36 @@ def engine(views: dict[str, str], key: bytes | None = None) -> Any:
     for table, sql in views.items():
         con.execute(f"CREATE VIEW {table} AS {sql}")
     return con
+
+
+def raw_engine(folder: Path, key: bytes) -> Any:
+    """`engine` over the raw Parquet files, which also knows the datasets as the Gateway's engine
+    does (temporary views named by address), to run the Gateway's rewritten SQL."""
+    con = engine(_views(folder), key)
+    for t in TABLES:
+        con.execute(f'CREATE TEMPORARY VIEW "dataos://lake:tpch/{t}" AS SELECT * FROM {t}')
+    return con
+
+
+def hand_engine(folder: Path, user: str, nations: list[int], key: bytes) -> Any:
+    """`engine` over `user`'s hand-written views."""
+    return engine(USERS[user].views(folder, nations), key)
+
+
+def plan_args(folder: Path, user: str | None, nations: list[int]) -> dict[str, Any]:
+    """`kernel.gateway.plan.plan`'s arguments for `user` (None: the operator, no data policy) on the
+    datasets `lake.tpch.<table>` of `folder`'s Parquet files."""
+    import duckdb
+
+    from kernel.gateway import Dataset, parse_data_policy
+    con = duckdb.connect()
+    datasets = {t: Dataset("lake", "tpch", t, {name: kind for name, kind, *_ in con.execute(
+        f"DESCRIBE SELECT * FROM '{folder / t}.parquet'").fetchall()}) for t in TABLES}
+    con.close()
+    policies = [parse_data_policy(name, data) for name, data in data_policies(user, nations).items()] if user else []
+    return {"resolve": lambda name, collection, depot: datasets.get(name) if (depot, collection) == ("lake", "tpch")
+            else None, "can_select": lambda d: True, "policies": policies,
+            "user_tags": frozenset({f"users:id:{user or 'operator'}", *([USERS[user].role] if user else [])})}
 
 
 # --- results ------------------------------------------------------------------------------------
@@ -246,44 +379,50 @@ def agree(got: list, want: list, in_order: bool) -> str:
 
 # --- the runs -----------------------------------------------------------------------------------
 
-def bench(root: Path, lake: Path, sqls: dict[int, str], runs: int, plans: int, explain: int | None) -> dict[str, Any]:
+def bench(root: Path, lake: Path, sqls: dict[int, str], users: list[str], runs: int, plans: int,
+          explain: int | None) -> dict[str, Any]:
+    from bench_gateway import settle_threads
+
     from syscalls import connect
     from syscalls.client import Client
     folder = lake / "tpch"
     nations = europe(folder)
-    out: dict[str, Any] = {"runs": runs, "europe_nation_keys": nations, "policies": data_policies(nations)}
+    out: dict[str, Any] = {"runs": runs, "users": {u: USERS[u].about for u in users}, "europe_nation_keys": nations,
+                           "policies": {u: data_policies(u, nations) for u in users}}
     state = root / "state"
     with connect(f"embedded://{state}") as op:
-        op.resource.apply(manifests=manifests(lake, nations))
-        op.user.create(name="ana", tags=[ROLE])
+        op.resource.apply(manifests=manifests(lake, users, nations))
+        for u in users:
+            op.user.create(name=u, tags=[USERS[u].role])
         out["background_wait_s"] = settle_threads()
-        ana = Client(op.transport, op.user.apikey.create(user="ana")["token"])
+        clients = {u: Client(op.transport, op.user.apikey.create(user=u)["token"]) for u in users}
         key = (state / "gateway.key").read_bytes()
-        raw = engine({t: f"SELECT * FROM read_parquet('{folder / t}.parquet')" for t in TABLES}, key)
-        for t in TABLES:  # what the Gateway's engine knows the datasets by, for its rewritten SQL
-            raw.execute(f'CREATE TEMPORARY VIEW "dataos://lake:tpch/{t}" AS SELECT * FROM {t}')
-        hand = engine(hand_written_views(folder, nations), key)
+        raw = raw_engine(folder, key)
+        hands = {u: hand_engine(folder, u, nations, key) for u in users}
         gateway_sql = {n: qualified(sql) for n, sql in sqls.items()}
 
         def through(client: Any, n: int) -> list:
             return client.query.execute(sql=gateway_sql[n], limit=-1)["rows"]
 
-        probes = {n: ana.query.execute(sql=gateway_sql[n], limit=0)["governance"] for n in sqls}
-        variants = {"raw": lambda n: raw.execute(sqls[n]).fetchall(),
-                    "operator": lambda n: through(op, n),
-                    "governed": lambda n: through(ana, n),
-                    "hand_written": lambda n: hand.execute(sqls[n]).fetchall(),
-                    "rewritten": lambda n: raw.execute(probes[n]["sql"]).fetchall()}
+        probes = {u: {n: clients[u].query.execute(sql=gateway_sql[n], limit=0)["governance"] for n in sqls}
+                  for u in users}
+        variants: dict[str, Callable[[int], list]] = {"raw": lambda n: raw.execute(sqls[n]).fetchall(),
+                                                      "operator": lambda n: through(op, n)}
+        for u in users:
+            variants |= {f"{u}/governed": lambda n, c=clients[u]: through(c, n),
+                         f"{u}/hand_written": lambda n, h=hands[u]: h.execute(sqls[n]).fetchall(),
+                         f"{u}/rewritten": lambda n, p=probes[u]: raw.execute(p[n]["sql"]).fetchall()}
         first = {name: {n: fn(n) for n in sqls} for name, fn in variants.items()}  # warm-up, checked
         out["agree"] = {n: {"operator_vs_raw": agree(first["operator"][n], first["raw"][n], ordered(sqls[n])),
-                            "governed_vs_hand_written": agree(first["governed"][n], first["hand_written"][n],
-                                                              ordered(sqls[n])),
-                            "rewritten_vs_governed": agree(first["rewritten"][n], first["governed"][n],
-                                                           ordered(sqls[n]))} for n in sqls}
+                            **{f"{u}/{check}": agree(first[f"{u}/{a}"][n], first[f"{u}/{b}"][n], ordered(sqls[n]))
+                               for u in users for check, a, b in (("governed_vs_hand_written", "governed", "hand_written"),
+                                                                  ("rewritten_vs_governed", "rewritten", "governed"))}}
+                        for n in sqls}
         out["rows"] = {n: {name: len(first[name][n]) for name in variants} for n in sqls}
-        out["governed_policies"] = {n: probes[n]["policies"] for n in sqls}
+        out["governed_policies"] = {u: {n: probes[u][n]["policies"] for n in sqls} for u in users}
         if explain in sqls:
-            out["explain"] = {"query": explain, "sql": gateway_sql[explain], "governed_sql": probes[explain]["sql"]}
+            out["explain"] = {"query": explain, "sql": gateway_sql[explain],
+                              "governed_sql": {u: probes[u][explain]["sql"] for u in users}}
         times: dict[str, dict[int, list[float]]] = {name: {n: [] for n in sqls} for name in variants}
         out["loadavg_before"] = _load()
         for _ in range(runs):
@@ -294,26 +433,18 @@ def bench(root: Path, lake: Path, sqls: dict[int, str], runs: int, plans: int, e
                     times[name][n].append((time.perf_counter() - t0) * 1000)
         out["loadavg_after"] = _load()
         raw.close()
-        hand.close()
-    out["plan_ms"] = bench_plan(folder, gateway_sql, nations, plans)
+        for hand in hands.values():
+            hand.close()
+    out["plan_ms"] = {u: bench_plan(folder, gateway_sql, u, nations, plans) for u in users}
     out["ms"] = {name: {n: statistics.median(v) for n, v in per.items()} for name, per in times.items()}
     out["all_ms"] = times
     return out
 
 
-def bench_plan(folder: Path, gateway_sql: dict[int, str], nations: list[int], count: int) -> dict[int, float]:
-    """plan() per query for the governed user, warm: the median of `count` calls (ms)."""
-    import duckdb
-
-    from kernel.gateway import Dataset, parse_data_policy, plan
-    con = duckdb.connect()
-    datasets = {t: Dataset("lake", "tpch", t, {name: kind for name, kind, *_ in con.execute(
-        f"DESCRIBE SELECT * FROM '{folder / t}.parquet'").fetchall()}) for t in TABLES}
-    con.close()
-    policies = [parse_data_policy(name, data) for name, data in data_policies(nations).items()]
-    args = {"resolve": lambda name, collection, depot: datasets.get(name) if (depot, collection) == ("lake", "tpch")
-            else None, "can_select": lambda d: True, "policies": policies,
-            "user_tags": frozenset({"users:id:ana", ROLE})}
+def bench_plan(folder: Path, gateway_sql: dict[int, str], user: str, nations: list[int], count: int) -> dict[int, float]:
+    """plan() per query for `user`, warm: the median of `count` calls (ms)."""
+    from kernel.gateway import plan
+    args = plan_args(folder, user, nations)
     out = {}
     for n, sql in gateway_sql.items():
         for _ in range(3):
@@ -338,50 +469,69 @@ def geomean(values: list[float]) -> float:
 
 
 def summarize(data: dict[str, Any]) -> dict[str, Any]:
+    """Ratios per query; per user and over all (user, query) pairs: geometric mean, highest, worst."""
     ms = data["ms"]
     queries = sorted(ms["raw"])
     op = {n: ms["operator"][n] / ms["raw"][n] for n in queries}
-    gov = {n: ms["governed"][n] / ms["hand_written"][n] for n in queries}
-    shape = {n: ms["rewritten"][n] / ms["hand_written"][n] for n in queries}
-    worst = sorted(queries, key=lambda n: -gov[n])
-    return {"operator_over_raw": op, "governed_over_hand_written": gov,
-            "rewritten_over_hand_written": shape,
-            "operator_geomean": geomean(list(op.values())), "governed_geomean": geomean(list(gov.values())),
-            "shape_geomean": geomean(list(shape.values())),
-            "governed_max": max(gov.values()), "worst_governed": worst[:5],
-            "plan_p50_ms": statistics.median(data["plan_ms"].values()),
+    users = {}
+    for u in data["users"]:
+        gov = {n: ms[f"{u}/governed"][n] / ms[f"{u}/hand_written"][n] for n in queries}
+        shape = {n: ms[f"{u}/rewritten"][n] / ms[f"{u}/hand_written"][n] for n in queries}
+        users[u] = {"governed_over_hand_written": gov, "rewritten_over_hand_written": shape,
+                    "governed_geomean": geomean(list(gov.values())), "governed_max": max(gov.values()),
+                    "shape_geomean": geomean(list(shape.values())),
+                    "worst_governed": sorted(queries, key=lambda n: -gov[n])[:5],
+                    "plan_p50_ms": statistics.median(data["plan_ms"][u].values())}
+    pairs = {(u, n): r for u, s in users.items() for n, r in s["governed_over_hand_written"].items()}
+    return {"operator_over_raw": op, "operator_geomean": geomean(list(op.values())), "users": users,
+            "governed_geomean": geomean(list(pairs.values())), "governed_max": max(pairs.values()),
+            "worst_governed": [(u, n, pairs[u, n]) for u, n in sorted(pairs, key=lambda p: -pairs[p])[:5]],
+            "shape_geomean": geomean([r for s in users.values() for r in s["rewritten_over_hand_written"].values()]),
+            "plan_p50_ms": statistics.median(v for u in users for v in data["plan_ms"][u].values()),
             "mismatches": {n: a for n, a in data["agree"].items() if any(v != "yes" for v in a.values())}}
 
 
+def _ok(checks: dict[str, str], prefix: str) -> str:
+    return "yes" if all(v == "yes" for k, v in checks.items() if k.startswith(prefix)) else "NO"
+
+
 def table(data: dict[str, Any], s: dict[str, Any]) -> str:
-    ms = data["ms"]
-    lines = [(f"{'query':>5}  {'raw':>9}  {'operator':>9}  {'governed':>9}  {'hand':>9}  {'op/raw':>7}  "
-              f"{'gov/hand':>8}  {'rewritten':>9}  {'rw/hand':>7}  {'plan':>7}  agree")]
-    for n in sorted(ms["raw"]):
-        a = data["agree"][n]
-        ok = "yes" if all(v == "yes" for v in a.values()) else "NO"
+    ms, queries = data["ms"], sorted(data["ms"]["raw"])
+    lines = [f"{'query':>5}  {'raw':>9}  {'operator':>9}  {'op/raw':>7}  {'rows':>6}  agree"]
+    for n in queries:
         lines.append(f"{'Q' + str(n):>5}  {ms['raw'][n]:>6.1f} ms  {ms['operator'][n]:>6.1f} ms  "
-                     f"{ms['governed'][n]:>6.1f} ms  {ms['hand_written'][n]:>6.1f} ms  "
-                     f"{s['operator_over_raw'][n]:>6.2f}×  {s['governed_over_hand_written'][n]:>7.2f}×  "
-                     f"{ms['rewritten'][n]:>6.1f} ms  {s['rewritten_over_hand_written'][n]:>6.2f}×  "
-                     f"{data['plan_ms'][n]:>4.2f} ms  {ok}")
-    lines += ["",
-              f"operator / raw, geometric mean: {s['operator_geomean']:.2f}× (goal ≤ {GOALS['operator_geomean']}×)",
-              f"governed / hand-written, geometric mean: {s['governed_geomean']:.2f}× "
-              f"(goal ≤ {GOALS['governed_geomean']}×); highest {s['governed_max']:.2f}× "
-              f"(goal ≤ {GOALS['governed_max']}×); worst: "
-              + ", ".join(f"Q{n} {s['governed_over_hand_written'][n]:.2f}×" for n in s["worst_governed"]),
-              (f"the rewritten SQL on raw DuckDB / hand-written (the SQL's shape), geometric mean: "
-              f"{s['shape_geomean']:.2f}×"),
-              (f"plan() p50 over the queries (governed user, warm): {s['plan_p50_ms']:.2f} ms "
-               f"(goal ≤ {GOALS['plan_p50_ms']} ms)"),
+                     f"{s['operator_over_raw'][n]:>6.2f}×  {data['rows'][n]['raw']:>6}  "
+                     f"{_ok(data['agree'][n], 'operator')}")
+    for u, us in s["users"].items():
+        lines += ["", f"{u} ({USERS[u].role}: {data['users'][u]})",
+                  (f"{'query':>5}  {'governed':>9}  {'hand':>9}  {'gov/hand':>8}  {'rewritten':>9}  {'rw/hand':>7}  "
+                   f"{'plan':>7}  {'rows':>6}  agree")]
+        for n in queries:
+            lines.append(f"{'Q' + str(n):>5}  {ms[f'{u}/governed'][n]:>6.1f} ms  {ms[f'{u}/hand_written'][n]:>6.1f} ms  "
+                         f"{us['governed_over_hand_written'][n]:>7.2f}×  {ms[f'{u}/rewritten'][n]:>6.1f} ms  "
+                         f"{us['rewritten_over_hand_written'][n]:>6.2f}×  {data['plan_ms'][u][n]:>4.2f} ms  "
+                         f"{data['rows'][n][f'{u}/governed']:>6}  {_ok(data['agree'][n], u + '/')}")
+    lines += ["", f"operator / raw, geometric mean: {s['operator_geomean']:.2f}× (goal ≤ {GOALS['operator_geomean']}×)"]
+    for u, us in s["users"].items():
+        lines.append(f"{u}: governed / hand-written, geometric mean {us['governed_geomean']:.2f}×, highest "
+                     f"{us['governed_max']:.2f}× (worst: "
+                     + ", ".join(f"Q{n} {us['governed_over_hand_written'][n]:.2f}×" for n in us["worst_governed"])
+                     + f"); rewritten SQL / hand-written {us['shape_geomean']:.2f}×; plan() p50 {us['plan_p50_ms']:.2f} ms")
+    lines += [f"governed / hand-written over the {len(s['users']) * len(queries)} (user, query) pairs: geometric "
+              f"mean {s['governed_geomean']:.2f}× (goal ≤ {GOALS['governed_geomean']}×); highest "
+              f"{s['governed_max']:.2f}× (goal ≤ {GOALS['governed_max']}×); worst: "
+              + ", ".join(f"{u} Q{n} {r:.2f}×" for u, n, r in s["worst_governed"]),
+              f"the rewritten SQL on raw DuckDB / hand-written (the SQL's shape), geometric mean: {s['shape_geomean']:.2f}×",
+              f"plan() p50 over the (user, query) pairs (warm): {s['plan_p50_ms']:.2f} ms (goal ≤ {GOALS['plan_p50_ms']} ms)",
               f"load average before → after: {data['loadavg_before']:.1f} → {data['loadavg_after']:.1f}"]
     for n, a in s["mismatches"].items():
-        lines.append(f"MISMATCH Q{n}: {a}")
+        lines.append(f"MISMATCH Q{n}: " + "; ".join(f"{k}: {v}" for k, v in a.items() if v != "yes"))
     return "\n".join(lines)
 
 
 def main() -> None:
+    from bench_gateway import memory_total
+    from common import machine
     args = parse()
     only = {int(x) for x in args.only.split(",") if x.strip()}
     began = time.monotonic()
@@ -390,7 +540,7 @@ def main() -> None:
     try:
         dataset = make_lake(lake, args.sf)
         sqls = {n: q for n, q in queries().items() if not only or n in only}
-        data = bench(root, lake, sqls, args.runs, args.plans, args.explain)
+        data = bench(root, lake, sqls, args.users, args.runs, args.plans, args.explain)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     data.update(sf=args.sf, dataset=dataset, ram=memory_total(), machine=machine(),
@@ -405,7 +555,9 @@ def main() -> None:
         print(table(data, s))
         if "explain" in data:
             e = data["explain"]
-            print(f"\nQ{e['query']} for the Gateway:\n{e['sql']}\n\nrewritten for the governed user:\n{e['governed_sql']}")
+            print(f"\nQ{e['query']} for the Gateway:\n{e['sql']}")
+            for u, sql in e["governed_sql"].items():
+                print(f"\nrewritten for {u}:\n{sql}")
         print(f"\nbenchmark runtime {data['runtime_s']:.0f} s")
     if s["mismatches"]:
         sys.exit(1)
