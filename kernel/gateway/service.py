@@ -74,14 +74,21 @@ class Gateway:
             except PolicyError as e:
                 raise SyscallError("EINVAL", str(e), field=e.field) from None
 
-    def check_policy(self, manifest: dict[str, Any]) -> None:
+    def check_policy(self, manifest: dict[str, Any], may_select: Callable[[str], bool] = lambda address: True) -> None:
         """At apply (not at start: a stored policy always loads): EINVAL when a row filter or mask
         expression of the policy names a column a dataset of the catalog lacks, a value that does not
-        fit it or a dataset the catalog does not have, or does not bind in DuckDB (`validate`)."""
+        fit it or a dataset the catalog does not have, or does not bind in DuckDB (`validate`);
+        EACCES when a filter's subquery reads a dataset its author may not select (`may_select` of
+        an address): the subquery reads for every user the policy applies to, as its author."""
         data = manifest["policy"].get("data")
         if data is None:
             return
         policy = parse_data_policy(manifest["name"], data)  # (admitted: it parses)
+        for name in policy.reads:
+            depot, collection, dataset = name.split(".")
+            if not may_select(f"dataos://{depot}:{collection}/{dataset}"):
+                raise SyscallError("EACCES", f"policy {policy.name}: policy.data.filters: a subquery reads {name}, "
+                                             "which you may not select", field="policy.data.filters", object=name)
         check = check_filters if policy.type == "filter" else check_mask
         check(policy, self._catalog_columns())
 

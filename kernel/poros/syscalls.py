@@ -51,7 +51,8 @@ def resource_apply(call: Call, manifests: list[dict], workspace: str | None, dry
     for i, plan in enumerate(plans):
         if plan.kind.type == "policy" and plan.action != "unchanged":
             try:
-                call.kernel.gateway.check_policy(plan.manifest)
+                call.kernel.gateway.check_policy(plan.manifest,
+                                                 lambda address: call.decide("select", address).allow)
             except SyscallError as e:
                 e.details.setdefault("document", i)
                 raise
