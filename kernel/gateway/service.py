@@ -23,7 +23,8 @@ from syscalls.errors import SyscallError
 from ..depot import Address
 from ..depot.registry import Depots
 from ..minerva.clusters import Cluster
-from ..minerva.duckdb_engine import Query
+from ..minerva.duckdb_engine import Engine, Query
+from ..minerva.engines import Engines
 from ..store import Database, now
 from .errors import visible_candidates
 from .masks import KEYED_HASH, keyed_hash
@@ -62,6 +63,7 @@ class Gateway:
         self._cancelled: dict[str, bool] = {}  # ids cancelled before their engine started
         self._lock = threading.Lock()
         self._hash = keyed_hash(_key(state_dir / "gateway.key"))  # the key lives on in this closure only
+        self.engines = Engines(Engine)  # locked-down databases kept between queries
 
     # --- data policies, fed by Poros -----------------------------------------------------------
 
@@ -216,7 +218,8 @@ class Gateway:
             run.governed = governed
             run.query = Query(governed.sql, directories, limits, setup=setup,
                               views={address: source.sql for address, source in sources.items()},
-                              functions={KEYED_HASH: self._hash} if governed.hashed else None)
+                              functions={KEYED_HASH: self._hash} if governed.hashed else None,
+                              engines=self.engines)
             with self._lock:
                 self.running[run.id] = (caller.id, run.query, sql, self.running[run.id][3])
                 cancelled = self._cancelled.pop(run.id, None)
@@ -297,6 +300,7 @@ class Gateway:
             self.on_read(record["datasets"])
 
     def close(self) -> None:
+        self.engines.close()
         self.db.close()
 
 

@@ -1,17 +1,23 @@
-"""The embedded DuckDB engine: one locked-down connection per query.
+"""The embedded DuckDB engine: a locked-down database per query configuration, one query at a time.
 
-Before user SQL runs: the depots' own statements (a read-only ATTACH, a credentials secret),
-one view per dataset named by its address, the kernel's functions (the keyed hash), then file
-access only below the depots' directories (`allowed_directories` with `enable_external_access =
-false`), no extension installed or loaded on the fly, memory and thread limits, and
-`lock_configuration` so the query cannot undo any of it. The query itself must be exactly one
-SELECT statement as DuckDB's own parser reads it. A query past its timeout, or cancelled, is
-interrupted.
+An engine (a DuckDB database) is configured once, before any user SQL runs: the depots' own
+statements (a read-only ATTACH, a credentials secret), the kernel's functions (the keyed hash),
+then file access only below the depots' directories (`allowed_directories` with
+`enable_external_access = false`), no extension installed or loaded on the fly, memory and thread
+limits, and `lock_configuration` so no query can undo any of it. A query runs on a connection of
+its own to an engine no other query is running on, with one temporary view per dataset named by
+its address (gone with the connection). It must be exactly one SELECT statement as DuckDB's own
+parser reads it. A query past its timeout, or cancelled, is interrupted.
 
-What does not fit in the memory limit spills to a private folder of the query's own (under
+Engines of file depots are kept for the next query with exactly the same configuration
+(directories, functions, limits: `engines.Engines`); one whose query was interrupted, ran out of
+memory or met an engine error is closed instead. Engines with setup statements are not kept: an
+ATTACH held open would keep the source's file locked, or its connections open, between queries.
+
+What does not fit in the memory limit spills to a private folder of the engine's own (under
 `Limits.spill`, else the system's temporary folder; never the kernel's working directory, as
-DuckDB would), removed when it ends. A query that needs more memory than its limit is ENOMEM,
-naming the cluster and the limit; one that finds the spill disk full is ENOSPC.
+DuckDB would), removed when the engine closes. A query that needs more memory than its limit is
+ENOMEM, naming the cluster and the limit; one that finds the spill disk full is ENOSPC.
 """
 from __future__ import annotations
 
@@ -27,6 +33,8 @@ from typing import Any, Iterator
 
 from syscalls.errors import SyscallError, disk_full
 
+from .engines import Engines
+
 _CANDIDATE = re.compile(r'"((?:[^"]|"")*)"')
 
 
@@ -39,50 +47,97 @@ class Limits:
     spill: str | None = None  # the folder a query's spill folder is made in (None: the system's temporary one)
 
 
+@dataclass(frozen=True)
+class Setup:
+    """What an engine is configured with: the key it is kept by."""
+    directories: tuple[str, ...]
+    statements: tuple[str, ...]
+    functions: tuple[tuple[str, Callable[[Any], Any]], ...]
+    memory: str | None
+    threads: int | None
+    spill: str | None
+
+
+class Engine:
+    """One locked-down DuckDB database; `con` is its own connection (queries take a cursor)."""
+
+    def __init__(self, setup: Setup) -> None:
+        import duckdb
+        self.con = duckdb.connect(config={"autoload_known_extensions": False, "autoinstall_known_extensions": False})
+        self.spill = tempfile.mkdtemp(prefix="dataos-query-", dir=setup.spill)  # 0700
+        try:
+            self._lock_down(setup, duckdb)
+        except BaseException:
+            self.close()
+            raise
+
+    def _lock_down(self, setup: Setup, duckdb: Any) -> None:
+        self.con.execute(f"SET allowed_directories = [{', '.join(_literal(d) for d in setup.directories)}]")
+        for statement in setup.statements:
+            try:
+                self.con.execute(statement)
+            except duckdb.Error as e:  # the source is down or refuses us; its text may carry a connection string
+                raise SyscallError("EUNAVAIL", f"a depot's source could not be opened ({type(e).__name__})") from None
+        for name, function in setup.functions:  # the database's, not a connection's: as long-lived as it
+            self.con.create_function(name, function, ["VARCHAR"], "VARCHAR", type="arrow", side_effects=False)
+        if setup.memory:
+            self.con.execute(f"SET memory_limit = {_literal(setup.memory)}")
+        self.con.execute(f"SET temp_directory = {_literal(self.spill)}")
+        if setup.threads:
+            self.con.execute(f"SET threads = {int(setup.threads)}")
+        self.con.execute("SET enable_external_access = false")
+        self.con.execute("SET lock_configuration = true")
+
+    def close(self) -> None:
+        self.con.close()
+        shutil.rmtree(self.spill, ignore_errors=True)
+
+
 class Query:
     """One running query: `result()` waits for it, `cancel()` interrupts it."""
 
     def __init__(self, sql: str, allowed_directories: list[str], limits: Limits, setup: tuple[str, ...] = (),
-                 views: dict[str, str] | None = None, functions: dict[str, Callable[[Any], Any]] | None = None
-                 ) -> None:
+                 views: dict[str, str] | None = None, functions: dict[str, Callable[[Any], Any]] | None = None,
+                 engines: Engines[Setup, Engine] | None = None) -> None:
         """`setup` runs before the lockdown (the depots' own statements, never user SQL); `views`
         maps a view name to the table expression it reads; `functions` are VARCHAR -> VARCHAR
-        Arrow functions the query may call."""
+        Arrow functions the query may call. With `engines`, the engine comes from (and goes back
+        to) that pool when `setup` is empty; otherwise it is the query's own."""
         import duckdb
         self._duckdb = duckdb
-        self.con = duckdb.connect(config={"autoload_known_extensions": False, "autoinstall_known_extensions": False})
-        self.con.execute("SET allowed_directories = $dirs", {"dirs": list(allowed_directories)})
-        for statement in dict.fromkeys(setup):
-            try:
-                self.con.execute(statement)
-            except duckdb.Error as e:  # the source is down or refuses us; its text may carry a connection string
-                self.con.close()
-                raise SyscallError("EUNAVAIL", f"a depot's source could not be opened ({type(e).__name__})") from None
-        for name, source in (views or {}).items():
-            self.con.execute(f"CREATE TEMPORARY VIEW {_ident(name)} AS SELECT * FROM {source}")
-        for name, function in (functions or {}).items():
-            self.con.create_function(name, function, ["VARCHAR"], "VARCHAR", type="arrow", side_effects=False)
-        if limits.memory:
-            self.con.execute("SET memory_limit = $m", {"m": limits.memory})
-        self._spill = tempfile.mkdtemp(prefix="dataos-query-", dir=limits.spill)  # 0700
-        self.con.execute("SET temp_directory = $t", {"t": self._spill})
-        if limits.threads:
-            self.con.execute(f"SET threads = {int(limits.threads)}")
-        self.con.execute("SET enable_external_access = false")
-        self.con.execute("SET lock_configuration = true")
         self.sql = sql
         self.limits = limits
         self.cancelled = False
         self.timed_out = False
+        self._broken = False
         self._timer: threading.Timer | None = None
+        self._key = Setup(tuple(sorted(set(allowed_directories))), tuple(dict.fromkeys(setup)),
+                          tuple(sorted((functions or {}).items(), key=lambda item: item[0])),
+                          limits.memory, limits.threads, limits.spill)
+        self._engines = engines if not setup else None
+        self._engine = self._engines.take(self._key) if self._engines else Engine(self._key)
+        self.con = self._engine.con.cursor()
+        try:
+            for name, source in (views or {}).items():
+                self.con.execute(f"CREATE TEMPORARY VIEW {_ident(name)} AS SELECT * FROM {source}")
+        except BaseException:
+            self._broken = True
+            self.close()
+            raise
 
     def cancel(self) -> None:
         self.cancelled = True
-        self.con.interrupt()
+        self._interrupt()
 
     def _expire(self) -> None:
         self.timed_out = True
-        self.con.interrupt()
+        self._interrupt()
+
+    def _interrupt(self) -> None:
+        try:
+            self.con.interrupt()
+        except self._duckdb.ConnectionException:
+            pass  # the query has just ended: its connection is closed (and its engine no longer its own)
 
     def run(self) -> Any:
         """Execute; returns the DuckDB result (fetch it with `fetchmany` or `batches`). The
@@ -126,38 +181,56 @@ class Query:
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
+        """DuckDB's errors as the user's; after any but the query's own mistakes (binding, types,
+        a file it may not read) the engine is in doubt: it is closed, not kept."""
+        d = self._duckdb
         try:
             yield
-        except self._duckdb.InterruptException:
+        except SyscallError:
+            raise
+        except d.Error as e:
+            self._broken |= not isinstance(e, (d.ProgrammingError, d.DataError, d.NotSupportedError,
+                                               d.PermissionException))
+            raise self._error(e) from None
+        except BaseException:
+            self._broken = True
+            raise
+
+    def _error(self, e: Exception) -> SyscallError:
+        if isinstance(e, self._duckdb.InterruptException):
             if self.timed_out:
-                raise SyscallError("ETIMEDOUT", f"the query ran past its {self.limits.timeout:g} s timeout") from None
-            raise SyscallError("ECANCELED", "the query was cancelled") from None
-        except self._duckdb.OutOfMemoryException as e:
+                return SyscallError("ETIMEDOUT", f"the query ran past its {self.limits.timeout:g} s timeout")
+            return SyscallError("ECANCELED", "the query was cancelled")
+        if isinstance(e, self._duckdb.OutOfMemoryException):
             if "max_temp_directory_size" in str(e):  # memory full, and the disk it spills to too
-                raise SyscallError("ENOSPC", f"the disk is full: the query cannot spill to {self._spilled_in}; free "
-                                   f"space there and retry", path=self._spilled_in) from None
+                return SyscallError("ENOSPC", f"the disk is full: the query cannot spill to {self._spilled_in}; "
+                                    f"free space there and retry", path=self._spilled_in)
             limit = f"its memory limit of {self.limits.memory}" if self.limits.memory else "the memory it may use"
             where = f"cluster {self.limits.cluster!r}" if self.limits.cluster else "this engine"
-            raise SyscallError("ENOMEM", f"the query needs more than {limit} on {where}: read less (filter, "
-                               f"aggregate, limit) or run it on a cluster with more memory",
-                               cluster=self.limits.cluster, memory=self.limits.memory) from None
-        except self._duckdb.Error as e:
-            if (full := disk_full(e, self._spilled_in)) is not None:
-                raise full from None
-            refused = SyscallError("EINVAL", f"the engine refused the query: {type(e).__name__}: "
-                                   f"{str(e).splitlines()[0]}")
-            refused.candidates = candidate_bindings(str(e))  # (not a detail: the Gateway shows what it may)
-            raise refused from None
+            return SyscallError("ENOMEM", f"the query needs more than {limit} on {where}: read less (filter, "
+                                f"aggregate, limit) or run it on a cluster with more memory",
+                                cluster=self.limits.cluster, memory=self.limits.memory)
+        if (full := disk_full(e, self._spilled_in)) is not None:
+            return full
+        refused = SyscallError("EINVAL", f"the engine refused the query: {type(e).__name__}: "
+                               f"{str(e).splitlines()[0]}")
+        refused.candidates = candidate_bindings(str(e))  # (not a detail: the Gateway shows what it may)
+        return refused
 
     @property
     def _spilled_in(self) -> str:
-        return os.path.dirname(self._spill)
+        return os.path.dirname(self._engine.spill)
 
     def close(self) -> None:
+        """End the query: its connection (and temporary views) closed, the engine kept or closed."""
         if self._timer is not None:
             self._timer.cancel()
         self.con.close()
-        shutil.rmtree(self._spill, ignore_errors=True)
+        reuse = not (self._broken or self.cancelled or self.timed_out)
+        if self._engines is not None:
+            self._engines.give(self._key, self._engine, reuse)
+        else:
+            self._engine.close()
 
 
 def candidate_bindings(message: str) -> tuple[str, ...]:
@@ -170,3 +243,8 @@ def candidate_bindings(message: str) -> tuple[str, ...]:
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    """A string literal (not a bound parameter: binding one makes DuckDB look for pandas each time)."""
+    return "'" + text.replace("'", "''") + "'"
