@@ -107,6 +107,7 @@ class GovernedTable:
     tree: exp.Select
     sql: str
     reads: tuple[str, ...] = ()
+    head: str | None = None  # `sql` up to its WHERE, when `sql` is exactly that, " WHERE ", and the condition
 
 
 def governed_table(dataset: Dataset, governance: Governance, guarded: frozenset[str] | None = None,
@@ -126,11 +127,16 @@ def governed_table(dataset: Dataset, governance: Governance, guarded: frozenset[
 
 def with_pushed(governed: GovernedTable, conjuncts: list[exp.Expression]) -> GovernedTable:
     """`governed` with `conjuncts` (leakproof, over the source alias) added to its WHERE. The text is
-    not proven here: the plan's final proof covers it."""
-    tree = governed.tree.copy()
-    where = tree.args.get("where")
-    tree.set("where", exp.Where(this=exp.and_(*([where.this] if where else []), *conjuncts, copy=False)))
-    return GovernedTable(tree, generate(tree), governed.reads)
+    not proven here: the plan's final proof covers it. The new tree shares `governed`'s nodes but for
+    its WHERE (they are read-only), and only the WHERE is generated anew."""
+    where = governed.tree.args.get("where")
+    condition = exp.and_(*([where.this.copy()] if where else []), *conjuncts, copy=False)
+    tree = exp.Select()
+    tree.args = {**governed.tree.args, "where": None}
+    tree.set("where", exp.Where(this=condition))
+    if governed.head is None:
+        return GovernedTable(tree, generate(tree), governed.reads)
+    return GovernedTable(tree, f"{governed.head} WHERE {generate(condition)}", governed.reads, governed.head)
 
 
 @lru_cache(maxsize=1024)
@@ -157,7 +163,13 @@ def _governed_table(spec: str) -> GovernedTable:
     tree = translate(sqlglot.parse_one(sql, read="duckdb"))  # as the engine's SQL reads back
     text = generate(tree)
     prove(text, tree)
-    return GovernedTable(tree, text, reads)
+    where = tree.args.get("where")
+    if where is None:
+        return GovernedTable(tree, text, reads, text)
+    bare = exp.Select()
+    bare.args = {**tree.args, "where": None}
+    head = generate(bare)
+    return GovernedTable(tree, text, reads, head if text == f"{head} WHERE {generate(where.this)}" else None)
 
 
 def _read_view(table: exp.Table) -> str:

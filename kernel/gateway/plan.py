@@ -16,6 +16,10 @@
 5. Generate DuckDB SQL (identifiers quoted, comments dropped) and prove it parses back to exactly
    the governed tree (`proof.prove`).
 
+Plans are kept (`_PLANS`) by the SQL, its dialect and defaults, the user's tags and the data
+policies in force; one is used again only when each of its table references still resolves, for
+this user now (`select` asked again), to the very dataset it did.
+
 CTE scoping follows DuckDB and errs towards "dataset": a CTE is visible in the CTEs after it and in
 the rest of its query, and (``WITH RECURSIVE``, UNION bodies only) in its own recursive branch.
 A name taken for a dataset that DuckDB would bind to a CTE is merely rewritten; the reverse could
@@ -25,6 +29,8 @@ from __future__ import annotations
 
 import difflib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
@@ -83,6 +89,55 @@ def plan(sql: str, *, dialect: str = "duckdb", resolve: Resolver, can_select: Ca
         governed = plan(answer.sql, resolve=resolve, can_select=can_select, policies=policies, user_tags=user_tags)
         return replace(governed, policies=tuple(sorted({*governed.policies, *answer.policies})),
                        datasets=tuple(dict.fromkeys((*governed.datasets, *answer.datasets))))
+    key = (sql, dialect, default_depot, default_collection, user_tags, tuple(map(id, policies)))
+    cached = _PLANS.get(key)
+    if cached is not None and cached.holds(find):
+        return cached.plan
+    governed, walk = _plan(sql, dialect, find, policies, user_tags)
+    _PLANS.put(key, _Cached(governed, tuple(walk.written), tuple(policies)))
+    return governed
+
+
+class _Cached:
+    """A plan, the datasets its table references resolved to (by the names as written), and the
+    policies it was made under (kept, so that their ids, in its key, stay theirs)."""
+
+    def __init__(self, plan: Plan, tables: tuple[tuple[tuple[str, ...], Dataset], ...],
+                 policies: tuple[DataPolicy, ...]) -> None:
+        self.plan, self.tables, self.policies = plan, tables, policies
+
+    def holds(self, find: Finder) -> bool:
+        """Does every reference still resolve, for this user now, to the very dataset it did (its
+        columns and tags alike)? Asks `select` of each, as planning would."""
+        try:
+            return all(find(names) == dataset for names, dataset in self.tables)
+        except GatewayError:
+            return False  # planning again says why
+
+
+class _Lru:
+    def __init__(self, size: int) -> None:
+        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key: object) -> _Cached | None:
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+            return self.items.get(key)
+
+    def put(self, key: object, value: _Cached) -> None:
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+_PLANS = _Lru(512)  # plans by (SQL, dialect, defaults, user tags, policies): a dashboard asks the same again
+
+
+def _plan(sql: str, dialect: str, find: Finder, policies: Sequence[DataPolicy], user_tags: frozenset[str]
+          ) -> tuple[Plan, _Walk]:
+    """Plan a query (not a meta command) from scratch: steps 1 to 5 of the module's docstring."""
     try:
         tree = proof.translate(table_names_as_written(_parse(sql, dialect), dialect))
         if not isinstance(tree, _QUERIES):
@@ -110,7 +165,7 @@ def plan(sql: str, *, dialect: str = "duckdb", resolve: Resolver, can_select: Ca
         raise GatewayError("EINVAL", "the query is nested too deeply") from None
     hashed = any(mask["operator"] == "hash" for rule in rules.values() for _, mask in rule.masks.values())
     applied = sorted(set().union(*(rule.policies for rule in rules.values())))
-    return Plan(out, tuple(dict.fromkeys((*datasets, *reads))), tuple(applied), masked, hashed)
+    return Plan(out, tuple(dict.fromkeys((*datasets, *reads))), tuple(applied), masked, hashed), walk
 
 
 def table_names_as_written(tree: exp.Expression, dialect: str) -> exp.Expression:
@@ -231,6 +286,7 @@ class _Walk:
     def __init__(self, find: Finder) -> None:
         self.find = find
         self.tables: list[tuple[exp.Table, Dataset]] = []
+        self.written: list[tuple[tuple[str, ...], Dataset]] = []  # each reference's names, and its dataset
 
     def visit(self, node: exp.Expression, ctes: frozenset[str]) -> None:
         proof.check_text(node)
@@ -291,7 +347,9 @@ class _Walk:
             names = [""]  # not a name at all: unknown, like any name that is not a dataset
         elif any(value for key, value in node.args.items() if key not in _TABLE_ARGS):
             raise GatewayError("EINVAL", f"unsupported table modifier on {'.'.join(shown(n) for n in names)}")
-        self.tables.append((node, self.find(names)))
+        dataset = self.find(names)
+        self.tables.append((node, dataset))
+        self.written.append((tuple(names), dataset))
 
 
 class Finder:

@@ -207,3 +207,27 @@ def test_inputs_the_parser_would_choke_on_are_refused_before_parsing():
         started = time.perf_counter()
         assert _refuse(sql).code == "EINVAL"
         assert time.perf_counter() - started < 5
+
+
+def test_a_kept_plan_is_used_again_only_while_it_still_holds(world):
+    sql = "SELECT count(*) FROM employees WHERE age > 30 -- kept plan"
+    asked: list[str] = []
+
+    def can_select(dataset):
+        asked.append(dataset.address)
+        return allowed
+
+    allowed = True
+    first = world.plan(sql, can_select=can_select)
+    assert world.plan(sql, can_select=can_select) is first  # the same plan, not planned again
+    assert asked.count("dataos://hr:people/employees") >= 2  # select is asked again each time
+    changed = world.datasets[("hr", "people", "employees")]
+    renamed = Dataset(changed.depot, changed.collection, changed.name, {**changed.columns, "extra": "INTEGER"},
+                      changed.column_tags)
+    assert world.plan(sql, resolve=lambda *a: renamed if a[0] == "employees" else None) is not first  # new columns
+    assert world.plan(sql, user_tags=frozenset({"users:id:bob"})).sql != first.sql  # other tags: other policies
+    assert world.plan(sql, policies=[]) is not first  # other policies
+    allowed = False
+    with pytest.raises(GatewayError) as refused:
+        world.plan(sql, can_select=can_select)
+    assert refused.value.code == "ENOENT"  # revoked: not served from the cache
