@@ -41,11 +41,10 @@ def tpch(tmp_path_factory: pytest.TempPathFactory):
     lake = tmp_path_factory.mktemp("tpch")
     bench.make_lake(lake, SF)
     folder = lake / "tpch"
-    nations = bench.europe(folder)
     raw = bench.raw_engine(folder, KEY)
-    answers = {None: raw, **{u: bench.hand_engine(folder, u, nations, KEY) for u in bench.USERS}}
+    answers = {None: raw, **{u: bench.hand_engine(folder, u, KEY) for u in bench.USERS}}
     world = {"queries": bench.queries(), "raw": raw, "answers": answers,
-             "args": {u: bench.plan_args(folder, u, nations) for u in USERS}}
+             "args": {u: bench.plan_args(folder, u) for u in USERS}}
     yield world
     for con in answers.values():
         con.close()
