@@ -1,5 +1,6 @@
 """Random differential test: random small tables, random data policies (row filters and masks of
-the operator forms) and random queries; the Gateway's answer equals the same query's on views a
+the operator forms, and policy expressions: filters with subqueries over the other dataset, masks
+over the row) and random queries; the Gateway's answer equals the same query's on views a
 person would write for the same policies (the filters in WHERE, the masks in the select list),
 as multisets, or both raise.
 
@@ -68,8 +69,28 @@ def policy_value(value: Any) -> Any:
 rows = st.lists(st.tuples(*(st.sampled_from([None, *VALUES[c]]) for c in COLUMNS)), min_size=1, max_size=8)
 
 
+# Policy expressions: (filter SQL, with {other} the other dataset), the same over the raw tables.
+FILTER_EXPRESSIONS = [
+    "k IN (SELECT k FROM lab.rnd.{other} WHERE n > 0)",
+    "EXISTS (SELECT 1 FROM lab.rnd.{other} o WHERE o.s = s)",
+    "n > 0 OR s IS NULL",
+    "lower(s) LIKE 'a%' AND dt >= DATE '1995-03-01'",
+    "coalesce(d, 0) < 100 AND k <> 2",
+    "k = (SELECT min(k) FROM lab.rnd.{other})",
+]
+MASK_EXPRESSIONS = {  # column -> expressions of the row, each TRY_CAST to the column's type
+    "k": ["k * 10", "CASE WHEN n > 0 THEN k ELSE 0 END"],
+    "n": ["abs(n) % 10", "n // 2"],
+    "d": ["round(d, 0)", "CASE WHEN s = 'a' THEN d END"],
+    "s": ["right(s, 1)", "CASE WHEN n > 0 THEN s ELSE 'x' || k END", "s || '!'"],
+    "dt": ["date_trunc('month', dt)", "CASE WHEN k = 1 THEN dt END"],
+}
+
+
 @st.composite
 def filters(draw) -> tuple[str, str, Any]:
+    if draw(st.integers(0, 3)) == 0:
+        return "expression", draw(st.sampled_from(FILTER_EXPRESSIONS)), None
     column = draw(st.sampled_from(sorted(COLUMNS)))
     op = draw(st.sampled_from(sorted([*COMPARISONS, "in", "not_in"])))
     value = st.sampled_from(VALUES[column])
@@ -80,7 +101,11 @@ def filters(draw) -> tuple[str, str, Any]:
 def masks(draw) -> dict[str, tuple[str, list[int]]]:
     columns = draw(st.lists(st.sampled_from(sorted(COLUMNS)), unique=True, max_size=3))
     buckets = st.lists(st.sampled_from([-5, 0, 1, 10, 100]), min_size=1, max_size=3, unique=True).map(sorted)
-    return {c: (draw(st.sampled_from(MASKS[c])), draw(buckets)) for c in columns}
+    out = {}
+    for c in columns:
+        op = draw(st.sampled_from([*MASKS[c], "expression"]))
+        out[c] = (op, draw(st.sampled_from(MASK_EXPRESSIONS[c])) if op == "expression" else draw(buckets))
+    return out
 
 
 governance = st.fixed_dictionaries({t: st.tuples(st.lists(filters(), max_size=2), masks()) for t in TABLES})
@@ -92,14 +117,19 @@ def data_policies(rules: dict) -> list:
     for table, (row_filters, column_masks) in rules.items():
         base = {"dataset_id": f"lab.rnd.{table}", "priority": 10}
         for i, (column, op, value) in enumerate(row_filters):
-            value = [policy_value(v) for v in value] if isinstance(value, list) else policy_value(value)
+            if column == "expression":
+                spec = {"expression": op.format(other=_other(table))}
+            else:
+                value = [policy_value(v) for v in value] if isinstance(value, list) else policy_value(value)
+                spec = {"column": column, "operator": op, "value": value}
             out.append(parse_data_policy(f"{table}-filter-{i}", {
-                **base, "type": "filter", "selector": {"user": {"tags": ["roles:id:user"]}},
-                "filters": [{"column": column, "operator": op, "value": value}]}))
-        for column, (op, buckets) in column_masks.items():
+                **base, "type": "filter", "selector": {"user": {"tags": ["roles:id:user"]}}, "filters": [spec]}))
+        for column, (op, params) in column_masks.items():
+            mask = {"operator": op, **({op: {"buckets": params}} if op == "bucket_number" else {}),
+                    **({op: {"sql": params}} if op == "expression" else {})}
             out.append(parse_data_policy(f"{table}-mask-{column}", {
                 **base, "type": "mask", "selector": {"user": {"tags": ["roles:id:user"]}, "column": {"names": [column]}},
-                "mask": {"operator": op, **({op: {"buckets": buckets}} if op == "bucket_number" else {})}}))
+                "mask": mask}))
     return out
 
 
@@ -108,6 +138,8 @@ def hand_view(table: str, row_filters: list, column_masks: dict) -> str:
     def masked(column: str) -> str:
         op, buckets = column_masks.get(column, ("pass_through", []))
         kind = COLUMNS[column]
+        if op == "expression":
+            return f"TRY_CAST(({buckets}) AS {kind})"
         if op == "hash":
             return f"{KEYED_HASH}({column})"
         if op == "redact":
@@ -121,6 +153,8 @@ def hand_view(table: str, row_filters: list, column_masks: dict) -> str:
         return column
 
     def kept(column: str, op: str, value: Any) -> str:
+        if column == "expression":
+            return "(" + op.replace("lab.rnd.{other}", f"main.{_other(table)}") + ")"
         if op in ("in", "not_in"):
             return f"{column} {'NOT IN' if op == 'not_in' else 'IN'} ({', '.join(map(sql_literal, value))})"
         return f"{column} {COMPARISONS[op]} {sql_literal(value)}"
@@ -128,6 +162,10 @@ def hand_view(table: str, row_filters: list, column_masks: dict) -> str:
     where = " AND ".join(kept(*f) for f in row_filters)
     return (f"SELECT {', '.join(f'{masked(c)} AS {c}' for c in COLUMNS)} FROM main.{table}"
             + (f" WHERE {where}" if where else ""))
+
+
+def _other(table: str) -> str:
+    return "b" if table == "a" else "a"
 
 
 # --- random queries ----------------------------------------------------------------------------
