@@ -151,7 +151,7 @@ class Gateway:
         with run:
             rows = run.query.fetchmany(limit + 1 if limit >= 0 else -1)
             truncated = limit >= 0 and len(rows) > limit
-            rows = [[_json(v) for v in row] for row in (rows[:limit] if limit >= 0 else rows)]
+            rows = _as_json(rows[:limit] if limit >= 0 else rows, [d[1] for d in run.query.con.description])
             run.record["rows"] = len(rows)
             return {"id": run.id, "row_count": len(rows), "truncated": truncated, "columns": run.columns(),
                     "rows": rows, "elapsed_ms": run.elapsed_ms(), "governance": run.governance()}
@@ -369,6 +369,18 @@ def _locate(error: BaseException | None) -> None:
     """A query's EINVAL (the planner's, the engine's) is the SQL's fault unless it names another field."""
     if isinstance(error, SyscallError) and error.code == "EINVAL":
         error.details.setdefault("field", "sql")
+
+
+_AS_IS = frozenset({"VARCHAR", "BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
+                    "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE"})  # values JSON takes as they are
+
+
+def _as_json(rows: list[tuple], types: list[Any]) -> list[list[Any]]:
+    """`rows` as JSON values, converting only the columns whose type needs it."""
+    plain = [str(kind) in _AS_IS for kind in types]
+    if all(plain):
+        return [list(row) for row in rows]
+    return [[v if keep else _json(v) for v, keep in zip(row, plain)] for row in rows]
 
 
 def _json(value: Any) -> Any:
