@@ -4,9 +4,10 @@ An engine (a DuckDB database) is configured once, before any user SQL runs: the 
 statements (a read-only ATTACH, a credentials secret), the kernel's functions (the keyed hash),
 then file access only below the depots' directories (`allowed_directories` with
 `enable_external_access = false`), no extension installed or loaded on the fly, memory and thread
-limits, and `lock_configuration` so no query can undo any of it. A query runs on a connection of
-its own to an engine no other query is running on, with one temporary view per dataset named by
-its address (gone with the connection). It must be exactly one SELECT statement as DuckDB's own
+limits, and `lock_configuration` so no query can undo any of it. A query runs on the connection
+of an engine no other query is running on, with exactly one temporary view per dataset it reads,
+named by its address (views the query before it read too are kept: making one reads the files'
+footers; the others are dropped). It must be exactly one SELECT statement as DuckDB's own
 parser reads it. A query past its timeout, or cancelled, is interrupted.
 
 Engines of file depots are kept for the next query with exactly the same configuration
@@ -64,6 +65,8 @@ class Engine:
     def __init__(self, setup: Setup) -> None:
         import duckdb
         self.con = duckdb.connect(config={"autoload_known_extensions": False, "autoinstall_known_extensions": False})
+        self._cursor: Any = None
+        self._views: dict[str, str] = {}
         self.spill = tempfile.mkdtemp(prefix="dataos-query-", dir=setup.spill)  # 0700
         try:
             self._lock_down(setup, duckdb)
@@ -88,7 +91,25 @@ class Engine:
         self.con.execute("SET enable_external_access = false")
         self.con.execute("SET lock_configuration = true")
 
+    def connection(self, views: dict[str, str]) -> Any:
+        """The engine's query connection, with exactly `views` (name -> table expression) as its
+        temporary views: those the query before also read are kept (making a view over Parquet
+        reads its footers: milliseconds), the others dropped or made."""
+        if self._cursor is None:
+            self._cursor, self._views = self.con.cursor(), {}
+        for name in [name for name in self._views if name not in views]:
+            del self._views[name]
+            self._cursor.execute(f"DROP VIEW IF EXISTS temp.main.{_ident(name)}")
+        for name, source in views.items():
+            if self._views.get(name) != source:
+                self._views.pop(name, None)
+                self._cursor.execute(f"CREATE OR REPLACE TEMPORARY VIEW {_ident(name)} AS SELECT * FROM {source}")
+                self._views[name] = source
+        return self._cursor
+
     def close(self) -> None:
+        if self._cursor is not None:
+            self._cursor.close()
         self.con.close()
         shutil.rmtree(self.spill, ignore_errors=True)
 
@@ -116,10 +137,8 @@ class Query:
                           limits.memory, limits.threads, limits.spill)
         self._engines = engines if not setup else None
         self._engine = self._engines.take(self._key) if self._engines else Engine(self._key)
-        self.con = self._engine.con.cursor()
         try:
-            for name, source in (views or {}).items():
-                self.con.execute(f"CREATE TEMPORARY VIEW {_ident(name)} AS SELECT * FROM {source}")
+            self.con = self._engine.connection(views or {})
         except BaseException:
             self._broken = True
             self.close()
@@ -190,7 +209,7 @@ class Query:
             raise
         except d.Error as e:
             self._broken |= not isinstance(e, (d.ProgrammingError, d.DataError, d.NotSupportedError,
-                                               d.PermissionException))
+                                               d.PermissionException)) or "Contents of view were altered" in str(e)
             raise self._error(e) from None
         except BaseException:
             self._broken = True
@@ -222,10 +241,9 @@ class Query:
         return os.path.dirname(self._engine.spill)
 
     def close(self) -> None:
-        """End the query: its connection (and temporary views) closed, the engine kept or closed."""
+        """End the query: the engine (its connection and views) kept for the next query, or closed."""
         if self._timer is not None:
             self._timer.cancel()
-        self.con.close()
         reuse = not (self._broken or self.cancelled or self.timed_out)
         if self._engines is not None:
             self._engines.give(self._key, self._engine, reuse)
