@@ -26,7 +26,6 @@ import os
 import re
 import shutil
 import tempfile
-import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from typing import Any, Iterator
 
 from syscalls.errors import SyscallError, disk_full
 
+from .deadlines import DEADLINES
 from .engines import Engines
 
 _CANDIDATE = re.compile(r'"((?:[^"]|"")*)"')
@@ -131,7 +131,7 @@ class Query:
         self.cancelled = False
         self.timed_out = False
         self._broken = False
-        self._timer: threading.Timer | None = None
+        self._deadline: list | None = None
         self._key = Setup(tuple(sorted(set(allowed_directories))), tuple(dict.fromkeys(setup)),
                           tuple(sorted((functions or {}).items(), key=lambda item: item[0])),
                           limits.memory, limits.threads, limits.spill)
@@ -161,10 +161,8 @@ class Query:
     def run(self) -> Any:
         """Execute; returns the DuckDB result (fetch it with `fetchmany` or `batches`). The
         timeout runs from here until `close`, so fetching a slow result is bounded too."""
-        if self.limits.timeout and self._timer is None:
-            self._timer = threading.Timer(self.limits.timeout, self._expire)
-            self._timer.daemon = True
-            self._timer.start()
+        if self.limits.timeout and self._deadline is None:
+            self._deadline = DEADLINES.add(self.limits.timeout, self._expire)
         with self._errors():
             return self.con.execute(self._one_select())
 
@@ -242,8 +240,8 @@ class Query:
 
     def close(self) -> None:
         """End the query: the engine (its connection and views) kept for the next query, or closed."""
-        if self._timer is not None:
-            self._timer.cancel()
+        if self._deadline is not None:
+            DEADLINES.cancel(self._deadline)
         reuse = not (self._broken or self.cancelled or self.timed_out)
         if self._engines is not None:
             self._engines.give(self._key, self._engine, reuse)
