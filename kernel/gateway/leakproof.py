@@ -16,11 +16,13 @@ or with an error at all: one bit per query. PostgreSQL's answer is the security 
   filtered dataset that the join does not null-extend moves into that dataset's governed table,
   where the engine prunes with it (`Barrier.pushed`).
 
-Leakproof (cannot fail or observe a value whatever the row): AND, OR, NOT, IS [NOT] NULL, CASE,
-TRY_CAST; comparisons, BETWEEN and IN between types the engine compares without casting a column
-(numbers with numbers, text with text, a type with itself, anything with a constant string or
-NULL, which the engine casts once, before any row); LIKE with a constant pattern; casts to text;
-lower, upper, length, trim, substring with constant bounds, ``||``; EXTRACT of a date part; and
+Leakproof (cannot fail or observe a value whatever the row): AND, OR, NOT, IS of booleans, IS
+[NOT] NULL, CASE and IF over booleans with results of one type, TRY_CAST; comparisons, BETWEEN and
+IN between types the engine compares without casting a column (numbers with numbers, text with
+text, a type with itself, a constant string that casts to the other side's type, NULL); LIKE with
+a constant pattern; casts to text, and of constants that cast; lower, upper, length, trim,
+substring with small integer bounds, ``||``; EXTRACT of a date part; subqueries in IN and EXISTS,
+and scalar ones that return one row at most (an aggregate without GROUP BY, LIMIT 1); and
 decimal arithmetic whose result type holds every result (the engine keeps arithmetic on two
 DECIMALs of up to 18 digits in 18 digits and fails past them: ``DECIMAL(15,2) * DECIMAL(16,2)``
 can fail, ``+`` of the two cannot). A comparison of a DATE with ``DATE 'd' ± INTERVAL 'n' DAY|WEEK|MONTH|QUARTER|YEAR`` (a TIMESTAMP, at
@@ -29,14 +31,18 @@ else is not leakproof. Aggregates and window functions end a value's path: they 
 the filter kept.
 
 Values flow between scopes by name (a derived table's column, an alias), so the analysis follows
-names: a name stands for the dataset columns its defining expressions read. Where values flow by
-position (set operations, PIVOT, COLUMNS(), UNNEST, lambdas, a star inside an expression, a whole
-row as a struct) names cannot be followed, and any unsafe use guards every column of every filtered
-dataset, as if every column were used so.
+names: a name stands for the dataset columns its defining expressions read (a nested query's
+aggregate may be correlated, so it reads them too); a relation's name used as a column stands for
+its whole row; a name the query never gives (the engine's own name for an unnamed output) stands
+for everything. Where values flow by position (set operations, PIVOT, COLUMNS(), UNNEST, lambdas,
+``#n``, a star inside an expression or over a struct) names cannot be followed, and any unsafe use
+guards every column of every filtered dataset. A column qualified by something other than a
+relation is a struct's field: its type is not told by its name.
 """
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -58,11 +64,10 @@ _MAX_DECIMAL = 38
 _INT64_DIGITS = 18  # a DECIMAL this wide is a 64-bit integer: arithmetic on two of them stays one, checked
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ)
 _HARMLESS = (exp.Column, exp.Literal, exp.Null, exp.Boolean, exp.Star, exp.DataType, exp.DataTypeParam, exp.Var,
-             exp.Identifier, exp.Subquery, exp.Exists, exp.AggFunc, exp.Window, exp.WindowSpec, exp.Order, exp.Ordered,
-             exp.Filter, exp.Where, exp.Alias, exp.Paren, exp.And, exp.Or, exp.Not, exp.Is, exp.If, exp.Distinct,
-             exp.TryCast, exp.Lower, exp.Upper, exp.Length, exp.Trim, exp.DPipe, exp.Concat, exp.CurrentDate,
+             exp.Identifier, exp.Exists, exp.AggFunc, exp.Window, exp.WindowSpec, exp.Order, exp.Ordered,
+             exp.Filter, exp.Where, exp.Alias, exp.Paren, exp.Distinct, exp.TryCast, exp.Lower, exp.Upper, exp.Length, exp.Trim, exp.DPipe, exp.Concat, exp.CurrentDate,
              exp.CurrentTimestamp)  # never fail, or fail only on rows the filters kept (aggregates)
-_OPAQUE = (exp.SetOperation, exp.Pivot, exp.Columns, exp.Unnest, exp.Lambda, exp.Explode)
+_OPAQUE = (exp.SetOperation, exp.Pivot, exp.Columns, exp.Unnest, exp.Lambda, exp.Explode, exp.PositionalColumn)
 _ALL = frozenset({"*"})  # stands for every column of every filtered dataset
 
 
@@ -81,11 +86,12 @@ def barrier(tree: exp.Expression, tables: list[tuple[exp.Table, Dataset]], rules
     if not filtered:
         return Barrier({}, {})
     everything = Barrier({address: frozenset(dataset.columns) for address, dataset in filtered.items()}, {})
-    if _opaque(tree):
+    relations = _relations(tree)
+    if _opaque(tree, relations):
         return everything
-    types = _types(tree, tables, rules)
+    types = _types(tree, tables, rules, relations)
     _dates_as_dates(tree, types)
-    unsafe = _unsafe_names(tree, tables, filtered, types)
+    unsafe = _unsafe_names(tree, filtered, types, relations, {id(node): dataset for node, dataset in tables})
     if unsafe is _ALL:
         return everything
     guards = {}
@@ -104,8 +110,9 @@ class _Types:
     """The types the query's names have where they can be told: dataset columns as the query sees
     them (masked), and aliases of typed expressions. A name with two types has none."""
 
-    def __init__(self) -> None:
+    def __init__(self, relations: frozenset[str] = frozenset()) -> None:
         self.by_name: dict[str, exp.DataType | None] = {}
+        self.relations = relations  # a column qualified otherwise is a field of a struct: not typed by name
 
     def add(self, name: str, kind: object) -> None:
         key, kind = name.lower(), kind if isinstance(kind, exp.DataType) else None
@@ -119,7 +126,10 @@ class _Types:
         if isinstance(node, (exp.Paren, exp.Alias)):
             return self.of(node.this)
         if isinstance(node, exp.Column):
-            return None if isinstance(node.this, exp.Star) else self.by_name.get(node.name.lower())
+            if isinstance(node.this, exp.Star) or node.args.get("db") or (node.table and
+                                                                         node.table.lower() not in self.relations):
+                return None
+            return self.by_name.get(node.name.lower())
         if isinstance(node, exp.Null):
             return _NULL
         if isinstance(node, exp.Literal):
@@ -149,8 +159,9 @@ class _Types:
         return None
 
 
-def _types(tree: exp.Expression, tables: list[tuple[exp.Table, Dataset]], rules: dict[str, Governance]) -> _Types:
-    types = _Types()
+def _types(tree: exp.Expression, tables: list[tuple[exp.Table, Dataset]], rules: dict[str, Governance],
+           relations: frozenset[str]) -> _Types:
+    types = _Types(relations)
     for dataset in {dataset.address: dataset for _, dataset in tables}.values():
         masks = rules[dataset.address].masks
         for column, type_name in dataset.columns.items():
@@ -163,7 +174,7 @@ def _types(tree: exp.Expression, tables: list[tuple[exp.Table, Dataset]], rules:
 
 
 def _masked_type(kind: exp.DataType | None, mask: dict | None) -> exp.DataType | None:
-    if mask is None or mask["operator"] in ("pass_through", "bucket_number", "bucket_date"):
+    if mask is None or mask["operator"] in ("pass_through", "bucket_number", "bucket_date", "expression"):
         return kind
     if mask["operator"] == "redact" and not (kind is not None and kind.this in _TEXT):
         return kind
@@ -173,10 +184,11 @@ def _masked_type(kind: exp.DataType | None, mask: dict | None) -> exp.DataType |
 def _decimal(kind: object, node: exp.Expression) -> tuple[int, int] | None:
     """(precision, scale) of an exact number type or literal (HUGEINT: 39 digits), or None."""
     if kind == _NUMBER:
-        literal = node.this if isinstance(node, exp.Neg) else node
-        text = str(literal.this) if isinstance(literal, exp.Literal) else ""
-        match = re.fullmatch(r"([0-9]*)(?:\.([0-9]*))?", text)
-        if not match:
+        literal = _unwrapped(node.this if isinstance(node, exp.Neg) else node)
+        if not isinstance(literal, exp.Literal) or literal.is_string:
+            return None
+        match = re.fullmatch(r"([0-9]*)(?:\.([0-9]*))?", str(literal.this))
+        if not match or not (match.group(1) or match.group(2)):
             return None
         whole, fraction = match.group(1).lstrip("0"), match.group(2) or ""
         return max(1, len(whole)) + len(fraction), len(fraction)
@@ -185,9 +197,17 @@ def _decimal(kind: object, node: exp.Expression) -> tuple[int, int] | None:
     if kind.this in _INTEGER_DIGITS:
         return _INTEGER_DIGITS[kind.this], 0
     if kind.this == _T.DECIMAL:
-        params = [int(p.name) for p in kind.expressions if p.name.isdigit()] + [18, 3][len(kind.expressions):]
+        if not all(p.name.isdigit() for p in kind.expressions) or len(kind.expressions) > 2:
+            return None
+        params = [int(p.name) for p in kind.expressions] + [18, 3][len(kind.expressions):]
         return params[0], params[1]
     return None
+
+
+def _unwrapped(node: exp.Expression) -> exp.Expression:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    return node
 
 
 def _sum_type(kind: object, node: exp.Expression) -> exp.DataType | None:
@@ -211,8 +231,13 @@ def _arithmetic(node: exp.Expression, left: object, right: object, capped: bool 
     if None in numbers:
         return None
     (p1, s1), (p2, s2) = numbers
-    if left == right == _NUMBER:
-        return _NUMBER if max(p1, p2) <= 9 and (p1 + p2 <= 18 or not isinstance(node, exp.Mul)) else None
+    if left == right == _NUMBER:  # the engine computes it once: its type, if it cannot fail
+        if isinstance(node, exp.Mul):
+            precision, scale = p1 + p2, s1 + s2
+        else:
+            scale = max(s1, s2)
+            precision = max(p1 - s1, p2 - s2) + scale + 1
+        return exp.DataType.build(f"DECIMAL({precision}, {scale})") if precision <= _INT64_DIGITS else None
     if not any(isinstance(k, exp.DataType) and k.this == _T.DECIMAL for k in (left, right)):
         return exp.DataType.build("BIGINT") if capped else None
     if isinstance(node, exp.Mul):
@@ -257,11 +282,29 @@ def _dates_as_dates(tree: exp.Expression, types: _Types) -> None:
                 side.replace(exp.Cast(this=side.copy(), to=exp.DataType.build("DATE")))
 
 
+_PLAIN_TYPE = re.compile(r"[A-Z][A-Z0-9_]*(?: [A-Z][A-Z0-9_]*)*(?:\([0-9]{1,3}(?:, ?[0-9]{1,3})?\))?")
+_CHECKER: list = []
+_CHECKER_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=1024)
 def _literal_casts(text: str, type_sql: str) -> bool:
-    """Does the engine cast the constant `text` to `type_sql` (else it fails on whichever row reaches it)?"""
-    import duckdb
-    return duckdb.execute(f"SELECT TRY_CAST($1 AS {type_sql}) IS NOT NULL", [text]).fetchone()[0]
+    """Does the engine cast the constant `text` to `type_sql` (else it fails on whichever row reaches
+    it)? Asked of a locked-down engine of its own, for plain type names only (a type's parameters
+    could be any SQL)."""
+    if not _PLAIN_TYPE.fullmatch(type_sql):
+        return False
+    with _CHECKER_LOCK:
+        if not _CHECKER:
+            import duckdb
+            con = duckdb.connect(config={"enable_external_access": False, "autoload_known_extensions": False,
+                                         "autoinstall_known_extensions": False})
+            con.execute("SET lock_configuration = true")
+            _CHECKER.append(con)
+        try:
+            return bool(_CHECKER[0].execute(f"SELECT TRY_CAST($1 AS {type_sql}) IS NOT NULL", [text]).fetchone()[0])
+        except Exception:  # a type the engine does not know: no cast to rely on
+            return False
 
 
 # --- leakproof ------------------------------------------------------------------------------------
@@ -277,8 +320,9 @@ def _comparable(a: exp.Expression, b: exp.Expression, types: _Types) -> bool:
         return True
     if ta is None or tb is None:
         return False
-    if (ta == _STRING and _constant(a)) or (tb == _STRING and _constant(b)):
-        return True  # cast once, before any row is read (and checked: `_leakproof` of the literal's casts)
+    for kind, side, other in ((ta, a, tb), (tb, b, ta)):
+        if kind == _STRING and other != _NUMBER:  # the engine casts the text once; it must cast
+            return other == _STRING or _literal_casts(_unwrapped(side).name, other.sql("duckdb"))
     if isinstance(ta, exp.DataType) and isinstance(tb, exp.DataType) and ta == tb:
         return True
     if all(isinstance(k, exp.DataType) and k.this in _TEXT for k in (ta, tb)):
@@ -295,8 +339,23 @@ def _leakproof(node: exp.Expression, types: _Types) -> bool:
     if isinstance(node, _HARMLESS):
         return True
     if isinstance(node, exp.Case):
-        subject = node.args.get("this")
-        return subject is None or all(_comparable(subject, arm.this, types) for arm in node.args.get("ifs") or [])
+        subject, arms = node.args.get("this"), node.args.get("ifs") or []
+        if subject is None and not all(_boolean(arm.this, types) for arm in arms):
+            return False
+        results = [arm.args.get("true") for arm in arms] + [node.args.get("default") or exp.Null()]
+        return (subject is None or all(_comparable(subject, arm.this, types) for arm in arms)) and \
+            all(_comparable(results[0], other, types) for other in results[1:])  # the engine casts them to one type
+    if isinstance(node, exp.If):
+        results = [node.args.get("true"), node.args.get("false") or exp.Null()]
+        return _boolean(node.this, types) and _comparable(results[0], results[1], types)
+    if isinstance(node, (exp.And, exp.Or)):
+        return _boolean(node.this, types) and _boolean(node.expression, types)
+    if isinstance(node, exp.Not):
+        return _boolean(node.this, types)
+    if isinstance(node, exp.Is):
+        return isinstance(node.expression, exp.Null) or _boolean(node.this, types)
+    if isinstance(node, exp.Subquery):  # a scalar subquery fails past one row: only single-row ones
+        return isinstance(node.parent, exp.In) and node.arg_key == "query" or _single_row(node.this)
     if isinstance(node, _COMPARISONS):
         return _comparable(node.this, node.expression, types)
     if isinstance(node, exp.Between):
@@ -317,7 +376,7 @@ def _leakproof(node: exp.Expression, types: _Types) -> bool:
             return True
         return node.to.this in _TEXT and isinstance(kind, exp.DataType) and kind.this not in (_T.BLOB, _T.VARBINARY)
     if isinstance(node, exp.Substring):
-        return all(_constant(node.args[k]) for k in ("start", "length") if node.args.get(k))
+        return all(_small_integer(node.args[k]) for k in ("start", "length") if node.args.get(k))
     if isinstance(node, exp.Extract):
         kind = types.of(node.expression)
         return isinstance(kind, exp.DataType) and kind.is_type(*exp.DataType.TEMPORAL_TYPES)
@@ -331,6 +390,33 @@ def _leakproof(node: exp.Expression, types: _Types) -> bool:
     if isinstance(node, exp.Neg):
         return types.of(node.this) == _NUMBER
     return False
+
+
+_PREDICATES = (*_COMPARISONS, exp.Between, exp.In, exp.Like, exp.ILike, exp.Is, exp.Exists, exp.And, exp.Or, exp.Not,
+               exp.Boolean, exp.Null)
+
+
+def _boolean(node: exp.Expression, types: _Types) -> bool:
+    """Is `node` a boolean (the engine casts anything else standing for one, and that can fail)?"""
+    node = _unwrapped(node)
+    kind = types.of(node)
+    return isinstance(node, _PREDICATES) or (isinstance(kind, exp.DataType) and kind.this == _T.BOOLEAN)
+
+
+def _small_integer(node: exp.Expression) -> bool:
+    node = _unwrapped(node.this if isinstance(node, exp.Neg) else node)
+    return isinstance(node, exp.Literal) and not node.is_string and re.fullmatch(r"[0-9]{1,9}", str(node.this)) \
+        is not None
+
+
+def _single_row(query: exp.Expression) -> bool:
+    """Does `query` return at most one row: an aggregate without GROUP BY, or LIMIT 1?"""
+    if not isinstance(query, exp.Select):
+        return False
+    limit = query.args.get("limit")
+    if limit is not None and _small_integer(limit.expression) and int(limit.expression.name) <= 1:
+        return True
+    return query.args.get("group") is None and all(e.find(exp.AggFunc) is not None for e in query.expressions)
 
 
 def _nodes(root: exp.Expression) -> Iterator[exp.Expression]:
@@ -373,36 +459,46 @@ def _roots(select: exp.Select) -> Iterator[tuple[exp.Expression, bool]]:
             yield from ((e, False) for e in part.iter_expressions())
 
 
-def _opaque(tree: exp.Expression) -> bool:
-    """Does a value of `tree` flow by position, where names cannot follow it?"""
-    return tree.find(*_OPAQUE) is not None or any(
-        star.parent is not None and not isinstance(star.parent, (exp.Select, exp.Column, exp.Count))
-        for star in tree.find_all(exp.Star))
+def _relations(tree: exp.Expression) -> frozenset[str]:
+    """The lower-case names the query's relations go by (tables, CTEs, aliases of subqueries)."""
+    names = {alias.name.lower() for alias in tree.find_all(exp.TableAlias) if alias.name}
+    return frozenset(names | {table.name.lower() for table in tree.find_all(exp.Table)})
 
 
-def _unsafe_names(tree: exp.Expression, tables: list[tuple[exp.Table, Dataset]], filtered: dict[str, Dataset],
-                  types: _Types) -> frozenset[str]:
+def _opaque(tree: exp.Expression, relations: frozenset[str]) -> bool:
+    """Does a value of `tree` flow by position, where names cannot follow it? (A star inside an
+    expression, or over a struct rather than a relation, too.)"""
+    def positional(star: exp.Star) -> bool:
+        parent = star.parent
+        if isinstance(parent, exp.Column):
+            return parent.table.lower() not in relations or not isinstance(parent.parent, exp.Select)
+        return parent is not None and not isinstance(parent, (exp.Select, exp.Count))
+    return tree.find(*_OPAQUE) is not None or any(positional(star) for star in tree.find_all(exp.Star))
+
+
+def _unsafe_names(tree: exp.Expression, filtered: dict[str, Dataset], types: _Types, relations: frozenset[str],
+                  datasets: dict[int, Dataset]) -> frozenset[str]:
     """The lower-case dataset column names an expression that is not leakproof may read or depend
     on, or `_ALL` (a filter that is not leakproof: it may run anywhere, next to any other)."""
     lineage: dict[str, frozenset[str]] = {}
     for dataset in filtered.values():
         for column in dataset.columns:
             lineage[column.lower()] = frozenset({column.lower()})
-    for node, dataset in tables:  # a table's name as a column is its whole row
-        if dataset.address in filtered:
-            lineage[node.alias_or_name.lower()] = _ALL
-    _follow_aliases(tree, lineage)
+    for column in tree.find_all(exp.Column):  # a relation's name as a column is its whole row
+        if not column.table and column.name.lower() in relations and _whole_row(column, tree, datasets):
+            lineage[column.name.lower()] = _ALL
+    _follow_aliases(tree, lineage, types)
     unsafe: set[str] = set()
     covered: set[int] = set()
     for select in tree.find_all(exp.Select):
         for root, is_filter in _roots(select):
             nodes = list(_nodes(root))
             covered.update(id(n) for n in nodes if isinstance(n, exp.Column))
-            if all(_leakproof(node, types) for node in nodes):
+            if all(_leakproof(node, types) for node in nodes) and (not is_filter or _boolean(root, types)):
                 continue
             if is_filter:
                 return _ALL
-            reads = _reads(nodes, lineage)
+            reads = _reads(list(root.find_all(exp.Column)), lineage, types)  # nested queries' columns too
             if reads is _ALL:
                 return _ALL
             unsafe |= reads
@@ -420,6 +516,28 @@ def _unsafe_names(tree: exp.Expression, tables: list[tuple[exp.Table, Dataset]],
     return frozenset(unsafe)
 
 
+def _whole_row(column: exp.Column, tree: exp.Expression, datasets: dict[int, Dataset]) -> bool:
+    """Could `column` (named like a relation) be that relation's whole row: no relation of its query
+    surely has a column of that name? (DuckDB prefers a column.)"""
+    select = column.find_ancestor(exp.Select)
+    if select is None:
+        return True
+    name = column.name.lower()
+    for source, _ in _sources(select):
+        if id(source) in datasets:
+            names = [c.lower() for c in datasets[id(source)].columns]
+        else:
+            body = source.this if isinstance(source, exp.Subquery) else next(
+                (cte.this for cte in tree.find_all(exp.CTE) if isinstance(source, exp.Table)
+                 and cte.alias_or_name.lower() == source.name.lower()), None)
+            alias = source.args.get("alias")
+            names = [c.name.lower() for c in alias.columns] if isinstance(alias, exp.TableAlias) and alias.columns \
+                else [e.alias_or_name.lower() for e in body.expressions] if isinstance(body, exp.Select) else []
+        if name in names:
+            return False
+    return True
+
+
 def _positional(tree: exp.Expression) -> list[tuple[str, exp.Expression]]:
     """Column names given by position (``AS t(a, b)``, ``WITH x(a) AS``), each with the expression it
     names (`tree` itself when that cannot be told)."""
@@ -435,30 +553,35 @@ def _positional(tree: exp.Expression) -> list[tuple[str, exp.Expression]]:
     return out
 
 
-def _follow_aliases(tree: exp.Expression, lineage: dict[str, frozenset[str]]) -> None:
+def _follow_aliases(tree: exp.Expression, lineage: dict[str, frozenset[str]], types: _Types) -> None:
     """Extend `lineage` to the aliases and positional column names whose values derive from it."""
-    definitions = [(a.alias.lower(), list(_nodes(a.this))) for a in tree.find_all(exp.Alias)]
+    definitions = [(a.alias.lower(), list(a.this.find_all(exp.Column))) for a in tree.find_all(exp.Alias)]
     definitions += [(name, list(tree.find_all(exp.Column))) for name, expression in _positional(tree)
                     if expression is tree]
-    definitions += [(name, list(_nodes(expression))) for name, expression in _positional(tree)
+    definitions += [(name, list(expression.find_all(exp.Column))) for name, expression in _positional(tree)
                     if expression is not tree]
     changed = True
     while changed:
         changed = False
         for name, nodes in definitions:
-            reads = _reads(nodes, lineage, rows_only=True)
+            reads = _reads(nodes, lineage, types, rows_only=True)
             if reads and lineage.get(name) is not _ALL and not reads <= lineage.get(name, frozenset()):
                 lineage[name] = _ALL if reads is _ALL else lineage.get(name, frozenset()) | reads
                 changed = True
 
 
-def _reads(nodes: list[exp.Expression], lineage: dict[str, frozenset[str]], rows_only: bool = False
-           ) -> frozenset[str]:
+def _reads(nodes: list[exp.Expression], lineage: dict[str, frozenset[str]], types: _Types,
+           rows_only: bool = False) -> frozenset[str]:
     """The dataset columns the columns among `nodes` stand for (`rows_only`: not through an aggregate
-    or a window, whose values come from kept rows only)."""
+    or a window of the same query, whose values come from kept rows only). A name the query gives
+    no column (the engine's own name for an unnamed output) stands for everything."""
     out: set[str] = set()
     for column in nodes:
-        if not isinstance(column, exp.Column) or column.name.lower() not in lineage:
+        if not isinstance(column, exp.Column):
+            continue
+        if column.name.lower() not in lineage:
+            if column.name.lower() not in types.by_name and not isinstance(column.this, exp.Star):
+                return _ALL
             continue
         if rows_only and _aggregated(column):
             continue
@@ -469,11 +592,15 @@ def _reads(nodes: list[exp.Expression], lineage: dict[str, frozenset[str]], rows
 
 
 def _aggregated(node: exp.Expression) -> bool:
-    while node is not None and not isinstance(node, (exp.Select, exp.Alias)):
+    """Is `node` read through an aggregate or window of the query its alias is in (not of a nested,
+    maybe correlated, one: that aggregates per row of the outer query)?"""
+    seen = False
+    while node is not None and not isinstance(node, exp.Alias):
         node = node.parent
-        if isinstance(node, (exp.AggFunc, exp.Window)):
-            return True
-    return False
+        if isinstance(node, (exp.Select, exp.Subquery)):
+            return False
+        seen = seen or isinstance(node, (exp.AggFunc, exp.Window))
+    return seen
 
 
 # --- pushing predicates into governed tables ------------------------------------------------------
