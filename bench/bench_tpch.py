@@ -386,7 +386,11 @@ def bench(root: Path, lake: Path, sqls: dict[int, str], users: list[str], runs: 
                            "policies": {u: data_policies(u) for u in users}}
     state = root / "state"
     with connect(f"embedded://{state}") as op:
-        op.resource.apply(manifests=manifests(lake, users))
+        depot, *policies = manifests(lake, users)
+        op.resource.apply(manifests=[depot])
+        for _ in op.catalog.scan(depot="lake"):  # policy expressions are checked against the catalog
+            pass
+        op.resource.apply(manifests=policies)
         for u in users:
             op.user.create(name=u, tags=[USERS[u].role])
         out["background_wait_s"] = settle_threads()
