@@ -24,7 +24,8 @@ class Deadlines:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="query-deadlines", daemon=True)
                 self._thread.start()
-            self._wake.notify()
+            if self._heap[0] is entry:  # the thread sleeps until a later one: wake it (else let it sleep)
+                self._wake.notify()
         return entry
 
     @staticmethod
