@@ -35,9 +35,12 @@ names: a name stands for the dataset columns its defining expressions read (a ne
 aggregate may be correlated, so it reads them too); a relation's name used as a column stands for
 its whole row; a name the query never gives (the engine's own name for an unnamed output) stands
 for everything. Where values flow by position (set operations, PIVOT, COLUMNS(), UNNEST, lambdas,
-``#n``, a star inside an expression or over a struct) names cannot be followed, and any unsafe use
-guards every column of every filtered dataset. A column qualified by something other than a
-relation is a struct's field: its type is not told by its name.
+``#n``, a star inside an expression or over a struct, a derived table's column the engine names
+itself) names cannot be followed, and any unsafe use guards every column of every filtered
+dataset. A column qualified by a relation is typed by its name only if that relation has a column
+of that name (else it is a struct's field); names are typed until no type changes. An aggregate of
+a nested query that reads an outer row's column is not leakproof (it runs once per inner row). A
+masked column whose mask could itself fail (``bucket_date``, a mask expression) is always gated.
 """
 from __future__ import annotations
 
@@ -64,7 +67,7 @@ _MAX_DECIMAL = 38
 _INT64_DIGITS = 18  # a DECIMAL this wide is a 64-bit integer: arithmetic on two of them stays one, checked
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ)
 _HARMLESS = (exp.Column, exp.Literal, exp.Null, exp.Boolean, exp.Star, exp.DataType, exp.DataTypeParam, exp.Var,
-             exp.Identifier, exp.Exists, exp.AggFunc, exp.Window, exp.WindowSpec, exp.Order, exp.Ordered,
+             exp.Identifier, exp.Exists, exp.Window, exp.WindowSpec, exp.Order, exp.Ordered,
              exp.Filter, exp.Where, exp.Alias, exp.Paren, exp.Distinct, exp.TryCast, exp.Lower, exp.Upper, exp.Length, exp.Trim, exp.DPipe, exp.Concat, exp.CurrentDate,
              exp.CurrentTimestamp)  # never fail, or fail only on rows the filters kept (aggregates)
 _OPAQUE = (exp.SetOperation, exp.Pivot, exp.Columns, exp.Unnest, exp.Lambda, exp.Explode, exp.PositionalColumn)
@@ -100,7 +103,7 @@ def barrier(tree: exp.Expression, tables: list[tuple[exp.Table, Dataset]], rules
         guards[address] = frozenset(
             column for column in dataset.columns
             if column.lower() in unsafe
-            or (column in masks and masks[column][1]["operator"] == "bucket_date"))  # date_trunc can overflow
+            or (column in masks and masks[column][1]["operator"] in ("bucket_date", "expression")))  # may fail
     return Barrier(guards, _push(tree, tables, rules))
 
 
@@ -110,9 +113,9 @@ class _Types:
     """The types the query's names have where they can be told: dataset columns as the query sees
     them (masked), and aliases of typed expressions. A name with two types has none."""
 
-    def __init__(self, relations: frozenset[str] = frozenset()) -> None:
+    def __init__(self, outputs: dict[str, frozenset[str] | None] | None = None) -> None:
         self.by_name: dict[str, exp.DataType | None] = {}
-        self.relations = relations  # a column qualified otherwise is a field of a struct: not typed by name
+        self.outputs = outputs or {}  # relation -> the names of its columns (None: not known)
 
     def add(self, name: str, kind: object) -> None:
         key, kind = name.lower(), kind if isinstance(kind, exp.DataType) else None
@@ -126,8 +129,8 @@ class _Types:
         if isinstance(node, (exp.Paren, exp.Alias)):
             return self.of(node.this)
         if isinstance(node, exp.Column):
-            if isinstance(node.this, exp.Star) or node.args.get("db") or (node.table and
-                                                                         node.table.lower() not in self.relations):
+            if isinstance(node.this, exp.Star) or node.args.get("db") or (node.table and node.name.lower() not in (
+                    self.outputs.get(node.table.lower()) or ())):  # else a struct's field, or not known
                 return None
             return self.by_name.get(node.name.lower())
         if isinstance(node, exp.Null):
@@ -161,16 +164,24 @@ class _Types:
 
 def _types(tree: exp.Expression, tables: list[tuple[exp.Table, Dataset]], rules: dict[str, Governance],
            relations: frozenset[str]) -> _Types:
-    types = _Types(relations)
+    types = _Types(_outputs(tree, tables))
     for dataset in {dataset.address: dataset for _, dataset in tables}.values():
         masks = rules[dataset.address].masks
         for column, type_name in dataset.columns.items():
             types.add(column, _masked_type(data_type(type_name), masks.get(column, (None, None))[1]))
-    for alias in tree.find_all(exp.Alias):
-        types.add(alias.alias, types.of(alias.this))
-    for name, expression in _positional(tree):
-        types.add(name, types.of(expression) if expression is not tree else None)
-    return types
+    aliases, positional = list(tree.find_all(exp.Alias)), _positional(tree)
+    projected = [e for select in tree.find_all(exp.Select) for e in select.expressions
+                 if isinstance(e, exp.Column) and not isinstance(e.this, exp.Star)]
+    while True:  # a name's type may change (to none) after another name took it: until nothing changes
+        before = dict(types.by_name)
+        for alias in aliases:
+            types.add(alias.alias, types.of(alias.this))
+        for name, expression in positional:
+            types.add(name, types.of(expression) if expression is not tree else None)
+        for column in projected:  # a derived table's column named by what it selects (a struct's field too)
+            types.add(column.name, types.of(column))
+        if types.by_name == before:
+            return types
 
 
 def _masked_type(kind: exp.DataType | None, mask: dict | None) -> exp.DataType | None:
@@ -354,6 +365,12 @@ def _leakproof(node: exp.Expression, types: _Types) -> bool:
         return _boolean(node.this, types)
     if isinstance(node, exp.Is):
         return isinstance(node.expression, exp.Null) or _boolean(node.this, types)
+    if isinstance(node, exp.AggFunc):  # reads kept rows only; but in a nested query, an outer row's value per row
+        select = node.find_ancestor(exp.Select)
+        if select is None or select.find_ancestor(exp.Select) is None:
+            return True
+        own = {source.alias_or_name.lower() for source, _ in _sources(select)}
+        return all(not column.table or column.table.lower() in own for column in node.find_all(exp.Column))
     if isinstance(node, exp.Subquery):  # a scalar subquery fails past one row: only single-row ones
         return isinstance(node.parent, exp.In) and node.arg_key == "query" or _single_row(node.this)
     if isinstance(node, _COMPARISONS):
@@ -416,7 +433,15 @@ def _single_row(query: exp.Expression) -> bool:
     limit = query.args.get("limit")
     if limit is not None and _small_integer(limit.expression) and int(limit.expression.name) <= 1:
         return True
-    return query.args.get("group") is None and all(e.find(exp.AggFunc) is not None for e in query.expressions)
+    return query.args.get("group") is None and all(_aggregates(e, query) for e in query.expressions)
+
+
+def _aggregates(expression: exp.Expression, query: exp.Select) -> bool:
+    """Does `expression` hold an aggregate of `query` itself (not a window's, not a nested query's)?"""
+    for node in expression.find_all(exp.AggFunc):
+        if node.find_ancestor(exp.Select) is query and node.find_ancestor(exp.Window, exp.Select) is query:
+            return True
+    return False
 
 
 def _nodes(root: exp.Expression) -> Iterator[exp.Expression]:
@@ -459,6 +484,27 @@ def _roots(select: exp.Select) -> Iterator[tuple[exp.Expression, bool]]:
             yield from ((e, False) for e in part.iter_expressions())
 
 
+def _outputs(tree: exp.Expression, tables: list[tuple[exp.Table, Dataset]]) -> dict[str, frozenset[str] | None]:
+    """The columns each relation name of the query has (None where it cannot be told, or the name is
+    given twice): a dataset's; a derived table's or CTE's projections, or its column list."""
+    datasets = {id(node): dataset for node, dataset in tables}
+    ctes = {cte.alias_or_name.lower(): cte.this for cte in tree.find_all(exp.CTE)}
+    out: dict[str, frozenset[str] | None] = {}
+    for source in tree.find_all(exp.Table, exp.Subquery):
+        alias = source.args.get("alias")
+        name = source.alias_or_name.lower()
+        if isinstance(alias, exp.TableAlias) and alias.columns:
+            names = frozenset(c.name.lower() for c in alias.columns)
+        elif id(source) in datasets:
+            names = frozenset(c.lower() for c in datasets[id(source)].columns)
+        else:
+            body = source.this if isinstance(source, exp.Subquery) else ctes.get(source.name.lower())
+            names = frozenset(e.alias_or_name.lower() for e in body.expressions) if isinstance(body, exp.Select) \
+                and not any(isinstance(e, exp.Star) for e in body.expressions) else None
+        out[name] = None if name in out else names
+    return out
+
+
 def _relations(tree: exp.Expression) -> frozenset[str]:
     """The lower-case names the query's relations go by (tables, CTEs, aliases of subqueries)."""
     names = {alias.name.lower() for alias in tree.find_all(exp.TableAlias) if alias.name}
@@ -473,7 +519,16 @@ def _opaque(tree: exp.Expression, relations: frozenset[str]) -> bool:
         if isinstance(parent, exp.Column):
             return parent.table.lower() not in relations or not isinstance(parent.parent, exp.Select)
         return parent is not None and not isinstance(parent, (exp.Select, exp.Count))
-    return tree.find(*_OPAQUE) is not None or any(positional(star) for star in tree.find_all(exp.Star))
+    def unnamed(select: exp.Select) -> bool:  # a derived table's or CTE's column the engine names itself
+        source = select.parent
+        referenced = isinstance(source, exp.CTE) or (isinstance(source, exp.Subquery) and isinstance(
+            source.parent, (exp.From, exp.Join)))
+        alias = source.args.get("alias") if source is not None else None
+        if isinstance(alias, exp.TableAlias) and alias.columns:
+            return False  # named by its column list
+        return referenced and any(not isinstance(e, (exp.Column, exp.Alias, exp.Star)) for e in select.expressions)
+    return tree.find(*_OPAQUE) is not None or any(positional(star) for star in tree.find_all(exp.Star)) or \
+        any(unnamed(select) for select in tree.find_all(exp.Select))
 
 
 def _unsafe_names(tree: exp.Expression, filtered: dict[str, Dataset], types: _Types, relations: frozenset[str],

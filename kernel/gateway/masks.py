@@ -40,7 +40,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -107,21 +107,25 @@ class GovernedTable:
     tree: exp.Select
     sql: str
     reads: tuple[str, ...] = ()
-    head: str | None = None  # `sql` up to its WHERE, when `sql` is exactly that, " WHERE ", and the condition
+    head: str | None = None
+    names: tuple[tuple[str, str], ...] = ()  # (qualifier or "", name) of each column the filters' subqueries name
+    aliases: tuple[tuple[str, str], ...] = ()  # (alias, address) of each table they read  # `sql` up to its WHERE, when `sql` is exactly that, " WHERE ", and the condition
 
 
 def governed_table(dataset: Dataset, governance: Governance, guarded: frozenset[str] | None = None,
-                   user_tags: frozenset[str] = frozenset()) -> GovernedTable:
+                   user_tags: frozenset[str] = frozenset(), outputs: frozenset[str] | None = None) -> GovernedTable:
     """``SELECT … FROM "<address>" AS gw_source WHERE …`` for `dataset` under `governance`, with the
     columns in `guarded` (all when None) gated by the row filters; policy expressions see the user
-    as `user_tags` say."""
+    as `user_tags` say. It selects the columns in `outputs` (lower-case names; all when None, at
+    least the first): the query's; its filters and masks read the source's, whatever it selects."""
     masks = {column: mask for column, (_, mask) in governance.masks.items()}
     filter_lists = [filters for _, filters in governance.filters]
     personal = any("expression" in f for filters in filter_lists for f in filters) or \
         any(mask["operator"] == "expression" for mask in masks.values())
     spec = json.dumps([view_name(dataset), list(dataset.columns.items()), masks, filter_lists,
                        sorted(dataset.columns if guarded is None else guarded),
-                       sorted(user_tags) if personal else []], sort_keys=True)
+                       sorted(user_tags) if personal else [],
+                       None if outputs is None else sorted(outputs)], sort_keys=True)
     return _governed_table(spec)
 
 
@@ -135,19 +139,26 @@ def with_pushed(governed: GovernedTable, conjuncts: list[exp.Expression]) -> Gov
     tree.args = {**governed.tree.args, "where": None}
     tree.set("where", exp.Where(this=condition))
     if governed.head is None:
-        return GovernedTable(tree, generate(tree), governed.reads)
-    return GovernedTable(tree, f"{governed.head} WHERE {generate(condition)}", governed.reads, governed.head)
+        return replace(governed, tree=tree, sql=generate(tree))
+    return replace(governed, tree=tree, sql=f"{governed.head} WHERE {generate(condition)}")
 
 
 @lru_cache(maxsize=1024)
 def _governed_table(spec: str) -> GovernedTable:
-    view, columns, masks, filter_lists, guarded, user_tags = json.loads(spec)
+    view, columns, masks, filter_lists, guarded, user_tags, selected = json.loads(spec)
     types = dict(columns)
     compiled = [compile_filter(f, types, user_tags) for filters in filter_lists for f in filters]
-    reads = tuple(dict.fromkeys(_read_view(table) for c in compiled for table in c.tables))
+    aliases = tuple((table.alias_or_name.lower(), _read_view(table)) for c in compiled for table in c.tables)
+    reads = tuple(dict.fromkeys(address for _, address in aliases))
+    names = tuple(dict.fromkeys(
+        ("." .join(p.name.lower() for p in column.parts[:-1]), column.name.lower())
+        for c in compiled for column in c.tree.find_all(exp.Column) if column.table != SOURCE_ALIAS))
     condition = generate(exp.and_(*(c.tree for c in compiled), copy=False)) if compiled else ""
     outputs = []
-    for name, type_name in columns:
+    for i, (name, type_name) in enumerate(columns):
+        if selected is not None and name.lower() not in selected and (i or any(c.lower() in selected
+                                                                                for c, _ in columns)):
+            continue
         if name not in masks:
             value = _source(name)
         elif masks[name]["operator"] == "expression":
@@ -165,11 +176,12 @@ def _governed_table(spec: str) -> GovernedTable:
     prove(text, tree)
     where = tree.args.get("where")
     if where is None:
-        return GovernedTable(tree, text, reads, text)
+        return GovernedTable(tree, text, reads, text, names, aliases)
     bare = exp.Select()
     bare.args = {**tree.args, "where": None}
     head = generate(bare)
-    return GovernedTable(tree, text, reads, head if text == f"{head} WHERE {generate(where.this)}" else None)
+    return GovernedTable(tree, text, reads, head if text == f"{head} WHERE {generate(where.this)}" else None, names,
+                         aliases)
 
 
 def _read_view(table: exp.Table) -> str:

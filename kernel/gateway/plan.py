@@ -154,10 +154,12 @@ def _plan(sql: str, dialect: str, find: Finder, policies: Sequence[DataPolicy], 
         guarded = barrier(tree, walk.tables, rules)
         spliced: dict[int, exp.Expression] = {}
         reads: dict[str, None] = {}  # what the row filters' subqueries read, for the engine's views
+        used = _used_names(tree, walk.tables)
         for node, dataset in walk.tables:
             governed = governed_table(dataset, rules[dataset.address], guarded.guards.get(dataset.address, frozenset()),
-                                      user_tags)
+                                      user_tags, used)
             reads.update(dict.fromkeys(governed.reads))
+            _bound_inside(governed, dataset, find.resolve)
             node.replace(_governed(node, governed, spliced, guarded.pushed.get(id(node))))
         out = proof.generate(tree)
         proof.prove(out, tree, spliced)
@@ -451,6 +453,53 @@ def _governed(node: exp.Table, governed: GovernedTable, spliced: dict[int, exp.E
         if node.args.get(key):
             sub.set(key, node.args[key])
     return sub
+
+
+def _bound_inside(governed: GovernedTable, dataset: Dataset, resolve: Resolver) -> None:
+    """EACCES unless every name the row filters' subqueries use is a column of a table they read, or of
+    the filtered dataset: any other would bind to a relation of the user's query (the user would write
+    the filter). A policy applied is checked so; a dataset changed since may break that."""
+    if not governed.names:
+        return
+    columns: dict[str, set[str]] = {}
+    for alias, address in governed.aliases:
+        depot, rest = address.removeprefix("dataos://").split(":", 1)
+        collection, name = rest.split("/", 1)
+        read = resolve(name, collection, depot)
+        columns[alias] = {c.lower() for c in read.columns} if read is not None else set()
+    own = {c.lower() for c in dataset.columns}
+    for qualifier, name in governed.names:
+        bound = name in columns.get(qualifier, set()) if qualifier else \
+            name in own or any(name in names for names in columns.values())
+        if not bound:
+            raise GatewayError("EACCES", f"a row filter on {dataset.address} names {name!r}, which no table it reads "
+                                         "has: apply its policy again (describe it says which)")
+
+
+def _used_names(tree: exp.Expression, tables: list[tuple[exp.Table, Dataset]]) -> frozenset[str] | None:
+    """The lower-case names the query could read a dataset's column by (every name any column
+    reference or USING mentions: more than it reads, never less), or None when it may read columns
+    it does not name: a star (but COUNT(*)), a whole row, COLUMNS(), #n, PIVOT, NATURAL joins, a
+    dataset's columns renamed by position."""
+    if tree.find(exp.Columns, exp.PositionalColumn, exp.Pivot) is not None or any(
+            not isinstance(star.parent, exp.Count) for star in tree.find_all(exp.Star)) or any(
+            isinstance(node.args.get("alias"), exp.TableAlias) and node.args["alias"].columns for node, _ in tables):
+        return None  # (a column list on a dataset's alias renames its columns by position)
+    names: set[str] = set()
+    for column in tree.find_all(exp.Column):
+        names.update(part.name.lower() for part in column.parts)
+    for join in tree.find_all(exp.Join):
+        if join.args.get("method") or join.args.get("kind") == "NATURAL":
+            return None
+        names.update(i.name.lower() for i in join.args.get("using") or [])
+    relations = {name for node, dataset in tables for name in (node.alias_or_name.lower(), dataset.name.lower())}
+    given = {column.lower() for _, dataset in tables for column in dataset.columns} | {
+        node.name.lower() for node in tree.find_all(exp.Identifier)
+        if isinstance(node.parent, (exp.Alias, exp.TableAlias, exp.CTE))} | {
+        column.name.lower() for alias in tree.find_all(exp.TableAlias) for column in alias.columns}
+    if names & relations or not names <= given:
+        return None  # a whole row; or a name nothing gives: the engine's error offers every column
+    return frozenset(names)
 
 
 def _unqualify_columns(tree: exp.Expression, tables: list[tuple[exp.Table, Dataset]]) -> None:

@@ -152,8 +152,9 @@ def test_a_query_can_be_cancelled_by_the_id_its_client_chose(k, lake):
 
     def run():
         try:
-            k.op.query.execute(sql=f"select count(*) from {depot}.hr.people a, {depot}.hr.people b "
-                                   f"where a.email < b.email", id=query_id, timeout=60)
+            k.op.query.execute(sql=f"select count(*) from {depot}.hr.people a, {depot}.hr.people b, "
+                                   f"{depot}.hr.people c where a.email < b.email and b.email < c.email",
+                               id=query_id, timeout=60)  # long enough to be cancelled, however fast engines get
         except SyscallError as e:
             outcome["code"] = e.code
 
