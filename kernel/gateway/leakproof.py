@@ -369,7 +369,7 @@ def _leakproof(node: exp.Expression, types: _Types) -> bool:
         select = node.find_ancestor(exp.Select)
         if select is None or select.find_ancestor(exp.Select) is None:
             return True
-        own = {source.alias_or_name.lower() for source, _ in _sources(select)}
+        own = {source.alias_or_name.lower() for source, _ in sources(select)}
         return all(not column.table or column.table.lower() in own for column in node.find_all(exp.Column))
     if isinstance(node, exp.Subquery):  # a scalar subquery fails past one row: only single-row ones
         return isinstance(node.parent, exp.In) and node.arg_key == "query" or _single_row(node.this)
@@ -578,7 +578,7 @@ def _whole_row(column: exp.Column, tree: exp.Expression, datasets: dict[int, Dat
     if select is None:
         return True
     name = column.name.lower()
-    for source, _ in _sources(select):
+    for source, _ in sources(select):
         if id(source) in datasets:
             names = [c.lower() for c in datasets[id(source)].columns]
         else:
@@ -667,8 +667,8 @@ def _push(tree: exp.Expression, tables: list[tuple[exp.Table, Dataset]], rules: 
     by_node = {id(node): dataset for node, dataset in tables}
     pushed: dict[int, list[exp.Expression]] = {}
     for select in list(tree.find_all(exp.Select)):
-        sources = _sources(select)
-        targets = {id(node): node for node, inner in sources if id(node) in by_node and inner
+        relations = sources(select)
+        targets = {id(node): node for node, inner in relations if id(node) in by_node and inner
                    and rules[by_node[id(node)].address].filters}
         if not targets:
             continue
@@ -680,7 +680,7 @@ def _push(tree: exp.Expression, tables: list[tuple[exp.Table, Dataset]], rules: 
                 continue
             kept = []
             for conjunct in _conjuncts(condition.this if isinstance(condition, exp.Where) else condition):
-                target = _target(conjunct, sources, by_node, rules)
+                target = _target(conjunct, relations, by_node, rules)
                 if target is not None and id(target) in targets:
                     pushed.setdefault(id(target), []).append(_over_source(conjunct, by_node[id(target)]))
                 else:
@@ -689,7 +689,7 @@ def _push(tree: exp.Expression, tables: list[tuple[exp.Table, Dataset]], rules: 
     return pushed
 
 
-def _sources(select: exp.Select) -> list[tuple[exp.Expression, bool]]:
+def sources(select: exp.Select) -> list[tuple[exp.Expression, bool]]:
     """The relations of `select`'s FROM and joins, each with whether no join null-extends it."""
     from_ = select.args.get("from_")
     joins = select.args.get("joins") or []

@@ -107,9 +107,7 @@ class GovernedTable:
     tree: exp.Select
     sql: str
     reads: tuple[str, ...] = ()
-    head: str | None = None
-    names: tuple[tuple[str, str], ...] = ()  # (qualifier or "", name) of each column the filters' subqueries name
-    aliases: tuple[tuple[str, str], ...] = ()  # (alias, address) of each table they read  # `sql` up to its WHERE, when `sql` is exactly that, " WHERE ", and the condition
+    head: str | None = None  # `sql` up to its WHERE, when `sql` is exactly that, " WHERE ", and the condition
 
 
 def governed_table(dataset: Dataset, governance: Governance, guarded: frozenset[str] | None = None,
@@ -148,11 +146,7 @@ def _governed_table(spec: str) -> GovernedTable:
     view, columns, masks, filter_lists, guarded, user_tags, selected = json.loads(spec)
     types = dict(columns)
     compiled = [compile_filter(f, types, user_tags) for filters in filter_lists for f in filters]
-    aliases = tuple((table.alias_or_name.lower(), _read_view(table)) for c in compiled for table in c.tables)
-    reads = tuple(dict.fromkeys(address for _, address in aliases))
-    names = tuple(dict.fromkeys(
-        ("." .join(p.name.lower() for p in column.parts[:-1]), column.name.lower())
-        for c in compiled for column in c.tree.find_all(exp.Column) if column.table != SOURCE_ALIAS))
+    reads = tuple(dict.fromkeys(_read_view(table) for c in compiled for table in c.tables))
     condition = generate(exp.and_(*(c.tree for c in compiled), copy=False)) if compiled else ""
     outputs = []
     for i, (name, type_name) in enumerate(columns):
@@ -176,12 +170,11 @@ def _governed_table(spec: str) -> GovernedTable:
     prove(text, tree)
     where = tree.args.get("where")
     if where is None:
-        return GovernedTable(tree, text, reads, text, names, aliases)
+        return GovernedTable(tree, text, reads, text)
     bare = exp.Select()
     bare.args = {**tree.args, "where": None}
     head = generate(bare)
-    return GovernedTable(tree, text, reads, head if text == f"{head} WHERE {generate(where.this)}" else None, names,
-                         aliases)
+    return GovernedTable(tree, text, reads, head if text == f"{head} WHERE {generate(where.this)}" else None)
 
 
 def _read_view(table: exp.Table) -> str:

@@ -44,8 +44,9 @@ from syscalls.spec import text_problem
 
 from . import meta, proof
 from .functions import function_name, is_allowed
+from .leakproof import sources as leakproof_sources
 from .leakproof import barrier
-from .masks import RESERVED, VIEW_PREFIX, GovernedTable, governed_table, with_pushed
+from .masks import RESERVED, SOURCE_ALIAS, VIEW_PREFIX, GovernedTable, governed_table, with_pushed
 from .model import Dataset, GatewayError, Plan, shown
 from .policies import DataPolicy, Governance, govern
 
@@ -66,6 +67,7 @@ _SUBSCRIPT_CHAIN = 100  # sqlglot parses chained subscripts (x[1][1]…) in quad
 _MAX_TOKENS = 100_000
 _DIALECT = re.compile(r"[a-z][a-z0-9_]*")
 _PLAIN = re.compile(r"[a-z_][a-z0-9_]*")  # a name DuckDB reads the same unquoted
+_BARE_WORDS = (exp.CurrentDate, exp.CurrentTime, exp.CurrentTimestamp, exp.Localtime, exp.Localtimestamp)
 _NEAR = 0.6  # how alike a name must be to be offered as "did you mean" (difflib's ratio)
 
 
@@ -456,24 +458,52 @@ def _governed(node: exp.Table, governed: GovernedTable, spliced: dict[int, exp.E
 
 
 def _bound_inside(governed: GovernedTable, dataset: Dataset, resolve: Resolver) -> None:
-    """EACCES unless every name the row filters' subqueries use is a column of a table they read, or of
-    the filtered dataset: any other would bind to a relation of the user's query (the user would write
-    the filter). A policy applied is checked so; a dataset changed since may break that."""
-    if not governed.names:
+    """EACCES unless every column a row filter's subqueries name binds, scope by scope as SQL binds it,
+    to a table of those subqueries or to the filtered row: any other name would bind to a relation
+    of the user's query (the user would write the filter). A policy is checked so when applied; a
+    dataset changed since may break that."""
+    where = governed.tree.args.get("where")
+    if not governed.reads or where is None:
         return
-    columns: dict[str, set[str]] = {}
-    for alias, address in governed.aliases:
-        depot, rest = address.removeprefix("dataos://").split(":", 1)
-        collection, name = rest.split("/", 1)
-        read = resolve(name, collection, depot)
-        columns[alias] = {c.lower() for c in read.columns} if read is not None else set()
-    own = {c.lower() for c in dataset.columns}
-    for qualifier, name in governed.names:
-        bound = name in columns.get(qualifier, set()) if qualifier else \
-            name in own or any(name in names for names in columns.values())
-        if not bound:
-            raise GatewayError("EACCES", f"a row filter on {dataset.address} names {name!r}, which no table it reads "
-                                         "has: apply its policy again (describe it says which)")
+    own = {column.lower() for column in dataset.columns}
+    known: dict[str, set[str] | None] = {}
+
+    def columns(source: exp.Expression) -> set[str] | None:
+        alias = source.args.get("alias")
+        if isinstance(alias, exp.TableAlias) and alias.columns:
+            return {c.name.lower() for c in alias.columns}
+        if isinstance(source, exp.Table) and source.name.startswith("dataos://"):
+            if source.name not in known:
+                depot, rest = source.name.removeprefix("dataos://").split(":", 1)
+                found = resolve(*reversed(rest.split("/", 1)), depot)
+                known[source.name] = {c.lower() for c in found.columns} if found is not None else None
+            return known[source.name]
+        body = source.this if isinstance(source, exp.Subquery) else None
+        if isinstance(body, exp.Select) and not any(isinstance(e, exp.Star) for e in body.expressions):
+            return {e.alias_or_name.lower() for e in body.expressions}
+        return None
+
+    for column in where.find_all(exp.Column):
+        if column.table == SOURCE_ALIAS:
+            continue
+        bound, select = False, column.find_ancestor(exp.Select)
+        while select is not None and select is not governed.tree and not bound:
+            for source, _ in leakproof_sources(select):
+                names = columns(source)
+                if column.table:
+                    if source.alias_or_name.lower() == column.table.lower():
+                        bound = names is not None and column.name.lower() in names and not column.args.get("db")
+                        break
+                elif names is not None and column.name.lower() in names:
+                    bound = True
+                    break
+            else:
+                select = select.find_ancestor(exp.Select)
+                continue
+            break
+        if not bound and not (not column.table and column.name.lower() in own):
+            raise GatewayError("EACCES", f"a row filter on {dataset.address} names {column.name!r}, which no table "
+                                         "it reads has where it stands: apply its policy again (describe says why)")
 
 
 def _used_names(tree: exp.Expression, tables: list[tuple[exp.Table, Dataset]]) -> frozenset[str] | None:
@@ -488,6 +518,9 @@ def _used_names(tree: exp.Expression, tables: list[tuple[exp.Table, Dataset]]) -
     names: set[str] = set()
     for column in tree.find_all(exp.Column):
         names.update(part.name.lower() for part in column.parts)
+    for word in tree.find_all(*_BARE_WORDS):  # current_date: a column of that name, where one is
+        if not word.args.get("this"):
+            names.add(word.sql_name().lower())
     for join in tree.find_all(exp.Join):
         if join.args.get("method") or join.args.get("kind") == "NATURAL":
             return None
