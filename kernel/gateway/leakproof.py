@@ -19,7 +19,8 @@ or with an error at all: one bit per query. PostgreSQL's answer is the security 
 Leakproof (cannot fail or observe a value whatever the row): AND, OR, NOT, IS of booleans, IS
 [NOT] NULL, CASE and IF over booleans with results of one type, TRY_CAST; comparisons, BETWEEN and
 IN between types the engine compares without casting a column (numbers with numbers, text with
-text, a type with itself, a constant string that casts to the other side's type, NULL); LIKE with
+text, a type with itself, a constant string that casts to the other side's type, NULL; an IN list's
+value and items, like CASE results, all cast to one type that holds each); LIKE with
 a constant pattern; casts to text, and of constants that cast; lower, upper, length, trim,
 substring with small integer bounds, ``||``; EXTRACT of a date part; subqueries in IN and EXISTS,
 and scalar ones that return one row at most (an aggregate without GROUP BY, LIMIT 1); and
@@ -345,6 +346,32 @@ def _comparable(a: exp.Expression, b: exp.Expression, types: _Types) -> bool:
     return x is not None and y is not None and max(x[0] - x[1], y[0] - y[1]) + max(x[1], y[1]) <= _MAX_DECIMAL
 
 
+def _one_type(operands: list[exp.Expression], types: _Types) -> bool:
+    """Can the engine cast all of `operands` to one type (an IN list, CASE results) without a cast
+    that can fail on a value read from a row? Linear in the operands (an IN list may be long): one
+    type for all, or numbers whose common type holds each (the widest integer part and the largest
+    scale within 38 digits), or text; constant strings must cast to the others' type; NULL fits all."""
+    kinds = [(types.of(o), o) for o in operands]
+    kinds = [(k, o) for k, o in kinds if k != _NULL]
+    if any(k is None for k, _ in kinds):
+        return False
+    strings = [o for k, o in kinds if k == _STRING]
+    typed = [k for k, _ in kinds if k != _STRING]
+    if not typed:
+        return True
+    if all(isinstance(k, exp.DataType) and k.this in _TEXT for k in typed):
+        return True
+    if all(k == typed[0] for k in typed) and isinstance(typed[0], exp.DataType):
+        return all(_literal_casts(_unwrapped(o).name, typed[0].sql("duckdb")) for o in strings)
+    if strings:
+        return False
+    if any(isinstance(k, exp.DataType) and k.this in _FLOATS for k in typed):
+        return all(isinstance(k, exp.DataType) and k.this in _FLOATS or _decimal(k, o) is not None
+                   for k, o in kinds)
+    exact = [_decimal(k, o) for k, o in kinds]
+    return None not in exact and max(p - s for p, s in exact) + max(s for _, s in exact) <= _MAX_DECIMAL
+
+
 def _leakproof(node: exp.Expression, types: _Types) -> bool:
     """Can `node` fail, or tell anything but its result, for some value of its operands?"""
     if isinstance(node, _HARMLESS):
@@ -355,10 +382,10 @@ def _leakproof(node: exp.Expression, types: _Types) -> bool:
             return False
         results = [arm.args.get("true") for arm in arms] + [node.args.get("default") or exp.Null()]
         return (subject is None or all(_comparable(subject, arm.this, types) for arm in arms)) and \
-            all(_comparable(results[0], other, types) for other in results[1:])  # the engine casts them to one type
+            _one_type(results, types)  # the engine casts them to one type
     if isinstance(node, exp.If):
         results = [node.args.get("true"), node.args.get("false") or exp.Null()]
-        return _boolean(node.this, types) and _comparable(results[0], results[1], types)
+        return _boolean(node.this, types) and _one_type(results, types)
     if isinstance(node, (exp.And, exp.Or)):
         return _boolean(node.this, types) and _boolean(node.expression, types)
     if isinstance(node, exp.Not):
@@ -377,10 +404,9 @@ def _leakproof(node: exp.Expression, types: _Types) -> bool:
         return _comparable(node.this, node.expression, types)
     if isinstance(node, exp.Between):
         return _comparable(node.this, node.args["low"], types) and _comparable(node.this, node.args["high"], types)
-    if isinstance(node, exp.In):
+    if isinstance(node, exp.In):  # the engine casts the value and every item to one type
         query = node.args.get("query")
-        return all(_comparable(node.this, item, types) for item in node.expressions) and \
-            (query is None or _comparable(node.this, query, types))
+        return _one_type([node.this, *node.expressions, *([query] if query is not None else [])], types)
     if isinstance(node, (exp.Like, exp.ILike)):
         kind = types.of(node.this)
         return _constant(node.expression) and _constant(node.args.get("escape") or exp.Null()) and \
