@@ -186,11 +186,11 @@ class Gateway:
         caller-chosen id is registered first, so the query can be cancelled while it is planned."""
         if query_id is not None and not re.fullmatch(r"[A-Za-z0-9_\-]{1,64}", query_id):
             raise SyscallError("EINVAL", "id: letters, digits, _ and -, at most 64", field="id")
-        query_id = query_id or uuid.uuid4().hex[:12]
+        chosen, query_id = query_id is not None, query_id or uuid.uuid4().hex[:12]
         with self._lock:
             if query_id in self.running or query_id in self._cancelled:
                 raise SyscallError("EEXIST", f"a query with id {query_id!r} is running", field="id")
-            if self.db.query("SELECT 1 FROM history WHERE id=?", [query_id]):  # ids are for good
+            if chosen and self.db.query("SELECT 1 FROM history WHERE id=?", [query_id]):  # ids are for good
                 raise SyscallError("EEXIST", f"a query with id {query_id!r} has already run; choose another id",
                                    field="id")
             self.running[query_id] = (caller.id, None, sql, time.time())
@@ -219,7 +219,7 @@ class Gateway:
             run.query = Query(governed.sql, directories, limits, setup=setup,
                               views={address: source.sql for address, source in sources.items()},
                               functions={KEYED_HASH: self._hash} if governed.hashed else None,
-                              engines=self.engines)
+                              engines=self.engines, owner=caller.id)
             with self._lock:
                 self.running[run.id] = (caller.id, run.query, sql, self.running[run.id][3])
                 cancelled = self._cancelled.pop(run.id, None)

@@ -5,10 +5,13 @@ statements (a read-only ATTACH, a credentials secret), the kernel's functions (t
 then file access only below the depots' directories (`allowed_directories` with
 `enable_external_access = false`), no extension installed or loaded on the fly, memory and thread
 limits, and `lock_configuration` so no query can undo any of it. A query runs on the connection
-of an engine no other query is running on, with exactly one temporary view per dataset it reads,
-named by its address (views the query before it read too are kept: making one reads the files'
-footers; the others are dropped). It must be exactly one SELECT statement as DuckDB's own
-parser reads it. A query past its timeout, or cancelled, is interrupted.
+of an engine no other query is running on, with a temporary view per dataset it reads, named by
+its address. Making a view reads the files' footers (1-2 ms for a large Parquet file, as much as a
+small query), so an engine keeps the views of its owner's recent queries (`KEPT_VIEWS`); a query by
+another user first drops every view it does not read itself. The views are the datasets' raw rows:
+only the Gateway's proven SQL names them (a user may not write their names), and a user never finds
+another user's there. The query must be exactly one SELECT statement as DuckDB's own parser reads
+it. A query past its timeout, or cancelled, is interrupted.
 
 Engines of file depots are kept for the next query with exactly the same configuration
 (directories, functions, limits: `engines.Engines`); one whose query was interrupted, ran out of
@@ -37,6 +40,7 @@ from .deadlines import DEADLINES
 from .engines import Engines
 
 _CANDIDATE = re.compile(r'"((?:[^"]|"")*)"')
+KEPT_VIEWS = 32  # views an engine keeps for its owner's next queries
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,8 @@ class Engine:
         import duckdb
         self.con = duckdb.connect(config={"autoload_known_extensions": False, "autoinstall_known_extensions": False})
         self._cursor: Any = None
-        self._views: dict[str, str] = {}
+        self._views: dict[str, str] = {}  # name -> table expression, least recently read first
+        self.owner: str | None = None  # whose queries' views it holds
         self.spill = tempfile.mkdtemp(prefix="dataos-query-", dir=setup.spill)  # 0700
         try:
             self._lock_down(setup, duckdb)
@@ -91,20 +96,24 @@ class Engine:
         self.con.execute("SET enable_external_access = false")
         self.con.execute("SET lock_configuration = true")
 
-    def connection(self, views: dict[str, str]) -> Any:
-        """The engine's query connection, with exactly `views` (name -> table expression) as its
-        temporary views: those the query before also read are kept (making a view over Parquet
-        reads its footers: milliseconds), the others dropped or made."""
+    def connection(self, views: dict[str, str], owner: str | None = None) -> Any:
+        """The engine's query connection for a query of `owner` reading `views` (name -> table
+        expression) as temporary views: made where missing or changed; of the others, those of
+        another owner's queries are dropped, and the owner's own beyond `KEPT_VIEWS`."""
         if self._cursor is None:
             self._cursor, self._views = self.con.cursor(), {}
-        for name in [name for name in self._views if name not in views]:
+        others = [name for name in self._views if name not in views]
+        if owner != self.owner:
+            self.owner, drop = owner, others
+        else:
+            drop = others[:max(0, len(others) + len(views) - KEPT_VIEWS)]
+        for name in drop:
             del self._views[name]
             self._cursor.execute(f"DROP VIEW IF EXISTS temp.main.{_ident(name)}")
         for name, source in views.items():
-            if self._views.get(name) != source:
-                self._views.pop(name, None)
+            if self._views.pop(name, None) != source:
                 self._cursor.execute(f"CREATE OR REPLACE TEMPORARY VIEW {_ident(name)} AS SELECT * FROM {source}")
-                self._views[name] = source
+            self._views[name] = source  # (the most recently read last)
         return self._cursor
 
     def close(self) -> None:
@@ -119,11 +128,12 @@ class Query:
 
     def __init__(self, sql: str, allowed_directories: list[str], limits: Limits, setup: tuple[str, ...] = (),
                  views: dict[str, str] | None = None, functions: dict[str, Callable[[Any], Any]] | None = None,
-                 engines: Engines[Setup, Engine] | None = None) -> None:
+                 engines: Engines[Setup, Engine] | None = None, owner: str | None = None) -> None:
         """`setup` runs before the lockdown (the depots' own statements, never user SQL); `views`
         maps a view name to the table expression it reads; `functions` are VARCHAR -> VARCHAR
         Arrow functions the query may call. With `engines`, the engine comes from (and goes back
-        to) that pool when `setup` is empty; otherwise it is the query's own."""
+        to) that pool when `setup` is empty, one `owner` (the user) last ran on if there is one;
+        otherwise it is the query's own."""
         import duckdb
         self._duckdb = duckdb
         self.sql = sql
@@ -136,9 +146,10 @@ class Query:
                           tuple(sorted((functions or {}).items(), key=lambda item: item[0])),
                           limits.memory, limits.threads, limits.spill)
         self._engines = engines if not setup else None
-        self._engine = self._engines.take(self._key) if self._engines else Engine(self._key)
+        self._engine = (self._engines.take(self._key, lambda engine: engine.owner == owner) if self._engines
+                        else Engine(self._key))
         try:
-            self.con = self._engine.connection(views or {})
+            self.con = self._engine.connection(views or {}, owner)
         except BaseException:
             self._broken = True
             self.close()

@@ -1,7 +1,8 @@
 """Idle engines kept for the next query with the same configuration (a database costs ~30 ms to
 open and close; a query on a kept one, a cursor).
 
-An engine is checked out by one query at a time (`take`) and comes back with `give`, or is closed
+An engine is checked out by one query at a time (`take`; a caller may prefer some, e.g. those its
+user last ran on, which hold the views its next query reads) and comes back with `give`, or is closed
 when its query left it in doubt (interrupted, out of memory, an internal error). At most
 `per_key` idle engines are kept per configuration and `most` in all (the least recently used go
 first); one idle for `seconds` is closed, and `close` (the kernel's shutdown) closes them all.
@@ -29,12 +30,14 @@ class Engines(Generic[K, E]):
         self._timer: threading.Timer | None = None
         self._closed = False
 
-    def take(self, key: K) -> E:
-        """An idle engine configured by `key` (the most recent), else a new one: the caller's alone."""
+    def take(self, key: K, prefer: Callable[[E], bool] = lambda engine: True) -> E:
+        """An idle engine configured by `key` for the caller alone: the most recent one `prefer`
+        likes; else a new one while fewer than `per_key` are idle; else the least recently used."""
         with self._lock:
-            for i in range(len(self._idle) - 1, -1, -1):
-                if self._idle[i][1] == key:
-                    return self._idle.pop(i)[2]
+            same = [i for i, (_, k, _) in enumerate(self._idle) if k == key]
+            liked = [i for i in same if prefer(self._idle[i][2])]
+            if liked or len(same) >= self.per_key:
+                return self._idle.pop(liked[-1] if liked else same[0])[2]
         return self._open(key)
 
     def give(self, key: K, engine: E, reuse: bool = True) -> None:

@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 import syscalls
+from kernel.minerva import duckdb_engine
 from kernel.minerva.duckdb_engine import Engine, Limits, Query
 from kernel.minerva.engines import Engines
 from syscalls.errors import SyscallError
@@ -47,8 +48,8 @@ def source(folder) -> str:
     return f"read_parquet('{folder}/t.parquet')"
 
 
-def rows(engines, sql, folder, limits=Limits(), views=None, functions=None):
-    q = Query(sql, [str(folder)], limits, views=views, functions=functions, engines=engines)
+def rows(engines, sql, folder, limits=Limits(), views=None, functions=None, owner=None):
+    q = Query(sql, [str(folder)], limits, views=views, functions=functions, engines=engines, owner=owner)
     try:
         return q.run().fetchall()
     finally:
@@ -59,17 +60,53 @@ def closed(engine: Engine) -> bool:
     return not os.path.isdir(engine.spill)  # its spill folder goes when it closes
 
 
-def test_the_next_query_reuses_the_engine_without_the_previous_querys_views(engines, lakes):
+VIEWS = "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1"
+
+
+def test_the_next_query_of_another_user_reuses_the_engine_without_the_previous_querys_views(engines, lakes):
     one = lakes[0]
-    assert rows(engines, "SELECT origin FROM a", one, views={"a": source(one)}) == [("one",)]
-    assert rows(engines, "SELECT origin FROM b", one, views={"b": source(one)}) == [("one",)]
+    engines.per_key = 1  # (else bob's query would get an engine of its own)
+    assert rows(engines, "SELECT origin FROM a", one, views={"a": source(one)}, owner="ana") == [("one",)]
+    assert rows(engines, "SELECT origin FROM b", one, views={"b": source(one)}, owner="bob") == [("one",)]
     assert len(engines.opened) == 1  # the same engine, kept
     with pytest.raises(SyscallError) as e:
-        rows(engines, "SELECT origin FROM a", one, views={"b": source(one)})
+        rows(engines, "SELECT origin FROM a", one, views={"b": source(one)}, owner="bob")
     assert e.value.code == "EINVAL" and "a" in e.value.message
-    assert rows(engines, "SELECT view_name FROM duckdb_views() WHERE NOT internal", one,
-                views={"c": source(one)}) == [("c",)]
+    assert rows(engines, VIEWS, one, views={"c": source(one)}, owner="ana") == [("c",)]
     assert len(engines.opened) == 1
+
+
+def test_an_engine_keeps_its_owners_views_for_their_next_queries_up_to_a_bound(engines, lakes, monkeypatch):
+    one = lakes[0]
+    monkeypatch.setattr(duckdb_engine, "KEPT_VIEWS", 3)
+    engines.per_key = 1
+    for name in "abcd":
+        rows(engines, f"SELECT origin FROM {name}", one, views={name: source(one)}, owner="ana")
+    assert rows(engines, VIEWS, one, views={"e": source(one)}, owner="ana") == [("c",), ("d",), ("e",)]
+    assert rows(engines, VIEWS, one, views={"c": source(one), "f": source(one)}, owner="ana") == [
+        ("c",), ("e",), ("f",)]  # c read again: d is now the least recently read
+    assert rows(engines, VIEWS, one, views={"f": source(one)}, owner="bob") == [("f",)]
+    assert len(engines.opened) == 1
+
+
+def test_a_user_takes_the_idle_engine_they_last_ran_on(engines, lakes):
+    one = lakes[0]
+    first, second = (Query("SELECT 1", [str(one)], Limits(), views={v: source(one)}, engines=engines, owner=u)
+                     for u, v in (("ana", "a"), ("bob", "b")))
+    first.close()
+    second.close()  # both idle, bob's the most recent
+    assert rows(engines, VIEWS, one, views={"c": source(one)}, owner="ana") == [("a",), ("c",)]
+    assert len(engines.opened) == 2
+
+
+def test_another_user_gets_an_engine_of_their_own_while_fewer_than_per_key_are_idle(engines, lakes):
+    one = lakes[0]
+    for owner in ("ana", "bob", "ana", "bob"):
+        rows(engines, f"SELECT origin FROM {owner}", one, views={owner: source(one)}, owner=owner)
+    assert len(engines.opened) == 2  # each kept their views
+    rows(engines, VIEWS, one, views={"c": source(one)}, owner="cid")
+    assert len(engines.opened) == 2  # per_key idle: cid took the least recently used one
+    assert rows(engines, VIEWS, one, views={"bob": source(one)}, owner="bob") == [("bob",)]
 
 
 def test_a_kept_engine_stays_locked_down(engines, lakes):
