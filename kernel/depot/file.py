@@ -7,6 +7,8 @@ without their extension) or folders of part files (`employees/part-0.parquet`, â
 """
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 from syscalls.errors import SyscallError
@@ -16,6 +18,8 @@ from . import Source
 
 READERS = {"parquet": "read_parquet", "csv": "read_csv", "json": "read_json"}
 EXTENSIONS = {"parquet": (".parquet",), "csv": (".csv", ".tsv"), "json": (".json", ".jsonl", ".ndjson")}
+_RACY_NS = 2_000_000_000  # a folder changed this recently may change again within its mtime's tick
+_KEPT = 4096  # sources kept
 
 
 def quote(text: str) -> str:
@@ -29,6 +33,7 @@ class FileDepot:
         self.name = name
         self.root = Path(spec["path"]).expanduser().resolve()
         self.format = spec.get("format", "parquet")
+        self._sources: dict[tuple[str, str], tuple[tuple[int, ...], Source]] = {}
 
     def _check_root(self) -> None:
         if not self.root.is_dir():
@@ -51,8 +56,31 @@ class FileDepot:
         return sorted(names)
 
     def source(self, collection: str, dataset: str) -> Source:
+        """How the engine reads a dataset. That of a single file is kept while neither the depot's
+        folder nor the collection's changes (what is in them, their names): two `stat`s, not a
+        search; a folder of parts is looked into each time."""
         if dataset.startswith(".") or "/" in dataset or "\\" in dataset:  # `..` would be the whole depot
             raise SyscallError("ENOENT", f"no dataset dataos://{self.name}:{collection}/{dataset}")
+        stamp = self._stamp(collection)
+        kept = self._sources.get((collection, dataset))
+        if kept is not None and kept[0] == stamp:
+            return kept[1]
+        found = self._source(collection, dataset)
+        if stamp and found.paths[0].endswith(EXTENSIONS[self.format]) and \
+                time.time_ns() - max(stamp[1], stamp[3]) > _RACY_NS:  # (a folder of parts changes inside)
+            if len(self._sources) >= _KEPT:
+                self._sources.clear()
+            self._sources[(collection, dataset)] = (stamp, found)
+        return found
+
+    def _stamp(self, collection: str) -> tuple[int, ...]:
+        try:
+            root, folder = os.stat(self.root), os.stat(os.path.join(self.root, collection))
+        except (OSError, ValueError):
+            return ()
+        return root.st_ino, root.st_mtime_ns, folder.st_ino, folder.st_mtime_ns
+
+    def _source(self, collection: str, dataset: str) -> Source:
         folder = self._collection(collection)
         for ext in EXTENSIONS[self.format]:
             file = folder / f"{dataset}{ext}"

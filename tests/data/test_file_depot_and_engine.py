@@ -1,6 +1,7 @@
 """The file depot and the locked-down DuckDB engine."""
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -48,6 +49,42 @@ def run(depot, sql, limits=Limits()):
         return q.run().fetchall()
     finally:
         q.close()
+
+
+def _aged(*folders):
+    """Folders last changed a minute ago: a file depot keeps what it found in them."""
+    for folder in folders:
+        os.utime(folder, (time.time() - 60, time.time() - 60))
+
+
+def test_a_kept_source_follows_files_that_come_and_go(lake):
+    depot = FileDepot("lake", {"path": str(lake), "format": "parquet"})
+    _aged(lake, lake / "hr")
+    assert depot.source("hr", "people").paths == (str(lake / "hr" / "people.parquet"),)
+    assert depot.source("hr", "people").paths == (str(lake / "hr" / "people.parquet"),)  # (kept)
+    (lake / "hr" / "people.parquet").rename(lake / "hr" / "staff.parquet")
+    with pytest.raises(SyscallError) as e:
+        depot.source("hr", "people")
+    assert e.value.code == "ENOENT"
+    _aged(lake, lake / "hr")
+    assert depot.source("hr", "staff").paths == (str(lake / "hr" / "staff.parquet"),)
+    (lake / "hr").rename(lake / "people")
+    (lake / "hr").mkdir()
+    with pytest.raises(SyscallError) as e:
+        depot.source("hr", "staff")
+    assert e.value.code == "ENOENT"
+
+
+def test_a_folder_of_parts_is_looked_into_each_time(lake):
+    depot = FileDepot("lake", {"path": str(lake), "format": "parquet"})
+    _aged(lake, lake / "retail", lake / "retail" / "orders")
+    assert depot.source("retail", "orders").paths == (str(lake / "retail" / "orders"),)
+    for part in (lake / "retail" / "orders").iterdir():
+        part.unlink()
+    _aged(lake, lake / "retail", lake / "retail" / "orders")
+    with pytest.raises(SyscallError) as e:
+        depot.source("retail", "orders")
+    assert e.value.code == "ENOENT"
 
 
 def test_the_engine_reads_a_depot_and_nothing_else(lake, tmp_path):
