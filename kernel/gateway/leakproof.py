@@ -139,23 +139,23 @@ class _Types:
         if isinstance(node, exp.Literal):
             return _STRING if node.is_string else _NUMBER
         if isinstance(node, exp.Boolean):
-            return exp.DataType.build("BOOLEAN")
+            return _type(_T.BOOLEAN)
         if isinstance(node, exp.Neg) and self.of(node.this) == _NUMBER:
             return _NUMBER
         if isinstance(node, (exp.Cast, exp.TryCast)):
             return node.to
         if isinstance(node, (exp.Extract, exp.Length, exp.Count)):
-            return exp.DataType.build("BIGINT")
+            return _type(_T.BIGINT)
         if isinstance(node, (exp.Lower, exp.Upper, exp.Trim, exp.Substring, exp.DPipe, exp.Concat)):
-            return exp.DataType.build("VARCHAR")
+            return _type(_T.VARCHAR)
         if isinstance(node, (exp.Min, exp.Max)):
             return self.of(node.this)
         if isinstance(node, exp.Avg):
-            return exp.DataType.build("DOUBLE")
+            return _type(_T.DOUBLE)
         if isinstance(node, exp.Sum):
             return _sum_type(self.of(node.this), node.this)
         if isinstance(node, (exp.Add, exp.Sub)) and _days_constant(node):
-            return exp.DataType.build("TIMESTAMP")
+            return _type(_T.TIMESTAMP)
         if isinstance(node, (exp.Add, exp.Sub, exp.Mul)):
             return _arithmetic(node, self.of(node.this), self.of(node.expression), capped=True)
         if isinstance(node, exp.Subquery) and isinstance(node.this, exp.Select) and len(node.this.expressions) == 1:
@@ -185,12 +185,18 @@ def _types(tree: exp.Expression, tables: list[tuple[exp.Table, Dataset]], rules:
             return types
 
 
+def _type(kind: exp.DataType.Type, *params: int) -> exp.DataType:
+    """A new type node: what `DataType.build` parses its name to, without parsing."""
+    return exp.DataType(this=kind, expressions=[exp.DataTypeParam(this=exp.Literal.number(p)) for p in params],
+                        nested=False)
+
+
 def _masked_type(kind: exp.DataType | None, mask: dict | None) -> exp.DataType | None:
     if mask is None or mask["operator"] in ("pass_through", "bucket_number", "bucket_date", "expression"):
         return kind
     if mask["operator"] == "redact" and not (kind is not None and kind.this in _TEXT):
         return kind
-    return exp.DataType.build("VARCHAR")
+    return _type(_T.VARCHAR)
 
 
 def _decimal(kind: object, node: exp.Expression) -> tuple[int, int] | None:
@@ -224,11 +230,11 @@ def _unwrapped(node: exp.Expression) -> exp.Expression:
 
 def _sum_type(kind: object, node: exp.Expression) -> exp.DataType | None:
     if isinstance(kind, exp.DataType) and kind.this in _FLOATS:
-        return exp.DataType.build("DOUBLE")
+        return _type(_T.DOUBLE)
     exact = _decimal(kind, node)
     if exact is None:
         return None
-    return exp.DataType.build(f"DECIMAL(38, {exact[1]})" if exact[1] or kind == _NUMBER else "HUGEINT")
+    return _type(_T.DECIMAL, 38, exact[1]) if exact[1] or kind == _NUMBER else _type(_T.INT128)
 
 
 def _arithmetic(node: exp.Expression, left: object, right: object, capped: bool = False) -> exp.DataType | str | None:
@@ -239,7 +245,7 @@ def _arithmetic(node: exp.Expression, left: object, right: object, capped: bool 
     if any(isinstance(k, exp.DataType) and k.this in _FLOATS for k in (left, right)):
         floating = all(isinstance(k, exp.DataType) and k.this in _FLOATS or n is not None
                        for k, n in zip((left, right), numbers))
-        return exp.DataType.build("DOUBLE") if floating else None
+        return _type(_T.DOUBLE) if floating else None
     if None in numbers:
         return None
     (p1, s1), (p2, s2) = numbers
@@ -249,9 +255,9 @@ def _arithmetic(node: exp.Expression, left: object, right: object, capped: bool 
         else:
             scale = max(s1, s2)
             precision = max(p1 - s1, p2 - s2) + scale + 1
-        return exp.DataType.build(f"DECIMAL({precision}, {scale})") if precision <= _INT64_DIGITS else None
+        return _type(_T.DECIMAL, precision, scale) if precision <= _INT64_DIGITS else None
     if not any(isinstance(k, exp.DataType) and k.this == _T.DECIMAL for k in (left, right)):
-        return exp.DataType.build("BIGINT") if capped else None
+        return _type(_T.BIGINT) if capped else None
     if isinstance(node, exp.Mul):
         precision, scale = p1 + p2, s1 + s2
     else:
@@ -260,7 +266,7 @@ def _arithmetic(node: exp.Expression, left: object, right: object, capped: bool 
     limit = _INT64_DIGITS if max(p1, p2) <= _INT64_DIGITS else _MAX_DECIMAL  # the engine keeps 64-bit sums 64-bit
     if precision > limit and not capped:
         return None
-    return exp.DataType.build(f"DECIMAL({min(precision, limit)}, {min(scale, limit)})")
+    return _type(_T.DECIMAL, min(precision, limit), min(scale, limit))
 
 
 def _date_literal(node: exp.Expression) -> bool:
@@ -291,7 +297,7 @@ def _dates_as_dates(tree: exp.Expression, types: _Types) -> None:
         for key in ("expression", "low", "high"):
             side = node.args.get(key)
             if side is not None and _days_constant(side):
-                side.replace(exp.Cast(this=side.copy(), to=exp.DataType.build("DATE")))
+                side.replace(exp.Cast(this=side.copy(), to=_type(_T.DATE)))
 
 
 _PLAIN_TYPE = re.compile(r"[A-Z][A-Z0-9_]*(?: [A-Z][A-Z0-9_]*)*(?:\([0-9]{1,3}(?:, ?[0-9]{1,3})?\))?")

@@ -154,14 +154,15 @@ def _governed_table(spec: str) -> GovernedTable:
                                                                                 for c, _ in columns)):
             continue
         if name not in masks:
-            value = _source(name)
+            value = _source(name) if compiled or masks else _ident(name)  # (nothing else in scope)
         elif masks[name]["operator"] == "expression":
             value = generate(compile_mask(masks[name], name, types, user_tags).tree)
         else:
             value = _mask_sql(_source(name), data_type(type_name), masks[name])
         if condition and name in guarded:
             value = f"CASE WHEN {condition} THEN {value} END"
-        outputs.append(f"{value} AS {_ident(name)}")
+        outputs.append(value if value.endswith(f".{_ident(name)}") or value == _ident(name)  # (named so already)
+                       else f"{value} AS {_ident(name)}")
     source = ".".join(_ident(part) for part in (*VIEW_SCHEMA, view))
     sql = (f"SELECT {', '.join(outputs)} FROM {source} AS {_ident(SOURCE_ALIAS)}"
            + (f" WHERE {condition}" if condition else ""))

@@ -34,7 +34,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
-import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect, NormalizationStrategy
 from sqlglot.errors import ParseError, TokenError
@@ -195,10 +194,12 @@ def _check_dialect(dialect: str) -> None:
 
 def _parse(sql: str, dialect: str) -> exp.Expression:
     """The one statement of `sql` (a dialect already checked)."""
-    _check_size(sql, dialect)
+    reader = Dialect.get_or_raise(dialect)
     try:
-        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
-    except RecursionError:
+        tokens = reader.tokenize(sql)
+        _check_size(tokens)
+        statements = [s for s in reader.parser().parse(tokens, sql) if s is not None]
+    except (RecursionError, GatewayError):
         raise
     except ParseError as e:
         position = _parse_error_position(e)
@@ -226,13 +227,9 @@ def _parse(sql: str, dialect: str) -> exp.Expression:
     return statements[0]
 
 
-def _check_size(sql: str, dialect: str) -> None:
+def _check_size(tokens: list) -> None:
     """EINVAL, before parsing, for inputs the parser would take too long over: too many tokens, or
     subscripts chained past `_SUBSCRIPT_CHAIN` (linear to count, quadratic for sqlglot to parse)."""
-    try:
-        tokens = Dialect.get_or_raise(dialect).tokenize(sql)
-    except TokenError:
-        return  # the parser reports it, with its position
     if len(tokens) > _MAX_TOKENS:
         raise GatewayError("EINVAL", f"the query is too long ({len(tokens):,} tokens; at most {_MAX_TOKENS:,})")
     chain = 0
@@ -511,25 +508,29 @@ def _used_names(tree: exp.Expression, tables: list[tuple[exp.Table, Dataset]]) -
     reference or USING mentions: more than it reads, never less), or None when it may read columns
     it does not name: a star (but COUNT(*)), a whole row, COLUMNS(), #n, PIVOT, NATURAL joins, a
     dataset's columns renamed by position."""
-    if tree.find(exp.Columns, exp.PositionalColumn, exp.Pivot) is not None or any(
-            not isinstance(star.parent, exp.Count) for star in tree.find_all(exp.Star)) or any(
-            isinstance(node.args.get("alias"), exp.TableAlias) and node.args["alias"].columns for node, _ in tables):
+    if any(isinstance(node.args.get("alias"), exp.TableAlias) and node.args["alias"].columns for node, _ in tables):
         return None  # (a column list on a dataset's alias renames its columns by position)
     names: set[str] = set()
-    for column in tree.find_all(exp.Column):
-        names.update(part.name.lower() for part in column.parts)
-    for word in tree.find_all(*_BARE_WORDS):  # current_date: a column of that name, where one is
-        if not word.args.get("this"):
-            names.add(word.sql_name().lower())
-    for join in tree.find_all(exp.Join):
-        if join.args.get("method") or join.args.get("kind") == "NATURAL":
+    given: set[str] = set()  # names the query itself gives: aliases and column lists
+    for node in tree.walk():  # (one walk: this runs for every query planned)
+        if isinstance(node, (exp.Columns, exp.PositionalColumn, exp.Pivot)) or (
+                isinstance(node, exp.Star) and not isinstance(node.parent, exp.Count)):
             return None
-        names.update(i.name.lower() for i in join.args.get("using") or [])
+        if isinstance(node, exp.Column):
+            names.update(part.name.lower() for part in node.parts)
+        elif isinstance(node, _BARE_WORDS):  # current_date: a column of that name, where one is
+            if not node.args.get("this"):
+                names.add(node.sql_name().lower())
+        elif isinstance(node, exp.Join):
+            if node.args.get("method") or node.args.get("kind") == "NATURAL":
+                return None
+            names.update(i.name.lower() for i in node.args.get("using") or [])
+        elif isinstance(node, exp.Identifier) and isinstance(node.parent, (exp.Alias, exp.TableAlias, exp.CTE)):
+            given.add(node.name.lower())
+        elif isinstance(node, exp.TableAlias):
+            given.update(column.name.lower() for column in node.columns)
     relations = {name for node, dataset in tables for name in (node.alias_or_name.lower(), dataset.name.lower())}
-    given = {column.lower() for _, dataset in tables for column in dataset.columns} | {
-        node.name.lower() for node in tree.find_all(exp.Identifier)
-        if isinstance(node.parent, (exp.Alias, exp.TableAlias, exp.CTE))} | {
-        column.name.lower() for alias in tree.find_all(exp.TableAlias) for column in alias.columns}
+    given.update(column.lower() for _, dataset in tables for column in dataset.columns)
     if names & relations or not names <= given:
         return None  # a whole row; or a name nothing gives: the engine's error offers every column
     return frozenset(names)
