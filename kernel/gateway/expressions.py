@@ -44,7 +44,8 @@ from sqlglot import exp
 from sqlglot.tokens import Token, TokenType
 
 from ..heimdall.fields import PolicyError
-from . import proof
+from . import checks, proof
+from .checks import SOURCE_ALIAS
 from .model import Dataset, GatewayError, shown
 
 USER_VAR = "${user}"
@@ -81,9 +82,8 @@ class Compiled:
 
 def check_dialect(dialect: str, field: str) -> str:
     """`dialect` if sqlglot knows it (a bare name), else `PolicyError` at `field`."""
-    from .plan import _check_dialect
     try:
-        _check_dialect(dialect)
+        checks.check_dialect(dialect)
     except GatewayError as e:
         raise PolicyError(field, e.message) from None
     return dialect
@@ -91,19 +91,18 @@ def check_dialect(dialect: str, field: str) -> str:
 
 def parse(text: str, dialect: str, kind: Literal["filter", "mask"], field: str) -> Parsed:
     """`text` in `dialect` as a checked policy expression of `kind`, or `PolicyError` at `field`."""
-    from .plan import _FORBIDDEN, _parse_error_position, _statement_name, _token_error_position
     sql_dialect = sqlglot.Dialect.get_or_raise(dialect)
     try:
         tokens = sql_dialect.tokenize(text)
     except sqlglot.errors.TokenError:
-        position = _token_error_position(text, dialect)
+        position = checks.token_error_position(text, dialect)
         raise PolicyError(field, "syntax error (unterminated string, identifier or comment?)"
                           + (" at line {}, column {}".format(*position) if position else "")) from None
     tokens = _with_user(tokens, field)
     try:
         tree = sql_dialect.parser().parse_into(exp.Expr, tokens, text)[0]
     except sqlglot.errors.ParseError as e:
-        position = _parse_error_position(e)
+        position = checks.parse_error_position(e)
         raise PolicyError(field, "syntax error" + (" at line {}, column {}".format(*position) if position else "")) \
             from None
     except RecursionError:
@@ -113,9 +112,9 @@ def parse(text: str, dialect: str, kind: Literal["filter", "mask"], field: str) 
     if tree is None or isinstance(tree, (exp.Alias, exp.Star, exp.Query)) and not isinstance(tree, exp.Subquery):
         raise PolicyError(field, f"must be one SQL expression (a {'condition' if kind == 'filter' else 'value'}), "
                                  "without an alias")
-    forbidden = tree.find(*_FORBIDDEN)
+    forbidden = tree.find(*checks.FORBIDDEN)
     if forbidden is not None:
-        raise PolicyError(field, f"{_statement_name(forbidden)} is not allowed")
+        raise PolicyError(field, f"{checks.statement_name(forbidden)} is not allowed")
     try:
         tree = proof.translate(tree)
         datasets = _check(tree, kind)
@@ -157,7 +156,6 @@ def _with_user(tokens: list[Token], field: str) -> list[Token]:
 
 def _check(tree: exp.Expression, kind: str) -> tuple[str, ...]:
     """GatewayError unless the DuckDB `tree` is a policy expression of `kind`; the datasets it reads."""
-    from .plan import _Walk
     walked = tree.copy()
     for call in list(_user_tags(walked)):
         _user_tag_prefix(call)
@@ -166,7 +164,7 @@ def _check(tree: exp.Expression, kind: str) -> tuple[str, ...]:
         if column.table:
             raise GatewayError("EINVAL", f"column {'.'.join(shown(p.name) for p in column.parts)}: outside a "
                                          "subquery, refer to the dataset's columns by name alone")
-    walk = _Walk(_dataset_name)
+    walk = checks.Walk(_dataset_name)
     walk.visit(walked, frozenset())
     if walk.tables and kind == "mask":
         raise GatewayError("EINVAL", "a mask may not read tables")
@@ -312,7 +310,6 @@ def mask_value(mask: Mapping[str, Any], columns: Iterable[str], user_tags: Itera
 
 
 def _compile(tree: exp.Expression, columns: Iterable[str], user_tags: Iterable[str]) -> Compiled | None:
-    from .masks import SOURCE_ALIAS
     tags = sorted(user_tags)
     tree = tree.transform(lambda node: _user_value(node, tags) if is_user_attribute(node) else node, copy=False)
     names = list(columns)

@@ -47,20 +47,12 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from .checks import KEYED_HASH, SOURCE_ALIAS
 from .expressions import compile_filter, compile_mask
 from .model import Dataset
 from .policies import Governance
 from .proof import generate, prove, translate
 
-KEYED_HASH = "gw_keyed_hash"
-"""The engine function behind the ``hash`` mask (see `keyed_hash`); not callable by user SQL."""
-SOURCE_ALIAS = "gw_source"
-"""The raw source's alias inside a governed table; user queries may not use this identifier, so a
-column the source lacks fails to bind instead of binding to a relation of the user's."""
-VIEW_PREFIX = "dataos://"
-"""Engine views are named by dataset address; user SQL may not use such a name (a CTE of that
-name would otherwise be what a governed table reads)."""
-RESERVED = (KEYED_HASH, SOURCE_ALIAS)
 _BLOCK = 64  # SHA-256 block size
 
 _DATE_TYPES = exp.DataType.TEMPORAL_TYPES - {exp.DataType.Type.TIME, exp.DataType.Type.TIMETZ}

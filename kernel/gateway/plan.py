@@ -3,7 +3,7 @@
 1. Parse with sqlglot; exactly one statement, and it must be a query. Translate it: generate its
    DuckDB SQL and parse that back (`proof.translate`); what follows checks *that* tree, the query
    as the engine will read it, whatever the translation echoed.
-2. Walk the whole tree: every function is on the allowlist; no nested statement, ``SELECT … INTO``
+2. Walk the whole tree (`checks.Walk`): every function is on the allowlist; no nested statement, ``SELECT … INTO``
    or query parameter; no free text that would be written out unquoted unless it is a plain word;
    every relation is a CTE in scope or resolves to a `Dataset` the user may select (`Finder`:
    one they may not is unknown, ENOENT, exactly as one that does not exist).
@@ -42,10 +42,11 @@ from sqlglot.tokens import TokenType
 from syscalls.spec import text_problem
 
 from . import meta, proof
-from .functions import function_name, is_allowed
+from .checks import (FORBIDDEN, Walk, check_dialect, parse_error_position,
+                     statement_name, token_error_position)
 from .leakproof import sources as leakproof_sources
 from .leakproof import barrier
-from .masks import RESERVED, SOURCE_ALIAS, VIEW_PREFIX, GovernedTable, governed_table, with_pushed
+from .masks import SOURCE_ALIAS, GovernedTable, governed_table, with_pushed
 from .model import Dataset, GatewayError, Plan, shown
 from .policies import DataPolicy, Governance, govern
 
@@ -54,17 +55,8 @@ Known = Callable[[], Iterable[str]]
 
 _QUERIES = (exp.Select, exp.SetOperation, exp.Values, exp.Subquery)
 _QUERY_KEYWORDS = frozenset({"SELECT", "WITH", "VALUES", "FROM", "TABLE"})
-_STATEMENTS = (exp.DML, exp.DDL, exp.Command, exp.Drop, exp.Alter, exp.Set, exp.Pragma, exp.Use, exp.Describe,
-               exp.Show, exp.Transaction, exp.Commit, exp.Rollback, exp.Attach, exp.Detach, exp.Install,
-               exp.Summarize, exp.Export, exp.Analyze, exp.Cache, exp.Uncache, exp.Refresh, exp.Kill, exp.LoadData,
-               exp.Grant, exp.Revoke, exp.Comment, exp.Declare, exp.TruncateTable)
-_FORBIDDEN = (*_STATEMENTS, exp.Into, exp.Placeholder, exp.Parameter, exp.SessionParameter,
-              exp.ByteString)  # E'…' strings: their escapes are read differently by different tokenizers
-_TABLE_ARGS = frozenset({"this", "db", "catalog", "alias", "pivots", "sample", "joins", "laterals"})
-_LATERAL_SOURCES = (exp.Subquery, exp.Values, exp.Unnest, exp.GenerateSeries)
 _SUBSCRIPT_CHAIN = 100  # sqlglot parses chained subscripts (x[1][1]…) in quadratic time
 _MAX_TOKENS = 100_000
-_DIALECT = re.compile(r"[a-z][a-z0-9_]*")
 _PLAIN = re.compile(r"[a-z_][a-z0-9_]*")  # a name DuckDB reads the same unquoted
 _BARE_WORDS = (exp.CurrentDate, exp.CurrentTime, exp.CurrentTimestamp, exp.Localtime, exp.Localtimestamp)
 _NEAR = 0.6  # how alike a name must be to be offered as "did you mean" (difflib's ratio)
@@ -82,7 +74,7 @@ def plan(sql: str, *, dialect: str = "duckdb", resolve: Resolver, can_select: Ca
     problem = text_problem(sql)  # (requests are refused so before they get here; a direct caller too)
     if problem:
         raise GatewayError("EINVAL", f"the query {problem}")
-    _check_dialect(dialect)
+    check_dialect(dialect)
     find = Finder(resolve, can_select, known, default_depot, default_collection, dialect)
     command = meta.parse(sql, dialect)
     if command is not None:
@@ -137,13 +129,13 @@ _PLANS = _Lru(512)  # plans by (SQL, dialect, defaults, user tags, policies): a 
 
 
 def _plan(sql: str, dialect: str, find: Finder, policies: Sequence[DataPolicy], user_tags: frozenset[str]
-          ) -> tuple[Plan, _Walk]:
+          ) -> tuple[Plan, Walk]:
     """Plan a query (not a meta command) from scratch: steps 1 to 5 of the module's docstring."""
     try:
         tree = proof.translate(table_names_as_written(_parse(sql, dialect), dialect))
         if not isinstance(tree, _QUERIES):
-            raise GatewayError("EACCES", f"{_statement_name(tree)} is not allowed: only queries are")
-        walk = _Walk(find)
+            raise GatewayError("EACCES", f"{statement_name(tree)} is not allowed: only queries are")
+        walk = Walk(find)
         walk.visit(tree, frozenset())
         datasets: dict[str, Dataset] = {}
         for _, dataset in walk.tables:
@@ -183,15 +175,6 @@ def table_names_as_written(tree: exp.Expression, dialect: str) -> exp.Expression
     return tree
 
 
-def _check_dialect(dialect: str) -> None:
-    try:
-        if not _DIALECT.fullmatch(dialect):  # a bare name: no ", setting=value" suffix
-            raise ValueError(dialect)
-        Dialect.get_or_raise(dialect)
-    except ValueError:
-        raise GatewayError("EINVAL", f"unknown SQL dialect {shown(dialect)}", field="dialect") from None
-
-
 def _parse(sql: str, dialect: str) -> exp.Expression:
     """The one statement of `sql` (a dialect already checked)."""
     reader = Dialect.get_or_raise(dialect)
@@ -202,11 +185,11 @@ def _parse(sql: str, dialect: str) -> exp.Expression:
     except (RecursionError, GatewayError):
         raise
     except ParseError as e:
-        position = _parse_error_position(e)
+        position = parse_error_position(e)
         raise GatewayError("EINVAL", "syntax error" + (" at line {}, column {}".format(*position) if position else ""),
                            position) from None
     except TokenError:
-        position = _token_error_position(sql, dialect)
+        position = token_error_position(sql, dialect)
         raise GatewayError("EINVAL", "syntax error (unterminated string, identifier or comment?)"
                            + (" at line {}, column {}".format(*position) if position else ""), position) from None
     except Exception:  # sqlglot tripping over input it cannot model
@@ -217,13 +200,13 @@ def _parse(sql: str, dialect: str) -> exp.Expression:
         if isinstance(statement, exp.Command) and str(statement.this).upper() in _QUERY_KEYWORDS:
             raise GatewayError("EINVAL", "unsupported query syntax")
         if not isinstance(statement, _QUERIES):
-            raise GatewayError("EACCES", f"{_statement_name(statement)} is not allowed: only queries "
+            raise GatewayError("EACCES", f"{statement_name(statement)} is not allowed: only queries "
                                          "(SELECT, VALUES, WITH … SELECT) are")
     if len(statements) > 1:
         raise GatewayError("EINVAL", f"one statement expected, got {len(statements)}")
-    forbidden = statements[0].find(*_FORBIDDEN)  # named as written, before translation reshapes it
+    forbidden = statements[0].find(*FORBIDDEN)  # named as written, before translation reshapes it
     if forbidden is not None:
-        raise GatewayError("EACCES", f"{_statement_name(forbidden)} is not allowed")
+        raise GatewayError("EACCES", f"{statement_name(forbidden)} is not allowed")
     return statements[0]
 
 
@@ -240,117 +223,6 @@ def _check_size(tokens: list) -> None:
                 raise GatewayError("EINVAL", f"the query chains more than {_SUBSCRIPT_CHAIN} subscripts")
         elif token.token_type != TokenType.R_BRACKET and before.token_type == TokenType.R_BRACKET:
             chain = 0
-
-
-def _parse_error_position(error: ParseError) -> tuple[int, int] | None:
-    """(line, column) of the first column of the token the parser stopped at (sqlglot gives its last)."""
-    first = error.errors[0] if error.errors else {}
-    line, col, token = first.get("line"), first.get("col"), first.get("highlight") or ""
-    if not isinstance(line, int) or not isinstance(col, int):
-        return None
-    return line, (max(1, col - len(token) + 1) if token and "\n" not in token else col)
-
-
-def _source_name(node: exp.Expression) -> str:
-    return function_name(node) if isinstance(node, exp.Func) else type(node).__name__.lower()
-
-
-def _token_error_position(sql: str, dialect: str) -> tuple[int, int] | None:
-    """Where the tokenizer stopped, when its (pure-Python) core exposes it."""
-    tokenizer = Dialect.get_or_raise(dialect).tokenizer()
-    try:
-        tokenizer.tokenize(sql)
-    except TokenError:
-        core = getattr(tokenizer, "_core", None)
-        line, col = getattr(core, "_line", None), getattr(core, "_col", None)
-        return (line, col) if isinstance(line, int) and isinstance(col, int) else None
-    return None
-
-
-def _statement_name(node: exp.Expression) -> str:
-    if isinstance(node, exp.Command):  # sqlglot's fallback for statements it does not model
-        return f"{shown(str(node.this).upper())} statement"
-    if isinstance(node, exp.Into):
-        return "SELECT … INTO"
-    if isinstance(node, (exp.Placeholder, exp.Parameter)):
-        return "a query parameter"
-    if isinstance(node, exp.SessionParameter):
-        return "a session variable"
-    if isinstance(node, (*_STATEMENTS, exp.Pivot)):
-        return f"{type(node).__name__.upper()} statement"
-    return "this statement"
-
-
-class _Walk:
-    """One pass over the parsed query: checks every node, collects dataset references."""
-
-    def __init__(self, find: Finder) -> None:
-        self.find = find
-        self.tables: list[tuple[exp.Table, Dataset]] = []
-        self.written: list[tuple[tuple[str, ...], Dataset]] = []  # each reference's names, and its dataset
-
-    def visit(self, node: exp.Expression, ctes: frozenset[str]) -> None:
-        proof.check_text(node)
-        if isinstance(node, exp.Func):
-            if not is_allowed(node):
-                raise GatewayError("EACCES", f"function {function_name(node)} is not allowed")
-        elif isinstance(node, _FORBIDDEN):
-            raise GatewayError("EACCES", f"{_statement_name(node)} is not allowed")
-        elif isinstance(node, exp.Table):
-            self._table(node, ctes)
-        elif isinstance(node, exp.Lateral) and not isinstance(node.this, _LATERAL_SOURCES):
-            # DuckDB table functions (and table macros named like aggregates, e.g. histogram) read
-            # relations by name: only subqueries and value generators may be lateral sources
-            raise GatewayError("EACCES", f"table function {_source_name(node.this)} is not allowed")
-        elif isinstance(node, exp.Pivot) and node.this is not None and not node.args.get("unpivot") and \
-                not all(isinstance(on, exp.In) for on in node.expressions):
-            # DuckDB runs a PIVOT without IN lists as two statements (the first creates a type)
-            raise GatewayError("EINVAL", "a PIVOT needs the values to pivot on: PIVOT … ON column IN (…)")
-        elif isinstance(node, exp.Identifier) and node.name.lower() in RESERVED:
-            raise GatewayError("EACCES", f"the name {node.name.lower()} is reserved")
-        elif isinstance(node, exp.Identifier) and node.name.lower().startswith(VIEW_PREFIX):
-            raise GatewayError("EACCES", f"names starting with {VIEW_PREFIX} are reserved (the engine's views of "
-                                         "datasets): in SQL a dataset is depot.collection.dataset")
-        with_ = node.args.get("with_")
-        if isinstance(with_, exp.With):  # (on some nodes `with_` is a flag: IS JSON … WITH UNIQUE KEYS)
-            ctes = self._with(with_, ctes)
-        for child in node.iter_expressions():
-            if child is not with_:
-                self.visit(child, ctes)
-
-    def _with(self, with_: exp.With, ctes: frozenset[str]) -> frozenset[str]:
-        visible = set(ctes)
-        for child in with_.iter_expressions():
-            if not isinstance(child, exp.CTE):
-                self.visit(child, frozenset(visible))
-                continue
-            name = _fold(child.alias_or_name)
-            body = child.this
-            for part in child.iter_expressions():
-                if part is not body:
-                    self.visit(part, frozenset(visible))
-            if with_.args.get("recursive") and isinstance(body, exp.Union) and body.args.get("with_") is None:
-                for part in body.iter_expressions():
-                    self.visit(part, frozenset(visible | {name}) if part is body.expression else frozenset(visible))
-            else:
-                self.visit(body, frozenset(visible))
-            visible.add(name)
-        return frozenset(visible)
-
-    def _table(self, node: exp.Table, ctes: frozenset[str]) -> None:
-        if isinstance(node.this, exp.Func):
-            raise GatewayError("EACCES", f"table function {function_name(node.this)} is not allowed")
-        parts = node.parts
-        names = [part.name for part in parts]
-        if len(names) == 1 and isinstance(parts[0], exp.Identifier) and _fold(names[0]) in ctes:
-            return
-        if not all(isinstance(part, exp.Identifier) for part in parts):
-            names = [""]  # not a name at all: unknown, like any name that is not a dataset
-        elif any(value for key, value in node.args.items() if key not in _TABLE_ARGS):
-            raise GatewayError("EINVAL", f"unsupported table modifier on {'.'.join(shown(n) for n in names)}")
-        dataset = self.find(names)
-        self.tables.append((node, dataset))
-        self.written.append((tuple(names), dataset))
 
 
 class Finder:
@@ -429,11 +301,6 @@ class Finder:
 
 def _similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a, b).ratio()
-
-
-def _fold(name: str) -> str:
-    """Case-fold a name as DuckDB does (ASCII only): folding more could mistake a table for a CTE."""
-    return name.encode().lower().decode()
 
 
 def _governed(node: exp.Table, governed: GovernedTable, spliced: dict[int, exp.Expression],

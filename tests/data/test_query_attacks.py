@@ -172,8 +172,8 @@ def test_a_query_duckdb_would_split_into_two_statements_is_refused(k, monkeypatc
         as_user(k, "ana").query.execute(sql=sql)
     assert e.value.code == "EINVAL" and "IN (…)" in e.value.message
     import importlib
-    planner = importlib.import_module("kernel.gateway.plan")
-    monkeypatch.setattr(planner._Walk, "visit", lambda self, node, ctes: self.tables.extend(
+    checks = importlib.import_module("kernel.gateway.checks")
+    monkeypatch.setattr(checks.Walk, "visit", lambda self, node, ctes: self.tables.extend(
         (t, self.find([t.catalog, t.db, t.name])) for t in node.find_all(exp.Table) if t.name == "employees"))
     with pytest.raises(SyscallError) as e:
         k.query.execute(sql=sql)
