@@ -6,11 +6,12 @@ offline (`CALL dbgen`), each table written to `ROOT/tpch/<table>.parquet`, a `fi
 on an embedded kernel. The queries are the extension's `tpch_queries()`, their tables qualified
 with sqlglot as `lake.tpch.<table>` for the Gateway.
 
-Each round runs every query in turn, each query under every variant below (`--runs` rounds after
-a warm-up round whose results are compared), the variants' order rotated from round to round: a
-query of a few milliseconds runs up to 1.5x slower right after another shape of query (cold CPU
-caches) than after its own twin, so a fixed order would favour whichever variant follows its twin.
-Medians of the client's wall time per query:
+Each round runs the whole workload (the queries in turn) under each variant below in turn
+(`--runs` rounds after a warm-up round whose results are compared), so every query follows
+another query of its own variant: a query of a few milliseconds runs up to 1.5x slower right
+after a query of another shape (cold CPU caches) than after its own twin, and interleaving the
+variants query by query would favour whichever variant follows its twin. Medians of the client's
+wall time per query:
 
 1. raw: DuckDB on the Parquet files (one kept connection, a view per table), the query as written;
 2. operator: `query.execute` through the Gateway as the operator (no data policy applies);
@@ -389,6 +390,8 @@ def bench(root: Path, lake: Path, sqls: dict[int, str], users: list[str], runs: 
     out: dict[str, Any] = {"runs": runs, "users": {u: USERS[u].about for u in users},
                            "policies": {u: data_policies(u) for u in users}}
     state = root / "state"
+    from kernel.daemon import tune_gc
+    tune_gc()  # the kernel here is in this process: collect garbage as the daemon does
     with connect(f"embedded://{state}") as op:
         depot, *policies = manifests(lake, users)
         op.resource.apply(manifests=[depot])
@@ -428,10 +431,9 @@ def bench(root: Path, lake: Path, sqls: dict[int, str], users: list[str], runs: 
                               "governed_sql": {u: probes[u][explain]["sql"] for u in users}}
         times: dict[str, dict[int, list[float]]] = {name: {n: [] for n in sqls} for name in variants}
         out["loadavg_before"] = _load()
-        order = list(variants.items())
-        for run in range(runs):
-            for n in sqls:
-                for name, fn in order[run % len(order):] + order[:run % len(order)]:
+        for _ in range(runs):
+            for name, fn in variants.items():
+                for n in sqls:
                     t0 = time.perf_counter()
                     fn(n)
                     times[name][n].append((time.perf_counter() - t0) * 1000)

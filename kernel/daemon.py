@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -15,6 +16,14 @@ from syscalls.errors import SyscallError
 from syscalls.locations import squatter
 
 log = logging.getLogger("dataos.kernel")
+YOUNG_COLLECTION = 50_000  # allocations between the collector's young-generation passes (Python's: 700)
+
+
+def tune_gc() -> None:
+    """The collector as a long-running kernel wants it: a young-generation pass every
+    `YOUNG_COLLECTION` allocations, not 700 (a query answering 18,000 rows made ~50 passes and a
+    few full ones over every object the kernel holds: a third of its time)."""
+    gc.set_threshold(YOUNG_COLLECTION, *gc.get_threshold()[1:])
 
 
 def serve(state: Path, sock_path: Path | None, pidfile: Path | None, listen: str | None = None,
@@ -31,6 +40,7 @@ def serve(state: Path, sock_path: Path | None, pidfile: Path | None, listen: str
             raise
         print(f"dataos kernel: {error}", file=sys.stderr)
         return error.exit_code
+    tune_gc()
     sockets = []
     refused = None
     try:
