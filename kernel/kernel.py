@@ -253,6 +253,9 @@ class Kernel:
 
     def _load_depot(self, resource: dict[str, Any]) -> None:
         """Build a depot's driver with the values of the instance-secrets it names."""
+        self.depots.load(resource, self._depot_credentials(resource))
+
+    def _depot_credentials(self, resource: dict[str, Any]) -> dict[str, str]:
         credentials: dict[str, str] = {}
         for ref in resource["depot"].get("secrets") or []:
             secret = self.poros.find("instance-secret", ref["name"], None)
@@ -261,7 +264,15 @@ class Kernel:
                 continue
             values = self.heimdall.open_secret(secret)
             credentials.update({k: v for k, v in values.items() if not ref.get("keys") or k in ref["keys"]})
-        self.depots.load(resource, credentials)
+        return credentials
+
+    def pending_depots(self, resources: list[dict[str, Any]]) -> Depots:
+        """The drivers of depots an apply is about to store (to check the policies applied with
+        them against their datasets), apart from the kernel's own."""
+        depots = Depots()
+        for resource in resources:
+            depots.load(resource, self._depot_credentials(resource))
+        return depots
 
     def _schedule_scans(self, depot: dict[str, Any]) -> None:
         """Keep the depot's `scan-DEPOT` workflow in step with its `scan.cron` (see metis/schedule.py)."""

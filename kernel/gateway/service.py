@@ -16,7 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from syscalls.errors import SyscallError
 
@@ -76,12 +76,15 @@ class Gateway:
             except PolicyError as e:
                 raise SyscallError("EINVAL", str(e), field=e.field) from None
 
-    def check_policy(self, manifest: dict[str, Any], may_select: Callable[[str], bool] = lambda address: True) -> None:
+    def check_policy(self, manifest: dict[str, Any], may_select: Callable[[str], bool] = lambda address: True,
+                     pending: Depots | None = None) -> None:
         """At apply (not at start: a stored policy always loads): EINVAL when a row filter or mask
         expression of the policy names a column a dataset of the catalog lacks, a value that does not
         fit it or a dataset the catalog does not have, or does not bind in DuckDB (`validate`);
         EACCES when a filter's subquery reads a dataset its author may not select (`may_select` of
-        an address): the subquery reads for every user the policy applies to, as its author."""
+        an address): the subquery reads for every user the policy applies to, as its author. The
+        depots in `pending` are applied with the policy: the datasets it names are looked for there
+        first."""
         data = manifest["policy"].get("data")
         if data is None:
             return
@@ -91,18 +94,30 @@ class Gateway:
             if not may_select(f"dataos://{depot}:{collection}/{dataset}"):
                 raise SyscallError("EACCES", f"policy {policy.name}: policy.data.filters: a subquery reads {name}, "
                                              "which you may not select", field="policy.data.filters", object=name)
+        named = [*policy.reads, *([policy.dataset] if policy.dataset and not any(c in policy.dataset for c in "*?")
+                                  else [])]
         check = check_filters if policy.type == "filter" else check_mask
-        check(policy, self._catalog_columns())
+        check(policy, self._catalog_columns(named, pending))
 
-    def _catalog_columns(self) -> Iterator[tuple[Dataset, dict[str, str]]]:
-        for urn in self.datasets():
+    def _catalog_columns(self, named: Iterable[str], pending: Depots | None
+                         ) -> Iterator[tuple[Dataset, dict[str, str]]]:
+        """The catalog's datasets and their columns, and those `named` (``depot.collection.dataset``)
+        that a depot has though no scan has put them in the catalog yet (or a depot in `pending`,
+        applied with the policy), as the depot reads them: as a query would find them."""
+        urns = dict.fromkeys(self.datasets())
+        for name in named:
+            parts = name.split(".")
+            if len(parts) == 3:
+                urns.setdefault(f"dataos://{parts[0]}:{parts[1]}/{parts[2]}")
+        for urn in urns:
             a = Address.parse(urn)
             if not (a.collection and a.dataset):
                 continue
+            depots = pending if pending is not None and a.depot in pending.names() else self.depots
             try:
-                columns = self.depots.columns(a.depot, a.collection, a.dataset)
+                columns = depots.columns(a.depot, a.collection, a.dataset)
             except SyscallError:
-                continue  # a depot that is down, a dataset gone: nothing to check it against
+                continue  # a depot that is down, a dataset gone or not there: nothing to check it against
             yield Dataset(a.depot, a.collection, a.dataset, columns), columns
 
     def load(self, resource: dict[str, Any]) -> None:

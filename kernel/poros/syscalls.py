@@ -48,14 +48,16 @@ def resource_apply(call: Call, manifests: list[dict], workspace: str | None, dry
             raise
     _keep_policy_control(call, plans)
     _check_secret_references(call, plans)
-    for i, plan in enumerate(plans):
-        if plan.kind.type == "policy" and plan.action != "unchanged":
-            try:
-                call.kernel.gateway.check_policy(plan.manifest,
-                                                 lambda address: call.decide("select", address).allow)
-            except SyscallError as e:
-                e.details.setdefault("document", i)
-                raise
+    policies = [(i, plan) for i, plan in enumerate(plans) if plan.kind.type == "policy" and plan.action != "unchanged"]
+    depots = call.kernel.pending_depots([plan.manifest for plan in plans if plan.kind.type == "depot"
+                                         and plan.action != "unchanged"]) if policies else None
+    for i, plan in policies:  # (against the depots applied with them too)
+        try:
+            call.kernel.gateway.check_policy(plan.manifest, lambda address: call.decide("select", address).allow,
+                                             depots)
+        except SyscallError as e:
+            e.details.setdefault("document", i)
+            raise
     for i, plan in enumerate(plans):
         if plan.kind.type in WORKLOAD_TYPES:
             try:

@@ -91,3 +91,29 @@ def test_an_author_may_not_read_through_a_policy_what_they_may_not_select(lake):
         user="eve"), "EACCES", 4)
     assert "lake.hr.salaries" in line and "may not select" in line
     assert "peek" not in ok(lake.as_("op", "get", "policy", "-o", "name")).stdout
+
+
+def test_a_depot_and_a_policy_reading_it_are_applied_together(lake):
+    """In one file, before any scan: the policy is checked against the depot's datasets as it is
+    applied with them (and a mistake in it refuses the whole file)."""
+    lake, root = lake
+    (root / "codes" / "sets").mkdir(parents=True)
+    duckdb.sql(f"COPY (SELECT 'EU' AS region) TO '{root}/codes/sets/allowed.parquet' (FORMAT parquet)")
+    depot = {"name": "codes", "version": "v1", "type": "depot",
+             "depot": {"type": "file", "file": {"path": str(root / "codes"), "format": "parquet"}}}
+
+    def both(expression: str):
+        path = root / "together.yaml"
+        policy = data_policy("allowed-regions", {"type": "filter", "filters": [{"expression": expression}]})
+        path.write_text(f"{json.dumps(depot)}\n---\n{json.dumps(policy)}\n")
+        return lake.as_("op", "apply", "-f", str(path))
+
+    line = error_line(both("region IN (SELECT regoin FROM codes.sets.allowed)"), "EINVAL", 2)
+    assert "allowed-regions" in line and "regoin" in line
+    assert "codes" not in ok(lake.as_("op", "get", "depot", "-o", "name")).stdout  # all or nothing
+    ok(both("region IN (SELECT region FROM codes.sets.allowed)"))
+    try:
+        assert rows(lake, "ana", "SELECT DISTINCT region FROM lake.shop.orders") == [["EU"]]
+    finally:
+        ok(lake.as_("op", "delete", "policy", "allowed-regions"))
+        ok(lake.as_("op", "delete", "depot", "codes"))
