@@ -46,6 +46,7 @@ from sqlglot.tokens import Token, TokenType
 from ..heimdall.fields import PolicyError
 from . import checks, proof
 from .checks import SOURCE_ALIAS
+from .functions import function_name
 from .model import Dataset, GatewayError, shown
 
 USER_VAR = "${user}"
@@ -54,6 +55,7 @@ USER_ID_PREFIX = "users:id"
 
 _COMPARISONS = {"equals": exp.EQ, "not_equals": exp.NEQ, "greater_than": exp.GT, "greater_than_equals": exp.GTE,
                 "less_than": exp.LT, "less_than_equals": exp.LTE}
+_VOLATILE = (exp.Rand, exp.Uuid)  # allowed functions whose answer changes from call to call
 _BINARY = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ)
 NOT_A_VALUE = object()
 
@@ -166,6 +168,10 @@ def _check(tree: exp.Expression, kind: str) -> tuple[str, ...]:
                                          "subquery, refer to the dataset's columns by name alone")
     walk = checks.Walk(_dataset_name)
     walk.visit(walked, frozenset())
+    volatile = walked.find(*_VOLATILE) if kind == "filter" else None
+    if volatile is not None:  # (a row filter is asked in the WHERE and again in each column's gate)
+        raise GatewayError("EINVAL", f"a row filter must answer the same for a row each time: "
+                                     f"{function_name(volatile)} is not allowed in one")
     if walk.tables and kind == "mask":
         raise GatewayError("EINVAL", "a mask may not read tables")
     return tuple(dict.fromkeys(_name(dataset) for _, dataset in walk.tables))

@@ -168,6 +168,9 @@ def test_a_compiled_expression_is_a_fresh_tree():
     ("filter", "owner = ${USER}", "the only variable is ${user}"),
     ("filter", "region = user_tag('region:')", "user_tag takes one string literal"),
     ("filter", "region = user_tag(owner)", "user_tag takes one string literal"),
+    ("filter", "random() < 0.5", "a row filter must answer the same for a row each time: rand"),
+    ("filter", "c_nationkey IN (SELECT n_nationkey FROM lake.tpch.nation WHERE uuid() IS NOT NULL)",
+     "a row filter must answer the same for a row each time"),
     ("mask", "(SELECT max(n_name) FROM lake.tpch.nation)", "a mask may not read tables"),
     ("mask", "c_phone AS phone", "must be one SQL expression (a value), without an alias"),
 ])
