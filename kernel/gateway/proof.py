@@ -24,7 +24,8 @@ from sqlglot.errors import ErrorLevel
 
 from .model import GatewayError
 
-ENGINE = Dialect.get_or_raise("duckdb")  # an instance: no lookup by name on every call
+ENGINE_NAME = "duckdb"
+ENGINE = Dialect.get_or_raise(ENGINE_NAME)  # an instance: no lookup by name on every call
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _QUOTED = ((exp.Identifier, "this"), (exp.Literal, "this"))  # written inside quotes, escaped
@@ -64,6 +65,14 @@ def translate(tree: exp.Expression) -> exp.Expression:
     """The tree the engine's SQL for `tree` parses back to: what the query really says. (`tree` is
     used up.)"""
     return parse_one_query(generate(tree, copy=False))
+
+
+def quoted(tree: exp.Expression) -> exp.Expression:
+    """`tree` (read as the engine's dialect) with every identifier quoted, as `generate` writes it:
+    what it reads back as, if generating and parsing it is a fixed point (`prove` tells)."""
+    for identifier in tree.find_all(exp.Identifier):
+        identifier.set("quoted", True)
+    return tree
 
 
 def check_text(node: exp.Expression) -> None:
