@@ -17,13 +17,14 @@ or with an error at all: one bit per query. PostgreSQL's answer is the security 
   where the engine prunes with it (`Barrier.pushed`).
 
 Leakproof (cannot fail or observe a value whatever the row): AND, OR, NOT, IS of booleans, IS
-[NOT] NULL, CASE and IF over booleans with results of one type, TRY_CAST; comparisons, BETWEEN and
-IN between types the engine compares without casting a column (numbers with numbers, text with
-text, a type with itself, a constant string that casts to the other side's type, NULL; an IN list's
-value and items, like CASE results, all cast to one type that holds each); LIKE with
+[NOT] NULL, CASE and IF over booleans with results of one type, TRY_CAST to a type it answers NULL
+for (not GEOMETRY); comparisons, BETWEEN and IN between types the engine compares without casting
+a column (numbers with numbers, text with text, a type with itself, a constant string that casts
+to the other side's type, NULL; BETWEEN's three operands and an IN list's value and items, like
+CASE results, all cast to one type that holds each); LIKE with
 a constant pattern; casts to text, and of constants that cast; lower, upper, length, trim,
-substring with small integer bounds, ``||``; EXTRACT of a date part; subqueries in IN and EXISTS,
-and scalar ones that return one row at most (an aggregate without GROUP BY, LIMIT 1); and
+substring with small integer bounds, ``||`` (text of text, a list of lists); EXTRACT of a date
+part; subqueries in IN and EXISTS, and scalar ones that return one row at most (an aggregate without GROUP BY, LIMIT 1); and
 decimal arithmetic whose result type holds every result (the engine keeps arithmetic on two
 DECIMALs of up to 18 digits in 18 digits and fails past them: ``DECIMAL(15,2) * DECIMAL(16,2)``
 can fail, ``+`` of the two cannot). A comparison of a DATE with ``DATE 'd' ± INTERVAL 'n' DAY|WEEK|MONTH|QUARTER|YEAR`` (a TIMESTAMP, at
@@ -37,11 +38,13 @@ aggregate may be correlated, so it reads them too); a relation's name used as a 
 its whole row; a name the query never gives (the engine's own name for an unnamed output) stands
 for everything. Where values flow by position (set operations, PIVOT, COLUMNS(), UNNEST, lambdas,
 ``#n``, a star inside an expression or over a struct, a derived table's column the engine names
-itself) names cannot be followed, and any unsafe use guards every column of every filtered
-dataset. A column qualified by a relation is typed by its name only if that relation has a column
-of that name (else it is a struct's field); names are typed until no type changes. An aggregate of
+itself: an unnamed expression of a derived table, CTE or lateral query past its column list, a
+name it gives twice, a star beside other columns or over a join) names cannot be followed, and any
+unsafe use guards every column of every filtered dataset. A column qualified by a relation is
+typed by its name only if that relation has a column of that name (else it is a struct's field); names are typed until no type changes. An aggregate of
 a nested query that reads an outer row's column is not leakproof (it runs once per inner row). A
-masked column whose mask could itself fail (``bucket_date``, a mask expression) is always gated.
+masked column whose mask could itself fail (any but ``pass_through``, ``redact``, ``hash`` and
+``rand_pattern``: a bucket bound compared with a HUGEINT, a mask expression) is always gated.
 """
 from __future__ import annotations
 
@@ -69,10 +72,14 @@ _INT64_DIGITS = 18  # a DECIMAL this wide is a 64-bit integer: arithmetic on two
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ)
 _HARMLESS = (exp.Column, exp.Literal, exp.Null, exp.Boolean, exp.Star, exp.DataType, exp.DataTypeParam, exp.Var,
              exp.Identifier, exp.Exists, exp.Window, exp.WindowSpec, exp.Order, exp.Ordered,
-             exp.Filter, exp.Where, exp.Alias, exp.Paren, exp.Distinct, exp.TryCast, exp.Lower, exp.Upper, exp.Length, exp.Trim, exp.DPipe, exp.Concat, exp.CurrentDate,
+             exp.Filter, exp.Where, exp.Alias, exp.Paren, exp.Distinct, exp.Lower, exp.Upper, exp.Length, exp.Trim, exp.DPipe, exp.Concat, exp.CurrentDate,
              exp.CurrentTimestamp)  # never fail, or fail only on rows the filters kept (aggregates)
 _OPAQUE = (exp.SetOperation, exp.Pivot, exp.Columns, exp.Unnest, exp.Lambda, exp.Explode, exp.PositionalColumn)
 _ALL = frozenset({"*"})  # stands for every column of every filtered dataset
+_SAFE_MASKS = frozenset({"pass_through", "redact", "hash", "rand_pattern"})  # masks that cannot fail on a value
+_TRY_CAST_TARGETS = frozenset({*_INTEGER_DIGITS, _T.INT128, _T.UINT128, *_FLOATS, _T.DECIMAL, *_TEXT, _T.BOOLEAN,
+                               _T.DATE, _T.TIME, _T.TIMETZ, _T.TIMESTAMP, _T.TIMESTAMPTZ, _T.TIMESTAMP_S,
+                               _T.TIMESTAMP_MS, _T.TIMESTAMP_NS, _T.INTERVAL, _T.UUID})  # TRY_CAST gives NULL
 
 
 @dataclass(frozen=True)
@@ -104,7 +111,7 @@ def barrier(tree: exp.Expression, tables: list[tuple[exp.Table, Dataset]], rules
         guards[address] = frozenset(
             column for column in dataset.columns
             if column.lower() in unsafe
-            or (column in masks and masks[column][1]["operator"] in ("bucket_date", "expression")))  # may fail
+            or (column in masks and masks[column][1]["operator"] not in _SAFE_MASKS))  # may fail
     return Barrier(guards, _push(tree, tables, rules))
 
 
@@ -146,12 +153,19 @@ class _Types:
             return node.to
         if isinstance(node, (exp.Extract, exp.Length, exp.Count)):
             return _type(_T.BIGINT)
-        if isinstance(node, (exp.Lower, exp.Upper, exp.Trim, exp.Substring, exp.DPipe, exp.Concat)):
+        if isinstance(node, (exp.Lower, exp.Upper, exp.Trim, exp.Substring)):
             return _type(_T.VARCHAR)
+        if isinstance(node, (exp.DPipe, exp.Concat)):  # text of text or numbers; of lists a list, of BLOBs a BLOB
+            operands = [node.this, node.expression] if isinstance(node, exp.DPipe) else node.expressions
+            return _type(_T.VARCHAR) if all(_to_text(self.of(o)) for o in operands) else None
         if isinstance(node, (exp.Min, exp.Max)):
             return self.of(node.this)
-        if isinstance(node, exp.Avg):
-            return _type(_T.DOUBLE)
+        if isinstance(node, exp.Avg):  # of numbers a DOUBLE; of a TIMESTAMP or INTERVAL that type
+            kind = self.of(node.this)
+            if kind == _NUMBER or (isinstance(kind, exp.DataType) and kind.is_type(*exp.DataType.NUMERIC_TYPES)):
+                return _type(_T.DOUBLE)
+            return kind if isinstance(kind, exp.DataType) and kind.is_type(*exp.DataType.TEMPORAL_TYPES,
+                                                                           _T.INTERVAL) else None
         if isinstance(node, exp.Sum):
             return _sum_type(self.of(node.this), node.this)
         if isinstance(node, (exp.Add, exp.Sub)) and _days_constant(node):
@@ -189,6 +203,14 @@ def _type(kind: exp.DataType.Type, *params: int) -> exp.DataType:
     """A new type node: what `DataType.build` parses its name to, without parsing."""
     return exp.DataType(this=kind, expressions=[exp.DataTypeParam(this=exp.Literal.number(p)) for p in params],
                         nested=False)
+
+
+def _to_text(kind: object) -> bool:
+    """Does a value of this type concatenate as text (a string, a number, a scalar)?"""
+    if kind in (_STRING, _NUMBER, _NULL):
+        return True
+    return isinstance(kind, exp.DataType) and not kind.is_type(*exp.DataType.NESTED_TYPES) and \
+        kind.this not in (_T.BLOB, _T.VARBINARY, _T.BIT, _T.JSON, _T.UNKNOWN, _T.USERDEFINED)
 
 
 def _masked_type(kind: exp.DataType | None, mask: dict | None) -> exp.DataType | None:
@@ -266,7 +288,9 @@ def _arithmetic(node: exp.Expression, left: object, right: object, capped: bool 
     limit = _INT64_DIGITS if max(p1, p2) <= _INT64_DIGITS else _MAX_DECIMAL  # the engine keeps 64-bit sums 64-bit
     if precision > limit and not capped:
         return None
-    return _type(_T.DECIMAL, min(precision, limit), min(scale, limit))
+    if scale > limit:  # a product's scale past 64 bits: the engine widens it (DECIMAL(36,30)), or refuses it
+        return _type(_T.DECIMAL, min(precision, _MAX_DECIMAL), scale) if scale <= _MAX_DECIMAL else None
+    return _type(_T.DECIMAL, min(precision, limit), scale)
 
 
 def _date_literal(node: exp.Expression) -> bool:
@@ -408,8 +432,8 @@ def _leakproof(node: exp.Expression, types: _Types) -> bool:
         return isinstance(node.parent, exp.In) and node.arg_key == "query" or _single_row(node.this)
     if isinstance(node, _COMPARISONS):
         return _comparable(node.this, node.expression, types)
-    if isinstance(node, exp.Between):
-        return _comparable(node.this, node.args["low"], types) and _comparable(node.this, node.args["high"], types)
+    if isinstance(node, exp.Between):  # the engine casts the value and both bounds to one type
+        return _one_type([node.this, node.args["low"], node.args["high"]], types)
     if isinstance(node, exp.In):  # the engine casts the value and every item to one type
         query = node.args.get("query")
         return _one_type([node.this, *node.expressions, *([query] if query is not None else [])], types)
@@ -417,6 +441,8 @@ def _leakproof(node: exp.Expression, types: _Types) -> bool:
         kind = types.of(node.this)
         return _constant(node.expression) and _constant(node.args.get("escape") or exp.Null()) and \
             (kind == _NULL or (isinstance(kind, exp.DataType) and kind.this in _TEXT))
+    if isinstance(node, exp.TryCast):  # (to a GEOMETRY it fails on text it cannot read)
+        return node.to.this in _TRY_CAST_TARGETS
     if isinstance(node, exp.Cast):
         kind = types.of(node.this)
         if isinstance(node.this, exp.Literal) and node.this.is_string:
@@ -551,14 +577,23 @@ def _opaque(tree: exp.Expression, relations: frozenset[str]) -> bool:
         if isinstance(parent, exp.Column):
             return parent.table.lower() not in relations or not isinstance(parent.parent, exp.Select)
         return parent is not None and not isinstance(parent, (exp.Select, exp.Count))
-    def unnamed(select: exp.Select) -> bool:  # a derived table's or CTE's column the engine names itself
-        source = select.parent
-        referenced = isinstance(source, exp.CTE) or (isinstance(source, exp.Subquery) and isinstance(
-            source.parent, (exp.From, exp.Join)))
-        alias = source.args.get("alias") if source is not None else None
-        if isinstance(alias, exp.TableAlias) and alias.columns:
-            return False  # named by its column list
-        return referenced and any(not isinstance(e, (exp.Column, exp.Alias, exp.Star)) for e in select.expressions)
+    def unnamed(select: exp.Select) -> bool:  # a derived table's, CTE's or lateral query's column the engine names
+        chain = [select.parent]
+        while isinstance(chain[-1], exp.Subquery) and isinstance(chain[-1].parent, (exp.Subquery, exp.CTE)):
+            chain.append(chain[-1].parent)  # ((SELECT …)), a CTE's body in parentheses
+        if not (isinstance(chain[-1], exp.CTE) or isinstance(chain[-1], exp.Subquery) and isinstance(
+                chain[-1].parent, (exp.From, exp.Join, exp.Lateral))):
+            return False  # not a relation: a scalar, IN or EXISTS subquery's output has no name to use
+        listed = next((alias.columns for alias in (node.args.get("alias") for node in chain)
+                       if isinstance(alias, exp.TableAlias) and alias.columns), [])
+        rest = select.expressions[len(listed):]  # what the column list does not rename keeps its own name
+        if any(isinstance(e, exp.Star) or isinstance(e, exp.Column) and isinstance(e.this, exp.Star)
+               for e in select.expressions):
+            return len(select.expressions) > 1 or len(sources(select)) > 1  # a name may come twice (s, s_1)
+        if any(not isinstance(e, (exp.Column, exp.Alias)) for e in rest):
+            return True
+        names = [c.name.lower() for c in listed] + [e.alias_or_name.lower() for e in rest]
+        return len(set(names)) < len(names)  # the engine renames the second a (a_1)
     return tree.find(*_OPAQUE) is not None or any(positional(star) for star in tree.find_all(exp.Star)) or \
         any(unnamed(select) for select in tree.find_all(exp.Select))
 
