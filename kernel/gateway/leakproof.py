@@ -3,11 +3,11 @@ expressions may see the dataset's columns as they are, and which of its predicat
 the dataset's governed table.
 
 A row filter hides rows, but the engine's optimizer may evaluate a user expression on a hidden row
-before the policy's filter has dropped it: it reorders conjuncts, pushes filters down and pulls
-them up through projections and joins. An expression that can fail (a cast, arithmetic that can
-overflow, a comparison that casts a column) would then answer with an error about a hidden value,
-or with an error at all: one bit per query. PostgreSQL's answer is the security barrier: only
-*leakproof* functions may run below it. Here, per query:
+before the policy's filter has dropped it: it reorders conjuncts, pushes filters down and pulls them
+up through projections and joins. An expression that can fail (a cast, arithmetic that can overflow,
+a comparison that casts a column) would then answer with an error about a hidden value, or with an
+error at all: one bit per query. PostgreSQL's answer is the security barrier: only *leakproof*
+functions may run below it. Here, per query:
 
 - a column of a filtered dataset is *guarded* (``CASE WHEN <filter> THEN col END``: NULL on hidden
   rows) when an expression of the query that may consume its value is not leakproof; every other
@@ -16,35 +16,36 @@ or with an error at all: one bit per query. PostgreSQL's answer is the security 
   filtered dataset that the join does not null-extend moves into that dataset's governed table,
   where the engine prunes with it (`Barrier.pushed`).
 
-Leakproof (cannot fail or observe a value whatever the row): AND, OR, NOT, IS of booleans, IS
-[NOT] NULL, CASE and IF over booleans with results of one type, TRY_CAST to a type it answers NULL
-for (not GEOMETRY); comparisons, BETWEEN and IN between types the engine compares without casting
-a column (numbers with numbers, text with text, a type with itself, a constant string that casts
-to the other side's type, NULL; BETWEEN's three operands and an IN list's value and items, like
-CASE results, all cast to one type that holds each); LIKE with
-a constant pattern; casts to text, and of constants that cast; lower, upper, length, trim,
-substring with small integer bounds, ``||`` (text of text, a list of lists); EXTRACT of a date
-part; subqueries in IN and EXISTS, and scalar ones that return one row at most (an aggregate without GROUP BY, LIMIT 1); and
-decimal arithmetic whose result type holds every result (the engine keeps arithmetic on two
-DECIMALs of up to 18 digits in 18 digits and fails past them: ``DECIMAL(15,2) * DECIMAL(16,2)``
-can fail, ``+`` of the two cannot). A comparison of a DATE with ``DATE 'd' ± INTERVAL 'n' DAY|WEEK|MONTH|QUARTER|YEAR`` (a TIMESTAMP, at
-midnight) is rewritten to compare with the DATE it equals, as the engine itself would. Anything
-else is not leakproof. Aggregates and window functions end a value's path: they read only the rows
-the filter kept.
+Leakproof (cannot fail or observe a value whatever the row): AND, OR, NOT, IS of booleans, IS [NOT]
+NULL, CASE and IF over booleans with results of one type, TRY_CAST to a type it answers NULL for
+(not GEOMETRY); comparisons, BETWEEN and IN between types the engine compares without casting a
+column (numbers with numbers, text with text, a type with itself, a constant string that casts to
+the other side's type, NULL; BETWEEN's three operands and an IN list's value and items, like CASE
+results, all cast to one type that holds each); LIKE with a constant pattern; casts to text, and of
+constants that cast; lower, upper, length, trim, substring with small integer bounds, ``||`` (text
+of text, a list of lists); EXTRACT of a date part; subqueries in IN and EXISTS, and scalar ones that
+return one row at most (an aggregate without GROUP BY, LIMIT 1); and decimal arithmetic whose result
+type holds every result (the engine keeps arithmetic on two DECIMALs of up to 18 digits in 18 digits
+and fails past them: ``DECIMAL(15,2) * DECIMAL(16,2)`` can fail, ``+`` of the two cannot). A
+comparison of a DATE with ``DATE 'd' ± INTERVAL 'n' DAY|WEEK|MONTH|QUARTER|YEAR`` (a TIMESTAMP, at
+midnight) is rewritten to compare with the DATE it equals, as the engine itself would. Anything else
+is not leakproof. Aggregates and window functions end a value's path: they read only the rows the
+filter kept.
 
 Values flow between scopes by name (a derived table's column, an alias), so the analysis follows
 names: a name stands for the dataset columns its defining expressions read (a nested query's
 aggregate may be correlated, so it reads them too); a relation's name used as a column stands for
-its whole row; a name the query never gives (the engine's own name for an unnamed output) stands
-for everything. Where values flow by position (set operations, PIVOT, COLUMNS(), UNNEST, lambdas,
+its whole row; a name the query never gives (the engine's own name for an unnamed output) stands for
+everything. Where values flow by position (set operations, PIVOT, COLUMNS(), UNNEST, lambdas,
 ``#n``, a star inside an expression or over a struct, a derived table's column the engine names
-itself: an unnamed expression of a derived table, CTE or lateral query past its column list, a
-name it gives twice, a star beside other columns or over a join) names cannot be followed, and any
-unsafe use guards every column of every filtered dataset. A column qualified by a relation is
-typed by its name only if that relation has a column of that name (else it is a struct's field); names are typed until no type changes. An aggregate of
-a nested query that reads an outer row's column is not leakproof (it runs once per inner row). A
-masked column whose mask could itself fail (any but ``pass_through``, ``redact``, ``hash`` and
-``rand_pattern``: a bucket bound compared with a HUGEINT, a mask expression) is always gated.
+itself: an unnamed expression of a derived table, CTE or lateral query past its column list, a name
+it gives twice, a star beside other columns or over a join) names cannot be followed, and any unsafe
+use guards every column of every filtered dataset. A column qualified by a relation is typed by its
+name only if that relation has a column of that name (else it is a struct's field); names are typed
+until no type changes. An aggregate of a nested query that reads an outer row's column is not
+leakproof (it runs once per inner row). A masked column whose mask could itself fail (any but
+``pass_through``, ``redact``, ``hash`` and ``rand_pattern``: a bucket bound compared with a HUGEINT,
+a mask expression) is always gated.
 """
 from __future__ import annotations
 
@@ -71,9 +72,9 @@ _MAX_DECIMAL = 38
 _INT64_DIGITS = 18  # a DECIMAL this wide is a 64-bit integer: arithmetic on two of them stays one, checked
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ)
 _HARMLESS = (exp.Column, exp.Literal, exp.Null, exp.Boolean, exp.Star, exp.DataType, exp.DataTypeParam, exp.Var,
-             exp.Identifier, exp.Exists, exp.Window, exp.WindowSpec, exp.Order, exp.Ordered,
-             exp.Filter, exp.Where, exp.Alias, exp.Paren, exp.Distinct, exp.Lower, exp.Upper, exp.Length, exp.Trim, exp.DPipe, exp.Concat, exp.CurrentDate,
-             exp.CurrentTimestamp)  # never fail, or fail only on rows the filters kept (aggregates)
+             exp.Identifier, exp.Exists, exp.Window, exp.WindowSpec, exp.Order, exp.Ordered, exp.Filter,
+             exp.Where, exp.Alias, exp.Paren, exp.Distinct, exp.Lower, exp.Upper, exp.Length, exp.Trim, exp.DPipe,
+             exp.Concat, exp.CurrentDate, exp.CurrentTimestamp)  # never fail, or fail only on rows the filters kept (aggregates)
 _OPAQUE = (exp.SetOperation, exp.Pivot, exp.Columns, exp.Unnest, exp.Lambda, exp.Explode, exp.PositionalColumn)
 _ALL = frozenset({"*"})  # stands for every column of every filtered dataset
 _SAFE_MASKS = frozenset({"pass_through", "redact", "hash", "rand_pattern"})  # masks that cannot fail on a value
