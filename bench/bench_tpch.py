@@ -6,11 +6,12 @@ offline (`CALL dbgen`), each table written to `ROOT/tpch/<table>.parquet`, a `fi
 on an embedded kernel. The queries are the extension's `tpch_queries()`, their tables qualified
 with sqlglot as `lake.tpch.<table>` for the Gateway.
 
-Each round runs the whole workload (the queries in turn) under each variant below in turn
-(`--runs` rounds after a warm-up round whose results are compared), so every query follows
-another query of its own variant: a query of a few milliseconds runs up to 1.5x slower right
-after a query of another shape (cold CPU caches) than after its own twin, and interleaving the
-variants query by query would favour whichever variant follows its twin. Medians of the client's
+Each round runs every query in turn, each under every variant below in an order shuffled anew
+for each query and round (seeded: the same in every run of the benchmark), after a warm-up round
+whose results are compared: a query of a few milliseconds runs up to 1.5x slower right after a
+big query than after its own twin (CPU caches), so a fixed order would favour whichever variant
+follows its twin, and running the variants one after another (each its whole workload) lets the
+machine's drift fall on some more than others. Medians over `--runs` rounds of the client's
 wall time per query:
 
 1. raw: DuckDB on the Parquet files (one kept connection, a view per table), the query as written;
@@ -46,6 +47,7 @@ import argparse
 import json
 import math
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -431,9 +433,12 @@ def bench(root: Path, lake: Path, sqls: dict[int, str], users: list[str], runs: 
                               "governed_sql": {u: probes[u][explain]["sql"] for u in users}}
         times: dict[str, dict[int, list[float]]] = {name: {n: [] for n in sqls} for name in variants}
         out["loadavg_before"] = _load()
+        shuffled = random.Random(16)
         for _ in range(runs):
-            for name, fn in variants.items():
-                for n in sqls:
+            for n in sqls:
+                order = list(variants.items())
+                shuffled.shuffle(order)
+                for name, fn in order:
                     t0 = time.perf_counter()
                     fn(n)
                     times[name][n].append((time.perf_counter() - t0) * 1000)
