@@ -63,7 +63,8 @@ class Gateway:
         self._cancelled: dict[str, bool] = {}  # ids cancelled before their engine started
         self._lock = threading.Lock()
         self._hash = keyed_hash(_key(state_dir / "gateway.key"))  # the key lives on in this closure only
-        self.engines = Engines(Engine)  # locked-down databases kept between queries
+        self.engines = Engines(Engine, per_key=4, most=8)  # locked-down databases kept between queries: a few
+        # users at once each keep one, and with it the views their next query reads (idle ones close after 60 s)
 
     # --- data policies, fed by Poros -----------------------------------------------------------
 
