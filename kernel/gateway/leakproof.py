@@ -74,7 +74,7 @@ _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeE
 _HARMLESS = (exp.Column, exp.Literal, exp.Null, exp.Boolean, exp.Star, exp.DataType, exp.DataTypeParam, exp.Var,
              exp.Identifier, exp.Exists, exp.Window, exp.WindowSpec, exp.Order, exp.Ordered, exp.Filter,
              exp.Where, exp.Alias, exp.Paren, exp.Distinct, exp.Lower, exp.Upper, exp.Length, exp.Trim, exp.DPipe,
-             exp.Concat, exp.CurrentDate, exp.CurrentTimestamp)  # never fail, or fail only on rows the filters kept (aggregates)
+             exp.Concat, exp.CurrentDate, exp.CurrentTimestamp)  # never fail, or only on rows the filters kept
 _OPAQUE = (exp.SetOperation, exp.Pivot, exp.Columns, exp.Unnest, exp.Lambda, exp.Explode, exp.PositionalColumn)
 _ALL = frozenset({"*"})  # stands for every column of every filtered dataset
 _SAFE_MASKS = frozenset({"pass_through", "redact", "hash", "rand_pattern"})  # masks that cannot fail on a value

@@ -153,8 +153,7 @@ def _governed_table(spec: str) -> GovernedTable:
             value = _mask_sql(_source(name), data_type(type_name), masks[name])
         if condition and name in guarded:
             value = f"CASE WHEN {condition} THEN {value} END"
-        outputs.append(value if value.endswith(f".{_ident(name)}") or value == _ident(name)  # (named so already)
-                       else f"{value} AS {_ident(name)}")
+        outputs.append(value if value in (_source(name), _ident(name)) else f"{value} AS {_ident(name)}")
     source = ".".join(_ident(part) for part in (*VIEW_SCHEMA, view))
     sql = (f"SELECT {', '.join(outputs)} FROM {source} AS {_ident(SOURCE_ALIAS)}"
            + (f" WHERE {condition}" if condition else ""))

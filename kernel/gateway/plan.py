@@ -138,8 +138,8 @@ def _plan(sql: str, dialect: str, find: Finder, policies: Sequence[DataPolicy], 
     if dialect == proof.ENGINE_NAME:
         try:
             return _planned(sql, dialect, find, policies, user_tags, translate=False)
-        except GatewayError:
-            pass  # not a fixed point of generating and parsing (or refused: the translated tree says why)
+        except Exception:  # (a tree sqlglot only reshapes when generating it may trip anything up)
+            pass  # not a fixed point of generating and parsing, or refused: the translated tree says why
     return _planned(sql, dialect, find, policies, user_tags, translate=True)
 
 

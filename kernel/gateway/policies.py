@@ -69,6 +69,11 @@ class DataPolicy:
     filters: tuple[dict, ...] = ()
     reads: tuple[str, ...] = ()
 
+    @property
+    def exact_dataset(self) -> str | None:
+        """The one dataset the policy names (``depot.collection.dataset``), or None for a pattern."""
+        return self.dataset if self.dataset is not None and not any(c in self.dataset for c in "*?") else None
+
     def selects_tag(self, tag: str) -> bool:
         """Does this policy mask columns carrying `tag`?"""
         return any(_tag_matches(pattern, (tag,)) for pattern in self.column_tags)

@@ -95,8 +95,7 @@ class Gateway:
             if not may_select(f"dataos://{depot}:{collection}/{dataset}"):
                 raise SyscallError("EACCES", f"policy {policy.name}: policy.data.filters: a subquery reads {name}, "
                                              "which you may not select", field="policy.data.filters", object=name)
-        named = [*policy.reads, *([policy.dataset] if policy.dataset and not any(c in policy.dataset for c in "*?")
-                                  else [])]
+        named = [*policy.reads, *([policy.exact_dataset] if policy.exact_dataset else [])]
         check = check_filters if policy.type == "filter" else check_mask
         check(policy, self._catalog_columns(named, pending))
 

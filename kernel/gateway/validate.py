@@ -77,7 +77,7 @@ def check_mask(policy: DataPolicy, catalog: Catalog) -> None:
 def _applying(policy: DataPolicy, catalog: Catalog) -> Iterator[tuple[Dataset, Mapping[str, str], bool]]:
     """The datasets of `catalog` that `policy` applies to, their columns, and whether it names them
     exactly (no pattern)."""
-    exact = policy.dataset is not None and not any(c in policy.dataset for c in "*?")
+    exact = policy.exact_dataset is not None
     for dataset, columns in catalog:
         if dataset_matches(policy, dataset):
             yield dataset, columns, exact

@@ -231,3 +231,32 @@ def test_a_kept_plan_is_used_again_only_while_it_still_holds(world):
     with pytest.raises(GatewayError) as refused:
         world.plan(sql, can_select=can_select)
     assert refused.value.code == "ENOENT"  # revoked: not served from the cache
+
+
+def test_duckdb_sql_planned_as_parsed_answers_as_when_translated():
+    """DuckDB SQL is first planned untranslated: for every allowed function, with arguments of each
+    kind, that plan (or refusal: its errno) is the one the translated tree gets."""
+    import sys
+
+    from kernel.gateway.functions import ALLOWED_DUCKDB_NAMES
+    planner = sys.modules["kernel.gateway.plan"]
+    people = Dataset("lake", "hr", "people", {"age": "INTEGER", "name": "VARCHAR", "dob": "DATE",
+                                              "amount": "DECIMAL(10,2)"})
+    find = planner.Finder(lambda name, *_: people if name == "people" else None, lambda d: True, tuple,
+                          "lake", "hr", "duckdb")
+    names = set(ALLOWED_DUCKDB_NAMES) | {cls.sql_names()[0].lower() for cls in exp.Func.__subclasses__()
+                                         if cls.key in ALLOWED_CLASSES and cls.sql_names()}
+
+    def outcome(sql: str, fast: bool) -> str:
+        try:
+            if fast:
+                return plan(sql, resolve=find.resolve, can_select=lambda d: True, policies=[],
+                            user_tags=frozenset(), default_depot="lake", default_collection="hr").sql
+            return planner._planned(sql, "duckdb", find, [], frozenset(), translate=True)[0].sql
+        except GatewayError as e:
+            return e.code
+
+    for name in sorted(names):
+        for args in ("", "age", "name", "dob, dob", "amount, age"):
+            sql = f"SELECT {name}({args}) FROM people"
+            assert outcome(sql, fast=True) == outcome(sql, fast=False), sql
