@@ -175,7 +175,10 @@ class Query:
         if self.limits.timeout and self._deadline is None:
             self._deadline = DEADLINES.add(self.limits.timeout, self._expire)
         with self._errors():
-            return self.con.execute(self._one_select())
+            statement = self._one_select()
+            if self.cancelled:  # before it ran (an interrupt then is lost on an idle connection)
+                raise self._duckdb.InterruptException("cancelled")
+            return self.con.execute(statement)
 
     def _one_select(self) -> Any:
         """`sql` as exactly one SELECT statement, as DuckDB's own parser reads it."""

@@ -117,6 +117,19 @@ def test_a_query_can_be_cancelled(lake):
     q.close()
 
 
+def test_a_query_cancelled_before_it_runs_does_not_run(lake):
+    """An interrupt sent to a connection that is not executing yet is lost: the flag is not."""
+    depot = FileDepot("lake", {"path": str(lake)})
+    q = Query("SELECT count(*) FROM range(10000000000) a, range(10) b", depot.allowed_directories(),
+              Limits(timeout=30))
+    q.cancel()
+    started = time.monotonic()
+    with pytest.raises(SyscallError) as e:
+        q.run()
+    assert e.value.code == "ECANCELED" and time.monotonic() - started < 5
+    q.close()
+
+
 def test_addresses():
     a = Address.parse("dataos://lake:retail/orders")
     assert (a.depot, a.collection, a.dataset, a.sql_name, str(a)) == ("lake", "retail", "orders",

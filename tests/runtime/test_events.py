@@ -55,7 +55,9 @@ def test_describe_pod_ends_with_its_events(run_module, tmp_path):
     ok(run_module("apply", "-f", tmp_path / "wf.yaml"))
     rt = _failed(run_module, "podded")
     load_pod = next(j["pod"] for j in rt["run"]["jobs"] if j["name"] == "load")
-    events = _events(ok(run_module("describe", "pod", load_pod)).stdout)
+    described = lambda: _events(ok(run_module("describe", "pod", load_pod)).stdout)  # noqa: E731
+    wait_for(lambda: "Warning" in described()[-1], timeout=20)  # (the pod's event may follow the run's state)
+    events = described()
     assert re.match(rf"Normal\s+Created\s+\S+\s+caretaker\s+.*{load_pod}", events[0]), events
     assert re.match(r"Warning\s+Failed\s+\S+\s+caretaker\s+.*exit code 3", events[-1]), events
 
