@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import inspect
 import os
+from functools import cache
 from typing import Any
 
 from .contexts import Contexts
@@ -51,7 +52,7 @@ class Client:
 class _Namespace:
     def __init__(self, client: Client, prefix: str) -> None:
         self._client, self._prefix = client, prefix
-        if not any(n.startswith(prefix + ".") for n in TABLE):
+        if prefix not in _prefixes():
             raise AttributeError(f"no syscalls under {prefix!r}")
 
     def __getattr__(self, attr: str) -> Any:
@@ -71,11 +72,23 @@ def _bind(client: Client, spec: Syscall):
 
     method.__name__ = spec.name.replace(".", "_")
     method.__doc__ = spec.summary
-    method.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    method.__signature__ = _signature(spec.name)  # type: ignore[attr-defined]
+    return method
+
+
+@cache
+def _prefixes() -> frozenset[str]:
+    """Every dotted prefix of a syscall's name ("query" of "query.execute")."""
+    return frozenset(name.rsplit(".", i)[0] for name in TABLE for i in range(1, name.count(".") + 1))
+
+
+@cache
+def _signature(name: str) -> inspect.Signature:
+    spec = TABLE[name]
+    return inspect.Signature(
         [inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
                            default=inspect.Parameter.empty if f.required else f.default, annotation=f.annotation)
          for f in spec.fields], return_annotation=spec.response)
-    return method
 
 
 def connect(url: str | None = None, token: str | None = None) -> Client:

@@ -26,6 +26,7 @@ from ..minerva.clusters import Cluster
 from ..minerva.duckdb_engine import Engine, Query
 from ..minerva.engines import Engines
 from ..store import Database, now
+from ..writebehind import WriteBehind
 from .errors import visible_candidates
 from .masks import KEYED_HASH, keyed_hash
 from .model import Dataset, GatewayError
@@ -42,6 +43,8 @@ MIGRATIONS = [
     """,
     "ALTER TABLE history ADD COLUMN key TEXT",  # the API key a query came with (a pod's: lineage)
 ]
+_REMEMBER = ("INSERT OR IGNORE INTO history (id, time, user, sql, rewritten, policies, datasets, rows, elapsed_ms, "
+             "errno, key) VALUES (?,?,?,?,?,?,?,?,?,?,?)")  # ids are unique: a repeat would be a bug, not a loss
 
 
 class Gateway:
@@ -53,6 +56,7 @@ class Gateway:
         datasets each successful query read (usage); `datasets()` gives the addresses of the datasets
         in the catalog (SHOW TABLES and "did you mean" offer those a user may select)."""
         self.db = Database(state_dir / "gateway.db", MIGRATIONS)
+        self._history = WriteBehind(self.db, _REMEMBER, "gateway: writing query history")  # off the query's path
         self.depots = depots
         self.tags_of = tags_of
         self.on_read = on_read
@@ -205,7 +209,7 @@ class Gateway:
         with self._lock:
             if query_id in self.running or query_id in self._cancelled:
                 raise SyscallError("EEXIST", f"a query with id {query_id!r} is running", field="id")
-            if chosen and self.db.query("SELECT 1 FROM history WHERE id=?", [query_id]):  # ids are for good
+            if chosen and self._ran(query_id):  # ids are for good
                 raise SyscallError("EEXIST", f"a query with id {query_id!r} has already run; choose another id",
                                    field="id")
             self.running[query_id] = (caller.id, None, sql, time.time())
@@ -290,6 +294,7 @@ class Gateway:
                 for query_id, (user, _query, sql, started) in entries]
 
     def history(self, limit: int, user: str | None) -> list[dict[str, Any]]:
+        self._history.flush()
         sql, params = "SELECT * FROM history", []
         if user is not None:
             sql += " WHERE user=?"
@@ -300,22 +305,27 @@ class Gateway:
 
     def datasets_read(self, user: str, key: str) -> list[str]:
         """The datasets one API key's successful queries read (a job's inputs, for lineage)."""
+        self._history.flush()
         rows = self.db.query("SELECT DISTINCT d.value FROM history h, json_each(h.datasets) d "
                              "WHERE h.user=? AND h.key=? AND h.errno IS NULL", [user, key])
         return sorted(r["value"] for r in rows)
 
     def _remember(self, record: dict[str, Any], elapsed_ms: float) -> None:
-        with self.db.transaction() as c:
-            c.execute("INSERT INTO history (id, time, user, sql, rewritten, policies, datasets, rows, elapsed_ms, "
-                      "errno, key) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                      (record["id"], now(), record["user"], record["sql"], record["rewritten"],
-                       json.dumps(record["policies"]), json.dumps(record["datasets"]), record["rows"],
-                       round(elapsed_ms, 2), record["errno"], record["key"]))
+        self._history.put((record["id"], now(), record["user"], record["sql"], record["rewritten"],
+                           json.dumps(record["policies"]), json.dumps(record["datasets"]), record["rows"],
+                           round(elapsed_ms, 2), record["errno"], record["key"]))
         if record["errno"] is None and record["datasets"]:
             self.on_read(record["datasets"])
 
+    def _ran(self, query_id: str) -> bool:
+        """Is `query_id` in history (written or about to be)?"""
+        self._history.flush()
+        return bool(self.db.query("SELECT 1 FROM history WHERE id=?", [query_id])) or \
+            any(row[0] == query_id for row in self._history.unwritten())
+
     def close(self) -> None:
         self.engines.close()
+        self._history.close()
         self.db.close()
 
 
@@ -364,12 +374,12 @@ class _Run:
             return
         self.ended = True
         self.record["errno"] = errno
-        with self.gateway._lock:
+        self.gateway._remember(self.record, (time.perf_counter() - self.started) * 1000)
+        with self.gateway._lock:  # in history before it is no longer running: its id is never free
             self.gateway.running.pop(self.id, None)
             self.gateway._cancelled.pop(self.id, None)
-        if self.query is not None:
+        if self.query is not None:  # no longer cancellable: its engine may serve another query next
             self.query.close()
-        self.gateway._remember(self.record, (time.perf_counter() - self.started) * 1000)
 
     def __enter__(self) -> "_Run":
         return self

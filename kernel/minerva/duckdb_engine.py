@@ -11,7 +11,8 @@ small query), so an engine keeps the views of its owner's recent queries (`KEPT_
 another user first drops every view it does not read itself. The views are the datasets' raw rows:
 only the Gateway's proven SQL names them (a user may not write their names), and a user never finds
 another user's there. The query must be exactly one SELECT statement as DuckDB's own parser reads
-it. A query past its timeout, or cancelled, is interrupted.
+it; that statement is what runs (kept by its text for the next time the same SQL runs: a kept plan's
+SQL is parsed once). A query past its timeout, or cancelled, is interrupted.
 
 Engines of file depots are kept for the next query with exactly the same configuration
 (directories, functions, limits: `engines.Engines`); one whose query was interrupted, ran out of
@@ -29,6 +30,8 @@ import os
 import re
 import shutil
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,6 +44,9 @@ from .engines import Engines
 
 _CANDIDATE = re.compile(r'"((?:[^"]|"")*)"')
 KEPT_VIEWS = 32  # views an engine keeps for its owner's next queries
+KEPT_STATEMENTS = 256  # parsed queries kept by their text (DuckDB copies one each time it runs it)
+_statements: OrderedDict[str, Any] = OrderedDict()
+_statements_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -182,6 +188,11 @@ class Query:
 
     def _one_select(self) -> Any:
         """`sql` as exactly one SELECT statement, as DuckDB's own parser reads it."""
+        with _statements_lock:
+            kept = _statements.get(self.sql)
+            if kept is not None:
+                _statements.move_to_end(self.sql)
+                return kept
         try:
             statements = self.con.extract_statements(self.sql)
         except self._duckdb.Error:
@@ -191,6 +202,10 @@ class Query:
         if len(statements) != 1 or statements[0].type != self._duckdb.StatementType.SELECT:
             raise SyscallError("EINVAL", f"the engine runs exactly one query, not {len(statements)} statements"
                                if len(statements) != 1 else "the engine runs queries only")
+        with _statements_lock:
+            _statements[self.sql] = statements[0]
+            if len(_statements) > KEPT_STATEMENTS:
+                _statements.popitem(last=False)
         return statements[0]
 
     def fetchmany(self, n: int) -> list[tuple]:

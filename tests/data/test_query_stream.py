@@ -166,6 +166,9 @@ def test_a_query_can_be_cancelled_by_the_id_its_client_chose(k, lake):
     assert outcome == {"code": "ECANCELED"}
     assert not any(q["id"] == query_id for q in k.op.query.list())
     with pytest.raises(SyscallError) as e:
+        k.op.query.execute(sql="select 1", id=query_id)  # ids are for good: history holds it at once
+    assert e.value.code == "EEXIST"
+    with pytest.raises(SyscallError) as e:
         k.op.query.execute(sql="select 1", id="not ok!")
     assert e.value.code == "EINVAL"
 

@@ -176,6 +176,18 @@ def test_a_query_the_engine_refused_leaves_it_kept(engines, lakes):
     assert rows(engines, "SELECT 1", lakes[0]) == [(1,)] and len(engines.opened) == 1
 
 
+def test_a_kept_statement_is_bound_anew_on_each_run_and_only_its_exact_text_reuses_it(engines, lakes):
+    one, two = lakes
+    sql = "SELECT origin FROM a"
+    assert rows(engines, sql, one, views={"a": source(one)}, owner="ana") == [("one",)]
+    assert rows(engines, sql, two, views={"a": source(two)}, owner="bob") == [("two",)]  # its own view, not ana's
+    assert sql in duckdb_engine._statements
+    for _ in range(2):  # refused each time: what is kept passed the check
+        with pytest.raises(SyscallError) as e:
+            rows(engines, sql + "; SELECT 2", one, views={"a": source(one)})
+        assert e.value.code == "EINVAL" and "2 statements" in e.value.message
+
+
 def test_concurrent_queries_never_share_an_engine(engines, lakes):
     one = lakes[0]
     first = Query(LONG, [str(one)], Limits(), engines=engines)
