@@ -427,6 +427,7 @@ def bench(root: Path, lake: Path, sqls: dict[int, str], users: list[str], runs: 
                                                                   ("rewritten_vs_governed", "rewritten", "governed"))}}
                         for n in sqls}
         out["rows"] = {n: {name: len(first[name][n]) for name in variants} for n in sqls}
+        del first  # millions of Python objects that every later garbage collection would walk
         out["governed_policies"] = {u: {n: probes[u][n]["policies"] for n in sqls} for u in users}
         if explain in sqls:
             out["explain"] = {"query": explain, "sql": gateway_sql[explain],

@@ -404,7 +404,7 @@ def _as_json(rows: list[tuple], types: list[Any]) -> list[list[Any]]:
     """`rows` as JSON values, converting only the columns whose type needs it."""
     plain = [str(kind) in _AS_IS for kind in types]
     if all(plain):
-        return [list(row) for row in rows]
+        return list(map(list, rows))
     return [[v if keep else _json(v) for v, keep in zip(row, plain)] for row in rows]
 
 
