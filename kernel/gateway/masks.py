@@ -100,6 +100,7 @@ class GovernedTable:
     sql: str
     reads: tuple[str, ...] = ()
     head: str | None = None  # `sql` up to its WHERE, when `sql` is exactly that, " WHERE ", and the condition
+    plain: bool = False  # no mask, no filter: the dataset's view may stand in its place
 
 
 def governed_table(dataset: Dataset, governance: Governance, guarded: frozenset[str] | None = None,
@@ -162,7 +163,7 @@ def _governed_table(spec: str) -> GovernedTable:
     prove(text, tree)
     where = tree.args.get("where")
     if where is None:
-        return GovernedTable(tree, text, reads, text)
+        return GovernedTable(tree, text, reads, text, plain=not masks)
     bare = exp.Select()
     bare.args = {**tree.args, "where": None}
     head = generate(bare)

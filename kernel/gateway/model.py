@@ -28,13 +28,16 @@ class Dataset:
 class Plan:
     """A governed query, ready for the engine: ``sql`` is proven to parse back to exactly the one
     statement that was authorized. It names datasets by address (views the engine defines), holds
-    no secret and may be shown and stored in history. ``hashed``: it calls the keyed-hash function."""
+    no secret and may be shown and stored in history. ``hashed``: it calls the keyed-hash function.
+    ``columns``: the catalog's columns of each dataset it reads, by address, which is all the
+    engine's view of that dataset may select."""
 
     sql: str
     datasets: tuple[str, ...]
     policies: tuple[str, ...]
     masked: dict[str, str]
     hashed: bool = False
+    columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class GatewayError(Exception):

@@ -47,7 +47,7 @@ from .checks import (FORBIDDEN, Walk, check_dialect, parse_error_position,
                      statement_name, token_error_position)
 from .leakproof import sources as leakproof_sources
 from .leakproof import barrier
-from .masks import SOURCE_ALIAS, GovernedTable, governed_table, with_pushed
+from .masks import SOURCE_ALIAS, VIEW_SCHEMA, GovernedTable, governed_table, with_pushed
 from .model import Dataset, GatewayError, Plan, shown
 from .policies import DataPolicy, Governance, govern
 
@@ -168,14 +168,26 @@ def _planned(sql: str, dialect: str, find: Finder, policies: Sequence[DataPolicy
                                       user_tags, used)
             reads.update(dict.fromkeys(governed.reads))
             _bound_inside(governed, dataset, find.resolve)
-            node.replace(_governed(node, governed, spliced, guarded.pushed.get(id(node))))
+            pushed = guarded.pushed.get(id(node))
+            node.replace(_view(node, dataset) if governed.plain and not pushed
+                         else _governed(node, governed, spliced, pushed))
         out = proof.generate(tree)
         proof.prove(out, tree, spliced)
     except RecursionError:
         raise GatewayError("EINVAL", "the query is nested too deeply") from None
     hashed = any(mask["operator"] == "hash" for rule in rules.values() for _, mask in rule.masks.values())
     applied = sorted(set().union(*(rule.policies for rule in rules.values())))
-    return Plan(out, tuple(dict.fromkeys((*datasets, *reads))), tuple(applied), masked, hashed), walk
+    columns = {address: tuple(dataset.columns) for address, dataset in datasets.items()}
+    for address in reads:
+        found = columns.get(address) or _at(address, find.resolve)
+        columns[address] = tuple(found.columns) if isinstance(found, Dataset) else found or ()
+    return Plan(out, tuple(dict.fromkeys((*datasets, *reads))), tuple(applied), masked, hashed, columns), walk
+
+
+def _at(address: str, resolve: Resolver) -> Dataset | None:
+    """The dataset at `address` (``dataos://depot:collection/name``), as `resolve` finds it."""
+    depot, rest = address.removeprefix("dataos://").split(":", 1)
+    return resolve(*reversed(rest.split("/", 1)), depot)
 
 
 def table_names_as_written(tree: exp.Expression, dialect: str) -> exp.Expression:
@@ -318,6 +330,9 @@ def _similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a, b).ratio()
 
 
+_CARRIED = ("pivots", "sample", "joins", "laterals")  # a table reference's arguments its replacement keeps
+
+
 def _governed(node: exp.Table, governed: GovernedTable, spliced: dict[int, exp.Expression],
               pushed: list[exp.Expression] | None) -> exp.Subquery:
     """The derived table replacing `node`: aliased as the user wrote it, or by the table's own name;
@@ -330,10 +345,22 @@ def _governed(node: exp.Table, governed: GovernedTable, spliced: dict[int, exp.E
     spliced[id(body)] = governed.tree
     sub = exp.Subquery(this=body)
     sub.set("alias", node.args.get("alias") or exp.TableAlias(this=node.this.copy()))
-    for key in ("pivots", "sample", "joins", "laterals"):
+    for key in _CARRIED:
         if node.args.get(key):
             sub.set(key, node.args[key])
     return sub
+
+
+def _view(node: exp.Table, dataset: Dataset) -> exp.Table:
+    """The engine's view of `dataset` (which selects exactly its catalog columns) in place of `node`,
+    which no mask or filter governs: aliased as the user wrote it, or by the table's own name."""
+    view = exp.Table(this=exp.to_identifier(dataset.address, quoted=True),
+                     db=exp.to_identifier(VIEW_SCHEMA[1], quoted=True), catalog=exp.to_identifier(VIEW_SCHEMA[0], quoted=True),
+                     alias=node.args.get("alias") or exp.TableAlias(this=node.this.copy()))
+    for key in _CARRIED:
+        if node.args.get(key):
+            view.set(key, node.args[key])
+    return view
 
 
 def _bound_inside(governed: GovernedTable, dataset: Dataset, resolve: Resolver) -> None:
@@ -353,8 +380,7 @@ def _bound_inside(governed: GovernedTable, dataset: Dataset, resolve: Resolver) 
             return {c.name.lower() for c in alias.columns}
         if isinstance(source, exp.Table) and source.name.startswith("dataos://"):
             if source.name not in known:
-                depot, rest = source.name.removeprefix("dataos://").split(":", 1)
-                found = resolve(*reversed(rest.split("/", 1)), depot)
+                found = _at(source.name, resolve)
                 known[source.name] = {c.lower() for c in found.columns} if found is not None else None
             return known[source.name]
         body = source.this if isinstance(source, exp.Subquery) else None

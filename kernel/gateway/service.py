@@ -65,6 +65,7 @@ class Gateway:
         self.broken: dict[str, DataPolicy] = {}  # data policies that do not load, by name: what they named
         self.running: dict[str, tuple[str, Query | None, str, float]] = {}  # id -> (user, query, sql, started)
         self._cancelled: dict[str, bool] = {}  # ids cancelled before their engine started
+        self._answered: set[str] = set()  # ids whose rows are all fetched: too late to cancel
         self._lock = threading.Lock()
         self._hash = keyed_hash(_key(state_dir / "gateway.key"))  # the key lives on in this closure only
         self.engines = Engines(Engine, per_key=4, most=8)  # locked-down databases kept between queries: a few
@@ -169,6 +170,7 @@ class Gateway:
         run = self._start(caller, sql, dialect, depot, collection, timeout, cluster, query_id)
         with run:
             rows = run.query.fetchmany(limit + 1 if limit >= 0 else -1)
+            run.answered()
             truncated = limit >= 0 and len(rows) > limit
             rows = _as_json(rows[:limit] if limit >= 0 else rows, [d[1] for d in run.query.con.description])
             run.record["rows"] = len(rows)
@@ -195,6 +197,7 @@ class Gateway:
                         rows += item.num_rows
                         run.record["rows"] = rows
                     yield item
+                run.answered()
                 yield {"row_count": rows, "elapsed_ms": run.elapsed_ms()}
 
         return items()
@@ -236,7 +239,8 @@ class Gateway:
             limits = replace(cluster.limits, timeout=timeout or 300.0)
             run.governed = governed
             run.query = Query(governed.sql, directories, limits, setup=setup,
-                              views={address: source.sql for address, source in sources.items()},
+                              views={address: _pinned(source.sql, governed.columns.get(address))
+                                     for address, source in sources.items()},
                               functions={KEYED_HASH: self._hash} if governed.hashed else None,
                               engines=self.engines, owner=caller.id)
             with self._lock:
@@ -279,7 +283,7 @@ class Gateway:
     def cancel(self, query_id: str, user: str, operator: bool) -> dict[str, Any]:
         with self._lock:
             entry = self.running.get(query_id)
-            if entry is None or (entry[0] != user and not operator):
+            if entry is None or query_id in self._answered or (entry[0] != user and not operator):
                 raise SyscallError("ENOENT", f"no running query {query_id!r}")
             if entry[1] is None:
                 self._cancelled[query_id] = True  # still being planned: cancelled when it starts
@@ -361,6 +365,14 @@ class _Run:
         return {"policies": list(self.governed.policies), "datasets": list(self.governed.datasets),
                 "sql": self.governed.sql}
 
+    def answered(self) -> None:
+        """Every row is fetched: from now on the query cannot be cancelled; if it was, ECANCELED."""
+        with self.gateway._lock:
+            if not self.query.cancelled:
+                self.gateway._answered.add(self.id)
+                return
+        raise SyscallError("ECANCELED", "the query was cancelled")
+
     def elapsed_ms(self) -> float:
         return round((time.perf_counter() - self.started) * 1000, 2)
 
@@ -378,6 +390,7 @@ class _Run:
         with self.gateway._lock:  # in history before it is no longer running: its id is never free
             self.gateway.running.pop(self.id, None)
             self.gateway._cancelled.pop(self.id, None)
+            self.gateway._answered.discard(self.id)
         if self.query is not None:  # no longer cancellable: its engine may serve another query next
             self.query.close()
 
@@ -388,6 +401,18 @@ class _Run:
         _locate(error)
         self.end(None if error is None else error.code if isinstance(error, SyscallError)
                  else "ECANCELED" if isinstance(error, GeneratorExit) else "EIO")
+
+
+def _pinned(source: str, columns: tuple[str, ...] | None) -> str:
+    """The table expression of a dataset's view: its catalog `columns` of `source` (all of it when
+    unknown), so that a query reads no column the catalog does not know, however the data changed."""
+    if not columns:
+        return source
+    return f"(SELECT {', '.join(_quoted(c) for c in columns)} FROM {source})"
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _locate(error: BaseException | None) -> None:

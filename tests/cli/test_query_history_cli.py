@@ -42,8 +42,8 @@ def test_history_lists_the_newest_first_up_to_the_limit(lake):
 
 def test_wide_shows_the_rewritten_sql(lake):
     out = ok(lake("query", "history", "-o", "wide")).stdout
-    assert "REWRITTEN" in out and '"gw_source"' in out and "dataos://lake:shop/orders" in out
-    assert '"gw_source"' not in ok(lake("query", "history")).stdout
+    assert "REWRITTEN" in out and '"temp"."main"."dataos://lake:shop/orders"' in out
+    assert '"temp"."main"' not in ok(lake("query", "history")).stdout
     ids = ok(lake("query", "history", "-o", "name")).stdout.split()
     assert len(ids) >= 2 and ids[0] == as_json(lake("query", "history", "-o", "json"))[0]["id"]
 
