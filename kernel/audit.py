@@ -37,7 +37,7 @@ from syscalls.errors import SyscallError, disk_full
 
 from .clock import iso, parse_since
 from .faults import Outage
-from .store import Database, now
+from .store import Place, now
 
 log = logging.getLogger("dataos.audit")
 MIGRATIONS = [
@@ -51,6 +51,7 @@ MIGRATIONS = [
     "CREATE TABLE journal (segment INTEGER NOT NULL, offset INTEGER NOT NULL); "
     "INSERT INTO journal VALUES (0, 0)",
 ]
+_MATCHES = {"sqlite": "GLOB", "postgresql": "~"}  # a syscall name against `--syscall`'s pattern
 FLUSH_EVERY = 0.2  # seconds between moves of the journal into the database
 ROTATE_AT = 8 * 2**20  # bytes: a fully moved journal this large is replaced by a new one
 RETRY_MAX = 5.0  # seconds between attempts while the database cannot be written (how soon it resumes)
@@ -58,14 +59,14 @@ RESERVE = 64 * 2**10  # bytes allocated past the journal's end for records to co
 LOW = 16 * 2**10  # with less reserve left, a new call waits for more (or is refused on a full disk)
 MAX_OBJECT = 1024  # characters of a record's object (a megabyte-long name must not make a megabyte record)
 _SEGMENT = re.compile(r"audit\.(\d+)\.journal")
-_INSERT = ("INSERT INTO audit (time, user, syscall, object, decision, policy, errno, duration_us) "
+_INSERT = ('INSERT INTO audit (time, "user", syscall, object, decision, policy, errno, duration_us) '
            "VALUES (?,?,?,?,?,?,?,?)")
 
 
 class Audit:
-    def __init__(self, path: Path) -> None:
-        self.dir = path.parent
-        self.db = Database(path, MIGRATIONS)
+    def __init__(self, place: Place) -> None:
+        self.dir = place.directory
+        self.db = place.database("audit", MIGRATIONS)
         self._append = threading.Lock()  # appends: the journal, its size, the records kept
         self._moving = threading.Lock()  # one mover at a time
         self._wake = threading.Event()
@@ -73,7 +74,7 @@ class Audit:
         self._failing = 0.0  # seconds to wait before the next attempt, while failing
         self._outage = Outage(log, "audit: moving records into the database")
         self._kept: list[tuple] = []  # appended, not yet moved
-        self._moved = self.db.query("SELECT segment, offset FROM journal")[0]
+        self._moved = self.db.query('SELECT segment, "offset" FROM journal')[0]
         self._recover()
         self.segment = self._moved[0]
         self._fd = self._open(self.segment)
@@ -134,11 +135,11 @@ class Audit:
         self.flush()
         sql, params = "SELECT * FROM audit WHERE 1=1", []
         if user is not None:
-            sql += " AND user=?"
+            sql += ' AND "user"=?'
             params.append(user)
         if syscall is not None:
-            sql += " AND syscall GLOB ?"
-            params.append(syscall)
+            sql += f" AND syscall {_MATCHES[self.db.dialect]} ?"
+            params.append(syscall if self.db.dialect == "sqlite" else _glob_regex(syscall))
         if since is not None:
             sql += " AND time >= ?"
             params.append(iso(parse_since(since, "since")))
@@ -172,13 +173,13 @@ class Audit:
         """The rows, and how far into the journals they reach, in one transaction."""
         try:
             self._insert(rows, segment, offset)
-        except UnicodeEncodeError:  # lone surrogates (a kernel bug let one through): store them escaped
+        except self.db.TextError:  # lone surrogates (a kernel bug let one through), NUL: stored escaped
             self._insert([tuple(_escaped(v) for v in row) for row in rows], segment, offset)
 
     def _insert(self, rows: list[tuple], segment: int, offset: int) -> None:
         with self.db.transaction() as c:
             c.executemany(_INSERT, rows)
-            c.execute("UPDATE journal SET segment=?, offset=?", (segment, offset))
+            c.execute('UPDATE journal SET segment=?, "offset"=?', (segment, offset))
 
     def _rotate(self) -> None:
         """Append to a new journal from now on (holding `_append`); the old one goes once moved.
@@ -280,7 +281,29 @@ def _row(line: bytes) -> tuple:
 
 
 def _escaped(value: Any) -> Any:
-    return value.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(value, str) else value
+    if not isinstance(value, str):
+        return value
+    return value.encode("utf-8", "backslashreplace").decode("utf-8").replace("\0", "\\x00")
+
+
+def _glob_regex(pattern: str) -> str:
+    """SQLite's GLOB `pattern` (`*`, `?`, `[...]`, case-sensitive) as an anchored POSIX regex."""
+    out, i = ["^"], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        end = pattern.find("]", i + 2) if ch == "[" else -1
+        if ch == "*":
+            out.append(".*")
+        elif ch == "?":
+            out.append(".")
+        elif end != -1:
+            body = pattern[i + 1:end]
+            out.append("[" + body.replace("\\", "\\\\") + "]")
+            i = end
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return "".join(out) + "$"
 
 
 def _sync(path: Path) -> None:

@@ -47,44 +47,49 @@ from .poros.reconcile import Reconciler
 from .poros.reconcile.state import RuntimeState
 from .poros.store import WORKLOAD_TYPES, Poros, tags_of_path
 from . import stacks
-from .store import now
+from .store import Place, now
 
 log = logging.getLogger("dataos.kernel")
 BOOTSTRAP_KEY = "bootstrap"  # the first operator's first key
+DATABASE_VARIABLE = "DATAOS_DATABASE"  # postgresql://…: the services' state in PostgreSQL
 
 
 class Kernel:
     def __init__(self, state_dir: str | Path, *, operator: str | None = None, handoff: bool = True,
-                 workloads: bool = True, url: str | None = None, cloud: dict[str, Any] | None = None) -> None:
+                 workloads: bool = True, url: str | None = None, cloud: dict[str, Any] | None = None,
+                 database: str | None = None) -> None:
         """Open (or create) the kernel state in `state_dir`. On first start an operator user is
         made; with `handoff`, its token is left in `operator.token` for the client that started
         us (deleted as soon as that token is first used). With `workloads`, the reconcilers run
         (in a thread); `url` is how pods reach this kernel (the daemon's socket). `cloud` picks the
-        cloud driver (see `kernel.cloud.make_driver`) and is remembered in `cloud.json`."""
+        cloud driver (see `kernel.cloud.make_driver`) and is remembered in `cloud.json`. `database`
+        (else $DATAOS_DATABASE), a ``postgresql://`` URL, holds the services' state instead of SQLite
+        files in `state_dir` (the catalog stays in SQLite for now)."""
         self.state_dir = Path(state_dir).expanduser().resolve()
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock = _lock(self.state_dir / "kernel.lock")
         self.started = now()
         extensions.load()  # kernel plugins' stacks and depot drivers, before any resource is read
-        self.heimdall = Heimdall(self.state_dir)
-        self.poros = Poros(self.state_dir / "poros.db", admit={"policy": _admit_policy, "depot": build_depot,
+        self.place = Place(self.state_dir, database or os.environ.get(DATABASE_VARIABLE) or None)
+        self.heimdall = Heimdall(self.place)
+        self.poros = Poros(self.place, admit={"policy": _admit_policy, "depot": build_depot,
                                                                 **{t: stacks.admit for t in WORKLOAD_TYPES}},
                            seal={t: self.heimdall.seal_secret for t in SECRET_TYPES})
-        self.audit = audit_mod.Audit(self.state_dir / "audit.db")
+        self.audit = audit_mod.Audit(self.place)
         self.url = url
         self.clock = lambda: datetime.now(timezone.utc)  # schedules read time here (tests move it)
         self.cloud = make_driver(self.state_dir, cloud or self._stored_cloud(), hidden=self._private_paths,
                                  socket=url.removeprefix("unix://") if url and url.startswith("unix://") else None)
         if cloud is not None:  # remembered once it works
             (self.state_dir / "cloud.json").write_text(json.dumps(cloud))
-        self.caretaker = Caretaker(self.state_dir / "caretaker.db")
-        self.runtime_state = RuntimeState(self.state_dir / "runtime.db")
+        self.caretaker = Caretaker(self.place)
+        self.runtime_state = RuntimeState(self.place)
         self.reconciler = Reconciler(self)
         self.depots = Depots()
         self.clusters = Clusters(self.state_dir / "spill")  # queries' spill folders
         self.uploads = Uploads()
         self.metis = Metis(self.state_dir, self.depots)
-        self.gateway = Gateway(self.state_dir, self.depots, self.metis.column_tags, self.metis.used,
+        self.gateway = Gateway(self.place, self.depots, self.metis.column_tags, self.metis.used,
                                self.metis.datasets)
         self.metis.governs = self.gateway.governs_tag
         self.handlers: dict[str, Callable[..., Any]] = {

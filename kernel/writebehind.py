@@ -11,14 +11,14 @@ import logging
 import threading
 
 from .faults import Outage
-from .store import Database
+from .store import Store
 
 log = logging.getLogger("dataos.kernel")
 RETRY = (0.1, 5.0)  # first and longest wait between attempts while writes fail (seconds)
 
 
 class WriteBehind:
-    def __init__(self, db: Database, insert: str, what: str) -> None:
+    def __init__(self, db: Store, insert: str, what: str) -> None:
         self.db, self.insert = db, insert
         self._rows: list[tuple] = []  # put, not yet written, oldest first
         self._written = 0

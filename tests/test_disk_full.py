@@ -171,13 +171,14 @@ def test_the_cli_says_enospc_exit_9_and_the_daemon_recovers(disk, tmp_path):
 
 def test_pod_changes_on_a_full_disk_are_recorded_once_there_is_room(disk):
     from kernel.caretaker import Caretaker
+    from kernel.store import Place
     from kernel.cloud import PodStatus
 
     def pod(phase: str, **more) -> PodStatus:
         return PodStatus(name="p", workspace="public", phase=phase, labels={}, created="2026-01-01T00:00:00.000Z",
                          **more)
 
-    caretaker = Caretaker(disk / "caretaker.db")
+    caretaker = Caretaker(Place(disk))
     caretaker.observe([pod("Pending")])
     filler = fill(disk)
     for _ in range(20):  # the pod runs and ends while nothing can be written
@@ -188,7 +189,7 @@ def test_pod_changes_on_a_full_disk_are_recorded_once_there_is_room(disk):
     filler.unlink()
     caretaker.observe([])
     caretaker.close()
-    again = Caretaker(disk / "caretaker.db")
+    again = Caretaker(Place(disk))
     assert again.get("p")["exit_code"] == 0
     assert [e["phase"] for e in again.history("p")] == ["Pending"] + ["Running", "Succeeded"] * 20
     again.close()

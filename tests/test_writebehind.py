@@ -6,19 +6,19 @@ import time
 
 import pytest
 
-from kernel.store import Database
+from kernel.store.sqlite import SQLiteStore
 from kernel.writebehind import WriteBehind
 
 INSERT = "INSERT INTO t (n) VALUES (?)"
 
 
-def numbers(db: Database) -> list[int]:
+def numbers(db: SQLiteStore) -> list[int]:
     return [r["n"] for r in db.query("SELECT n FROM t ORDER BY n")]
 
 
 @pytest.fixture
 def db(tmp_path):
-    return Database(tmp_path / "t.db", ["CREATE TABLE t (n INTEGER)"])
+    return SQLiteStore(tmp_path / "t.db", ["CREATE TABLE t (n INTEGER)"])
 
 
 def test_a_reader_who_flushes_sees_every_row_put_before(db):
@@ -31,7 +31,7 @@ def test_a_reader_who_flushes_sees_every_row_put_before(db):
 
 
 def test_a_failing_write_keeps_its_rows_and_is_retried(tmp_path, caplog):
-    db = Database(tmp_path / "t.db", [])  # no table yet: every write fails
+    db = SQLiteStore(tmp_path / "t.db", [])  # no table yet: every write fails
     rows = WriteBehind(db, INSERT, "test rows")
     rows.put((1,))
     rows.put((2,))

@@ -13,14 +13,13 @@ import json
 import logging
 import threading
 from collections import deque
-from pathlib import Path
 from typing import Any, Iterable
 
 from syscalls.errors import SyscallError
 
 from ..cloud import PodStatus
 from ..faults import Outage, writing
-from ..store import Database, now
+from ..store import Place, now
 
 MIGRATIONS = [
     """
@@ -53,9 +52,9 @@ FIELDS = ("name", "workspace", "resource", "job", "phase", "labels", "created", 
 class Caretaker:
     """Pods now (kept in memory as well, for fast lists and watches) and their history (SQLite)."""
 
-    def __init__(self, path: Path) -> None:
-        self.db = Database(path, MIGRATIONS)
-        self.archive_dir = path.parent / "archive"
+    def __init__(self, place: Place) -> None:
+        self.db = place.database("caretaker", MIGRATIONS)
+        self.archive_dir = place.directory / "archive"
         self._lock = threading.Lock()
         self._pods: dict[str, dict[str, Any]] = {r["name"]: _pod(dict(r)) for r in self.db.query("SELECT * FROM pods")}
         self._changes: deque[tuple[int, str]] = deque(maxlen=CHANGES_KEPT)  # (seq, pod) for watches
@@ -121,9 +120,9 @@ class Caretaker:
         from .events import note_event, pod_events
         column, value = ("resource", resource) if pod is None else ("pod", pod)
         phases = self.db.query(f"SELECT * FROM (SELECT * FROM events WHERE {column}=? ORDER BY seq DESC LIMIT ?) "
-                               "ORDER BY seq", (value, limit))
+                               "AS latest ORDER BY seq", (value, limit))
         notes = [] if pod is not None else self.db.query(
-            "SELECT * FROM (SELECT * FROM notes WHERE resource=? ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+            "SELECT * FROM (SELECT * FROM notes WHERE resource=? ORDER BY seq DESC LIMIT ?) AS latest ORDER BY seq",
             (resource, limit))
         with self._changed:
             jobs = {p["name"]: p["job"] for p in self._pods.values()}
@@ -221,7 +220,8 @@ class Caretaker:
         self.db.close()
 
 
-_UPSERT = f"INSERT OR REPLACE INTO pods ({', '.join(FIELDS)}) VALUES ({', '.join('?' * len(FIELDS))})"
+_UPSERT = (f"INSERT INTO pods ({', '.join(FIELDS)}) VALUES ({', '.join('?' * len(FIELDS))}) ON CONFLICT (name) "
+           f"DO UPDATE SET {', '.join(f'{f}=excluded.{f}' for f in FIELDS[1:])}")
 _EVENT = ("INSERT INTO events (time, pod, workspace, resource, phase, previous, exit_code, reason) "
           "VALUES (?,?,?,?,?,?,?,?)")
 

@@ -25,7 +25,7 @@ from ..depot.registry import Depots
 from ..minerva.clusters import Cluster
 from ..minerva.duckdb_engine import Engine, Query
 from ..minerva.engines import Engines
-from ..store import Database, now
+from ..store import Place, now
 from ..writebehind import WriteBehind
 from .errors import visible_candidates
 from .masks import KEYED_HASH, keyed_hash
@@ -43,19 +43,25 @@ MIGRATIONS = [
     """,
     "ALTER TABLE history ADD COLUMN key TEXT",  # the API key a query came with (a pod's: lineage)
 ]
-_REMEMBER = ("INSERT OR IGNORE INTO history (id, time, user, sql, rewritten, policies, datasets, rows, elapsed_ms, "
-             "errno, key) VALUES (?,?,?,?,?,?,?,?,?,?,?)")  # ids are unique: a repeat would be a bug, not a loss
+_REMEMBER = ('INSERT INTO history (id, time, "user", sql, rewritten, policies, datasets, rows, elapsed_ms, errno, key) '
+             "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING")  # ids are unique: a repeat would be a bug
+_READ = {  # the datasets one key's successful queries read
+    "sqlite": 'SELECT DISTINCT d.value FROM history h, json_each(h.datasets) d '
+              'WHERE h."user"=? AND h.key=? AND h.errno IS NULL',
+    "postgresql": 'SELECT DISTINCT d.value FROM history h, jsonb_array_elements_text(h.datasets::jsonb) d(value) '
+                  'WHERE h."user"=? AND h.key=? AND h.errno IS NULL',
+}
 
 
 class Gateway:
-    def __init__(self, state_dir: Path, depots: Depots,
+    def __init__(self, place: Place, depots: Depots,
                  tags_of: Callable[[str], dict[str, frozenset[str]]] = lambda urn: {},
                  on_read: Callable[[list[str]], None] = lambda urns: None,
                  datasets: Callable[[], list[str]] = list) -> None:
         """`tags_of(urn)` gives a dataset's column tags (the catalog's); `on_read` hears which
         datasets each successful query read (usage); `datasets()` gives the addresses of the datasets
         in the catalog (SHOW TABLES and "did you mean" offer those a user may select)."""
-        self.db = Database(state_dir / "gateway.db", MIGRATIONS)
+        self.db = place.database("gateway", MIGRATIONS)
         self._history = WriteBehind(self.db, _REMEMBER, "gateway: writing query history")  # off the query's path
         self.depots = depots
         self.tags_of = tags_of
@@ -67,7 +73,7 @@ class Gateway:
         self._cancelled: dict[str, bool] = {}  # ids cancelled before their engine started
         self._answered: set[str] = set()  # ids whose rows are all fetched: too late to cancel
         self._lock = threading.Lock()
-        self._hash = keyed_hash(_key(state_dir / "gateway.key"))  # the key lives on in this closure only
+        self._hash = keyed_hash(_key(place.directory / "gateway.key"))  # the key lives on in this closure only
         self.engines = Engines(Engine, per_key=4, most=8)  # locked-down databases kept between queries: a few
         # users at once each keep one, and with it the views their next query reads (idle ones close after 60 s)
 
@@ -301,7 +307,7 @@ class Gateway:
         self._history.flush()
         sql, params = "SELECT * FROM history", []
         if user is not None:
-            sql += " WHERE user=?"
+            sql += ' WHERE "user"=?'
             params.append(user)
         rows = self.db.query(sql + " ORDER BY time DESC LIMIT ?", [*params, max(0, limit)])
         return [{**dict(r), "policies": json.loads(r["policies"]), "datasets": json.loads(r["datasets"])}
@@ -310,8 +316,7 @@ class Gateway:
     def datasets_read(self, user: str, key: str) -> list[str]:
         """The datasets one API key's successful queries read (a job's inputs, for lineage)."""
         self._history.flush()
-        rows = self.db.query("SELECT DISTINCT d.value FROM history h, json_each(h.datasets) d "
-                             "WHERE h.user=? AND h.key=? AND h.errno IS NULL", [user, key])
+        rows = self.db.query(_READ[self.db.dialect], [user, key])
         return sorted(r["value"] for r in rows)
 
     def _remember(self, record: dict[str, Any], elapsed_ms: float) -> None:

@@ -6,14 +6,13 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from syscalls.errors import SyscallError
 
 from ..clock import iso, parse_duration
 from ..names import check_name, check_tag
-from ..store import Database, now
+from ..store import Place, now
 
 TOKEN_PREFIX = "dos_"
 OPERATOR_ROLE = "roles:id:operator"
@@ -56,8 +55,8 @@ def new_token() -> str:
 class Identities:
     """Users and API keys, with an in-memory cache for authentication on every call."""
 
-    def __init__(self, path: Path) -> None:
-        self.db = Database(path, MIGRATIONS)
+    def __init__(self, place: Place) -> None:
+        self.db = place.database("heimdall", MIGRATIONS)
         self._users: dict[str, Caller] = {}
         self._keys: dict[str, tuple[str, str, float | None]] = {}  # hash -> (user, key, expires)
         self._sessions: dict[str, tuple[str, str, float | None]] = {}  # in-memory keys (embedded clients)
@@ -66,7 +65,7 @@ class Identities:
     def _reload(self) -> None:
         self._users = {r["id"]: self._caller(r) for r in self.db.query("SELECT * FROM users")}
         self._keys = {r["hash"]: (r["user"], r["name"], _epoch(r["expires"]))
-                      for r in self.db.query("SELECT user, name, hash, expires FROM apikeys")}
+                      for r in self.db.query('SELECT "user", name, hash, expires FROM apikeys')}
         self._sessions = {h: k for h, k in self._sessions.items() if k[0] in self._users}
         self._keys.update(self._sessions)
 
@@ -164,7 +163,7 @@ class Identities:
         token = token or new_token()
         created = now()
         with self.db.transaction() as c:
-            if c.execute("SELECT 1 FROM apikeys WHERE user=? AND name=?", (user, name)).fetchone():
+            if c.execute('SELECT 1 FROM apikeys WHERE "user"=? AND name=?', (user, name)).fetchone():
                 raise SyscallError("EEXIST", f"user {user!r} already has an API key named {name!r}")
             c.execute("INSERT INTO apikeys VALUES (?,?,?,?,?)", (user, name, hash_token(token), created, expiry))
         self._reload()
@@ -178,23 +177,23 @@ class Identities:
         return token
 
     def list_keys(self, user: str) -> list[dict[str, Any]]:
-        rows = self.db.query("SELECT * FROM apikeys WHERE user=? ORDER BY created, name", (user,))
+        rows = self.db.query('SELECT * FROM apikeys WHERE "user"=? ORDER BY created, name', (user,))
         return [_key(user, r["name"], r["created"], r["expires"]) for r in rows]
 
     def keys_older_than(self, prefix: str, seconds: float) -> list[tuple[str, str]]:
         """(user, key name) of every key named `prefix…` created more than `seconds` ago."""
         cutoff = iso(datetime.fromtimestamp(datetime.now(timezone.utc).timestamp() - seconds, timezone.utc))
-        rows = self.db.query("SELECT user, name FROM apikeys WHERE substr(name, 1, ?) = ? AND created < ?",
+        rows = self.db.query('SELECT "user", name FROM apikeys WHERE substr(name, 1, ?) = ? AND created < ?',
                              (len(prefix), prefix, cutoff))
         return [(r["user"], r["name"]) for r in rows]
 
     def delete_key(self, user: str, name: str) -> dict[str, Any]:
         self.caller(user)
-        rows = self.db.query("SELECT * FROM apikeys WHERE user=? AND name=?", (user, name))
+        rows = self.db.query('SELECT * FROM apikeys WHERE "user"=? AND name=?', (user, name))
         if not rows:
             raise SyscallError("ENOENT", f"user {user!r} has no API key named {name!r}")
         with self.db.transaction() as c:
-            c.execute("DELETE FROM apikeys WHERE user=? AND name=?", (user, name))
+            c.execute('DELETE FROM apikeys WHERE "user"=? AND name=?', (user, name))
         self._reload()
         return _key(user, name, rows[0]["created"], rows[0]["expires"])
 

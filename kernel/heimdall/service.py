@@ -2,21 +2,21 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import Any
 
 from syscalls.errors import SyscallError
 
+from ..store import Place
 from .identity import Caller, Identities
 from .policy import Decision, PolicyError, PolicyIndex, parse_access_policy
 from .vault import REDACTED, Vault
 
 
 class Heimdall:
-    def __init__(self, state_dir: Path) -> None:
-        self.identities = Identities(state_dir / "heimdall.db")
+    def __init__(self, place: Place) -> None:
+        self.identities = Identities(place)
         self.policies = PolicyIndex()
-        self.vault = Vault(state_dir / "vault.key")
+        self.vault = Vault(place.directory / "vault.key")
         self._policy_lock = threading.Lock()  # the index is not safe to read while it changes
 
     def authenticate(self, token: str | None) -> Caller:

@@ -25,7 +25,8 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ..store import Database, now
+from ..store import now
+from ..store.sqlite import SQLiteStore
 from .model import ASPECTS, RESOURCE, kind_of
 
 KEY_MARK = "¦"  # starts the index token of a facet value; a token character no typed word can hold
@@ -72,7 +73,7 @@ class Catalog:
     """Entities (datasets and resources) with versioned aspects, their change log, and search."""
 
     def __init__(self, path: Path) -> None:
-        self.db = Database(path, MIGRATIONS)
+        self.db = SQLiteStore(path, MIGRATIONS)
 
     # --- aspects -------------------------------------------------------------------------------
 

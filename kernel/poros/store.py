@@ -2,17 +2,15 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from syscalls.errors import SyscallError
 
 from ..names import check_name
-from ..store import Database, now
+from ..store import Place, now
 from .kinds import KINDS, Kind, kind_of, validate
 
 DEFAULT_WORKSPACE = "public"
@@ -58,12 +56,12 @@ class Plan:
 
 
 class Poros:
-    def __init__(self, path: Path, admit: dict[str, Callable[[dict[str, Any]], None]] | None = None,
+    def __init__(self, place: Place, admit: dict[str, Callable[[dict[str, Any]], None]] | None = None,
                  seal: dict[str, Callable[[dict[str, Any], dict[str, Any] | None], dict[str, Any]]] | None = None
                  ) -> None:
         """`admit[type]` checks a manifest beyond its schema; `seal[type]` turns it into what is
         stored (secret values sealed), given the stored resource it replaces."""
-        self.db = Database(path, MIGRATIONS)
+        self.db = place.database("poros", MIGRATIONS)
         self.admit = admit or {}
         self.seal = seal or {}
         self._changed = threading.Condition()
@@ -218,7 +216,7 @@ class Poros:
                 if plan.current is None:
                     try:
                         c.execute("INSERT INTO resources VALUES (?,?,?,?,?,?,?,?,?,?)", row)
-                    except sqlite3.IntegrityError:
+                    except self.db.IntegrityError:
                         raise _raced(plan) from None
                 elif c.execute("UPDATE resources SET generation=?, manifest=?, status=?, updated=? "
                                "WHERE uid=? AND generation=?", (generation, row[5], row[6], stamp, uid,
@@ -258,7 +256,7 @@ class Poros:
         return self._generation(uid, generation)["by"]
 
     def _generation(self, uid: str, generation: int) -> Any:
-        rows = self.db.query("SELECT manifest, by FROM generations WHERE uid=? AND generation=? "
+        rows = self.db.query('SELECT manifest, "by" FROM generations WHERE uid=? AND generation=? '
                              "AND action!='deleted'", (uid, generation))
         if not rows:
             raise SyscallError("ENOENT", f"no generation {generation} of resource {uid}")

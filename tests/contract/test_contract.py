@@ -19,7 +19,7 @@ import syscalls
 from syscalls import SyscallError
 from syscalls.table import TABLE
 
-TRANSPORTS = ["embedded", "unix", "http", "https"]
+TRANSPORTS = ["embedded", "unix", "http", "https", "postgresql"]  # postgresql: embedded, state in PostgreSQL
 
 
 @pytest.fixture(scope="module", params=TRANSPORTS)

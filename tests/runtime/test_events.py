@@ -140,7 +140,8 @@ def test_a_resource_that_cannot_be_reconciled_says_why_once(run_module, tmp_path
 
 def test_what_controllers_note_is_bounded_per_resource(tmp_path):
     from kernel.caretaker import NOTES_KEPT, Caretaker
-    caretaker = Caretaker(tmp_path / "caretaker.db")
+    from kernel.store import Place
+    caretaker = Caretaker(Place(tmp_path))
     for i in range(NOTES_KEPT + 50):
         caretaker.record("public/service/s", "Warning", "BackOff", "service-controller", f"restart {i}")
     caretaker.record("public/service/t", "Normal", "Rolling", "service-controller", "kept")

@@ -104,8 +104,9 @@ def test_logs_follow_until_the_pod_ends(driver):
 
 def test_caretaker_archives_old_history_to_parquet_and_still_answers_it(tmp_path):
     from kernel.caretaker import Caretaker
+    from kernel.store import Place
     from kernel.cloud import PodStatus
-    c = Caretaker(tmp_path / "caretaker.db")
+    c = Caretaker(Place(tmp_path))
     base = dict(workspace="public", labels={}, created="2026-01-01T00:00:00.000Z")
     c.observe([PodStatus(name="old", phase="Running", **base)])
     c.observe([PodStatus(name="old", phase="Succeeded", exit_code=0, **base)])

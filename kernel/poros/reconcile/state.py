@@ -4,10 +4,9 @@ started, under a name fixed by its run, job and attempt: the driver refuses a se
 the same name, so no job runs twice and none is forgotten."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from ...store import Database, now
+from ...store import Place, now
 
 MIGRATIONS = [
     """
@@ -26,8 +25,8 @@ MIGRATIONS = [
 
 
 class RuntimeState:
-    def __init__(self, path: Path) -> None:
-        self.db = Database(path, MIGRATIONS)
+    def __init__(self, place: Place) -> None:
+        self.db = place.database("runtime", MIGRATIONS)
 
     # --- workflow runs ----------------------------------------------------------------------
 
@@ -68,7 +67,7 @@ class RuntimeState:
 
     def add_attempt(self, uid: str, run: int, job: str, attempt: int, pod: str) -> None:
         with self.db.transaction() as c:
-            c.execute("INSERT OR IGNORE INTO attempts VALUES (?,?,?,?,?,?,NULL,?)",
+            c.execute("INSERT INTO attempts VALUES (?,?,?,?,?,?,NULL,?) ON CONFLICT DO NOTHING",
                       (uid, run, job, attempt, pod, "pending", now()))
 
     def set_attempt(self, pod: str, state: str, exit_code: int | None) -> None:
@@ -82,8 +81,10 @@ class RuntimeState:
 
     def put_replica(self, row: dict[str, Any]) -> None:
         with self.db.transaction() as c:
-            c.execute("INSERT OR REPLACE INTO replicas VALUES (:uid,:slot,:generation,:launches,:restarts,:pod,"
-                      ":not_before)", row)
+            c.execute("INSERT INTO replicas VALUES (:uid,:slot,:generation,:launches,:restarts,:pod,:not_before) "
+                      "ON CONFLICT (uid, slot) DO UPDATE SET generation=excluded.generation, "
+                      "launches=excluded.launches, restarts=excluded.restarts, pod=excluded.pod, "
+                      "not_before=excluded.not_before", row)
 
     def drop_replica(self, uid: str, slot: int) -> None:
         with self.db.transaction() as c:

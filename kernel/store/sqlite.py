@@ -1,21 +1,21 @@
-"""SQLite in WAL mode: each kernel service owns one database file and its schema migrations."""
+"""SQLite in WAL mode: a service's database file, its migrations numbered in `PRAGMA user_version`."""
 from __future__ import annotations
 
 import sqlite3
 import threading
 from collections.abc import Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
 from syscalls.errors import disk_full
 
-from .clock import iso
 
-
-class Database:
+class SQLiteStore:
     """One service's database: a connection shared by the kernel's threads, writes serialized."""
+    dialect = "sqlite"
+    IntegrityError = sqlite3.IntegrityError
+    TextError: tuple[type[Exception], ...] = (UnicodeEncodeError,)  # text it cannot store (lone surrogates)
 
     def __init__(self, path: Path, migrations: Sequence[str]) -> None:
         self.path = path
@@ -65,7 +65,3 @@ class Database:
         with self.lock:
             self.conn.close()
 
-
-def now() -> str:
-    """The current UTC time, ISO 8601 with milliseconds and a Z."""
-    return iso(datetime.now(timezone.utc))

@@ -1,0 +1,58 @@
+"""Each kernel service's state: a database of its own with its schema's migrations.
+
+On a laptop, SQLite: a file per service in the state directory (WAL mode). For a team's kernel,
+PostgreSQL: one database, a schema per service (`Place.url`). Services write their SQL in what
+both speak: `?` and `:name` parameters, `ON CONFLICT`, `RETURNING`, identifiers that are keywords
+quoted ("user"). Their migrations are SQLite's, rewritten for PostgreSQL (`ddl.for_postgresql`).
+
+Both backends share one connection among the service's threads and serialize transactions (on
+PostgreSQL with an advisory lock per service, so replicas of a service take turns as threads do).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol, Sequence
+
+from syscalls.errors import SyscallError
+
+from ..clock import iso
+
+class Store(Protocol):
+    """What a service sees of its database (either backend)."""
+    dialect: str
+    IntegrityError: type[Exception]
+    TextError: tuple[type[Exception], ...]
+
+    def query(self, sql: str, params: Sequence | dict = ()) -> list[Any]: ...
+
+    def transaction(self) -> Any: ...  # a context manager giving an object with execute/executemany
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a kernel keeps its state: `directory` for local files (journals, archives, keys, and
+    the SQLite databases), `url` (``postgresql://…``) for the services' databases when set."""
+    directory: Path
+    url: str | None = None
+
+    def database(self, service: str, migrations: Sequence[str]) -> Store:
+        """`service`'s database, its schema brought up to date by `migrations` (SQLite's DDL)."""
+        if self.url:
+            try:
+                from .postgres import PostgresStore
+            except ImportError:
+                raise SyscallError("EINVAL", "a postgresql:// database needs psycopg: "
+                                             "pip install 'dataos-shell[postgresql]'", field="database") from None
+            from .ddl import for_postgresql
+            return PostgresStore(self.url, service, [for_postgresql(m) for m in migrations])
+        from .sqlite import SQLiteStore
+        return SQLiteStore(self.directory / f"{service}.db", migrations)
+
+
+def now() -> str:
+    """The current UTC time, ISO 8601 with milliseconds and a Z."""
+    return iso(datetime.now(timezone.utc))

@@ -1,0 +1,145 @@
+"""PostgreSQL: a service's state in a schema of its own (named after the service) in a shared
+database, its migrations numbered in that schema's `schema_version` table.
+
+The service's SQL comes in the portable form (`?`, `:name`) and is rewritten once per text to
+psycopg's (`%s`, `%(name)s`). One connection is shared by the service's threads; a transaction
+takes the service's advisory lock, so that replicas of the service write one at a time as the
+threads of one process do (SQLite's BEGIN IMMEDIATE). A connection that broke is opened again
+at the next call; an unreachable server is EUNAVAIL, a full disk ENOSPC.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+import psycopg
+from psycopg import sql as pgsql
+
+from syscalls.errors import SyscallError
+
+_PARAM = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|%|\?|(?<![:\w]):([A-Za-z_]\w*)""")
+
+
+@lru_cache(maxsize=2048)
+def to_psycopg(statement: str) -> str:
+    """`?` as %s, `:name` as %(name)s, % as %%; quoted text and identifiers, and `::` casts, as they are."""
+    def one(m: re.Match) -> str:
+        token = m.group(0)
+        if token == "?":
+            return "%s"
+        if token == "%":
+            return "%%"
+        if m.group(1):
+            return f"%({m.group(1)})s"
+        return token
+    return _PARAM.sub(one, statement)
+
+
+class Row(tuple):
+    """A row by position or by column name, and `dict(row)`: as sqlite3.Row."""
+
+    def __new__(cls, values: Sequence, names: dict[str, int]) -> "Row":
+        row = super().__new__(cls, values)
+        row._names = names
+        return row
+
+    def __getitem__(self, key: Any) -> Any:
+        return super().__getitem__(self._names[key] if isinstance(key, str) else key)
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+
+def _rows(cursor: Any) -> Any:
+    names = {d.name: i for i, d in enumerate(cursor.description or ())}
+    return lambda values: Row(values, names)
+
+
+class _Transaction:
+    """The connection inside a transaction, taking the portable SQL."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, statement: str, params: Sequence | dict = ()) -> psycopg.Cursor:
+        return self.conn.execute(to_psycopg(statement), params) if params else self.conn.execute(statement)
+
+    def executemany(self, statement: str, rows: Sequence) -> psycopg.Cursor:
+        cursor = self.conn.cursor()
+        cursor.executemany(to_psycopg(statement), rows)
+        return cursor
+
+
+class PostgresStore:
+    dialect = "postgresql"
+    IntegrityError = psycopg.errors.IntegrityError
+    TextError = (UnicodeEncodeError, psycopg.DataError)  # text it cannot store (lone surrogates, NUL)
+
+    def __init__(self, url: str, service: str, migrations: Sequence[str]) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", service):
+            raise ValueError(f"not a schema name: {service!r}")
+        self.url, self.schema = url, service
+        self.lock = threading.RLock()
+        self._key = int.from_bytes(hashlib.sha256(f"dataos:{service}".encode()).digest()[:8], "big", signed=True)
+        self.conn: psycopg.Connection | None = None
+        self._migrate(migrations)
+
+    def _connection(self) -> psycopg.Connection:
+        if self.conn is None or self.conn.closed or self.conn.broken:
+            try:
+                conn = psycopg.connect(self.url, autocommit=True, row_factory=_rows, connect_timeout=10)
+            except psycopg.Error as e:
+                raise SyscallError("EUNAVAIL", f"the {self.schema} database cannot be reached "
+                                               f"({type(e).__name__})") from None
+            conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(pgsql.Identifier(self.schema)))
+            conn.execute(pgsql.SQL("SET search_path TO {}").format(pgsql.Identifier(self.schema)))
+            self.conn = conn
+        return self.conn
+
+    def _migrate(self, migrations: Sequence[str]) -> None:
+        with self.transaction() as c:
+            c.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = c.execute("SELECT version FROM schema_version").fetchone()
+            if row is None:
+                c.execute("INSERT INTO schema_version VALUES (0)")
+            version = row[0] if row else 0
+            for number, script in enumerate(migrations[version:], start=version + 1):
+                for statement in filter(str.strip, script.split(";")):
+                    c.conn.execute(statement)
+                c.execute("UPDATE schema_version SET version=?", (number,))
+
+    @contextmanager
+    def transaction(self) -> Iterator[_Transaction]:
+        """BEGIN … COMMIT under the service's advisory lock, rolled back on any exception."""
+        with self.lock, self._errors():
+            conn = self._connection()
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._key,))
+                yield _Transaction(conn)
+
+    def query(self, statement: str, params: Sequence | dict = ()) -> list[Row]:
+        with self.lock, self._errors():
+            return _Transaction(self._connection()).execute(statement, params).fetchall()
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except psycopg.errors.DiskFull:
+            raise SyscallError("ENOSPC", f"the database server's disk is full: cannot write the {self.schema} "
+                                         "database") from None
+        except psycopg.OperationalError as e:
+            if self.conn is not None and not self.conn.broken:
+                raise
+            raise SyscallError("EUNAVAIL", f"the {self.schema} database cannot be reached "
+                                           f"({type(e).__name__})") from None
+
+    def close(self) -> None:
+        with self.lock:
+            if self.conn is not None:
+                self.conn.close()

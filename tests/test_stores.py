@@ -1,0 +1,63 @@
+"""The services' state on either backend: SQLite files on a laptop, a schema per service in
+PostgreSQL for a team. (The whole contract suite also runs on a PostgreSQL-backed kernel:
+tests/contract, kernel "postgresql".)"""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+import syscalls
+from kernel.audit import _glob_regex
+from kernel.store import Place
+from kernel.store.postgres import to_psycopg
+from syscalls.errors import SyscallError
+
+from conftest import pg_database
+
+DEPOT = {"name": "lake", "version": "v1", "type": "depot",
+         "depot": {"type": "file", "file": {"path": "/tmp/nowhere-lake"}}}
+
+
+def test_portable_parameters_become_psycopgs_outside_quotes_and_casts():
+    assert to_psycopg("SELECT * FROM t WHERE a=? AND b LIKE 'x%?' AND c=:c AND d::text = ?") == \
+        "SELECT * FROM t WHERE a=%s AND b LIKE 'x%?' AND c=%(c)s AND d::text = %s"
+    assert to_psycopg('SELECT "a?b", 5 % 2 FROM t WHERE "user"=?') == 'SELECT "a?b", 5 %% 2 FROM t WHERE "user"=%s'
+
+
+@pytest.mark.parametrize("pattern", ["query.*", "*.list", "user.?reate", "[a-p]*", "[^q]*", "*", "kernel.info",
+                                     "a.b", "x+y*", "(q)*"])
+def test_audit_syscall_patterns_match_on_postgresql_as_sqlites_glob(pattern):
+    import re
+    names = ["query.execute", "query.stream", "user.create", "user.delete", "resource.list", "kernel.info",
+             "audit.list", "a.b", "axb", "x+yz", "(q)x"]
+    con = sqlite3.connect(":memory:")
+    want = [n for n in names if con.execute("SELECT ? GLOB ?", (n, pattern)).fetchone()[0]]
+    assert [n for n in names if re.search(_glob_regex(pattern), n)] == want
+
+
+def test_a_kernel_on_postgresql_keeps_its_state_there_across_restarts(tmp_path, monkeypatch):
+    with pg_database() as url:
+        monkeypatch.setenv("DATAOS_DATABASE", url)
+        with syscalls.connect(f"embedded://{tmp_path / 'state'}") as op:
+            op.user.create(name="ana", tags=["roles:id:user"])
+            op.resource.apply(manifests=[DEPOT])
+            op.query.execute(sql="select 42 as answer")
+        assert not (tmp_path / "state" / "poros.db").exists()  # the state is in PostgreSQL
+        with syscalls.connect(f"embedded://{tmp_path / 'state'}") as op:
+            assert "ana" in [u["id"] for u in op.user.list()]
+            assert [r["name"] for r in op.resource.list(type="depot")] == ["lake"]
+            assert [h["sql"] for h in op.query.history(limit=5)][:1] == ["select 42 as answer"]
+            assert any(r["syscall"] == "user.create" for r in op.audit.list(syscall="user.*"))
+        monkeypatch.delenv("DATAOS_DATABASE")
+        import psycopg
+        with psycopg.connect(url) as con:
+            schemas = {r[0] for r in con.execute("SELECT schema_name FROM information_schema.schemata")}
+        assert {"audit", "caretaker", "gateway", "heimdall", "poros", "runtime"} <= schemas
+
+
+def test_an_unreachable_database_is_eunavail_in_one_line(tmp_path):
+    with pytest.raises(SyscallError) as e:
+        Place(tmp_path, "postgresql://postgres@127.0.0.1:1/none").database("poros", {"postgresql": []})
+    assert e.value.code == "EUNAVAIL" and "poros database cannot be reached" in e.value.message
+    assert "\n" not in e.value.message
