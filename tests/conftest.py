@@ -16,7 +16,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import uuid
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -216,34 +215,13 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
         op.close()
 
 
-PG_SERVER = "postgresql://postgres@127.0.0.1:5432"  # the machine's server (trust auth), started by scripts/services.sh
-
-
-@contextlib.contextmanager
-def pg_database() -> Iterator[str]:
-    """A new, empty PostgreSQL database on the local server (dropped afterwards): its URL."""
-    import socket
-    try:
-        socket.create_connection(("127.0.0.1", 5432), timeout=2).close()
-    except OSError:
-        pytest.skip("no PostgreSQL server answers on 127.0.0.1:5432")
-    import psycopg
-    name = f"dataos_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield f"{PG_SERVER}/{name}"
-    finally:
-        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
 @pytest.fixture(scope="module")
 def postgresql(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
     """The embedded kernel with its services' state in a PostgreSQL database of its own."""
     import syscalls
     from syscalls.client import Client
     state = tmp_path_factory.mktemp("postgresql") / "state"
+    from pgkit import pg_database
     with pg_database() as url, _clean_env() as mp:
         mp.setenv("DATAOS_DATABASE", url)
         op = syscalls.connect(f"embedded://{state}")

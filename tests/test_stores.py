@@ -13,7 +13,7 @@ from kernel.store import Place
 from kernel.store.postgres import to_psycopg
 from syscalls.errors import SyscallError
 
-from conftest import pg_database
+from pgkit import pg_database
 
 DEPOT = {"name": "lake", "version": "v1", "type": "depot",
          "depot": {"type": "file", "file": {"path": "/tmp/nowhere-lake"}}}

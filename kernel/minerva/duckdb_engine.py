@@ -44,6 +44,7 @@ from .engines import Engines
 
 _CANDIDATE = re.compile(r'"((?:[^"]|"")*)"')
 KEPT_VIEWS = 32  # views an engine keeps for its owner's next queries
+INTERRUPT_AGAIN = 0.05  # seconds between interrupts of a cancelled or timed-out query until it ends
 KEPT_STATEMENTS = 256  # parsed queries kept by their text (DuckDB copies one each time it runs it)
 _statements: OrderedDict[str, Any] = OrderedDict()
 _statements_lock = threading.Lock()
@@ -148,6 +149,8 @@ class Query:
         self.timed_out = False
         self._broken = False
         self._deadline: list | None = None
+        self._closed = False
+        self._closing = threading.Lock()  # an interrupt never reaches the engine once it is given back
         self._key = Setup(tuple(sorted(set(allowed_directories))), tuple(dict.fromkeys(setup)),
                           tuple(sorted((functions or {}).items(), key=lambda item: item[0])),
                           limits.memory, limits.threads, limits.spill)
@@ -170,10 +173,16 @@ class Query:
         self._interrupt()
 
     def _interrupt(self) -> None:
-        try:
-            self.con.interrupt()
-        except self._duckdb.ConnectionException:
-            pass  # the query has just ended: its connection is closed (and its engine no longer its own)
+        """Interrupt the query, and again every `INTERRUPT_AGAIN` seconds until it is closed: an
+        interrupt that comes just before DuckDB starts executing is lost on the idle connection."""
+        with self._closing:
+            if self._closed:
+                return  # its engine may be another query's by now
+            try:
+                self.con.interrupt()
+            except self._duckdb.ConnectionException:
+                return  # the engine is closed
+        DEADLINES.add(INTERRUPT_AGAIN, self._interrupt)
 
     def run(self) -> Any:
         """Execute; returns the DuckDB result (fetch it with `fetchmany` or `batches`). The
@@ -271,6 +280,8 @@ class Query:
         """End the query: the engine (its connection and views) kept for the next query, or closed."""
         if self._deadline is not None:
             DEADLINES.cancel(self._deadline)
+        with self._closing:
+            self._closed = True
         reuse = not (self._broken or self.cancelled or self.timed_out)
         if self._engines is not None:
             self._engines.give(self._key, self._engine, reuse)

@@ -153,6 +153,47 @@ def test_other_limits_or_functions_get_another_engine(engines, lakes, change):
         assert len(engines.opened) == 2
 
 
+def test_a_cancel_that_comes_just_before_the_engine_starts_still_stops_the_query(engines, lakes):
+    """DuckDB drops an interrupt sent to an idle connection: one that lands after the query's own
+    check and before DuckDB starts executing was lost, and the query ran to its timeout."""
+    q = Query(LONG, [str(lakes[0])], Limits(timeout=20), engines=engines)
+
+    class JustTooEarly:  # cancels in the last moment before the engine executes
+        def __init__(self, con):
+            self.con = con
+
+        def execute(self, statement):
+            q.cancel()
+            return self.con.execute(statement)
+
+        def __getattr__(self, name):
+            return getattr(self.con, name)
+
+    q.con = JustTooEarly(q.con)
+    start = time.monotonic()
+    try:
+        with pytest.raises(SyscallError) as e:
+            q.run()
+    finally:
+        q.close()
+    assert e.value.code == "ECANCELED" and time.monotonic() - start < 5
+
+
+def test_no_interrupt_reaches_an_engine_once_its_query_closed(engines, lakes):
+    one = lakes[0]
+    first = Query("SELECT 1", [str(one)], Limits(), engines=engines)
+    assert first.run().fetchall() == [(1,)]
+    first.close()
+    second = Query("SELECT count(*) FROM range(3000000) t(x) WHERE x % 7 = 3", [str(one)], Limits(), engines=engines)
+    assert second._engine is first._engine  # the same engine, kept
+    try:
+        first.cancel()  # late: its query is over
+        assert second.run().fetchall() == [(428571,)]
+    finally:
+        second.close()
+    assert not second.cancelled
+
+
 @pytest.mark.parametrize("how", ["cancelled", "timed out", "out of memory"])
 def test_an_engine_whose_query_failed_that_way_is_closed_not_reused(engines, lakes, how):
     one = lakes[0]

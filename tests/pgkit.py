@@ -1,0 +1,29 @@
+"""A PostgreSQL database of a test's own on the machine's server (started by scripts/services.sh)."""
+from __future__ import annotations
+
+import contextlib
+import socket
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+PG_SERVER = "postgresql://postgres@127.0.0.1:5432"  # the machine's server (trust auth), started by scripts/services.sh
+
+
+@contextlib.contextmanager
+def pg_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database on the local server (dropped afterwards): its URL."""
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=2).close()
+    except OSError:
+        pytest.skip("no PostgreSQL server answers on 127.0.0.1:5432")
+    import psycopg
+    name = f"dataos_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"{PG_SERVER}/{name}"
+    finally:
+        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
