@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--kubeconfig", help="with --cloud kubernetes: the kubeconfig [default: ~/.kube/config]")
     serve.add_argument("--kube-context", help="with --cloud kubernetes: the kubeconfig context")
     serve.add_argument("--namespace-prefix", default="", help="with --cloud kubernetes: prefix of namespaces")
+    serve.add_argument("--database", help="postgresql://…: the services' state in PostgreSQL (else "
+                       "$DATAOS_DATABASE; remembered in the state dir); local: SQLite files there [default]")
     args = parser.parse_args(argv)
     if not args.socket and not args.listen:
         parser.error("give --socket, --listen or both")
@@ -37,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.cloud == "local":
         cloud = {"driver": "local"}
     from .daemon import serve as run
-    return run(args.state, args.socket, args.pidfile, args.listen, args.tls_cert, args.tls_key, cloud)
+    return run(args.state, args.socket, args.pidfile, args.listen, args.tls_cert, args.tls_key, cloud, args.database)
 
 
 def _loopback(listen: str) -> bool:

@@ -27,13 +27,14 @@ def tune_gc() -> None:
 
 
 def serve(state: Path, sock_path: Path | None, pidfile: Path | None, listen: str | None = None,
-          tls_cert: str | None = None, tls_key: str | None = None, cloud: dict | None = None) -> int:
+          tls_cert: str | None = None, tls_key: str | None = None, cloud: dict | None = None,
+          database: str | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from .faults import fault
     from .kernel import Kernel
     try:
-        kernel = Kernel(state, url=f"unix://{sock_path}" if sock_path else None, cloud=cloud)
+        kernel = Kernel(state, url=f"unix://{sock_path}" if sock_path else None, cloud=cloud, database=database)
     except Exception as e:  # what stops a start: one line the client that started us shows
         error = e if isinstance(e, SyscallError) else fault(e, state)
         if error is None:

@@ -70,7 +70,7 @@ class Kernel:
         self._lock = _lock(self.state_dir / "kernel.lock")
         self.started = now()
         extensions.load()  # kernel plugins' stacks and depot drivers, before any resource is read
-        self.place = Place(self.state_dir, database or os.environ.get(DATABASE_VARIABLE) or None)
+        self.place = Place(self.state_dir, self._database(database or os.environ.get(DATABASE_VARIABLE) or None))
         self.heimdall = Heimdall(self.place)
         self.poros = Poros(self.place, admit={"policy": _admit_policy, "depot": build_depot,
                                                                 **{t: stacks.admit for t in WORKLOAD_TYPES}},
@@ -92,6 +92,8 @@ class Kernel:
         self.gateway = Gateway(self.place, self.depots, self.metis.column_tags, self.metis.used,
                                self.metis.datasets)
         self.metis.governs = self.gateway.governs_tag
+        if self.place.url:  # remembered once it works, for the next start (which may be on demand)
+            _write_private(self.state_dir / "database.json", json.dumps({"url": self.place.url}))
         self.handlers: dict[str, Callable[..., Any]] = {
             **heimdall_syscalls.HANDLERS, **poros_syscalls.HANDLERS, **runtime_syscalls.HANDLERS,
             **gateway_syscalls.HANDLERS, **depot_syscalls.HANDLERS, **metis_syscalls.HANDLERS,
@@ -244,13 +246,27 @@ class Kernel:
 
     def _info(self, call: Call) -> dict[str, Any]:
         return {"version": __version__, "pid": os.getpid(), "started": self.started,
-                "state_dir": str(self.state_dir), "cloud": self.cloud.name, "syscalls": len(TABLE),
+                "state_dir": str(self.state_dir), "cloud": self.cloud.name, "database": self.place.shown(),
+                "syscalls": len(TABLE),
                 "plugins": extensions.load()}
 
     def _audit_list(self, call: Call, **filters: Any) -> list[dict[str, Any]]:
         return self.audit.list(**filters)
 
     # --- first start ------------------------------------------------------------------------
+
+    def _database(self, given: str | None) -> str | None:
+        """The services' database: `given` ("local": SQLite again), else the one remembered."""
+        remembered = self.state_dir / "database.json"
+        if given == "local":
+            remembered.unlink(missing_ok=True)
+            return None
+        if given is not None:
+            if not given.startswith(("postgresql://", "postgres://")):
+                raise SyscallError("EINVAL", "database: a postgresql:// URL, or local (SQLite files in the state "
+                                             "directory)", field="database")
+            return given
+        return json.loads(remembered.read_text())["url"] if remembered.exists() else None
 
     def _stored_cloud(self) -> dict[str, Any]:
         path = self.state_dir / "cloud.json"
@@ -384,3 +400,10 @@ def _lock(path: Path):
     f.write(f"pid {os.getpid()}\n")
     f.flush()
     return f
+
+
+def _write_private(path: Path, text: str) -> None:
+    """`text` in a file only this user may read (it may hold a password)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)

@@ -51,8 +51,10 @@ class LocalKernel:
             self.start(notices=notices)
         return self.transport
 
-    def start(self, options: list[str] = (), notices: list[str] | None = None) -> dict[str, Any]:
-        """Start the daemon (with `python -m kernel serve` options such as `--cloud kubernetes`)."""
+    def start(self, options: list[str] = (), notices: list[str] | None = None,
+              env: dict[str, str] | None = None) -> dict[str, Any]:
+        """Start the daemon (with `python -m kernel serve` options such as `--cloud kubernetes`, and
+        `env` added to its environment: what must not show in a process list, like a database URL)."""
         import subprocess
         health = self.health()
         if health is not None:
@@ -68,7 +70,7 @@ class LocalKernel:
         cmd = [sys.executable, "-m", "kernel", "serve", "--state", str(loc.state),
                "--socket", str(loc.socket), "--pidfile", str(loc.pidfile), *options]
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                start_new_session=True, close_fds=True)
+                                start_new_session=True, close_fds=True, env={**os.environ, **(env or {})})
         log.close()
         # Reap it when it exits, however long we live (a shell, the TUI): no zombie daemons.
         threading.Thread(target=proc.wait, name="reap-kernel", daemon=True).start()

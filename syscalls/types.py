@@ -93,6 +93,7 @@ class KernelInfo(TypedDict):
     started: str
     state_dir: str
     cloud: str
+    database: str  # "sqlite", or the PostgreSQL URL the services' state is in (no password)
     syscalls: int
     plugins: list[dict[str, Any]]  # kernel-side plugins: name, package, version, state, adds, error
 

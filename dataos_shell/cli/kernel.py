@@ -27,6 +27,9 @@ def start(cloud: Optional[str] = typer.Option(None, "--cloud", help="Where workl
           kube_context: Optional[str] = typer.Option(None, "--kube-context", help="With --cloud kubernetes."),
           namespace_prefix: Optional[str] = typer.Option(None, "--namespace-prefix",
                                                          help="With --cloud kubernetes: prefix of namespaces."),
+          database: Optional[str] = typer.Option(None, "--database", help="postgresql://…: keep the services' "
+                                                 "state in PostgreSQL (local: SQLite files in the state directory). "
+                                                 "Remembered for later starts; also: DATAOS_DATABASE."),
           no_demo: bool = typer.Option(False, "--no-demo", help="Do not install the demo lakehouse on the first "
                                        "start of a new kernel (also: DATAOS_NO_DEMO=1).")) -> None:
     """Start the local kernel if it is not running; its first start installs the demo lakehouse."""
@@ -35,16 +38,19 @@ def start(cloud: Optional[str] = typer.Option(None, "--cloud", help="Where workl
                                         ("--kube-context", kube_context), ("--namespace-prefix", namespace_prefix))
                if value for flag in (name, value)]
     before = local.health()
-    if before and options:
-        raise SyscallError("EINVAL", "the kernel is running: `dataos kernel stop` first to change its cloud")
+    if before and (options or database):
+        raise SyscallError("EINVAL", "the kernel is running: `dataos kernel stop` first to change its "
+                           + ("cloud" if options else "database"))
     first = not before and not no_demo and demo.wanted() and demo.new_state(local.locations)
     notices: list[str] = []
-    health = before or local.start(options, notices=notices)
+    health = before or local.start(options, notices=notices, env={"DATAOS_DATABASE": database} if database else None)
     for line in notices:  # e.g. a file at the socket path, moved aside
         notice(line)
     with connect("local://") as c:  # a new kernel hands its first operator token over: store it now
         state = "already running" if before else "started"
-        emit(f"kernel {state} (pid {health['pid']}, version {health['version']}, socket {local.locations.socket})")
+        where = c.kernel.info().get("database", "sqlite")
+        emit(f"kernel {state} (pid {health['pid']}, version {health['version']}, socket {local.locations.socket}"
+             + (f", database {where})" if where != "sqlite" else ")"))
         if first:
             demo.first_start(c, "local://")
 

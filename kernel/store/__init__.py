@@ -39,6 +39,17 @@ class Place:
     directory: Path
     url: str | None = None
 
+    def shown(self) -> str:
+        """Where the services' databases are, without a password: "sqlite" or the URL."""
+        if not self.url:
+            return "sqlite"
+        from urllib.parse import urlsplit, urlunsplit
+        parts = urlsplit(self.url)
+        if parts.password is None:
+            return self.url
+        host = parts.netloc.rpartition("@")[2]
+        return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
     def database(self, service: str, migrations: Sequence[str]) -> Store:
         """`service`'s database, its schema brought up to date by `migrations` (SQLite's DDL)."""
         if self.url:

@@ -204,3 +204,34 @@ def test_kernel_stop_is_prompt_while_the_shell_that_started_it_runs(run_dataos, 
         shell.kill()
         shell.wait()
 
+
+
+@pytest.mark.slow
+def test_start_on_postgresql_is_remembered_and_keeps_the_url_out_of_the_process_list(run_dataos, dataos_home):
+    from pgkit import pg_database
+    with pg_database() as url:
+        r = ok(run_dataos("kernel", "start", "--database", url))
+        assert f", database {url})" in r.stdout
+        pid = daemon_pid(dataos_home)
+        assert url not in open(f"/proc/{pid}/cmdline").read()  # given in its environment, not its arguments
+        ok(run_dataos("user", "create", "bob"))
+        r = run_dataos("kernel", "start", "--database", "local")
+        assert r.returncode == 2 and "stop` first to change its database" in r.stderr
+        ok(run_dataos("kernel", "stop"))
+        assert f", database {url})" in ok(run_dataos("kernel", "start")).stdout  # remembered
+        assert "bob" in ok(run_dataos("user", "list")).stdout
+        assert not (dataos_home / "data" / "kernel" / "heimdall.db").exists()
+        assert (os.stat(dataos_home / "data" / "kernel" / "database.json").st_mode & 0o777) == 0o600
+        ok(run_dataos("kernel", "stop"))
+        ok(run_dataos("kernel", "start", "--database", "local"))  # back to SQLite files: bob is not there
+        assert "bob" not in ok(run_dataos("user", "list")).stdout
+        ok(run_dataos("kernel", "stop"))
+
+
+@pytest.mark.parametrize("url, code, says", [("mysql://x", 2, "database: a postgresql:// URL"),
+                                              ("postgresql://postgres@127.0.0.1:1/x", 7,
+                                               "the heimdall database cannot be reached")])
+def test_a_database_the_kernel_cannot_use_is_one_line_with_its_errno(run_dataos, url, code, says):
+    r = run_dataos("kernel", "start", "--database", url)
+    no_traceback(r)
+    assert r.returncode == code and says in r.stderr and len(r.stderr.strip().splitlines()) == 1
