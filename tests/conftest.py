@@ -136,6 +136,22 @@ class Runner:
         return locations_for(self.home)
 
 
+@pytest.fixture(scope="session")
+def _pg_databases() -> Iterator[contextlib.ExitStack]:
+    with contextlib.ExitStack() as databases:  # dropped when the session ends (a module's daemon outlives a test)
+        yield databases
+
+
+@pytest.fixture(autouse=True)
+def _on_postgresql(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With DATAOS_TEST_POSTGRESQL=1, every kernel a test starts keeps its state in a PostgreSQL
+    database of the test's own: the suite's tests run on the other backend."""
+    if os.environ.get("DATAOS_TEST_POSTGRESQL") == "1":
+        from pgkit import pg_database
+        databases = request.getfixturevalue("_pg_databases")
+        monkeypatch.setenv("DATAOS_DATABASE", databases.enter_context(pg_database()))
+
+
 @pytest.fixture
 def dataos_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh DATAOS_HOME for this test (in the environment); its daemon is stopped afterwards."""

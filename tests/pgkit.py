@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
+ON_SQLITE_ONLY = pytest.mark.skipif(os.environ.get("DATAOS_TEST_POSTGRESQL") == "1",
+                                    reason="reads or breaks the kernel's SQLite files themselves")
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"  # the machine's server (trust auth), started by scripts/services.sh
 
 

@@ -20,6 +20,7 @@ import pytest
 import syscalls
 from clitools import DATAOS, arrow_data, wait_for
 from syscalls.errors import SyscallError
+from pgkit import ON_SQLITE_ONLY
 
 
 def mount_tmpfs(where: Path, size: str = "8m") -> None:
@@ -68,6 +69,7 @@ def cluster(name: str) -> dict:
 
 # --- the audit log and the syscalls it answers ---------------------------------------------------
 
+@ON_SQLITE_ONLY
 def test_a_full_disk_refuses_calls_with_enospc_and_the_audit_log_resumes(disk):
     state = disk / "state"
     with syscalls.connect(f"embedded://{state}") as k:
@@ -134,6 +136,7 @@ def test_a_call_answered_enospc_on_a_full_disk_did_nothing(disk):
 
 
 @pytest.mark.slow
+@ON_SQLITE_ONLY
 def test_the_cli_says_enospc_exit_9_and_the_daemon_recovers(disk, tmp_path):
     env = {**{k: v for k, v in os.environ.items() if k not in ("DATAOS_TOKEN", "DATAOS_CONTEXT")},
            "DATAOS_HOME": str(disk), "NO_COLOR": "1", "DATAOS_NO_PAGER": "1"}

@@ -13,6 +13,7 @@ import pytest
 import syscalls
 from userlib.manifests import parse_manifests
 from syscalls.errors import SyscallError
+from pgkit import ON_SQLITE_ONLY
 
 DEPOT_OK = {"name": "fine", "version": "v1", "type": "depot", "depot": {"type": "file", "file": {"path": "/tmp"}}}
 
@@ -88,6 +89,7 @@ def test_a_time_zone_too_long_to_be_a_file_name_is_einval(kernel):
 
 # --- the kernel always starts ---------------------------------------------------------------
 
+@ON_SQLITE_ONLY
 def test_a_stored_resource_that_no_longer_loads_is_marked_error_and_the_kernel_serves_the_rest(tmp_path):
     state, lake = tmp_path / "state", tmp_path / "lake"
     lake.mkdir()  # its own folder: /tmp changes under a listing

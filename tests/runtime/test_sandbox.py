@@ -97,7 +97,7 @@ def team(run_dataos, dataos_home, tmp_path):
 def _probe(run_dataos, team, tmp_path, name: str, token: str | None) -> dict[str, str]:
     state = team["home"] / "data" / "kernel"
     targets = {"gateway.key": state / "gateway.key", "vault.key": state / "vault.key",
-               "poros.db": state / "poros.db", "audit journal": next(state.glob("audit.*.journal")),
+               "a database": next(state.glob("*.db")), "audit journal": next(state.glob("audit.*.journal")),
                "credentials": team["home"] / "config" / "credentials.json",
                "depot file": team["lake"] / "hr" / "people.parquet",
                "another pod's dir": next((state / "pods").iterdir()) / "spec.json"}
@@ -120,7 +120,7 @@ def _probe(run_dataos, team, tmp_path, name: str, token: str | None) -> dict[str
 def test_a_job_finds_nothing_of_the_kernel_the_user_or_other_pods(run_dataos, team, tmp_path, who):
     seen = _probe(run_dataos, team, tmp_path, "probe-dev" if who == "dev" else "probe-op",
                   team["token"] if who == "dev" else None)
-    for target in ("gateway.key", "vault.key", "poros.db", "audit journal", "credentials", "depot file",
+    for target in ("gateway.key", "vault.key", "a database", "audit journal", "credentials", "depot file",
                    "another pod's dir"):
         assert seen[target].startswith("hidden"), seen
     assert seen["environ"] == "clean" and seen["cwd"] == "/pod /pod"
