@@ -362,9 +362,7 @@ class Kernel:
             identities.create_user(operator, "person", [OPERATOR_ROLE], "The first operator, created at first start")
             key = identities.create_key(operator, BOOTSTRAP_KEY, None)
             if handoff:
-                fd = os.open(self._handoff, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "w") as f:
-                    f.write(key["token"] + "\n")
+                _write_private(self._handoff, key["token"] + "\n")
             log.info("created operator user %r", operator)
 
     def close(self) -> None:
@@ -403,7 +401,7 @@ def _lock(path: Path):
 
 
 def _write_private(path: Path, text: str) -> None:
-    """`text` in a file only this user may read (it may hold a password)."""
+    """`text` in a file only this user may read (a token, a password)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)

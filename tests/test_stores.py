@@ -61,3 +61,16 @@ def test_an_unreachable_database_is_eunavail_in_one_line(tmp_path):
         Place(tmp_path, "postgresql://postgres@127.0.0.1:1/none").database("poros", {"postgresql": []})
     assert e.value.code == "EUNAVAIL" and "poros database cannot be reached" in e.value.message
     assert "\n" not in e.value.message
+
+
+def test_text_postgresql_cannot_store_is_audited_escaped_not_lost(tmp_path):
+    from kernel.audit import Audit
+    with pg_database() as url:
+        audit = Audit(Place(tmp_path, url))
+        try:
+            audit.record("eve", "user.get", "nul\x00byte", "deny", None, "ENOENT", 5)  # PostgreSQL text takes no NUL
+            audit.record("eve", "user.get", "after", "allow", None, None, 5)
+            objects = [r["object"] for r in audit.list()]
+        finally:
+            audit.close()
+    assert objects == ["after", "nul\\x00byte"]

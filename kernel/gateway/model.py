@@ -29,8 +29,8 @@ class Plan:
     """A governed query, ready for the engine: ``sql`` is proven to parse back to exactly the one
     statement that was authorized. It names datasets by address (views the engine defines), holds
     no secret and may be shown and stored in history. ``hashed``: it calls the keyed-hash function.
-    ``columns``: the catalog's columns of each dataset it reads, by address, which is all the
-    engine's view of that dataset may select."""
+    ``columns``: the columns each dataset it reads was planned with, by address: all that the
+    engine's view of that dataset selects."""
 
     sql: str
     datasets: tuple[str, ...]

@@ -179,8 +179,9 @@ def _planned(sql: str, dialect: str, find: Finder, policies: Sequence[DataPolicy
     applied = sorted(set().union(*(rule.policies for rule in rules.values())))
     columns = {address: tuple(dataset.columns) for address, dataset in datasets.items()}
     for address in reads:
-        found = columns.get(address) or _at(address, find.resolve)
-        columns[address] = tuple(found.columns) if isinstance(found, Dataset) else found or ()
+        if address not in columns:
+            found = _at(address, find.resolve)
+            columns[address] = tuple(found.columns) if found is not None else ()
     return Plan(out, tuple(dict.fromkeys((*datasets, *reads))), tuple(applied), masked, hashed, columns), walk
 
 
@@ -352,7 +353,7 @@ def _governed(node: exp.Table, governed: GovernedTable, spliced: dict[int, exp.E
 
 
 def _view(node: exp.Table, dataset: Dataset) -> exp.Table:
-    """The engine's view of `dataset` (which selects exactly its catalog columns) in place of `node`,
+    """The engine's view of `dataset` (which selects exactly the columns it was planned with) in place of `node`,
     which no mask or filter governs: aliased as the user wrote it, or by the table's own name."""
     view = exp.Table(this=exp.to_identifier(dataset.address, quoted=True),
                      db=exp.to_identifier(VIEW_SCHEMA[1], quoted=True), catalog=exp.to_identifier(VIEW_SCHEMA[0], quoted=True),

@@ -23,7 +23,7 @@ from syscalls.errors import SyscallError
 from ..depot import Address
 from ..depot.registry import Depots
 from ..minerva.clusters import Cluster
-from ..minerva.duckdb_engine import Engine, Query
+from ..minerva.duckdb_engine import Engine, Query, ident
 from ..minerva.engines import Engines
 from ..store import Place, now
 from ..writebehind import WriteBehind
@@ -409,15 +409,12 @@ class _Run:
 
 
 def _pinned(source: str, columns: tuple[str, ...] | None) -> str:
-    """The table expression of a dataset's view: its catalog `columns` of `source` (all of it when
-    unknown), so that a query reads no column the catalog does not know, however the data changed."""
+    """The table expression of a dataset's view: the `columns` it was planned with, of `source` (all
+    of it when unknown), so that a query reads no column it was not planned for, however the data
+    changed since."""
     if not columns:
         return source
-    return f"(SELECT {', '.join(_quoted(c) for c in columns)} FROM {source})"
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+    return f"(SELECT {', '.join(map(ident, columns))} FROM {source})"
 
 
 def _locate(error: BaseException | None) -> None:

@@ -116,10 +116,10 @@ class Engine:
             drop = others[:max(0, len(others) + len(views) - KEPT_VIEWS)]
         for name in drop:
             del self._views[name]
-            self._cursor.execute(f"DROP VIEW IF EXISTS temp.main.{_ident(name)}")
+            self._cursor.execute(f"DROP VIEW IF EXISTS temp.main.{ident(name)}")
         for name, source in views.items():
             if self._views.pop(name, None) != source:
-                self._cursor.execute(f"CREATE OR REPLACE TEMPORARY VIEW {_ident(name)} AS SELECT * FROM {source}")
+                self._cursor.execute(f"CREATE OR REPLACE TEMPORARY VIEW {ident(name)} AS SELECT * FROM {source}")
             self._views[name] = source  # (the most recently read last)
         return self._cursor
 
@@ -297,7 +297,8 @@ def candidate_bindings(message: str) -> tuple[str, ...]:
     return ()
 
 
-def _ident(name: str) -> str:
+def ident(name: str) -> str:
+    """`name` as a quoted DuckDB identifier."""
     return '"' + name.replace('"', '""') + '"'
 
 

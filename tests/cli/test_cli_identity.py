@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import daemon_pid
+from proctools import daemon_pid
 from clitools import as_json, error_line, ok, uniq
 
 

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from conftest import ROOT, alive, cli_env, daemon_pid, pids_serving, wait_gone
+from proctools import ROOT, alive, cli_env, daemon_pid, pids_serving, wait_gone
 from clitools import no_traceback, ok
 
 
