@@ -295,6 +295,8 @@ class KubernetesDriver:
                         raise SyscallError("EUNAVAIL", "the Kubernetes API gave a list without a resourceVersion")
                 opened, events = time.monotonic(), 0
                 for event in self._watch_events(rv):
+                    if not events:
+                        self._up()  # the API answers: a watch that delivers, not one merely opened
                     delay, gone, events = BACKOFF_MIN, 0, events + 1
                     kind, obj = event.get("type"), event.get("object") or {}
                     if kind == "ERROR":
@@ -310,6 +312,7 @@ class KubernetesDriver:
                         yield status
                 if not events and time.monotonic() - opened < 1.0:  # refused at once, without an error
                     raise SyscallError("EUNAVAIL", "the Kubernetes API ended the watch at once")
+                self._up()
                 delay = BACKOFF_MIN  # the server ended the watch (its timeout): go on at once
             except _Gone:
                 log.info("watch: resource version %s is gone, listing again", rv)
@@ -616,7 +619,7 @@ class KubernetesDriver:
 
     def _watch_events(self, rv: str) -> Iterator[dict[str, Any]]:
         try:
-            with self._api():
+            with self._api(answers=False):  # opened is not answered: it may be cut at once
                 resp = self._batch.list_job_for_all_namespaces(
                     label_selector=MANAGED, watch=True, resource_version=rv, allow_watch_bookmarks=True,
                     timeout_seconds=WATCH_TIMEOUT, _preload_content=False,

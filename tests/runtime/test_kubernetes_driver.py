@@ -829,6 +829,7 @@ def test_the_kubernetes_test_api_stopped_at_job_start(tmp_path, caplog):
         setattr(kernel.cloud, method, counted(getattr(kernel.cloud, method)))
     runtime = lambda: kernel.call(token, "runtime.get", {"type": "workflow", "name": "nightly"})  # noqa: E731
     caplog.set_level("INFO", logger="dataos")
+    wait_for(lambda: kernel.cloud.resource_version is not None, 10)  # its first list answered: none in flight
     try:
         server.stop_listening()
         step = {"stack": "container", "stackSpec": {"image": "busybox", "command": ["true"]}}
