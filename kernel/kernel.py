@@ -64,7 +64,7 @@ class Kernel:
         (in a thread); `url` is how pods reach this kernel (the daemon's socket). `cloud` picks the
         cloud driver (see `kernel.cloud.make_driver`) and is remembered in `cloud.json`. `database`
         (else $DATAOS_DATABASE), a ``postgresql://`` URL, holds the services' state instead of SQLite
-        files in `state_dir` (the catalog stays in SQLite for now)."""
+        files in `state_dir`."""
         self.state_dir = Path(state_dir).expanduser().resolve()
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock = _lock(self.state_dir / "kernel.lock")
@@ -88,7 +88,7 @@ class Kernel:
         self.depots = Depots()
         self.clusters = Clusters(self.state_dir / "spill")  # queries' spill folders
         self.uploads = Uploads()
-        self.metis = Metis(self.state_dir, self.depots)
+        self.metis = Metis(self.place, self.depots)
         self.gateway = Gateway(self.place, self.depots, self.metis.column_tags, self.metis.used,
                                self.metis.datasets)
         self.metis.governs = self.gateway.governs_tag

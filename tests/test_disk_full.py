@@ -200,9 +200,10 @@ def test_pod_changes_on_a_full_disk_are_recorded_once_there_is_room(disk):
 
 def test_usage_counted_on_a_full_disk_is_written_once_there_is_room(disk, monkeypatch):
     import kernel.metis.service as service
+    from kernel.store import Place
     from kernel.depot.registry import Depots
     monkeypatch.setattr(service, "USAGE_FLUSH", -1.0)  # every count is written at once
-    metis = service.Metis(disk, Depots())
+    metis = service.Metis(Place(disk), Depots())
     urn = "dataos://lake:sales/orders"
     metis.catalog.put(urn, "schema", {"columns": [{"name": "id", "type": "BIGINT"}]}, "test")
     filler = fill(disk)

@@ -74,3 +74,23 @@ def test_text_postgresql_cannot_store_is_audited_escaped_not_lost(tmp_path):
         finally:
             audit.close()
     assert objects == ["after", "nul\\x00byte"]
+
+
+def test_text_compares_by_code_point_as_on_sqlite_whatever_the_servers_locale(tmp_path):
+    """A server whose databases sort text as English does (a-b before ab, B after a): the
+    services' names still order, and their prefix ranges still hold, as on SQLite."""
+    from kernel.metis.store import Catalog
+    names = ["a-b", "ab", "a_c", "B", "a", "Z", "é", "a\U0001F600"]
+    with pg_database(icu_locale="en-US") as url:
+        catalog = Catalog(Place(tmp_path, url))
+        try:
+            for name in names:
+                catalog.put(f"dataos://crm:sales/{name}", "schema", {"columns": []}, "test")
+            assert catalog.urns("dataos://crm:") == sorted(f"dataos://crm:sales/{n}" for n in names)
+            assert catalog.urns("dataos://crm:sales/a") == sorted(f"dataos://crm:sales/{n}" for n in names
+                                                                  if n.startswith("a"))
+            browsed = [r["name"] for r in catalog.search("", limit=20)["results"]]  # by name, case aside
+            letters = [n for n in browsed if n.isascii() and n.isalpha()]
+            assert sorted(browsed) == sorted(names) and letters == sorted(letters, key=str.lower) == ["a", "ab", "B", "Z"]
+        finally:
+            catalog.close()

@@ -10,7 +10,6 @@ import logging
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from syscalls.errors import SyscallError
@@ -18,7 +17,7 @@ from syscalls.errors import SyscallError
 from ..depot import Address
 from ..depot.registry import Depots
 from ..faults import Outage
-from ..store import now
+from ..store import Place, now
 from .model import DATASET, Ref, kind_of, resource_urn
 from .store import Catalog
 
@@ -28,10 +27,10 @@ USAGE_FLUSH = 5.0  # seconds between writes of usage counts
 
 
 class Metis:
-    def __init__(self, state_dir: Path, depots: Depots,
+    def __init__(self, place: Place, depots: Depots,
                  governs: Callable[[str], bool] = lambda tag: tag.startswith("PII.")) -> None:
         """`governs(tag)`: does a data policy select on this column tag (then it follows lineage)?"""
-        self.catalog = Catalog(state_dir / "metis.db")
+        self.catalog = Catalog(place)
         self.depots = depots
         self.governs = governs
         self._tags: dict[str, dict[str, frozenset[str]]] = {}

@@ -1,39 +1,36 @@
 """The catalog's database: entities with versioned aspects, a change log, and a rebuildable
-full-text index (SQLite FTS5) with facets.
+full-text index with facets (FTS5 on SQLite, a tsvector on PostgreSQL: `fts5`, `tsearch`).
 
 Ranking, for people: a match's tier is the first of name ⊂ +columns ⊂ +descriptions ⊂ +tags
-that holds every word (`matched` names it); within a tier, bm25 (name 10, columns 4,
-descriptions 2, tags 2) times a usage boost, 1 + log1p(queries) / 10.
+that holds every word (`matched` names it); within a tier, the index's score (bm25 on SQLite,
+ts_rank on PostgreSQL, name 10, columns 4, descriptions 2, tags 2) times a usage boost,
+1 + log1p(queries) / 10.
 
-Bounded work: the FTS rowid is `usage bucket << 32 | entity id`, so matches read by descending
+Bounded work: the index's rowid is `usage bucket << 32 | entity id`, so matches read by descending
 rowid come most used first. Up to RANK_WINDOW matches are ranked exactly. With more, the name
 matches among the RANK_WINDOW most used of them come first, then the RANK_WINDOW most used of
 all, each ranked, then the rest by usage. A search reads candidates only until `offset + limit`
 of them are allowed, and FACET_SAMPLE for the facets: its cost follows what it returns, not how
-many entities match. Facet filters are index tokens that FTS5 intersects with the words;
-browsing (no words) walks the facets table in name order.
+many entities match. The index intersects facet filters with the words; browsing (no words)
+walks the facets table in name order.
 """
 from __future__ import annotations
 
 import json
 import math
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from itertools import groupby
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ..store import now
-from ..store.sqlite import SQLiteStore
+from ..store import Place, now
+from ..store.ddl import for_postgresql
+from . import fts5, tsearch
 from .model import ASPECTS, RESOURCE, kind_of
+from .words import TERM, fold
 
-KEY_MARK = "¦"  # starts the index token of a facet value; a token character no typed word can hold
-SEARCH_TABLE = ("CREATE VIRTUAL TABLE search USING fts5(name, columns, description, tags, keys, urn UNINDEXED, "
-                f"facets UNINDEXED, tokenize=\"unicode61 tokenchars '{KEY_MARK}'\", prefix='1 2 3 4 5 6 7 8')")
-MIGRATIONS = [
-    f"""
+_TABLES = """
     CREATE TABLE entities (
         id INTEGER PRIMARY KEY, urn TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, created TEXT NOT NULL,
         updated TEXT NOT NULL, deleted TEXT, deleted_by TEXT,
@@ -46,34 +43,32 @@ MIGRATIONS = [
     CREATE TABLE facets (
         facet TEXT NOT NULL, value TEXT NOT NULL, name TEXT NOT NULL COLLATE NOCASE, entity INTEGER NOT NULL,
         PRIMARY KEY (facet, value, name, entity)) WITHOUT ROWID;
-    {SEARCH_TABLE}
-    """,
-]
+"""
+MIGRATIONS = [{"sqlite": _TABLES + fts5.SCHEMA, "postgresql": for_postgresql(_TABLES) + tsearch.SCHEMA}]
+INDEXES = {"sqlite": fts5, "postgresql": tsearch}
 
 FACETS = ("depot", "type", "tag", "owner", "tier")
 FIELDS = ("name", "columns", "description", "tags")
 MATCHED = ("name", "column", "description", "tag")
-WEIGHTS = "10, 4, 2, 2, 0"  # name, columns, description, tags, keys
 INDEXED = frozenset({"schema", "tags", "description", "ownership", "glossary", "resource", "usage"})
 RANK_WINDOW = 500  # matches ranked exactly; beyond, by usage
 PAGE = 500  # candidates read per query past the window, or browsing
 FACET_SAMPLE = 300  # facets count at most this many allowed matches (≈ 4 ms of 10 µs allowed() calls)
 MAX_TERMS = 16
 SEP = "\x1f"
-_TERM = re.compile(r"[^\W_]+")
 _BOUNDARY = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])")
-_LATEST_SQL = "SELECT aspect, max(version), value FROM versions WHERE entity = ? GROUP BY aspect"  # value: the max's
-_ABOVE_ALL = 1 << 62  # a rowid above every FTS rowid
-_COUNT_SQL = "SELECT count(*) FROM (SELECT 1 FROM search WHERE search MATCH ? LIMIT ?)"
-_MATCH_SQL = (f"SELECT rowid, urn, facets, bm25(search, {WEIGHTS}) * (1 + (rowid >> 32) / 1000.0), "
-              f"{', '.join(FIELDS)} FROM search WHERE search MATCH ? AND rowid < ? ORDER BY rowid DESC LIMIT ?")
+_LATEST = ("SELECT {columns} FROM versions v WHERE {where} AND v.version = "
+           "(SELECT max(version) FROM versions w WHERE w.entity = v.entity AND w.aspect = v.aspect)")
+_LATEST_SQL = _LATEST.format(columns="v.aspect, v.version, v.value", where="v.entity = ?")
+_ABOVE_ALL = 1 << 62  # a rowid above every index rowid
 
 
 class Catalog:
     """Entities (datasets and resources) with versioned aspects, their change log, and search."""
 
-    def __init__(self, path: Path) -> None:
-        self.db = SQLiteStore(path, MIGRATIONS)
+    def __init__(self, place: Place) -> None:
+        self.db = place.database("metis", MIGRATIONS)
+        self.index = INDEXES[self.db.dialect]
 
     # --- aspects -------------------------------------------------------------------------------
 
@@ -93,8 +88,8 @@ class Catalog:
         time = now()
         row = c.execute("SELECT id, deleted FROM entities WHERE urn = ?", (urn,)).fetchone()
         if row is None:
-            entity = c.execute("INSERT INTO entities (urn, kind, created, updated) VALUES (?, ?, ?, ?)",
-                               (urn, kind_of(urn), time, time)).lastrowid
+            entity = c.execute("INSERT INTO entities (urn, kind, created, updated) VALUES (?, ?, ?, ?) RETURNING id",
+                               (urn, kind_of(urn), time, time)).fetchone()[0]
         else:
             entity = row["id"]
         revived = row is None or row["deleted"] is not None
@@ -115,7 +110,8 @@ class Catalog:
         if changed or revived:
             c.execute("UPDATE entities SET updated = ?, deleted = NULL, deleted_by = NULL WHERE id = ?", (time, entity))
         if revived or changed & INDEXED:
-            _index(c, entity, urn, {name: json.loads(text) for name, (_, text) in latest.items()})
+            self._unindex(c, entity)
+            self._insert(c, entity, urn, {name: json.loads(text) for name, (_, text) in latest.items()})
         return out
 
     def get(self, urn: str) -> dict | None:
@@ -154,7 +150,7 @@ class Catalog:
                 time = now()
                 c.execute("UPDATE entities SET deleted = ?, deleted_by = ?, updated = ? WHERE id = ?",
                           (time, by, time, row["id"]))
-                _unindex(c, row["id"])
+                self._unindex(c, row["id"])
 
     def history(self, urn: str, aspect: str | None = None) -> list[dict]:
         """Versions, oldest first, each with its change summaries."""
@@ -180,8 +176,11 @@ class Catalog:
         best first; no words: browse by name. Only what `allowed(urn)` admits is returned or counted;
         `total` and the facets are exact unless `total_exact`/`facets_exact` say otherwise."""
         filters = sorted((facets or {}).items()) + ([("kind", kind)] if kind else [])
-        terms = _TERM.findall(text)[:MAX_TERMS]
-        candidates = self._ranked(terms, filters) if terms else self._browse(filters)
+        terms = TERM.findall(text)[:MAX_TERMS]
+        if any("\x00" in value for _, value in filters):  # no stored value holds NUL (PostgreSQL cannot)
+            candidates: Iterator[tuple] = iter(())
+        else:
+            candidates = self._ranked(terms, filters) if terms else self._browse(filters)
         found = _collect(candidates, allowed, max(offset, 0), max(limit, 0))
         return {"total": found.total, "total_exact": found.exhausted, "results": self._results(found.page),
                 "facets": _facet_counts(found.counts), "facets_exact": found.exhausted and found.total <= FACET_SAMPLE}
@@ -190,21 +189,17 @@ class Catalog:
         """Candidates (entity, urn, facets, score, matched), best first: the RANK_WINDOW most used
         matches by (tier, score); when there are more matches, the RANK_WINDOW most used name
         matches before them (ranked), and the rest after them, by usage."""
-        words, keys = " ".join(f'"{term}"' for term in terms) + "*", ""
-        if filters:
-            keys = " AND {keys}: (" + " ".join(f'"{_key(facet, value)}"' for facet, value in filters) + ")"
-        expr = f"({words}){keys}"
-        tier, seen = _tiers(terms), set()
-        if self.db.query(_COUNT_SQL, (expr, RANK_WINDOW))[0][0] == RANK_WINDOW:
-            names = self.db.query(_MATCH_SQL, (f"{{name}}: ({words}){keys}", _ABOVE_ALL, RANK_WINDOW))
+        tier, seen, index = _tiers(terms), set(), self.index
+        if index.count(self.db, terms, filters, RANK_WINDOW) == RANK_WINDOW:
+            names = index.match(self.db, terms, filters, _ABOVE_ALL, RANK_WINDOW, names_only=True)
             seen = {row[0] for row in names}
             yield from ((r[0], r[1], r[2], r[3], MATCHED[0]) for r in sorted(names, key=lambda r: (r[3], -r[0])))
-        window = self.db.query(_MATCH_SQL, (expr, _ABOVE_ALL, RANK_WINDOW))
+        window = index.match(self.db, terms, filters, _ABOVE_ALL, RANK_WINDOW)
         ranked = sorted((tier(row[4:]), row[3], -row[0], row) for row in window if row[0] not in seen)
         yield from ((r[0], r[1], r[2], r[3], MATCHED[t]) for t, _, _, r in ranked)
         rows, size = window, RANK_WINDOW
         while len(rows) == size:
-            rows, size = self.db.query(_MATCH_SQL, (expr, rows[-1][0], PAGE)), PAGE
+            rows, size = index.match(self.db, terms, filters, rows[-1][0], PAGE), PAGE
             yield from ((r[0], r[1], r[2], r[3], MATCHED[tier(r[4:])]) for r in rows if r[0] not in seen)
 
     def _browse(self, filters: list[tuple[str, str]]) -> Iterator[tuple]:
@@ -229,12 +224,14 @@ class Catalog:
             after = (rows[-1][0], rows[-1][1])
 
     def _facet_size(self, pair: tuple[str, str]) -> int:
-        rows = self.db.query("SELECT count(*) FROM (SELECT 1 FROM facets WHERE facet = ? AND value = ? LIMIT 10000)",
-                             pair)
+        rows = self.db.query("SELECT count(*) FROM (SELECT 1 FROM facets WHERE facet = ? AND value = ? LIMIT 10000) "
+                             "AS f", pair)
         return rows[0][0]
 
     def _results(self, page: list[tuple]) -> list[dict]:
         ids = [candidate[0] & 0xFFFFFFFF for candidate in page]
+        if not ids:
+            return []
         sql = f"SELECT id, card FROM entities WHERE id IN ({','.join('?' * len(ids))}) AND deleted IS NULL"
         cards = {row["id"]: json.loads(row["card"]) for row in self.db.query(sql, ids)}
         return [{**cards[entity], "score": None if score is None else float(f"{-score:.4g}"), "matched": matched}
@@ -242,27 +239,47 @@ class Catalog:
 
     def rebuild_index(self) -> int:
         """Rebuild the search index and facets from the latest aspects; the number of entities indexed.
-        Entities go in by ascending FTS rowid, so that FTS5 builds large segments."""
+        Entities go in by ascending rowid, so that FTS5 builds large segments."""
         with self.db.transaction() as c:
-            c.execute("DROP TABLE search")
-            c.execute(SEARCH_TABLE)
+            self.index.clear(c)
             c.execute("DELETE FROM facets")
             c.execute("UPDATE entities SET doc = NULL, facets = NULL")
             usage = {row[0]: json.loads(row[1]).get("queries") for row in c.execute(
-                "SELECT entity, value, max(version) FROM versions WHERE aspect = 'usage' GROUP BY entity")}
+                _LATEST.format(columns="v.entity, v.value", where="v.aspect = 'usage'"))}
             live = sorted((_rowid(usage.get(row[0]), row[0]), row[0], row[1])
                           for row in c.execute("SELECT id, urn FROM entities WHERE deleted IS NULL"))
             for start in range(0, len(live), PAGE):
                 chunk = live[start:start + PAGE]
-                rows = c.execute("SELECT entity, aspect, value, max(version) FROM versions WHERE entity IN "
-                                 f"({','.join('?' * len(chunk))}) GROUP BY entity, aspect ORDER BY entity",
-                                 [entity for _, entity, _ in chunk]).fetchall()
+                rows = c.execute(_LATEST.format(columns="v.entity, v.aspect, v.value",
+                                                where=f"v.entity IN ({','.join('?' * len(chunk))})")
+                                 + " ORDER BY v.entity", [entity for _, entity, _ in chunk]).fetchall()
                 aspects = {entity: {r[1]: json.loads(r[2]) for r in group}
                            for entity, group in groupby(rows, key=lambda r: r[0])}
                 for _, entity, urn in chunk:
-                    _insert(c, entity, urn, aspects.get(entity, {}))
-            c.execute("INSERT INTO search (search) VALUES ('optimize')")
+                    self._insert(c, entity, urn, aspects.get(entity, {}))
+            self.index.optimize(c)
         return len(live)
+
+    def _insert(self, c: Any, entity: int, urn: str, aspects: dict[str, dict]) -> None:
+        """Index one entity from the latest values of its aspects."""
+        doc = _document(urn, aspects)
+        rowid = _rowid(doc.queries, entity)
+        facets = SEP.join(f"{facet}={value}" for facet, value in doc.facets)
+        self.index.insert(c, rowid, doc.text, doc.facets, urn, facets)
+        name = doc.card["name"]
+        c.executemany("INSERT INTO facets (facet, value, name, entity) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                      [(facet, value, name, entity) for facet, value in doc.facets])
+        c.execute("UPDATE entities SET name = ?, doc = ?, card = ?, facets = ? WHERE id = ?",
+                  (name, rowid, json.dumps(doc.card), facets, entity))
+
+    def _unindex(self, c: Any, entity: int) -> None:
+        row = c.execute("SELECT name, doc, facets FROM entities WHERE id = ?", (entity,)).fetchone()
+        if row["doc"] is not None:
+            self.index.delete(c, row["doc"])
+        if row["facets"]:
+            c.executemany("DELETE FROM facets WHERE facet = ? AND value = ? AND name = ? AND entity = ?",
+                          [(*pair.split("=", 1), row["name"], entity) for pair in row["facets"].split(SEP)])
+        c.execute("UPDATE entities SET doc = NULL, facets = NULL WHERE id = ?", (entity,))
 
     def close(self) -> None:
         self.db.close()
@@ -385,45 +402,10 @@ def _words(text: str) -> str:
     return text if parts == text else f"{text} {parts}"
 
 
-def _key(facet: str, value: str) -> str:
-    """The index token of one facet value."""
-    return KEY_MARK + f"{facet}={value}".encode().hex()
-
-
-def _index(c: Any, entity: int, urn: str, aspects: dict[str, dict]) -> None:
-    """(Re)index one entity from the latest values of its aspects."""
-    _unindex(c, entity)
-    _insert(c, entity, urn, aspects)
-
-
-def _insert(c: Any, entity: int, urn: str, aspects: dict[str, dict]) -> None:
-    doc = _document(urn, aspects)
-    rowid = _rowid(doc.queries, entity)
-    facets = SEP.join(f"{facet}={value}" for facet, value in doc.facets)
-    c.execute("INSERT INTO search (rowid, name, columns, description, tags, keys, urn, facets) "
-              "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-              (rowid, *(t.replace(KEY_MARK, " ") for t in doc.text), " ".join(_key(*pair) for pair in doc.facets), urn,
-               facets))
-    name = doc.card["name"]
-    c.executemany("INSERT OR IGNORE INTO facets (facet, value, name, entity) VALUES (?, ?, ?, ?)",
-                  [(facet, value, name, entity) for facet, value in doc.facets])
-    c.execute("UPDATE entities SET name = ?, doc = ?, card = ?, facets = ? WHERE id = ?",
-              (name, rowid, json.dumps(doc.card), facets, entity))
-
 
 def _rowid(queries: Any, entity: int) -> int:
-    """The FTS rowid: usage bucket (100 × log1p(queries)) << 32 | entity id."""
+    """The index rowid: usage bucket (100 × log1p(queries)) << 32 | entity id."""
     return min(round(math.log1p(max(int(queries or 0), 0)) * 100), 1 << 20) << 32 | entity
-
-
-def _unindex(c: Any, entity: int) -> None:
-    row = c.execute("SELECT name, doc, facets FROM entities WHERE id = ?", (entity,)).fetchone()
-    if row["doc"] is not None:
-        c.execute("DELETE FROM search WHERE rowid = ?", (row["doc"],))
-    if row["facets"]:
-        c.executemany("DELETE FROM facets WHERE facet = ? AND value = ? AND name = ? AND entity = ?",
-                      [(*pair.split("=", 1), row["name"], entity) for pair in row["facets"].split(SEP)])
-    c.execute("UPDATE entities SET doc = NULL, facets = NULL WHERE id = ?", (entity,))
 
 
 # --- collecting allowed results ------------------------------------------------------------------
@@ -457,10 +439,10 @@ def _collect(candidates: Iterator[tuple], allowed: Callable[[str], bool], offset
 def _tiers(terms: list[str]) -> Callable[[tuple], int]:
     """fields -> the first tier (index in FIELDS) by which they hold every word, the last a prefix:
     the latest of the fields where each word first occurs."""
-    words = [(_fold(term).lower(), i < len(terms) - 1) for i, term in enumerate(terms)]
+    words = [(fold(term).lower(), i < len(terms) - 1) for i, term in enumerate(terms)]
 
     def tier(fields: tuple) -> int:
-        text, last = _fold(SEP.join(fields)).lower(), 0
+        text, last = fold(SEP.join(fields)).lower(), 0
         for word, whole in words:
             at = _find_word(text, word, whole)
             if at < 0:
@@ -481,12 +463,6 @@ def _find_word(text: str, word: str, whole: bool) -> int:
         at = text.find(word, at + 1)
     return -1
 
-
-def _fold(text: str) -> str:
-    """Without diacritics, as the index's tokenizer sees it."""
-    if text.isascii():
-        return text
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def _facet_counts(counts: Counter) -> dict[str, dict[str, int]]:

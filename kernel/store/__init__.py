@@ -3,7 +3,8 @@
 On a laptop, SQLite: a file per service in the state directory (WAL mode). For a team's kernel,
 PostgreSQL: one database, a schema per service (`Place.url`). Services write their SQL in what
 both speak: `?` and `:name` parameters, `ON CONFLICT`, `RETURNING`, identifiers that are keywords
-quoted ("user"). Their migrations are SQLite's, rewritten for PostgreSQL (`ddl.for_postgresql`).
+quoted ("user"). Their migrations are SQLite's, rewritten for PostgreSQL (`ddl.for_postgresql`);
+a migration that cannot be one text (a full-text index) is a mapping {dialect: script}.
 
 Both backends share one connection among the service's threads and serialize transactions (on
 PostgreSQL with an advisory lock per service, so replicas of a service take turns as threads do).
@@ -13,11 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
 from syscalls.errors import SyscallError
 
 from ..clock import iso
+
+Migration = str | Mapping[str, str]  # SQLite's DDL (rewritten for PostgreSQL), or a script per dialect
+
 
 class Store(Protocol):
     """What a service sees of its database (either backend)."""
@@ -50,8 +54,8 @@ class Place:
         host = parts.netloc.rpartition("@")[2]
         return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
-    def database(self, service: str, migrations: Sequence[str]) -> Store:
-        """`service`'s database, its schema brought up to date by `migrations` (SQLite's DDL)."""
+    def database(self, service: str, migrations: Sequence[Migration]) -> Store:
+        """`service`'s database, its schema brought up to date by `migrations`."""
         if self.url:
             try:
                 from .postgres import PostgresStore
@@ -59,9 +63,11 @@ class Place:
                 raise SyscallError("EINVAL", "a postgresql:// database needs psycopg: "
                                              "pip install 'dataos-shell[postgresql]'", field="database") from None
             from .ddl import for_postgresql
-            return PostgresStore(self.url, service, [for_postgresql(m) for m in migrations])
+            return PostgresStore(self.url, service, [m["postgresql"] if isinstance(m, Mapping) else for_postgresql(m)
+                                                     for m in migrations])
         from .sqlite import SQLiteStore
-        return SQLiteStore(self.directory / f"{service}.db", migrations)
+        return SQLiteStore(self.directory / f"{service}.db",
+                           [m["sqlite"] if isinstance(m, Mapping) else m for m in migrations])
 
 
 def now() -> str:

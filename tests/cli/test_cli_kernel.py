@@ -13,8 +13,9 @@ import uuid
 
 import pytest
 
-from proctools import ROOT, alive, cli_env, daemon_pid, pids_serving, wait_gone
 from clitools import no_traceback, ok
+from pgkit import ON_SQLITE_ONLY, pg_database
+from proctools import ROOT, alive, cli_env, daemon_pid, pids_serving, wait_gone
 
 
 def status(run) -> tuple[int, dict]:
@@ -36,6 +37,7 @@ def test_status_when_stopped(run_dataos, dataos_home):
 
 
 @pytest.mark.slow
+@ON_SQLITE_ONLY  # the start line names the default database
 def test_start_status_stop(run_dataos, dataos_home):
     r = ok(run_dataos("kernel", "start"))
     m = re.match(r"kernel started \(pid (\d+), version (\S+), socket (\S+)\)", r.stdout)
@@ -207,8 +209,8 @@ def test_kernel_stop_is_prompt_while_the_shell_that_started_it_runs(run_dataos, 
 
 
 @pytest.mark.slow
+@ON_SQLITE_ONLY  # it chooses the database
 def test_start_on_postgresql_is_remembered_and_keeps_the_url_out_of_the_process_list(run_dataos, dataos_home):
-    from pgkit import pg_database
     with pg_database() as url:
         r = ok(run_dataos("kernel", "start", "--database", url))
         assert f", database {url})" in r.stdout

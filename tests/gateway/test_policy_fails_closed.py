@@ -8,8 +8,10 @@ import sqlite3
 
 from clitools import as_json, error_line, ok
 from govkit import ORDERS, governed_lake
+from pgkit import ON_SQLITE_ONLY
 
 
+@ON_SQLITE_ONLY  # it edits the stored policy in the SQLite file
 def test_a_data_policy_that_no_longer_loads_closes_its_datasets(run_dataos, tmp_path):
     (tmp_path / "lake").mkdir()
     lake = governed_lake(run_dataos, tmp_path / "lake")

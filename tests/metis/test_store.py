@@ -5,11 +5,15 @@ from __future__ import annotations
 import random
 import threading
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
 from kernel.metis import store
 from kernel.metis.store import Catalog
+from kernel.store import Place
+
+from pgkit import pg_database
 
 HR = "dataos://hr:main"
 CRM = "dataos://crm:sales"
@@ -19,9 +23,19 @@ def schema(*columns: tuple) -> dict:
     return {"columns": [{"name": n, "type": t, "nullable": nullable} for n, t, nullable in columns]}
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def place(request, tmp_path: Path) -> Iterator[Place]:
+    """Each test on either backend: FTS5 on SQLite, a tsvector on PostgreSQL."""
+    if request.param == "sqlite":
+        yield Place(tmp_path)
+    else:
+        with pg_database() as url:
+            yield Place(tmp_path, url)
+
+
 @pytest.fixture
-def catalog(tmp_path: Path):
-    c = Catalog(tmp_path / "metis.db")
+def catalog(place: Place):
+    c = Catalog(place)
     yield c
     c.close()
 
