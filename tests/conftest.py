@@ -150,6 +150,7 @@ def postgresql(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
     with pg_database() as url, _clean_env() as mp:
         mp.setenv("DATAOS_DATABASE", url)
         op = syscalls.connect(f"embedded://{state}")
+        mp.delenv("DATAOS_DATABASE")  # read once, by that kernel: servers other kernels start must not inherit it
         try:
             yield Kernel("postgresql", op, lambda token: Client(op.transport, token), op.url, state)
         finally:
@@ -239,8 +240,9 @@ def start_server(directory: Path, tls: tuple[Path, Path] | None = None) -> Serve
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and proc.poll() is None:
             try:
-                if httpx.get(url + "/healthz", verify=verify, timeout=2).status_code == 200:
-                    return Server(proc, url, state, log)
+                health = httpx.get(url + "/healthz", verify=verify, timeout=2)
+                if health.status_code == 200 and health.json().get("pid") == proc.pid:  # ours, not another
+                    return Server(proc, url, state, log)                                 # test's on that port
             except httpx.TransportError:
                 pass
             time.sleep(0.05)

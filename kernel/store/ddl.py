@@ -1,11 +1,12 @@
 """A service's schema, written once for SQLite, as PostgreSQL's: the same migrations, one by one.
 
-SQLite's types become PostgreSQL's (INTEGER is 64-bit there, so BIGINT; REAL, DOUBLE PRECISION;
-an INTEGER PRIMARY KEY (SQLite's rowid), an identity column; TEXT compares as SQLite's does, by code point: COLLATE
-"C", whatever the server's locale, so that ranges and orders over names mean the same), and the
-column names that are keywords there are quoted. NOCASE is an ICU collation that ignores case
-(made in the service's schema when a script uses it); WITHOUT ROWID tables are plain tables. Statements and the order of migrations are kept, so each backend's schema version
-means the same schema.
+SQLite's types become PostgreSQL's: INTEGER is 64-bit there, so BIGINT; REAL, DOUBLE PRECISION;
+an INTEGER PRIMARY KEY (SQLite's rowid), an identity column. TEXT compares as SQLite's does, by
+code point (COLLATE "C", whatever the server's locale), so that ranges and orders over names
+mean the same; NOCASE is an ICU collation that ignores case (made in the service's schema when
+a script uses it). WITHOUT ROWID tables are plain tables, and the column names that are keywords
+there are quoted. Statements and the order of migrations are kept, so each backend's schema
+version means the same schema.
 """
 from __future__ import annotations
 

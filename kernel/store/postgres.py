@@ -4,16 +4,17 @@ database, its migrations numbered in that schema's `schema_version` table.
 The service's SQL comes in the portable form (`?`, `:name`) and is rewritten once per text to
 psycopg's (`%s`, `%(name)s`). One connection is shared by the service's threads; a transaction
 takes the service's advisory lock, so that replicas of the service write one at a time as the
-threads of one process do (SQLite's BEGIN IMMEDIATE). A connection that broke is opened again
-at the next call; an unreachable server is EUNAVAIL, a full disk ENOSPC.
+threads of one process do (SQLite's BEGIN IMMEDIATE). A connection found cut is opened again
+at once for a read or a BEGIN (nothing done yet), else at the next call; an unreachable server is
+EUNAVAIL, a full disk ENOSPC.
 """
 from __future__ import annotations
 
 import hashlib
 import re
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from functools import lru_cache
 from typing import Any
 
@@ -115,16 +116,46 @@ class PostgresStore:
 
     @contextmanager
     def transaction(self) -> Iterator[_Transaction]:
-        """BEGIN … COMMIT under the service's advisory lock, rolled back on any exception."""
-        with self.lock, self._errors():
-            conn = self._connection()
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._key,))
-                yield _Transaction(conn)
+        """BEGIN … COMMIT under the service's advisory lock, rolled back on any exception. Begun
+        once more on a new connection if the one it had was cut (nothing was done yet)."""
+        with self.lock:
+            conn, tx = self._again(self._begin)
+            with self._errors():
+                try:
+                    yield _Transaction(conn)
+                except BaseException as e:
+                    tx.__exit__(type(e), e, e.__traceback__)
+                    raise
+                tx.__exit__(None, None, None)
+
+    def _begin(self) -> tuple[psycopg.Connection, Any]:
+        conn = self._connection()
+        tx = conn.transaction()
+        tx.__enter__()
+        try:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._key,))
+        except BaseException as e:
+            with suppress(Exception):
+                tx.__exit__(type(e), e, e.__traceback__)
+            raise
+        return conn, tx
 
     def query(self, statement: str, params: Sequence | dict = ()) -> list[Row]:
-        with self.lock, self._errors():
-            return _Transaction(self._connection()).execute(statement, params).fetchall()
+        with self.lock:
+            return self._again(lambda: _Transaction(self._connection()).execute(statement, params).fetchall())
+
+    def _again(self, read: Callable[[], Any]) -> Any:
+        """`read`, once more on a new connection if the one it used had been cut meanwhile (the
+        server restarted, an administrator ended it): a read, or a BEGIN, is safe to repeat."""
+        kept = self.conn is not None and not self.conn.closed and not self.conn.broken
+        try:
+            with self._errors():
+                return read()
+        except SyscallError as e:
+            if e.code != "EUNAVAIL" or not kept:
+                raise
+        with self._errors():
+            return read()
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
