@@ -4,7 +4,11 @@
                                  (the body is read only once the token is accepted)
     GET  /api/v1/syscalls        the table
     GET  /api/v1/openapi.json    the same as an OpenAPI 3.1 document (`syscalls.openapi`)
-    GET  /healthz                {ok, version, pid, started} — no credentials, no secrets
+    GET  /healthz                {ok, version, pid, started} — no credentials, no secrets (alive)
+    GET  /readyz                 {ok, problems}: 503 while the kernel cannot answer calls (its
+                                 database unreachable, no room for audit records)
+    GET  /metrics                Prometheus text format (`kernel.metrics`): counts and latencies,
+                                 no user, resource or query named
 Any other path or method answers the error envelope too (ENOENT, ENOSYS), never a page.
 """
 from __future__ import annotations
@@ -193,6 +197,15 @@ def create_app(kernel: Kernel) -> Starlette:
     async def health(request: Request) -> Response:
         return _json({"ok": True, "version": __version__, "pid": os.getpid(), "started": kernel.started})
 
+    async def ready(request: Request) -> Response:
+        problems = await run_in_threadpool(kernel.problems)
+        return _json({"ok": not problems, "problems": problems}, 503 if problems else 200)
+
+    async def metrics(request: Request) -> Response:
+        from .metrics import CONTENT_TYPE, exposition
+        return Response(await run_in_threadpool(exposition, kernel), media_type=CONTENT_TYPE,
+                        headers={"X-Dataos-Version": __version__})
+
     served = {name: spec for name, spec in TABLE.items() if name in kernel.handlers}
 
     @functools.cache
@@ -223,6 +236,8 @@ def create_app(kernel: Kernel) -> Starlette:
 
     app = Starlette(routes=[
         Route("/healthz", health),
+        Route("/readyz", ready),
+        Route("/metrics", metrics),
         Route("/api/v1/syscalls", table),
         Route("/api/v1/openapi.json", describe),
         Route("/api/v1/syscalls/{name}", syscall, methods=["POST"]),

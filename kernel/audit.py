@@ -130,6 +130,10 @@ class Audit:
                                path=str(journal))
         raise SyscallError("EUNAVAIL", f"the audit log cannot be written ({error.strerror}); the call was not answered")
 
+    def backlog(self) -> int:
+        """Records in the journal not yet moved into the database."""
+        return len(self._kept)
+
     def list(self, user: str | None = None, syscall: str | None = None, since: str | None = None,
              errors_only: bool = False, limit: int = 100) -> list[dict[str, Any]]:
         self.flush()

@@ -38,6 +38,7 @@ from .metis import syscalls as metis_syscalls
 from .metis.schedule import WORKSPACE as SCAN_WORKSPACE
 from .metis.schedule import scan_workflow, workflow_name
 from .metis.service import Metis
+from .metrics import Syscalls
 from .minerva.clusters import Clusters, default_cluster
 from .gateway import syscalls as gateway_syscalls
 from .gateway.service import Gateway
@@ -76,6 +77,7 @@ class Kernel:
                                                                 **{t: stacks.admit for t in WORKLOAD_TYPES}},
                            seal={t: self.heimdall.seal_secret for t in SECRET_TYPES})
         self.audit = audit_mod.Audit(self.place)
+        self.metrics = Syscalls()
         self.url = url
         self.clock = lambda: datetime.now(timezone.utc)  # schedules read time here (tests move it)
         self.cloud = make_driver(self.state_dir, cloud or self._stored_cloud(), hidden=self._private_paths,
@@ -149,10 +151,11 @@ class Kernel:
             raise error from None
         finally:
             taken = call.decision if call is not None else None  # the denial, else the first allow
+            taken_ns = time.perf_counter_ns() - started
             self.audit.record(user, name, call.object if call else None,
                               "none" if taken is None else "allow" if taken.allow else "deny",
-                              taken.policy if taken else None, errno,
-                              (time.perf_counter_ns() - started) // 1000)
+                              taken.policy if taken else None, errno, taken_ns // 1000)
+            self.metrics.observe(name, errno, taken_ns / 1e9)
 
     def _streamed(self, name: str, items: Iterator[Any]) -> Iterator[Any]:
         """A stream's items, a failure part-way an errno like any call's (EIO for a bug), on
@@ -364,6 +367,21 @@ class Kernel:
             if handoff:
                 _write_private(self._handoff, key["token"] + "\n")
             log.info("created operator user %r", operator)
+
+    def problems(self) -> list[str]:
+        """Why this kernel cannot answer calls now (`/readyz`); none: ready."""
+        found = []
+        for db in (self.heimdall.identities.db, self.poros.db, self.audit.db):
+            try:
+                db.query("SELECT 1")
+            except SyscallError as e:
+                found.append(f"{e.code}: {e.message}")
+                break  # one database server: once is enough
+        try:
+            self.audit.admit()
+        except SyscallError as e:
+            found.append(f"{e.code}: {e.message}")
+        return found
 
     def close(self) -> None:
         self.reconciler.stop()

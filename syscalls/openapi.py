@@ -130,8 +130,17 @@ def _public_paths() -> dict[str, Any]:
                           "object": {"type": ["string", "null"]},
                           "errors": {"type": "array", "items": {"enum": list(ERRNO)}},
                           "stream": {"type": "boolean"}, "binary": {"type": "boolean"}}}
+    ready = {"type": "object", "required": ["ok", "problems"],
+             "properties": {"ok": {"type": "boolean"}, "problems": {"type": "array", "items": {"type": "string"}}}}
+    readyz = get("ready", "The kernel can answer calls (its database reachable, room for audit records).", ready)
+    readyz["get"]["responses"]["503"] = _response("It cannot, and why (errno: message).", JSON, ready)
+    metrics = get("metrics", "Prometheus text format: syscalls, latencies, pods, the reconciler (no user, "
+                  "resource or query named).", {})
+    metrics["get"]["responses"]["200"] = _response(metrics["get"]["summary"], "text/plain", {"type": "string"})
     return {
         "/healthz": get("health", "The kernel is up (no credentials, no secrets).", health),
+        "/readyz": readyz,
+        "/metrics": metrics,
         f"{API}/syscalls": get("syscalls", "The syscall table.", _envelope({"type": "array", "items": row})),
         f"{API}/openapi.json": get("openapi", "This document.", {"type": "object", "required": ["openapi", "paths"]}),
     }

@@ -73,7 +73,7 @@ def test_every_syscall_is_an_operation_with_its_fields_errnos_and_auth() -> None
         media = "application/x-dataos-frames" if spec.binary else "application/x-ndjson" if spec.stream \
             else "application/json"
         assert list(op["responses"]["200"]["content"]) == [media]
-    for public in ("/healthz", "/api/v1/syscalls", "/api/v1/openapi.json"):
+    for public in ("/healthz", "/readyz", "/metrics", "/api/v1/syscalls", "/api/v1/openapi.json"):
         assert DOC["paths"][public]["get"]["security"] == []
 
 

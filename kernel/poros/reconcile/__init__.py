@@ -82,6 +82,7 @@ class Reconciler:
         self._launched = False
         self._budget_until = 0.0
         self._failing: dict[str, tuple[str, int, float]] = {}  # resource key -> (why, outage tries, next try)
+        self.ticks = 0  # passes over every resource (metrics)
 
     def start(self) -> None:
         self._thread.start()
@@ -127,6 +128,12 @@ class Reconciler:
     def tick(self) -> None:
         with self._ticking:
             self._tick()
+            self.ticks += 1
+
+    @property
+    def backlog(self) -> int:
+        """Resources whose last reconcile failed, waiting to be tried again."""
+        return len(self._failing)
 
     def exclusive(self) -> threading.RLock:
         """Hold this to change runtime state with no tick running meanwhile (`with r.exclusive():`)."""
