@@ -38,7 +38,7 @@ from .metis import syscalls as metis_syscalls
 from .metis.schedule import WORKSPACE as SCAN_WORKSPACE
 from .metis.schedule import scan_workflow, workflow_name
 from .metis.service import Metis
-from .metrics import Syscalls
+from .metrics import UNKNOWN, Syscalls
 from .minerva.clusters import Clusters, default_cluster
 from .gateway import syscalls as gateway_syscalls
 from .gateway.service import Gateway
@@ -155,7 +155,7 @@ class Kernel:
             self.audit.record(user, name, call.object if call else None,
                               "none" if taken is None else "allow" if taken.allow else "deny",
                               taken.policy if taken else None, errno, taken_ns // 1000)
-            self.metrics.observe(name, errno, taken_ns / 1e9)
+            self.metrics.observe(name if name in self.handlers else UNKNOWN, errno, taken_ns / 1e9)
 
     def _streamed(self, name: str, items: Iterator[Any]) -> Iterator[Any]:
         """A stream's items, a failure part-way an errno like any call's (EIO for a bug), on

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
+UNKNOWN = "(unknown)"  # the label of every name this kernel does not serve: a caller's text is never one
 
 
 class Syscalls:

@@ -62,6 +62,19 @@ def test_metrics_count_syscalls_by_name_and_errno_and_name_no_one(kernel_server)
     assert ready.status_code == 200 and ready.json() == {"ok": True, "problems": []}
 
 
+def test_names_a_caller_makes_up_never_become_labels(kernel_server):
+    """An unauthenticated caller asking for 100 made-up syscalls adds one label, not 100 (nor its
+    text) to what the kernel keeps and Prometheus stores."""
+    server = kernel_server()
+    with httpx.Client(base_url=server.url) as client:
+        for i in range(100):
+            assert client.post(f"/api/v1/syscalls/x{i}.evil", json={}).status_code == 501
+    text = httpx.get(server.url + "/metrics").text
+    assert "evil" not in text
+    unknown = families(text)["dataos_syscalls_total"][(("errno", "ENOSYS"), ("syscall", "(unknown)"))]
+    assert unknown == 100
+
+
 def test_readyz_fails_while_the_database_is_gone_and_recovers(tmp_path):
     import psycopg
 
