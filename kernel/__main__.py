@@ -1,4 +1,5 @@
-"""`python -m kernel serve --state DIR [--socket PATH] [--listen HOST:PORT]`: run a kernel daemon."""
+"""`python -m kernel serve --state DIR [--socket PATH] [--listen HOST:PORT] [--target all]`: run a
+kernel daemon; `python -m kernel serve --list-targets`: the services it is made of."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +11,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kernel", description="Run a dataos kernel daemon.")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the REST API until SIGTERM")
-    serve.add_argument("--state", type=Path, required=True, help="the kernel's state directory")
+    serve.add_argument("--state", type=Path, help="the kernel's state directory (required)")
+    serve.add_argument("--target", default="all", metavar="TARGET",
+                       help="the service to run: all (every one, in this process) [default: all]")
+    serve.add_argument("--list-targets", action="store_true", help="print the targets and what each owns, and exit")
     serve.add_argument("--socket", type=Path, help="a Unix socket to listen on")
     serve.add_argument("--listen", help="HOST:PORT to listen on over TCP as well")
     serve.add_argument("--pidfile", type=Path)
@@ -25,6 +29,17 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--database", help="postgresql://…: the services' state in PostgreSQL (else "
                        "$DATAOS_DATABASE; remembered in the state dir); local: SQLite files there [default]")
     args = parser.parse_args(argv)
+    from .targets import TARGETS, listing
+    if args.list_targets:
+        print(listing())
+        return 0
+    if args.target not in TARGETS:
+        parser.error(f"--target {args.target}: not a target (--list-targets lists them: {', '.join(TARGETS)})")
+    if args.target != "all":
+        parser.error(f"--target {args.target}: one service alone (microservices mode) is not built yet; "
+                     "--target all runs every service in this process")
+    if args.state is None:
+        parser.error("the following arguments are required: --state")
     if not args.socket and not args.listen:
         parser.error("give --socket, --listen or both")
     if bool(args.tls_cert) != bool(args.tls_key):

@@ -91,9 +91,8 @@ class Kernel:
         self.clusters = Clusters(self.state_dir / "spill")  # queries' spill folders
         self.uploads = Uploads()
         self.metis = Metis(self.place, self.depots)
-        self.gateway = Gateway(self.place, self.depots, self.metis.column_tags, self.metis.used,
-                               self.metis.datasets)
-        self.metis.governs = self.gateway.governs_tag
+        self.gateway = Gateway(self.place, self.depots, catalog=self.metis)
+        self.metis.governance = self.gateway
         if self.place.url:  # remembered once it works, for the next start (which may be on demand)
             _write_private(self.state_dir / "database.json", json.dumps({"url": self.place.url}))
         self.handlers: dict[str, Callable[..., Any]] = {

@@ -25,13 +25,15 @@ from ..depot.registry import Depots
 from ..minerva.clusters import Cluster
 from ..minerva.duckdb_engine import Engine, Query, ident
 from ..minerva.engines import Engines
+from ..metis.client import Catalog
 from ..store import Place, now
 from ..writebehind import WriteBehind
+from .client import Rules
 from .errors import visible_candidates
 from .masks import KEYED_HASH, keyed_hash
 from .model import Dataset, GatewayError
 from .plan import plan
-from .policies import DataPolicy, PolicyError, dataset_matches, governed_datasets, parse_data_policy
+from .policies import DataPolicy, PolicyError, dataset_matches, govern, governed_datasets, parse_data_policy
 from .validate import check_filters, check_mask
 
 MIGRATIONS = [
@@ -54,19 +56,16 @@ _READ = {  # the datasets one key's successful queries read
 
 
 class Gateway:
-    def __init__(self, place: Place, depots: Depots,
-                 tags_of: Callable[[str], dict[str, frozenset[str]]] = lambda urn: {},
-                 on_read: Callable[[list[str]], None] = lambda urns: None,
-                 datasets: Callable[[], list[str]] = list) -> None:
-        """`tags_of(urn)` gives a dataset's column tags (the catalog's); `on_read` hears which
-        datasets each successful query read (usage); `datasets()` gives the addresses of the datasets
-        in the catalog (SHOW TABLES and "did you mean" offer those a user may select)."""
+    """Governed SQL; to other services, the `client.Governance` they may ask about policies."""
+
+    def __init__(self, place: Place, depots: Depots, catalog: Catalog) -> None:
+        """The `catalog` (Metis, through its client) gives datasets' column tags (what masks
+        select on), hears which datasets each successful query read (usage), and lists the
+        catalog's datasets (SHOW TABLES and "did you mean" offer those a user may select)."""
         self.db = place.database("gateway", MIGRATIONS)
         self._history = WriteBehind(self.db, _REMEMBER, "gateway: writing query history")  # off the query's path
         self.depots = depots
-        self.tags_of = tags_of
-        self.on_read = on_read
-        self.datasets = datasets
+        self.catalog = catalog
         self.policies: dict[str, DataPolicy] = {}
         self.broken: dict[str, DataPolicy] = {}  # data policies that do not load, by name: what they named
         self.running: dict[str, tuple[str, Query | None, str, float]] = {}  # id -> (user, query, sql, started)
@@ -115,7 +114,7 @@ class Gateway:
         """The catalog's datasets and their columns, and those `named` (``depot.collection.dataset``)
         that a depot has though no scan has put them in the catalog yet (or a depot in `pending`,
         applied with the policy), as the depot reads them: as a query would find them."""
-        urns = dict.fromkeys(self.datasets())
+        urns = dict.fromkeys(self.catalog.datasets())
         for name in named:
             parts = name.split(".")
             if len(parts) == 3:
@@ -166,6 +165,16 @@ class Gateway:
         """Does a data policy select on this column tag (`PII.*` always do)? Adding or removing it
         then takes `govern`, and it follows lineage into derived datasets."""
         return tag.startswith("PII.") or any(policy.selects_tag(tag) for policy in list(self.policies.values()))
+
+    def rules(self, urn: str, columns: dict[str, str], column_tags: dict[str, frozenset[str]],
+              caller_tags: frozenset[str]) -> Rules:
+        """The masks and row filters a caller gets on a dataset, as a query would apply them."""
+        depot, _, rest = urn.removeprefix("dataos://").partition(":")
+        collection, _, name = rest.partition("/")
+        found = govern(Dataset(depot, collection, name, columns, column_tags), list(self.policies.values()),
+                       caller_tags)
+        return Rules({column: policy for column, (policy, _mask) in found.masks.items()},
+                     [policy for policy, _ in found.filters])
 
     # --- queries -------------------------------------------------------------------------------
 
@@ -268,7 +277,7 @@ class Gateway:
     def _known(self, caller: Caller) -> Callable[[], list[str]]:
         """The SQL names of the catalog's datasets that `caller` may select (asked only when needed)."""
         def names() -> list[str]:
-            addresses = [Address.parse(urn) for urn in self.datasets()]
+            addresses = [Address.parse(urn) for urn in self.catalog.datasets()]
             return [f"{a.depot}.{a.collection}.{a.dataset}" for a in addresses
                     if a.collection and a.dataset
                     and caller.may_list(Dataset(a.depot, a.collection, a.dataset, {}))]
@@ -284,7 +293,7 @@ class Gateway:
                 return None  # not a dataset: the Gateway refuses the relation by name
             raise  # a depot that is down says so (EUNAVAIL), it does not vanish
         address = f"dataos://{depot}:{collection}/{name}"
-        return Dataset(depot, collection, name, columns, self.tags_of(address))
+        return Dataset(depot, collection, name, columns, self.catalog.column_tags(address))
 
     def cancel(self, query_id: str, user: str, operator: bool) -> dict[str, Any]:
         with self._lock:
@@ -324,7 +333,7 @@ class Gateway:
                            json.dumps(record["policies"]), json.dumps(record["datasets"]), record["rows"],
                            round(elapsed_ms, 2), record["errno"], record["key"]))
         if record["errno"] is None and record["datasets"]:
-            self.on_read(record["datasets"])
+            self.catalog.used(record["datasets"])
 
     def _ran(self, query_id: str) -> bool:
         """Is `query_id` in history (written or about to be)?"""

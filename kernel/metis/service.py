@@ -17,6 +17,7 @@ from syscalls.errors import SyscallError
 from ..depot import Address
 from ..depot.registry import Depots
 from ..faults import Outage
+from ..gateway.client import Governance
 from ..store import Place, now
 from .model import DATASET, Ref, kind_of, resource_urn
 from .store import Catalog
@@ -27,12 +28,12 @@ USAGE_FLUSH = 5.0  # seconds between writes of usage counts
 
 
 class Metis:
-    def __init__(self, place: Place, depots: Depots,
-                 governs: Callable[[str], bool] = lambda tag: tag.startswith("PII.")) -> None:
-        """`governs(tag)`: does a data policy select on this column tag (then it follows lineage)?"""
+    def __init__(self, place: Place, depots: Depots) -> None:
         self.catalog = Catalog(place)
         self.depots = depots
-        self.governs = governs
+        # the Gateway, through its client (set once it exists): which column tags drive data
+        # policies (those follow lineage), and what a caller gets on a dataset
+        self.governance: Governance | None = None
         self._tags: dict[str, dict[str, frozenset[str]]] = {}
         self._running: dict[str, threading.Lock] = {}  # depot -> held while it is scanned
         self._scanning: dict[str, threading.Event] = {}  # depot -> cancel its scan
@@ -78,7 +79,7 @@ class Metis:
                         if c.lower() == source_column.lower():
                             found = {**tags, **found}
                     for tag, origin in found.items():
-                        if self.governs(tag):
+                        if self.governance is not None and self.governance.governs_tag(tag):
                             out.setdefault(column, {}).setdefault(tag, origin)
         return out
 

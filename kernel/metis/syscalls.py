@@ -20,8 +20,7 @@ from syscalls.errors import SyscallError
 
 from .. import streams
 from ..call import Call
-from ..gateway.model import Dataset
-from ..gateway.policies import Governance, govern
+from ..gateway.client import Rules
 from ..poros.kinds import KINDS
 from ..poros.store import object_path
 from .model import RESOURCE, Ref, kind_of
@@ -79,7 +78,7 @@ def catalog_search(call: Call, text: str, tag: str | None, depot: str | None, ty
 
 def catalog_tag(call: Call, ref: str, tag: str, remove: bool) -> dict[str, Any]:
     found = _visible(call, _ref(ref))
-    call.authorize("govern" if call.kernel.gateway.governs_tag(tag) else "update", found.urn)
+    call.authorize("govern" if call.kernel.metis.governance.governs_tag(tag) else "update", found.urn)
     return as_seen(call, call.kernel.metis.tag(found, tag, remove, call.caller.id))
 
 
@@ -102,8 +101,7 @@ def catalog_quality(call: Call, ref: str, results: list[dict[str, Any]]) -> dict
     found = _visible(call, _ref(ref))
     call.authorize("update", found.urn)
     checked = check_quality_results(results)
-    filtered = [policy for policy, _ in _governance(call, found.urn).filters] \
-        if kind_of(found.urn) != RESOURCE else []
+    filtered = _governance(call, found.urn).filtered if kind_of(found.urn) != RESOURCE else []
     return as_seen(call, call.kernel.metis.record_quality(found, checked, call.caller.id, filtered))
 
 
@@ -122,15 +120,13 @@ def catalog_lineage(call: Call, ref: str, direction: str, depth: int) -> dict[st
     return graph
 
 
-def _governance(call: Call, urn: str, aspects: dict[str, Any] | None = None) -> Governance:
-    """The masks and row filters the caller gets on a dataset (as the Gateway would apply them)."""
+def _governance(call: Call, urn: str, aspects: dict[str, Any] | None = None) -> Rules:
+    """The masks and row filters the caller gets on a dataset (the Gateway's, asked through its client)."""
     if aspects is None:
         aspects = call.kernel.metis.entity(Ref(urn))["aspects"]
     columns = {c["name"]: c["type"] for c in (aspects.get("schema") or {}).get("columns", [])}
-    depot, _, rest = urn.removeprefix("dataos://").partition(":")
-    collection, _, name = rest.partition("/")
-    return govern(Dataset(depot, collection, name, columns, call.kernel.metis.column_tags(urn)),
-                  list(call.kernel.gateway.policies.values()), call.caller.tags)
+    metis = call.kernel.metis
+    return metis.governance.rules(urn, columns, metis.column_tags(urn), call.caller.tags)
 
 
 def as_seen(call: Call, entity: dict[str, Any]) -> dict[str, Any]:
@@ -139,26 +135,26 @@ def as_seen(call: Call, entity: dict[str, Any]) -> dict[str, Any]:
         return entity
     aspects = dict(entity["aspects"])
     rules = _governance(call, entity["urn"], aspects)
-    masked = {column: policy for column, (policy, _mask) in rules.masks.items()}
+    masked = rules.masked
     profile = aspects.get("profile")
-    if profile and rules.filters:  # of rows the caller cannot see: nothing, not even counts
+    if profile and rules.filtered:  # of rows the caller cannot see: nothing, not even counts
         aspects["profile"] = {"sampled": profile.get("sampled"), "sample_rows": None,
                               "columns": {column: {} for column in profile.get("columns", {})}}
     elif profile:
         aspects["profile"] = {**profile, "columns": {column: {} if column in masked else stats
                                                      for column, stats in profile.get("columns", {}).items()}}
     quality = aspects.get("quality")
-    if quality and (rules.filters or masked):
+    if quality and (rules.filtered or masked):
         # pass/fail shows; counts over rows the caller cannot see, or of a column masked for them, do not
         hidden = {c.lower() for c in masked}
         aspects["quality"] = {**quality, "results": [
             {**r, "failed_rows": None, "total_rows": None}
-            if rules.filters or hidden & {c.lower() for c in r.get("columns", [])} else r
+            if rules.filtered or hidden & {c.lower() for c in r.get("columns", [])} else r
             for r in quality["results"]]}
-    if rules.filters and aspects.get("properties"):
+    if rules.filtered and aspects.get("properties"):
         aspects["properties"] = {**aspects["properties"], "rows": None, "bytes": None}
     return {**entity, "aspects": aspects, "masked": masked,
-            "filtered": [policy for policy, _ in rules.filters]}
+            "filtered": rules.filtered}
 
 
 HANDLERS = {"catalog.scan": catalog_scan, "catalog.get": catalog_get, "catalog.search": catalog_search,
