@@ -15,7 +15,8 @@ import pytest
 from clitools import DATAOS, apply_file_depot, error_line, ok, wait_for
 
 ROWS = 20_000
-ENDLESS = "select a.id, b.id as other, a.note from sig.s.rows a, sig.s.rows b"  # 400M rows: minutes
+ENDLESS = ("select a.id, b.id as other, c.id as third, a.note "  # 8·10¹² rows: days (400M took 20 s on a fast host,
+           "from sig.s.rows a, sig.s.rows b, sig.s.rows c")     # and an export ended before its signal came)
 
 
 @pytest.fixture(scope="module")
