@@ -50,6 +50,11 @@ MIGRATIONS = [
     """,
     "CREATE TABLE journal (segment INTEGER NOT NULL, offset INTEGER NOT NULL); "
     "INSERT INTO journal VALUES (0, 0)",
+    # How far each replica's journals are moved (each kernel has journals of its own); the row of
+    # the kernel that was alone so far is claimed by the first replica to start ('').
+    "CREATE TABLE journals (replica TEXT PRIMARY KEY, segment INTEGER NOT NULL, offset INTEGER NOT NULL); "
+    "INSERT INTO journals (replica, segment, offset) SELECT '', segment, offset FROM journal; "
+    "DROP TABLE journal",
 ]
 _MATCHES = {"sqlite": "GLOB", "postgresql": "~"}  # a syscall name against `--syscall`'s pattern
 FLUSH_EVERY = 0.2  # seconds between moves of the journal into the database
@@ -74,7 +79,8 @@ class Audit:
         self._failing = 0.0  # seconds to wait before the next attempt, while failing
         self._outage = Outage(log, "audit: moving records into the database")
         self._kept: list[tuple] = []  # appended, not yet moved
-        self._moved = self.db.query('SELECT segment, "offset" FROM journal')[0]
+        self.replica = _replica_id(self.dir)
+        self._moved = self._claim()
         self._recover()
         self.segment = self._moved[0]
         self._fd = self._open(self.segment)
@@ -83,6 +89,18 @@ class Audit:
         self._reserve()
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
+
+    def _claim(self) -> tuple[int, int]:
+        """This replica's row: how far its journals are moved (the lone kernel's, if unclaimed)."""
+        with self.db.transaction() as c:
+            row = c.execute('SELECT segment, "offset" FROM journals WHERE replica=?', (self.replica,)).fetchone()
+            if row is not None:
+                return (row[0], row[1])
+            claimed = c.execute("UPDATE journals SET replica=? WHERE replica=''", (self.replica,)).rowcount
+            if not claimed:
+                c.execute('INSERT INTO journals (replica, segment, "offset") VALUES (?, 0, 0)', (self.replica,))
+            row = c.execute('SELECT segment, "offset" FROM journals WHERE replica=?', (self.replica,)).fetchone()
+            return (row[0], row[1])
 
     # --- the calling side ---------------------------------------------------------------------
 
@@ -183,7 +201,7 @@ class Audit:
     def _insert(self, rows: list[tuple], segment: int, offset: int) -> None:
         with self.db.transaction() as c:
             c.executemany(_INSERT, rows)
-            c.execute('UPDATE journal SET segment=?, "offset"=?', (segment, offset))
+            c.execute('UPDATE journals SET segment=?, "offset"=? WHERE replica=?', (segment, offset, self.replica))
 
     def _rotate(self) -> None:
         """Append to a new journal from now on (holding `_append`); the old one goes once moved.
@@ -257,6 +275,18 @@ class Audit:
             log.exception("audit: the journal's rest stays for the next start")
         os.close(self._fd)
         self.db.close()
+
+
+def _replica_id(directory: Path) -> str:
+    """Who this kernel's journals belong to: an id made once, kept in its state directory."""
+    path = directory / "replica.id"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        import uuid
+        made = uuid.uuid4().hex
+        path.write_text(made + "\n")
+        return made
 
 
 def _fallocate(fd: int, offset: int, length: int) -> None:

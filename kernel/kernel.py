@@ -11,6 +11,7 @@ import getpass
 import json
 import logging
 import os
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -85,6 +86,7 @@ class Kernel:
         if cloud is not None:  # remembered once it works
             (self.state_dir / "cloud.json").write_text(json.dumps(cloud))
         self.caretaker = Caretaker(self.place)
+        self.lease = self.place.lease("reconciler")  # one replica reconciles and runs schedules
         self.runtime_state = RuntimeState(self.place)
         self.reconciler = Reconciler(self)
         self.depots = Depots()
@@ -100,11 +102,16 @@ class Kernel:
             **gateway_syscalls.HANDLERS, **depot_syscalls.HANDLERS, **metis_syscalls.HANDLERS,
             "kernel.info": self._info, "audit.list": self._audit_list,
         }
+        self._held: dict[str, dict[str, Any]] = {}  # resources whose effects this process holds, by uid
+        self._resyncing = threading.Lock()
         self._handoff = self.state_dir / TOKEN_HANDOFF
         self._bootstrap(operator or sanitize(getpass.getuser()), handoff)
         resources = self.poros.list()
         for resource in resources:
             self._activate(resource)
+            self._held[resource["status"]["uid"]] = resource
+        self.poros.db.on_change(self._resync)
+        self.runtime_state.db.on_change(self.reconciler.wake)  # a run another replica started
         self.metis.catch_up(resources)  # what an apply or delete could not write to the catalog
         for resource in resources:
             if resource["type"] == "depot":
@@ -215,11 +222,7 @@ class Kernel:
             log.warning("%s %s: %s not updated (%s); caught up later", resource["type"], resource["name"], what, e)
 
     def applied(self, resource: dict[str, Any]) -> None:
-        self._activate(resource)
-        if resource["type"] == "policy":
-            self.metis.policies_changed()
-        elif resource["type"] == "instance-secret":
-            self._reload_depots(resource["name"])
+        self._take(resource)
         self._effect("catalog entry", resource, lambda: self.metis.resource_applied(resource))
         if resource["type"] == "depot":
             self.metis.scan_later(resource["name"], resource.get("owner") or "system")  # its first scan
@@ -227,28 +230,64 @@ class Kernel:
         self.reconciler.wake()
 
     def deleted(self, resource: dict[str, Any]) -> None:
+        self._forget(resource)
+        if resource["type"] == "depot":
+            by = resource.get("owner") or "system"
+            self._effect("catalog", resource, lambda: self.metis.forget_depot(resource["name"], by))
+            self._effect("scan schedule", resource,
+                         lambda: self._schedule_scans({**resource, "depot": {**resource["depot"], "scan": None}}))
+        self._effect("catalog entry", resource, lambda: self.metis.resource_deleted(resource))
+        self._effect("pods", resource, lambda: self.reconciler.teardown(resource))
+
+    # --- what this process holds in memory of the resources -------------------------------------
+
+    def _take(self, resource: dict[str, Any]) -> None:
+        """Build in memory what an applied resource drives (a policy, a depot, a cluster)."""
+        self._activate(resource)
+        if resource["type"] == "policy":
+            self.metis.policies_changed()
+        elif resource["type"] == "instance-secret":
+            self._reload_depots(resource["name"])
+        elif resource["type"] == "workflow":
+            self.metis.track(resource)  # its sql jobs' lineage
+        self._held[resource["status"]["uid"]] = resource
+
+    def _forget(self, resource: dict[str, Any]) -> None:
+        """Drop from memory what a deleted resource drove."""
         if resource["type"] == "policy":
             self.heimdall.unload(resource)
             self.gateway.unload(resource["name"])
             self.metis.policies_changed()
         elif resource["type"] == "depot":
             self.depots.unload(resource["name"])
-            by = resource.get("owner") or "system"
-            self._effect("catalog", resource, lambda: self.metis.forget_depot(resource["name"], by))
-            self._effect("scan schedule", resource,
-                         lambda: self._schedule_scans({**resource, "depot": {**resource["depot"], "scan": None}}))
         elif resource["type"] == "cluster":
             self.clusters.unload(resource)
         elif resource["type"] == "instance-secret":
             self._reload_depots(resource["name"])
-        self._effect("catalog entry", resource, lambda: self.metis.resource_deleted(resource))
-        self._effect("pods", resource, lambda: self.reconciler.teardown(resource))
+        elif resource["type"] == "workflow":
+            self.metis.untrack(resource)
+        self._held.pop(resource["status"]["uid"], None)
+
+    def _resync(self) -> None:
+        """Another replica applied or deleted resources: hold in memory what they drive, as it does.
+        The writes beyond memory (the catalog, schedules, pods) were that replica's to make."""
+        with self._resyncing:
+            current = {r["status"]["uid"]: r for r in self.poros.list()}
+            for uid, resource in current.items():
+                held = self._held.get(uid)
+                if held is None or held["status"]["generation"] != resource["status"]["generation"]:
+                    self._take(resource)
+            for uid in set(self._held) - set(current):
+                self._forget(self._held[uid])
+        self.poros.bump()  # watches on this replica see the change
+        self.reconciler.wake()
 
     # --- kernel.* and audit.* ---------------------------------------------------------------
 
     def _info(self, call: Call) -> dict[str, Any]:
         return {"version": __version__, "pid": os.getpid(), "started": self.started,
                 "state_dir": str(self.state_dir), "cloud": self.cloud.name, "database": self.place.shown(),
+                "replica": self.audit.replica, "leader": self.lease.held(),
                 "syscalls": len(TABLE),
                 "plugins": extensions.load()}
 
@@ -384,6 +423,7 @@ class Kernel:
 
     def close(self) -> None:
         self.reconciler.stop()
+        self.lease.close()
         getattr(self.cloud, "close", lambda: None)()
         self.runtime_state.close()
         self.caretaker.close()

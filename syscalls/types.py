@@ -94,6 +94,8 @@ class KernelInfo(TypedDict):
     state_dir: str
     cloud: str
     database: str  # "sqlite", or the PostgreSQL URL the services' state is in (no password)
+    replica: str  # this kernel among the replicas over one database (its journals' owner)
+    leader: bool  # whether it holds the reconciler's lease: reconciles, runs schedules (always, alone)
     syscalls: int
     plugins: list[dict[str, Any]]  # kernel-side plugins: name, package, version, state, adds, error
 

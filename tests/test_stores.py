@@ -95,3 +95,26 @@ def test_text_compares_by_code_point_as_on_sqlite_whatever_the_servers_locale(tm
             assert letters == sorted(letters, key=str.lower) == ["a", "ab", "B", "Z"]
         finally:
             catalog.close()
+
+
+def test_replicas_keep_their_own_audit_journals_over_one_database(tmp_path):
+    """Each kernel appends to journals in its own state directory and records in the one database
+    how far it has moved them: a restart moves exactly its own unmoved records, none twice."""
+    from kernel.audit import Audit
+    with pg_database() as url:
+        def audit(name: str) -> Audit:
+            (tmp_path / name).mkdir(exist_ok=True)
+            return Audit(Place(tmp_path / name, url))
+
+        a, b = audit("a"), audit("b")
+        assert a.replica != b.replica
+        for n in range(3):
+            a.record("ana", "user.get", f"a{n}", "allow", None, None, 10)
+            b.record("bo", "user.get", f"b{n}", "allow", None, None, 10)
+        a.flush()
+        b.close()  # its records moved as it closes
+        a.close()
+        again = audit("a")  # a restart of a: nothing of its own left to move, nothing of b's taken
+        again.record("ana", "user.get", "a3", "allow", None, None, 10)
+        assert sorted(r["object"] for r in again.list(limit=100)) == ["a0", "a1", "a2", "a3", "b0", "b1", "b2"]
+        again.close()

@@ -63,6 +63,20 @@ class Caretaker:
         self._unwritten: list[tuple[str, tuple]] = []  # (statement, parameters) not yet written, in order
         self._outage = Outage(log, "caretaker: recording pod changes")
         self._forgotten: set[str] = set()  # pods of deleted resources: never recorded again
+        self.db.on_change(self._reload)  # the leading replica observes the pods; the others read them
+
+    def _reload(self) -> None:
+        """Pods as the database has them now (another replica wrote): watches hear what differs."""
+        fresh = {r["name"]: _pod(dict(r)) for r in self.db.query("SELECT * FROM pods")}
+        with self._lock, self._changed:
+            changed = sorted(name for name in fresh.keys() | self._pods.keys()
+                             if fresh.get(name) != self._pods.get(name))
+            self._pods = fresh
+            for name in changed:
+                self.seq += 1
+                self._changes.append((self.seq, name))
+            if changed:
+                self._changed.notify_all()
 
     def observe(self, statuses: Iterable[PodStatus]) -> list[dict[str, Any]]:
         """Record what changed since the last observation; returns the changed pods."""

@@ -45,6 +45,7 @@ class Metis:
         self._usage: Counter[str] = Counter()
         self._usage_flushed = time.monotonic()
         self._usage_outage = Outage(log, "metis: writing usage counts")
+        self.catalog.db.on_change(self.policies_changed)  # tags another replica changed: masks follow
 
     # --- governance: the Gateway asks ---------------------------------------------------------
 
@@ -84,7 +85,7 @@ class Metis:
         return out
 
     def policies_changed(self) -> None:
-        """Data policies changed: which tags drive them may have too."""
+        """Data policies or tags changed: the column tags that drive masks are read again."""
         self._tags.clear()
 
     # --- scans --------------------------------------------------------------------------------
@@ -326,6 +327,10 @@ class Metis:
         else:
             self._workflows.pop(urn, None)
 
+    def untrack(self, workflow: dict[str, Any]) -> None:
+        """Forget a deleted workflow's jobs."""
+        self._workflows.pop(resource_urn("workflow", workflow["name"], workflow.get("workspace")), None)
+
     def _relineage(self, depot: str) -> None:
         """A depot was scanned: schemas are known now, so lineage of jobs reading it gets columns."""
         for workflow in list(self._workflows.values()):
@@ -333,7 +338,6 @@ class Metis:
                 self._lineage_of_workflow(workflow)
 
     def resource_deleted(self, resource: dict[str, Any]) -> None:
-        self._workflows.pop(resource_urn(resource["type"], resource["name"], resource.get("workspace")), None)
         self.catalog.delete(resource_urn(resource["type"], resource["name"], resource.get("workspace")),
                             resource.get("owner") or "system")
 

@@ -228,7 +228,8 @@ def runtime_control(call: Call, type: str, name: str, action: str, workspace: st
             run = kernel.runtime_state.new_run(uid, resource["status"]["generation"], action)
             told = f"run {run['run']} started {told}"
         kernel.reconciler.note(resource, "Normal", CONTROLLED[action], told, source="poros")
-        kernel.reconciler.tick()
+        if kernel.lease.held():  # else the leading replica hears of it and acts
+            kernel.reconciler.tick()
     return _runtime(call, kernel.poros.get(type, name, workspace))
 
 

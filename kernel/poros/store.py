@@ -67,7 +67,8 @@ class Poros:
         self._changed = threading.Condition()
         self.seq = 0  # counts writes (applies, deletes, status changes), for watches
 
-    def _bump(self) -> None:
+    def bump(self) -> None:
+        """Something was written (here, or by another replica): wake the watches."""
         with self._changed:
             self.seq += 1
             self._changed.notify_all()
@@ -226,7 +227,7 @@ class Poros:
                           (uid, generation, plan.kind.type, plan.workspace, manifest["name"],
                            json.dumps(manifest), stamp, by, plan.action))
                 results.append({**manifest, "status": status})
-        self._bump()
+        self.bump()
         return results
 
     def delete(self, type_name: str, name: str, workspace: str | None, by: str,
@@ -244,7 +245,7 @@ class Poros:
             c.execute("INSERT INTO generations VALUES (?,?,?,?,?,?,?,?,?)",
                       (status["uid"], status["generation"], current["type"], current.get("workspace", ""),
                        name, json.dumps(_spec(current)), now(), by, "deleted"))
-        self._bump()
+        self.bump()
         return {**current, "status": {**status, "aggregateStatus": "deleted"}}
 
     def generation(self, uid: str, generation: int) -> dict[str, Any]:
@@ -270,7 +271,7 @@ class Poros:
                 return
             status = {k: v for k, v in {**json.loads(row[0]), **fields}.items() if v is not None}
             c.execute("UPDATE resources SET status=? WHERE uid=?", (json.dumps(status), uid))
-        self._bump()
+        self.bump()
 
     def close(self) -> None:
         self.db.close()

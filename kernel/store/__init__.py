@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from syscalls.errors import SyscallError
 
@@ -32,6 +32,8 @@ class Store(Protocol):
     def query(self, sql: str, params: Sequence | dict = ()) -> list[Any]: ...
 
     def transaction(self) -> Any: ...  # a context manager giving an object with execute/executemany
+
+    def on_change(self, callback: Callable[[], None]) -> None: ...  # another replica wrote here
 
     def close(self) -> None: ...
 
@@ -68,6 +70,15 @@ class Place:
         from .sqlite import SQLiteStore
         return SQLiteStore(self.directory / f"{service}.db",
                            [m["sqlite"] if isinstance(m, Mapping) else m for m in migrations])
+
+
+    def lease(self, name: str) -> Any:
+        """The leader lease `name`: `held()` is true on one replica at a time (always, on SQLite)."""
+        if self.url:
+            from .replicas import Lease
+            return Lease(self.url, name)
+        from .replicas import Always
+        return Always()
 
 
 def now() -> str:

@@ -10,7 +10,6 @@ EUNAVAIL, a full disk ENOSPC.
 """
 from __future__ import annotations
 
-import hashlib
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -22,6 +21,8 @@ import psycopg
 from psycopg import sql as pgsql
 
 from syscalls.errors import SyscallError
+
+from .replicas import CHANNEL, REPLICA, Listener, lock_key
 
 _PARAM = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|%|\?|(?<![:\w]):([A-Za-z_]\w*)""")
 
@@ -86,9 +87,15 @@ class PostgresStore:
             raise ValueError(f"not a schema name: {service!r}")
         self.url, self.schema = url, service
         self.lock = threading.RLock()
-        self._key = int.from_bytes(hashlib.sha256(f"dataos:{service}".encode()).digest()[:8], "big", signed=True)
+        self._key = lock_key(service)
         self.conn: psycopg.Connection | None = None
+        self._notify = False  # tell other replicas of each write (someone keeps this state in memory)
         self._migrate(migrations)
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Call `callback` whenever another replica commits a write here (and make ours heard)."""
+        self._notify = True
+        Listener.of(self.url).add(self.schema, callback)
 
     def _connection(self) -> psycopg.Connection:
         if self.conn is None or self.conn.closed or self.conn.broken:
@@ -123,6 +130,8 @@ class PostgresStore:
             with self._errors():
                 try:
                     yield _Transaction(conn)
+                    if self._notify:  # delivered at the commit, only if it commits
+                        conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{REPLICA} {self.schema}"))
                 except BaseException as e:
                     tx.__exit__(type(e), e, e.__traceback__)
                     raise

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -49,6 +49,9 @@ class SQLiteStore:
                 if self.conn.in_transaction:  # SQLite may have rolled back already (a full disk)
                     self.conn.execute("ROLLBACK")
                 raise
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Nothing to hear: one kernel owns these files (its state directory's lock)."""
 
     def query(self, sql: str, params: Sequence = ()) -> list[sqlite3.Row]:
         with self.lock, self._full():

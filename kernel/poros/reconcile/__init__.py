@@ -95,14 +95,24 @@ class Reconciler:
         return hasattr(self.kernel.cloud, "watch")
 
     def _watch(self) -> None:
-        """Feed the Caretaker from the driver's watch (it resumes and backs off by itself)."""
+        """Feed the Caretaker from the driver's watch (it resumes and backs off by itself), while
+        this replica leads; one that takes the lead lists every pod again first."""
+        lease = self.kernel.lease
         try:
-            for status in self.kernel.cloud.watch():
-                if self._stop.is_set():
-                    return
-                for pod in self.kernel.caretaker.observe([status]):
-                    self.pod_changed(pod)
-                    self.wake()
+            while not self._stop.is_set():
+                leading = lease.held()
+                for status in self.kernel.cloud.watch():  # a list of every pod, then the changes
+                    if self._stop.is_set():
+                        return
+                    if lease.held() != leading:
+                        break  # took the lead (list again: what the last leader did not see) or lost it
+                    if not leading:
+                        continue
+                    for pod in self.kernel.caretaker.observe([status]):
+                        self.pod_changed(pod)
+                        self.wake()
+                else:
+                    return  # the driver was closed
         except Exception:
             if not self._stop.is_set():
                 log.exception("pod watch ended")
@@ -117,9 +127,11 @@ class Reconciler:
             self._thread.join(timeout=10)
 
     def _loop(self) -> None:
+        """Tick while this replica leads (one reconciles, the others wait their turn)."""
         while not self._stop.is_set():
             try:
-                self.tick()
+                if self.kernel.lease.held():
+                    self.tick()
             except Exception:  # a bug must not stop reconciling every other resource
                 log.exception("reconcile tick failed")
             self._wake.wait(QUICK_TICK if self._launched else TICK)

@@ -1,0 +1,142 @@
+"""Several kernels over one PostgreSQL database: what one writes, the others hear; one of them leads.
+
+- **Changes.** A service whose state others keep in memory (users and keys, resources, pods,
+  column tags) asks to hear its schema's changes (`on_change`). Each of its write transactions
+  then ends with `pg_notify('dataos', '<replica> <schema>')`, delivered when it commits; every
+  other replica's listener calls that schema's callbacks, which read the state again. A listener
+  whose connection broke reconnects and calls every callback once (it may have missed some).
+- **Leadership.** Work that must run once (reconcilers, schedules, the pod watch) runs on the
+  replica that holds the leader lease: a session-level advisory lock on a connection of its own.
+  A replica that dies loses its session, so the lock, at once; another takes it at its next try
+  (every `TRY_EVERY` seconds).
+
+On SQLite there is one kernel per state directory (a file lock): it hears nothing and leads.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections import defaultdict
+from typing import Callable
+
+log = logging.getLogger("dataos.replicas")
+
+CHANNEL = "dataos"
+TRY_EVERY = 1.0  # seconds between a follower's tries for the lease
+REPLICA = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"  # this process, in notifications
+
+
+def lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"dataos:{name}".encode()).digest()[:8], "big", signed=True)
+
+
+class Listener:
+    """One connection per database URL listening on CHANNEL; callbacks by schema."""
+
+    _all: dict[str, "Listener"] = {}
+    _made = threading.Lock()
+
+    @classmethod
+    def of(cls, url: str) -> "Listener":
+        with cls._made:
+            if url not in cls._all:
+                cls._all[url] = cls(url)
+            return cls._all[url]
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.callbacks: dict[str, list[Callable[[], None]]] = defaultdict(list)
+        self._ready = threading.Event()
+        threading.Thread(target=self._run, name="replica-changes", daemon=True).start()
+        self._ready.wait(10)
+
+    def add(self, schema: str, callback: Callable[[], None]) -> None:
+        self.callbacks[schema].append(callback)
+
+    def _run(self) -> None:
+        import psycopg
+        delay, missed = 0.5, False
+        while True:
+            try:
+                with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self._ready.set()
+                    delay = 0.5
+                    if missed:  # what was written while we were not listening
+                        self._call(list(self.callbacks))
+                    for note in conn.notifies():
+                        sender, _, schema = note.payload.partition(" ")
+                        if sender != REPLICA:
+                            self._call([schema])
+            except Exception as e:  # noqa: BLE001 - a listener never stops: it reconnects
+                log.warning("replica changes: listening failed (%s); again in %.1f s", type(e).__name__, delay)
+                self._ready.set()
+                missed = True
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    def _call(self, schemas: list[str]) -> None:
+        for schema in schemas:
+            for callback in list(self.callbacks.get(schema, ())):
+                try:
+                    callback()
+                except Exception:  # noqa: BLE001 - one service's reload must not stop another's
+                    log.exception("replica changes: reloading %s failed", schema)
+
+
+class Lease:
+    """The leader lease `name` on PostgreSQL: `held()` says whether this replica has it now, and
+    tries to take it (at most every TRY_EVERY seconds) when not."""
+
+    def __init__(self, url: str, name: str) -> None:
+        self.url, self.name, self.key = url, name, lock_key(f"lease:{name}")
+        self._conn = None
+        self._held = False
+        self._tried = 0.0
+        self._lock = threading.Lock()
+
+    def held(self) -> bool:
+        import psycopg
+        with self._lock:
+            try:
+                if self._held:
+                    self._conn.execute("SELECT 1")  # still our session (and so our lock)?
+                    return True
+                if time.monotonic() - self._tried < TRY_EVERY:
+                    return False
+                self._tried = time.monotonic()
+                if self._conn is None or self._conn.closed or self._conn.broken:
+                    self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+                self._held = bool(self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()[0])
+                if self._held:
+                    log.info("this replica (%s) leads %s", REPLICA, self.name)
+                return self._held
+            except psycopg.Error as e:
+                if self._held:
+                    log.warning("this replica lost the lead of %s (%s)", self.name, type(e).__name__)
+                self._held = False
+                if self._conn is not None:
+                    self._conn.close()
+                self._conn = None
+                return False
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+            self._conn, self._held = None, False
+
+
+class Always:
+    """The lease of a kernel that is alone (SQLite): always held."""
+
+    def held(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
