@@ -66,14 +66,14 @@ def test_pods_meet_the_restricted_pod_security_standard(values):
             assert security["seccompProfile"] == {"type": "RuntimeDefault"}
             assert "resources" in container and container["resources"]["limits"]["memory"], workload
         # a service-account token only where the Kubernetes API is called: the kernel's pod
-        assert spec.get("automountServiceAccountToken") is (workload == "Deployment/dataos"), workload
+        assert spec.get("automountServiceAccountToken") is (workload == "StatefulSet/dataos"), workload
     [account] = [o for o in objects if o["kind"] == "ServiceAccount"]
     assert account["automountServiceAccountToken"] is False
 
 
 def test_secrets_are_passed_by_reference_only():
     objects = kinds(render(EXTERNAL))
-    kernel = objects["Deployment/dataos"]["spec"]["template"]["spec"]["containers"][0]
+    kernel = objects["StatefulSet/dataos"]["spec"]["template"]["spec"]["containers"][0]
     [database] = [e for e in kernel["env"] if e["name"] == "DATAOS_DATABASE"]
     assert database == {"name": "DATAOS_DATABASE", "valueFrom": {"secretKeyRef": {"name": "dataos-db", "key": "url"}}}
     assert not any("postgresql://" in str(a) or "password" in str(a).lower() for a in kernel["args"])
@@ -83,11 +83,20 @@ def test_secrets_are_passed_by_reference_only():
     keys = objects["Secret/dataos-keys"]
     assert set(keys["data"]) == {"vault.key", "gateway.key"} and keys["metadata"]["annotations"] == {
         "helm.sh/resource-policy": "keep"}
-    assert objects["PersistentVolumeClaim/dataos-state"]["metadata"]["annotations"] == {
-        "helm.sh/resource-policy": "keep"}  # the audit journal outlives the release
+    [state] = objects["StatefulSet/dataos"]["spec"]["volumeClaimTemplates"]  # a volume per replica, kept
+    assert state["metadata"]["name"] == "state" and state["spec"]["accessModes"] == ["ReadWriteOnce"]
     trial = kinds(render(TRIAL))
     url = __import__("base64").b64decode(trial["Secret/dataos-database"]["data"]["url"]).decode()
     assert re.fullmatch(r"postgresql://dataos:[A-Za-z0-9]{32}@dataos-postgresql\.data\.svc:5432/dataos", url)
+
+
+def test_replicas_each_keep_a_volume_and_drains_take_one_at_a_time():
+    for replicas, budget in ((1, None), (3, {"maxUnavailable": 1})):
+        objects = kinds(render({**EXTERNAL, "replicas": replicas}))
+        kernel = objects["StatefulSet/dataos"]["spec"]
+        assert kernel["replicas"] == replicas and kernel["podManagementPolicy"] == "OrderedReady"
+        pdb = objects.get("PodDisruptionBudget/dataos")
+        assert (pdb and {k: v for k, v in pdb["spec"].items() if k != "selector"}) == (budget or None)
 
 
 # Kubernetes client methods of the driver → the (API group, resource, verb) each needs.
@@ -208,8 +217,6 @@ def test_the_flow_matrix_is_the_documented_one():
 
 @pytest.mark.parametrize("values, message", [
     ({}, "database.existingSecret: name the Secret holding the PostgreSQL URL (or set postgresql.enabled for a trial)"),
-    ({**EXTERNAL, "replicas": 2}, "replicas 2: the kernel has no leader election yet (reconcilers would run twice); "
-                                  "use replicas: 1"),
     ({**EXTERNAL, "mode": "microservices"}, "mode microservices: the kernel's services as Deployments of their own "
                                             "(microservices) are not built yet; use mode: monolithic"),
     ({**EXTERNAL, "replicas": "two"}, "at '/replicas': got string, want integer"),

@@ -28,9 +28,6 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- if ne .Values.mode "monolithic" -}}
 {{- fail (printf "mode %s: the kernel's services as Deployments of their own (microservices) are not built yet; use mode: monolithic" .Values.mode) -}}
 {{- end -}}
-{{- if gt (int .Values.replicas) 1 -}}
-{{- fail (printf "replicas %d: the kernel has no leader election yet (reconcilers would run twice); use replicas: 1" (int .Values.replicas)) -}}
-{{- end -}}
 {{- if and (not .Values.database.existingSecret) (not .Values.postgresql.enabled) -}}
 {{- fail "database.existingSecret: name the Secret holding the PostgreSQL URL (or set postgresql.enabled for a trial)" -}}
 {{- end -}}
