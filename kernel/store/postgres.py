@@ -90,11 +90,13 @@ class PostgresStore:
         self._key = lock_key(service)
         self.conn: psycopg.Connection | None = None
         self._notify = False  # tell other replicas of each write (someone keeps this state in memory)
+        self._heard: list[Callable[[], None]] = []
         self._migrate(migrations)
 
     def on_change(self, callback: Callable[[], None]) -> None:
         """Call `callback` whenever another replica commits a write here (and make ours heard)."""
         self._notify = True
+        self._heard.append(callback)
         Listener.of(self.url).add(self.schema, callback)
 
     def _connection(self) -> psycopg.Connection:
@@ -180,6 +182,8 @@ class PostgresStore:
                                            f"({type(e).__name__})") from None
 
     def close(self) -> None:
+        for callback in self._heard:
+            Listener.remove(self.url, self.schema, callback)
         with self.lock:
             if self.conn is not None:
                 self.conn.close()

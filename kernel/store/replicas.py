@@ -52,16 +52,31 @@ class Listener:
         self.url = url
         self.callbacks: dict[str, list[Callable[[], None]]] = defaultdict(list)
         self._ready = threading.Event()
+        self._stop = threading.Event()
         threading.Thread(target=self._run, name="replica-changes", daemon=True).start()
         self._ready.wait(10)
 
     def add(self, schema: str, callback: Callable[[], None]) -> None:
-        self.callbacks[schema].append(callback)
+        with self._made:
+            self.callbacks[schema].append(callback)
+
+    @classmethod
+    def remove(cls, url: str, schema: str, callback: Callable[[], None]) -> None:
+        """A store closed: stop calling it; with no one left to call, stop listening."""
+        with cls._made:
+            listener = cls._all.get(url)
+            if listener is None:
+                return
+            if callback in listener.callbacks.get(schema, ()):
+                listener.callbacks[schema].remove(callback)
+            if not any(listener.callbacks.values()):
+                del cls._all[url]
+                listener._stop.set()
 
     def _run(self) -> None:
         import psycopg
         delay, missed = 0.5, False
-        while True:
+        while not self._stop.is_set():
             try:
                 with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
@@ -69,15 +84,18 @@ class Listener:
                     delay = 0.5
                     if missed:  # what was written while we were not listening
                         self._call(list(self.callbacks))
-                    for note in conn.notifies():
-                        sender, _, schema = note.payload.partition(" ")
-                        if sender != REPLICA:
-                            self._call([schema])
-            except Exception as e:  # noqa: BLE001 - a listener never stops: it reconnects
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=1.0):
+                            sender, _, schema = note.payload.partition(" ")
+                            if sender != REPLICA:
+                                self._call([schema])
+            except Exception as e:  # noqa: BLE001 - a listener never stops while needed: it reconnects
+                if self._stop.is_set():
+                    return
                 log.warning("replica changes: listening failed (%s); again in %.1f s", type(e).__name__, delay)
                 self._ready.set()
                 missed = True
-                time.sleep(delay)
+                self._stop.wait(delay)
                 delay = min(delay * 2, 30.0)
 
     def _call(self, schemas: list[str]) -> None:
