@@ -3,6 +3,7 @@ kernel daemon; `python -m kernel serve --list-targets`: the services it is made 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -26,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--kubeconfig", help="with --cloud kubernetes: the kubeconfig [default: ~/.kube/config]")
     serve.add_argument("--kube-context", help="with --cloud kubernetes: the kubeconfig context")
     serve.add_argument("--namespace-prefix", default="", help="with --cloud kubernetes: prefix of namespaces")
+    serve.add_argument("--log-format", choices=("text", "json"), default=os.environ.get("DATAOS_LOG_FORMAT", "text"),
+                       help="text for people, json (one object a line) for a log pipeline [default: $DATAOS_LOG_FORMAT "
+                            "or text]")
     serve.add_argument("--database", help="postgresql://…: the services' state in PostgreSQL (else "
                        "$DATAOS_DATABASE; remembered in the state dir); local: SQLite files there [default]")
     args = parser.parse_args(argv)
@@ -33,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.list_targets:
         print(listing())
         return 0
+    if args.log_format not in ("text", "json"):
+        parser.error(f"--log-format (or $DATAOS_LOG_FORMAT) {args.log_format!r}: text or json")
     if args.target not in TARGETS:
         parser.error(f"--target {args.target}: not a target (--list-targets lists them: {', '.join(TARGETS)})")
     if args.target != "all":
@@ -54,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.cloud == "local":
         cloud = {"driver": "local"}
     from .daemon import serve as run
-    return run(args.state, args.socket, args.pidfile, args.listen, args.tls_cert, args.tls_key, cloud, args.database)
+    return run(args.state, args.socket, args.pidfile, args.listen, args.tls_cert, args.tls_key, cloud, args.database,
+               args.log_format)
 
 
 def _loopback(listen: str) -> bool:

@@ -1,7 +1,9 @@
 """The kernel's REST API: one route per syscall, the same envelope as every transport.
 
     POST /api/v1/syscalls/NAME   body: the request (JSON)   Authorization: Bearer TOKEN
-                                 (the body is read only once the token is accepted)
+                                 (the body is read only once the token is accepted); the
+                                 answer's X-Request-Id is the caller's (a plain token) or a new
+                                 one, and the kernel's log records of the call carry it
     GET  /api/v1/syscalls        the table
     GET  /api/v1/openapi.json    the same as an OpenAPI 3.1 document (`syscalls.openapi`)
     GET  /healthz                {ok, version, pid, started} — no credentials, no secrets (alive)
@@ -37,6 +39,7 @@ from syscalls.table import TABLE
 
 from . import streams
 from .kernel import Kernel
+from .logs import HEADER, REQUEST, request_id
 
 MAX_BODY = 32 * 1024 * 1024  # a request larger than this is refused before it is parsed
 MAX_VALUES = 500_000  # …and one with more objects, lists and items (10 M of `{}` would take 880 MB)
@@ -220,19 +223,31 @@ def create_app(kernel: Kernel) -> Starlette:
 
     async def syscall(request: Request) -> Response:
         name = request.path_params["name"]
+        rid = request_id(request.headers.get(HEADER))
 
         def payload() -> object:  # read only once the kernel has accepted the token
             return _decode(anyio.from_thread.run(_body, request))
 
+        def call() -> Any:  # on a worker thread: its records carry the request's id
+            token = REQUEST.set(rid)
+            try:
+                return kernel.call(_token(request), name, payload)
+            finally:
+                REQUEST.reset(token)
+
         try:
-            result = await run_in_threadpool(kernel.call, _token(request), name, payload)
+            result = await run_in_threadpool(call)
         except SyscallError as e:
-            return _error(e)
-        spec = TABLE.get(name)
-        if spec is not None and spec.stream:
-            return StreamingResponse(_stream(result, spec.binary), media_type=ENCODINGS[spec.binary][0],
-                                     headers={"X-Dataos-Version": __version__})
-        return _json({"ok": True, "result": result})
+            response = _error(e)
+        else:
+            spec = TABLE.get(name)
+            if spec is not None and spec.stream:
+                return StreamingResponse(_stream(_within(rid, result), spec.binary),
+                                         media_type=ENCODINGS[spec.binary][0],
+                                         headers={"X-Dataos-Version": __version__, HEADER: rid})
+            response = _json({"ok": True, "result": result})
+        response.headers[HEADER] = rid
+        return response
 
     app = Starlette(routes=[
         Route("/healthz", health),
@@ -244,6 +259,19 @@ def create_app(kernel: Kernel) -> Starlette:
     ], exception_handlers={HTTPException: _refused, Exception: _failed})
     app.router.redirect_slashes = False  # `/healthz/` is a wrong path, not a redirect to a page
     return app
+
+
+def _within(rid: str, items: Iterator[Any]) -> Iterator[Any]:
+    """A stream's items, each made with the request's id in the records written meanwhile."""
+    while True:
+        token = REQUEST.set(rid)
+        try:
+            item = next(items)
+        except StopIteration:
+            return
+        finally:
+            REQUEST.reset(token)
+        yield item
 
 
 def _refused(request: Request, exc: Exception) -> Response:

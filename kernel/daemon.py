@@ -28,9 +28,9 @@ def tune_gc() -> None:
 
 def serve(state: Path, sock_path: Path | None, pidfile: Path | None, listen: str | None = None,
           tls_cert: str | None = None, tls_key: str | None = None, cloud: dict | None = None,
-          database: str | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+          database: str | None = None, log_format: str = "text") -> int:
+    from .logs import configure
+    configure(log_format)
     from .faults import fault
     from .kernel import Kernel
     try:

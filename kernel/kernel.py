@@ -39,6 +39,7 @@ from .metis import syscalls as metis_syscalls
 from .metis.schedule import WORKSPACE as SCAN_WORKSPACE
 from .metis.schedule import scan_workflow, workflow_name
 from .metis.service import Metis
+from .logs import REQUEST
 from .metrics import UNKNOWN, Syscalls
 from .minerva.clusters import Clusters, default_cluster
 from .gateway import syscalls as gateway_syscalls
@@ -181,7 +182,9 @@ class Kernel:
             log.warning("syscall %s: %s", name, machine.message)
             return machine
         log.error("syscall %s failed", name, exc_info=error)
-        return SyscallError("EIO", f"{name}: internal error ({type(error).__name__}); see `dataos kernel logs`")
+        request = REQUEST.get()
+        return SyscallError("EIO", f"{name}: internal error ({type(error).__name__}"
+                            + (f", request {request}" if request else "") + "); see `dataos kernel logs`")
 
     # --- hooks from Poros: the policy "reconciler" ------------------------------------------
 

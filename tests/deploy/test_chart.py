@@ -77,7 +77,7 @@ def test_secrets_are_passed_by_reference_only():
     [database] = [e for e in kernel["env"] if e["name"] == "DATAOS_DATABASE"]
     assert database == {"name": "DATAOS_DATABASE", "valueFrom": {"secretKeyRef": {"name": "dataos-db", "key": "url"}}}
     assert not any("postgresql://" in str(a) or "password" in str(a).lower() for a in kernel["args"])
-    assert "--target=all" in kernel["args"] and "--listen=0.0.0.0:8443" in kernel["args"]
+    assert {"--target=all", "--listen=0.0.0.0:8443", "--log-format=json"} <= set(kernel["args"])
     assert kernel["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "https", "scheme": "HTTPS"}
     assert kernel["livenessProbe"]["httpGet"]["path"] == "/healthz"
     keys = objects["Secret/dataos-keys"]
