@@ -30,6 +30,7 @@ import logging
 import os
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,7 @@ class Audit:
         self._failing = 0.0  # seconds to wait before the next attempt, while failing
         self._outage = Outage(log, "audit: moving records into the database")
         self._kept: list[tuple] = []  # appended, not yet moved
-        self.replica = _replica_id(self.dir)
+        self.replica = place.replica
         self._moved = self._claim()
         self._recover()
         self.segment = self._moved[0]
@@ -154,7 +155,12 @@ class Audit:
 
     def list(self, user: str | None = None, syscall: str | None = None, since: str | None = None,
              errors_only: bool = False, limit: int = 100) -> list[dict[str, Any]]:
+        """The records, newest first: every call answered before this one, here or (after one
+        move of their writers, FLUSH_EVERY) by the other replicas over this database."""
         self.flush()
+        if self.db.dialect != "sqlite" and self.db.query("SELECT 1 FROM journals WHERE replica <> ? LIMIT 1",
+                                                         (self.replica,)):
+            time.sleep(FLUSH_EVERY * 1.5)
         sql, params = "SELECT * FROM audit WHERE 1=1", []
         if user is not None:
             sql += ' AND "user"=?'
@@ -275,18 +281,6 @@ class Audit:
             log.exception("audit: the journal's rest stays for the next start")
         os.close(self._fd)
         self.db.close()
-
-
-def _replica_id(directory: Path) -> str:
-    """Who this kernel's journals belong to: an id made once, kept in its state directory."""
-    path = directory / "replica.id"
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        import uuid
-        made = uuid.uuid4().hex
-        path.write_text(made + "\n")
-        return made
 
 
 def _fallocate(fd: int, offset: int, length: int) -> None:

@@ -290,7 +290,7 @@ class Kernel:
     def _info(self, call: Call) -> dict[str, Any]:
         return {"version": __version__, "pid": os.getpid(), "started": self.started,
                 "state_dir": str(self.state_dir), "cloud": self.cloud.name, "database": self.place.shown(),
-                "replica": self.audit.replica, "leader": self.lease.held(),
+                "replica": self.place.replica, "leader": self.lease.held(),
                 "syscalls": len(TABLE),
                 "plugins": extensions.load()}
 

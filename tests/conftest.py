@@ -157,6 +157,55 @@ def postgresql(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
             op.close()
 
 
+class Alternating:
+    """A transport that sends each call to the next of several kernels in turn: replicas behind a
+    load balancer. What one of them wrote, the next must hold."""
+
+    def __init__(self, transports: list[Any]) -> None:
+        self.transports, self.url, self._next = transports, "replicas://", 0
+
+    def _pick(self) -> Any:
+        self._next = (self._next + 1) % len(self.transports)
+        return self.transports[self._next]
+
+    def call(self, name: str, request: dict[str, Any] | None, token: str | None) -> Any:
+        return self._pick().call(name, request, token)
+
+    def stream(self, name: str, request: dict[str, Any] | None, token: str | None) -> Iterator[Any]:
+        return self._pick().stream(name, request, token)
+
+    def close(self) -> None:
+        for transport in self.transports:
+            transport.close()
+
+
+@pytest.fixture(scope="module")
+def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
+    """Two kernels in this process over one PostgreSQL database (the same keys, state directories
+    of their own), the calls of every client alternating between them."""
+    from syscalls.client import Client
+    from syscalls.transports import Embedded
+    from pgkit import pg_database
+    root = tmp_path_factory.mktemp("replicas")
+    keys = {"vault.key": os.urandom(64), "gateway.key": os.urandom(32)}
+    for name in ("a", "b"):
+        (root / name / "state").mkdir(parents=True, mode=0o700)
+        for key, value in keys.items():
+            (root / name / "state" / key).write_bytes(value)
+    with pg_database() as url, _clean_env() as mp:
+        mp.setenv("DATAOS_DATABASE", url)
+        a, b = Embedded(str(root / "a" / "state")), Embedded(str(root / "b" / "state"))
+        mp.delenv("DATAOS_DATABASE")
+        first = Client(a, a.session_token())  # a memory-only token: a's alone
+        token = first.user.apikey.create(user=first.auth.whoami()["id"], name="replicas")["token"]
+        transport = Alternating([a, b])
+        op = Client(transport, token)
+        try:
+            yield Kernel("replicas", op, lambda t: Client(transport, t), transport.url, root / "a" / "state")
+        finally:
+            transport.close()
+
+
 @pytest.fixture(scope="module")
 def unix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
     import syscalls

@@ -11,6 +11,8 @@ PostgreSQL with an advisory lock per service, so replicas of a service take turn
 """
 from __future__ import annotations
 
+import functools
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -56,6 +58,17 @@ class Place:
         host = parts.netloc.rpartition("@")[2]
         return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
+    @functools.cached_property
+    def replica(self) -> str:
+        """This kernel among those sharing a database: an id made once, kept in `directory`."""
+        path = self.directory / "replica.id"
+        try:
+            return path.read_text().strip()
+        except FileNotFoundError:
+            made = uuid.uuid4().hex[:12]
+            path.write_text(made + "\n")
+            return made
+
     def database(self, service: str, migrations: Sequence[Migration]) -> Store:
         """`service`'s database, its schema brought up to date by `migrations`."""
         if self.url:
@@ -66,7 +79,7 @@ class Place:
                                              "pip install 'dataos-shell[postgresql]'", field="database") from None
             from .ddl import for_postgresql
             return PostgresStore(self.url, service, [m["postgresql"] if isinstance(m, Mapping) else for_postgresql(m)
-                                                     for m in migrations])
+                                                     for m in migrations], self.replica)
         from .sqlite import SQLiteStore
         return SQLiteStore(self.directory / f"{service}.db",
                            [m["sqlite"] if isinstance(m, Mapping) else m for m in migrations])
@@ -76,7 +89,7 @@ class Place:
         """The leader lease `name`: `held()` is true on one replica at a time (always, on SQLite)."""
         if self.url:
             from .replicas import Lease
-            return Lease(self.url, name)
+            return Lease(self.url, name, self.replica)
         from .replicas import Always
         return Always()
 

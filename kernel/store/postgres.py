@@ -22,7 +22,7 @@ from psycopg import sql as pgsql
 
 from syscalls.errors import SyscallError
 
-from .replicas import CHANNEL, REPLICA, Listener, lock_key
+from .replicas import CHANNEL, Listener, lock_key
 
 _PARAM = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|%|\?|(?<![:\w]):([A-Za-z_]\w*)""")
 
@@ -82,10 +82,10 @@ class PostgresStore:
     IntegrityError = psycopg.errors.IntegrityError
     TextError = (UnicodeEncodeError, psycopg.DataError)  # text it cannot store (lone surrogates, NUL)
 
-    def __init__(self, url: str, service: str, migrations: Sequence[str]) -> None:
+    def __init__(self, url: str, service: str, migrations: Sequence[str], replica: str = "") -> None:
         if not re.fullmatch(r"[a-z][a-z0-9_]*", service):
             raise ValueError(f"not a schema name: {service!r}")
-        self.url, self.schema = url, service
+        self.url, self.schema, self.replica = url, service, replica
         self.lock = threading.RLock()
         self._key = lock_key(service)
         self.conn: psycopg.Connection | None = None
@@ -97,7 +97,7 @@ class PostgresStore:
         """Call `callback` whenever another replica commits a write here (and make ours heard)."""
         self._notify = True
         self._heard.append(callback)
-        Listener.of(self.url).add(self.schema, callback)
+        Listener.of(self.url).add(self.schema, self.replica, callback)
 
     def _connection(self) -> psycopg.Connection:
         if self.conn is None or self.conn.closed or self.conn.broken:
@@ -133,7 +133,7 @@ class PostgresStore:
                 try:
                     yield _Transaction(conn)
                     if self._notify:  # delivered at the commit, only if it commits
-                        conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{REPLICA} {self.schema}"))
+                        conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{self.replica} {self.schema}"))
                 except BaseException as e:
                     tx.__exit__(type(e), e, e.__traceback__)
                     raise
@@ -183,7 +183,7 @@ class PostgresStore:
 
     def close(self) -> None:
         for callback in self._heard:
-            Listener.remove(self.url, self.schema, callback)
+            Listener.remove(self.url, self.schema, self.replica, callback)
         with self.lock:
             if self.conn is not None:
                 self.conn.close()

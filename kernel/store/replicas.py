@@ -2,9 +2,10 @@
 
 - **Changes.** A service whose state others keep in memory (users and keys, resources, pods,
   column tags) asks to hear its schema's changes (`on_change`). Each of its write transactions
-  then ends with `pg_notify('dataos', '<replica> <schema>')`, delivered when it commits; every
-  other replica's listener calls that schema's callbacks, which read the state again. A listener
-  whose connection broke reconnects and calls every callback once (it may have missed some).
+  then ends with `pg_notify('dataos', '<replica> <schema>')`, delivered when it commits; the
+  listener calls that schema's callbacks of every other replica (several kernels of one process
+  share a listener), which read the state again. A listener whose connection broke reconnects
+  and calls every callback once (it may have missed some).
 - **Leadership.** Work that must run once (reconcilers, schedules, the pod watch) runs on the
   replica that holds the leader lease: a session-level advisory lock on a connection of its own.
   A replica that dies loses its session, so the lock, at once; another takes it at its next try
@@ -16,11 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import socket
 import threading
 import time
-import uuid
 from collections import defaultdict
 from typing import Callable
 
@@ -28,7 +26,6 @@ log = logging.getLogger("dataos.replicas")
 
 CHANNEL = "dataos"
 TRY_EVERY = 1.0  # seconds between a follower's tries for the lease
-REPLICA = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"  # this process, in notifications
 
 
 def lock_key(name: str) -> int:
@@ -50,25 +47,25 @@ class Listener:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.callbacks: dict[str, list[Callable[[], None]]] = defaultdict(list)
+        self.callbacks: dict[str, list[tuple[str, Callable[[], None]]]] = defaultdict(list)  # schema -> (replica, …)
         self._ready = threading.Event()
         self._stop = threading.Event()
         threading.Thread(target=self._run, name="replica-changes", daemon=True).start()
         self._ready.wait(10)
 
-    def add(self, schema: str, callback: Callable[[], None]) -> None:
+    def add(self, schema: str, replica: str, callback: Callable[[], None]) -> None:
         with self._made:
-            self.callbacks[schema].append(callback)
+            self.callbacks[schema].append((replica, callback))
 
     @classmethod
-    def remove(cls, url: str, schema: str, callback: Callable[[], None]) -> None:
+    def remove(cls, url: str, schema: str, replica: str, callback: Callable[[], None]) -> None:
         """A store closed: stop calling it; with no one left to call, stop listening."""
         with cls._made:
             listener = cls._all.get(url)
             if listener is None:
                 return
-            if callback in listener.callbacks.get(schema, ()):
-                listener.callbacks[schema].remove(callback)
+            if (replica, callback) in listener.callbacks.get(schema, ()):
+                listener.callbacks[schema].remove((replica, callback))
             if not any(listener.callbacks.values()):
                 del cls._all[url]
                 listener._stop.set()
@@ -83,12 +80,12 @@ class Listener:
                     self._ready.set()
                     delay = 0.5
                     if missed:  # what was written while we were not listening
-                        self._call(list(self.callbacks))
+                        for schema in list(self.callbacks):
+                            self._call(schema, None)
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=1.0):
                             sender, _, schema = note.payload.partition(" ")
-                            if sender != REPLICA:
-                                self._call([schema])
+                            self._call(schema, sender)
             except Exception as e:  # noqa: BLE001 - a listener never stops while needed: it reconnects
                 if self._stop.is_set():
                     return
@@ -98,21 +95,23 @@ class Listener:
                 self._stop.wait(delay)
                 delay = min(delay * 2, 30.0)
 
-    def _call(self, schemas: list[str]) -> None:
-        for schema in schemas:
-            for callback in list(self.callbacks.get(schema, ())):
-                try:
-                    callback()
-                except Exception:  # noqa: BLE001 - one service's reload must not stop another's
-                    log.exception("replica changes: reloading %s failed", schema)
+    def _call(self, schema: str, sender: str | None) -> None:
+        """The callbacks of `schema`, but the writer's own (None: everyone's)."""
+        for replica, callback in list(self.callbacks.get(schema, ())):
+            if replica == sender:
+                continue
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - one service's reload must not stop another's
+                log.exception("replica changes: reloading %s failed", schema)
 
 
 class Lease:
     """The leader lease `name` on PostgreSQL: `held()` says whether this replica has it now, and
     tries to take it (at most every TRY_EVERY seconds) when not."""
 
-    def __init__(self, url: str, name: str) -> None:
-        self.url, self.name, self.key = url, name, lock_key(f"lease:{name}")
+    def __init__(self, url: str, name: str, replica: str) -> None:
+        self.url, self.name, self.replica, self.key = url, name, replica, lock_key(f"lease:{name}")
         self._conn = None
         self._held = False
         self._tried = 0.0
@@ -132,7 +131,7 @@ class Lease:
                     self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
                 self._held = bool(self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()[0])
                 if self._held:
-                    log.info("this replica (%s) leads %s", REPLICA, self.name)
+                    log.info("this replica (%s) leads %s", self.replica, self.name)
                 return self._held
             except psycopg.Error as e:
                 if self._held:

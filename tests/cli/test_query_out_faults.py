@@ -28,12 +28,19 @@ def depot(run_module, tmp_path_factory):
     apply_file_depot(run_module, "sig", root)
 
 
+def _signals_by_default() -> None:
+    """The export as from a terminal, even when the tests run under nohup (which the CLI, as it
+    should, leaves ignored)."""
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def exporting(run, target) -> subprocess.Popen:
     """`dataos query ENDLESS --out target`, once its temporary file has data in it."""
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("DATAOS_")}, "DATAOS_HOME": str(run.home),
            "NO_COLOR": "1", "DATAOS_NO_PAGER": "1", "DATAOS_NO_DEMO": "1"}
     proc = subprocess.Popen([*DATAOS, "query", ENDLESS, "--out", str(target)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_signals_by_default)
     wait_for(lambda: proc.poll() is not None or any(p.stat().st_size for p in target.parent.glob("*.part")), 60)
     assert proc.poll() is None, proc.communicate()
     return proc

@@ -19,7 +19,8 @@ import syscalls
 from syscalls import SyscallError
 from syscalls.table import TABLE
 
-TRANSPORTS = ["embedded", "unix", "http", "https", "postgresql"]  # postgresql: embedded, state in PostgreSQL
+TRANSPORTS = ["embedded", "unix", "http", "https", "postgresql", "replicas"]  # postgresql: embedded, state in
+# PostgreSQL; replicas: two such kernels over one database, calls alternating between them
 
 
 @pytest.fixture(scope="module", params=TRANSPORTS)
