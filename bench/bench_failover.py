@@ -1,7 +1,7 @@
 """Fail-over: two kernels (`python -m kernel serve`) over one PostgreSQL database; kill -9 the one
 that leads (holds the reconciler's lease) and time until the other says it leads (`kernel.info`,
 polled every 20 ms). The killed one is started again as the follower, `--kills` times. Also: how
-soon a user made on one replica authenticates on the other (the change heard over LISTEN/NOTIFY).
+soon an API key made on one replica authenticates on the other (a new client's first call).
 
     .venv/bin/python bench/bench_failover.py --database postgresql://postgres@127.0.0.1:5432/scratch
         [--kills 7] [--json]
@@ -103,7 +103,7 @@ def main() -> None:
                 proc.wait(15)
     rows = [("leader killed (kill -9) → the other leads, median / max", "≤ 5 s",
              f"{statistics.median(takeovers):.2f} / {max(takeovers):.2f} s"),
-            ("a key made on one replica → it authenticates on the other, median / max", "-",
+            ("a key made on one replica → a new client's first call on the other, median / max", "-",
              f"{statistics.median(heard):.1f} / {max(heard):.1f} ms")]
     report("Fail-over", rows, args.json, {"takeover_s": takeovers, "heard_ms": heard})
 

@@ -112,6 +112,7 @@ class Kernel:
             self._activate(resource)
             self._held[resource["status"]["uid"]] = resource
         self.poros.db.on_change(self._resync)
+        self._synced = self.poros.db.version()  # the resources' writes this process holds
         self.runtime_state.db.on_change(self.reconciler.wake)  # a run another replica started
         self.metis.catch_up(resources)  # what an apply or delete could not write to the catalog
         for resource in resources:
@@ -138,6 +139,8 @@ class Kernel:
                 raise SyscallError("ENOSYS", f"{name} is not supported by this kernel")
             caller = self.heimdall.authenticate(token)
             user = caller.id
+            if self.place.url:
+                self._catch_up()
             if caller.key == BOOTSTRAP_KEY:
                 self._handoff.unlink(missing_ok=True)  # the client has it now
             args = spec.decode(request() if callable(request) else request)
@@ -271,10 +274,17 @@ class Kernel:
             self.metis.untrack(resource)
         self._held.pop(resource["status"]["uid"], None)
 
+    def _catch_up(self) -> None:
+        """Before a call is authorized: resources another replica wrote, not heard of yet, are
+        held now (a policy applied or deleted there a moment ago decides this call too)."""
+        if self.poros.db.version() != self._synced:
+            self._resync()
+
     def _resync(self) -> None:
         """Another replica applied or deleted resources: hold in memory what they drive, as it does.
         The writes beyond memory (the catalog, schedules, pods) were that replica's to make."""
         with self._resyncing:
+            self._synced = self.poros.db.version()  # read first: a write after it is caught next time
             current = {r["status"]["uid"]: r for r in self.poros.list()}
             for uid, resource in current.items():
                 held = self._held.get(uid)

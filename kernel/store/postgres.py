@@ -94,10 +94,21 @@ class PostgresStore:
         self._migrate(migrations)
 
     def on_change(self, callback: Callable[[], None]) -> None:
-        """Call `callback` whenever another replica commits a write here (and make ours heard)."""
+        """Call `callback` whenever another replica commits a write here (and make ours heard).
+        Writes also count in `version()`, which a replica can read to catch up at once."""
+        if not self._notify:
+            with self.transaction() as c:
+                c.execute("CREATE TABLE IF NOT EXISTS dataos_changes (n BIGINT NOT NULL)")
+                if c.execute("SELECT 1 FROM dataos_changes").fetchone() is None:
+                    c.execute("INSERT INTO dataos_changes VALUES (0)")
         self._notify = True
         self._heard.append(callback)
         Listener.of(self.url).add(self.schema, self.replica, callback)
+
+    def version(self) -> int:
+        """How many write transactions this schema has had (with `on_change`): changes since a
+        version read earlier are other replicas' (or ours)."""
+        return self.query("SELECT n FROM dataos_changes")[0][0]
 
     def _connection(self) -> psycopg.Connection:
         if self.conn is None or self.conn.closed or self.conn.broken:
@@ -133,6 +144,7 @@ class PostgresStore:
                 try:
                     yield _Transaction(conn)
                     if self._notify:  # delivered at the commit, only if it commits
+                        conn.execute("UPDATE dataos_changes SET n = n + 1")
                         conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{self.replica} {self.schema}"))
                 except BaseException as e:
                     tx.__exit__(type(e), e, e.__traceback__)

@@ -53,6 +53,10 @@ class SQLiteStore:
     def on_change(self, callback: Callable[[], None]) -> None:
         """Nothing to hear: one kernel owns these files (its state directory's lock)."""
 
+    def version(self) -> int:
+        """No one else writes here."""
+        return 0
+
     def query(self, sql: str, params: Sequence = ()) -> list[sqlite3.Row]:
         with self.lock, self._full():
             return self.conn.execute(sql, params).fetchall()
