@@ -46,11 +46,17 @@ class Metis:
         self._usage_flushed = time.monotonic()
         self._usage_outage = Outage(log, "metis: writing usage counts")
         self.catalog.db.on_change(self.policies_changed)  # tags another replica changed: masks follow
+        self._tags_version = self.catalog.db.version()
 
     # --- governance: the Gateway asks ---------------------------------------------------------
 
     def column_tags(self, urn: str) -> dict[str, frozenset[str]]:
-        """A dataset's column tags, its own and those propagated to it (what drives masks), from memory."""
+        """A dataset's column tags, its own and those propagated to it (what drives masks), from memory
+        (dropped when the catalog was written since: by another replica a moment ago, perhaps)."""
+        version = self.catalog.db.version()
+        if version != self._tags_version:
+            self._tags.clear()
+            self._tags_version = version
         cached = self._tags.get(urn)
         if cached is None:
             tags = {c: set(t) for c, t in ((self.catalog.aspect(urn, "tags") or {}).get("columns", {})).items()}
