@@ -4,6 +4,7 @@ naming a user or an object; `/readyz` failing while the kernel's database is gon
 from __future__ import annotations
 
 import asyncio
+import os
 
 import httpx
 import pytest
@@ -57,7 +58,8 @@ def test_metrics_count_syscalls_by_name_and_errno_and_name_no_one(kernel_server)
     assert "dataos_reconcile_ticks_total" in found and "dataos_reconcile_backlog" in found
     assert "dataos_audit_backlog" in found
     [(labels, one)] = found["dataos_kernel_info"].items()
-    assert one == 1 and dict(labels)["database"] == "sqlite" and dict(labels)["cloud"] == "local"
+    database = "postgresql" if os.environ.get("DATAOS_DATABASE") else "sqlite"  # DATAOS_TEST_POSTGRESQL=1
+    assert one == 1 and dict(labels)["database"] == database and dict(labels)["cloud"] == "local"
     ready = httpx.get(server.url + "/readyz")
     assert ready.status_code == 200 and ready.json() == {"ok": True, "problems": []}
 

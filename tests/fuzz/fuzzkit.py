@@ -249,17 +249,23 @@ def mutated(draw: Any, value: Any, keys: st.SearchStrategy[str] = TEXT, root: bo
 
 # --- an in-process kernel ---------------------------------------------------------------------
 
+_DATABASES: dict[Path, str] = {}  # state -> the database it was first opened on
+
+
 def open_kernel(state: Path):
     """An embedded kernel's operator client with the reconcilers off: the pods of thousands of
-    fuzzed workloads would otherwise start (a `runtime.control` still runs one tick)."""
+    fuzzed workloads would otherwise start (a `runtime.control` still runs one tick). Reopened,
+    it is on the database it was first opened on (a module's kernel comes before a test's
+    DATAOS_DATABASE, with DATAOS_TEST_POSTGRESQL=1)."""
     from kernel.kernel import Kernel
     from syscalls.client import Client
     from syscalls.transports import Embedded
+    database = _DATABASES.setdefault(state, os.environ.get("DATAOS_DATABASE") or "local")
 
     class Quiet(Embedded):
         def __init__(self) -> None:  # Embedded's, without the reconciler thread
             self.url = f"embedded://{state}"
-            self.kernel = Kernel(state, handoff=False, workloads=False)
+            self.kernel = Kernel(state, handoff=False, workloads=False, database=database)
 
     transport = Quiet()
     return Client(transport, transport.session_token())

@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import textwrap
+from itertools import chain
 from pathlib import Path
 
 import duckdb
@@ -97,7 +98,8 @@ def team(run_dataos, dataos_home, tmp_path):
 def _probe(run_dataos, team, tmp_path, name: str, token: str | None) -> dict[str, str]:
     state = team["home"] / "data" / "kernel"
     targets = {"gateway.key": state / "gateway.key", "vault.key": state / "vault.key",
-               "a database": next(state.glob("*.db")), "audit journal": next(state.glob("audit.*.journal")),
+               "a database": next(chain(state.glob("*.db"), state.glob("database.json"))),  # PostgreSQL's URL
+               "audit journal": next(state.glob("audit.*.journal")),
                "credentials": team["home"] / "config" / "credentials.json",
                "depot file": team["lake"] / "hr" / "people.parquet",
                "another pod's dir": next((state / "pods").iterdir()) / "spec.json"}
