@@ -43,7 +43,11 @@ def document(table: dict[str, Syscall]) -> dict[str, Any]:
                 "type": "http", "scheme": "bearer",
                 "description": "An API token (`dos_…`): `dataos user apikey create`, or the operator's token "
                                "the kernel hands over on first start."}},
-            "headers": {"Version": {"description": "The kernel's version.", "schema": {"type": "string"}}},
+            "headers": {"Version": {"description": "The kernel's version.", "schema": {"type": "string"}},
+                        "Request": {"description": "The call's id: the caller's X-Request-Id when it is a plain "
+                                                   "token of at most 64 characters, else a new one. The kernel's "
+                                                   "log records of the call carry it.",
+                                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"}}},
         },
         "security": [{"bearer": []}],
     }
@@ -75,15 +79,15 @@ def _operation(spec: Syscall, parts: _Components) -> dict[str, Any]:
 
 def _answer(spec: Syscall, parts: _Components) -> dict[str, Any]:
     if not spec.stream:
-        return _response(f"The result: {spec.summary}", JSON, _envelope(parts.of(spec.response)))
+        return _response(f"The result: {spec.summary}", JSON, _envelope(parts.of(spec.response)), call=True)
     if spec.binary:
-        return _response(inspect.cleandoc(frames.__doc__ or ""), frames.MEDIA_TYPE, None)
+        return _response(inspect.cleandoc(frames.__doc__ or ""), frames.MEDIA_TYPE, None, call=True)
     (item,) = typing.get_args(spec.response) or (Any,)
     line = {"type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": False,
             "properties": {"item": parts.of(item), "error": {"$ref": _REF + "Error"}, "end": {"const": True}}}
     return _response("A stream, one JSON object a line: `{\"item\": …}` per item, then `{\"end\": true}`; a "
                      "failure part-way is a last `{\"error\": …}` line instead. A stream that stops before "
-                     "either was cut. Blank lines are keep-alives. The schema is a line's.", NDJSON, line)
+                     "either was cut. Blank lines are keep-alives. The schema is a line's.", NDJSON, line, call=True)
 
 
 def _failure(codes: list[str]) -> dict[str, Any]:
@@ -97,8 +101,12 @@ def _envelope(result: dict[str, Any]) -> dict[str, Any]:
             "properties": {"ok": {"const": True}, "result": result}}
 
 
-def _response(description: str, media: str, schema: dict[str, Any] | None) -> dict[str, Any]:
-    return {"description": description, "headers": {"X-Dataos-Version": {"$ref": "#/components/headers/Version"}},
+def _response(description: str, media: str, schema: dict[str, Any] | None, call: bool = False) -> dict[str, Any]:
+    """A response; a syscall's (`call`) also names its request."""
+    headers = {"X-Dataos-Version": {"$ref": "#/components/headers/Version"}}
+    if call:
+        headers["X-Request-Id"] = {"$ref": "#/components/headers/Request"}
+    return {"description": description, "headers": headers,
             "content": {media: {} if schema is None else {"schema": schema}}}
 
 
@@ -165,7 +173,7 @@ class _Components:
         for status, found in sorted(by_status.items()):
             name = "_".join(found)
             self.responses.setdefault(name, _response("; ".join(f"{c}: {ERRNO[c][0]}" for c in found), JSON,
-                                                      _failure(found)))
+                                                      _failure(found), call=True))
             refs[str(status)] = {"$ref": "#/components/responses/" + name}
         return refs
 
