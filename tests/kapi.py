@@ -12,7 +12,11 @@ kmock 0.8 serves create/list/get/patch/delete/watch of any resource from memory.
   log, so a watch with `resourceVersion=N` resumes after N without replaying older events (kmock
   replays every object as ADDED on every watch); `compact()` makes older versions answer
   `410 Gone`, `timeoutSeconds` ends a watch;
-- `GET …/pods/NAME/log` (with `tailLines` and `follow`) serves text the test puts in `pod_logs`.
+- `GET …/pods/NAME/log` (with `tailLines` and `follow`) serves text the test puts in `pod_logs`;
+- discovery (`/api/v1`, `/apis`, `/apis/GROUP[/VERSION]`) of the kinds the driver and the Helm
+  chart use (DISCOVERY), as kubectl reads it;
+- server-side apply (`PATCH` of `application/apply-patch+yaml`): creates the object, or merges
+  the applied fields into it.
 
 Like kmock, it has no label selectors (lists and watches ignore `labelSelector`) and no
 controllers: tests play the Job controller themselves.
@@ -37,8 +41,21 @@ from kmock._internal import aiobus, enums, parsing, references, rendering
 NAMESPACES = references.resource(group="", version="v1", plural="namespaces")
 PODS = references.resource(group="", version="v1", plural="pods")
 NS_PATH = re.compile(r"/api/v1/namespaces(?:/([^/]+))?/?")
-KINDS = {"namespaces": "Namespace", "pods": "Pod", "secrets": "Secret", "services": "Service",
-         "jobs": "Job", "deployments": "Deployment", "configmaps": "ConfigMap"}
+DISCOVERY = {  # groupVersion -> (plural, kind, namespaced)
+    "v1": [("namespaces", "Namespace", False), ("pods", "Pod", True), ("secrets", "Secret", True),
+           ("services", "Service", True), ("serviceaccounts", "ServiceAccount", True),
+           ("configmaps", "ConfigMap", True), ("persistentvolumeclaims", "PersistentVolumeClaim", True)],
+    "apps/v1": [("deployments", "Deployment", True), ("statefulsets", "StatefulSet", True)],
+    "batch/v1": [("jobs", "Job", True)],
+    "networking.k8s.io/v1": [("ingresses", "Ingress", True), ("networkpolicies", "NetworkPolicy", True)],
+    "policy/v1": [("poddisruptionbudgets", "PodDisruptionBudget", True)],
+    "rbac.authorization.k8s.io/v1": [("clusterroles", "ClusterRole", False),
+                                     ("clusterrolebindings", "ClusterRoleBinding", False),
+                                     ("roles", "Role", True), ("rolebindings", "RoleBinding", True)],
+}
+KINDS = {plural: kind for kinds in DISCOVERY.values() for plural, kind, _ in kinds}
+VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
+APPLY = "application/apply-patch+yaml"
 
 
 def _now() -> str:
@@ -122,9 +139,37 @@ class KubeAPI(kmock.KubernetesEmulator):
             action=parsing.guess_k8s(path, enums.method(raw_request.method), dict(raw_request.query)),
             resource=NAMESPACES, namespace=None, name=name, subresource=None)
 
+    # --- discovery ----------------------------------------------------------------------------
+
+    async def _serve_apis(self, request: rendering.Request) -> rendering.Payload:
+        return {"kind": "APIGroupList", "apiVersion": "v1",
+                "groups": [self._group(gv.split("/")[0]) for gv in DISCOVERY if "/" in gv]}
+
+    async def _serve_group(self, request: rendering.Request) -> rendering.Payload:
+        return {"kind": "APIGroup", "apiVersion": "v1", **self._group(request.resource.group)}
+
+    def _group(self, group: str) -> dict[str, Any]:
+        versions = [{"groupVersion": gv, "version": gv.split("/")[1]} for gv in DISCOVERY if gv.split("/")[0] == group
+                    and "/" in gv]
+        return {"name": group, "versions": versions, "preferredVersion": versions[0]}
+
+    async def _serve_version(self, request: rendering.Request) -> rendering.Payload:
+        group, version = request.resource.group, request.resource.version
+        gv = f"{group}/{version}" if group else version
+        if gv not in DISCOVERY:
+            raise kmock.KubernetesEndpointNotFoundError()
+        resources = [{"name": plural, "singularName": kind.lower(), "kind": kind, "namespaced": namespaced,
+                      "verbs": VERBS} for plural, kind, namespaced in DISCOVERY[gv]]
+        if gv == "v1":
+            resources.append({"name": "pods/log", "singularName": "", "kind": "Pod", "namespaced": True,
+                              "verbs": ["get"]})
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}
+
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         if request.resource == PODS and request.subresource == "log" and request.method == enums.method.GET:
             return await self._serve_log(request)
+        if request.method == enums.method.PATCH and request.headers.get("Content-Type", "").startswith(APPLY):
+            return await self._serve_apply(request)
         if request.action == enums.action.CREATE and isinstance(request.data, dict):
             meta = request.data.setdefault("metadata", {})
             if request.namespace:
@@ -140,6 +185,29 @@ class KubeAPI(kmock.KubernetesEmulator):
         if request.action == enums.action.CREATE and response.status == 200 and not response.prepared:
             response.set_status(201)
         return response
+
+    async def _serve_apply(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        """A server-side apply: the object created, or the applied fields merged into it."""
+        import yaml
+        data = yaml.safe_load(request.text)
+        meta = data.setdefault("metadata", {})
+        if request.namespace:
+            meta["namespace"] = request.namespace
+        key = (request.resource, request.namespace, request.name)
+        async with self._lock:
+            if key in self._objects and not self._objects[key].deleted:
+                self._objects[key].patch(data)
+                kind, status = "MODIFIED", 200
+            else:
+                meta.update(uid=str(uuid.uuid4()), creationTimestamp=_now(), generation=1)
+                if key in self._objects:
+                    self._objects[key].create(data)
+                else:
+                    self._objects[key] = data
+                kind, status = "ADDED", 201
+            raw = self._objects[key].raw
+            await self._buses[request.resource].put({"type": kind, "object": raw})
+        return aiohttp.web.json_response(raw, status=status)
 
     # --- versions and watches -----------------------------------------------------------------
 
