@@ -118,3 +118,33 @@ def test_replicas_keep_their_own_audit_journals_over_one_database(tmp_path):
         again.record("ana", "user.get", "a3", "allow", None, None, 10)
         assert sorted(r["object"] for r in again.list(limit=100)) == ["a0", "a1", "a2", "a3", "b0", "b1", "b2"]
         again.close()
+
+
+def test_usage_counted_by_replicas_at_once_adds_up(tmp_path):
+    """Two replicas flush their usage counts of one dataset at the same moments: none is lost."""
+    import threading
+
+    from kernel.metis.store import Catalog
+    urn = "dataos://lake:sales/orders"
+    with pg_database() as url:
+        catalogs = []
+        for name in ("a", "b"):
+            (tmp_path / name).mkdir()
+            catalogs.append(Catalog(Place(tmp_path / name, url)))
+        catalogs[0].put(urn, "schema", {"columns": []}, "test")
+        start = threading.Barrier(2)
+
+        def flush(catalog: Catalog) -> None:
+            start.wait()
+            for _ in range(40):
+                catalog.count_usage(urn, 1, "gateway")
+        threads = [threading.Thread(target=flush, args=(c,)) for c in catalogs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert catalogs[1].aspect(urn, "usage")["queries"] == 80
+        catalogs[0].count_usage("dataos://lake:sales/gone", 5, "gateway")  # not in the catalog: nothing
+        assert not catalogs[0].exists("dataos://lake:sales/gone")
+        for c in catalogs:
+            c.close()

@@ -372,9 +372,7 @@ class Metis:
             self._usage_flushed = time.monotonic()
         try:
             for urn, n in list(counts.items()):
-                if self.catalog.exists(urn):
-                    before = (self.catalog.aspect(urn, "usage") or {}).get("queries", 0)
-                    self.catalog.put(urn, "usage", {"queries": before + n, "last": now()}, "gateway")
+                self.catalog.count_usage(urn, n, "gateway")
                 del counts[urn]
         except Exception as e:  # a search boost is never a reason to fail a query or a search
             with self._lock:

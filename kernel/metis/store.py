@@ -84,6 +84,17 @@ class Catalog:
         with self.db.transaction() as c:
             return self._put(c, urn, aspects, by)
 
+    def count_usage(self, urn: str, queries: int, by: str) -> None:
+        """Add `queries` to a live entity's usage count, read and written in one transaction (which
+        replicas of the service take in turn): counts flushed at once by two replicas add up."""
+        with self.db.transaction() as c:
+            row = c.execute("SELECT id FROM entities WHERE urn = ? AND deleted IS NULL", (urn,)).fetchone()
+            if row is None:
+                return
+            latest = c.execute(_LATEST_SQL + " AND v.aspect = 'usage'", (row[0],)).fetchone()
+            before = json.loads(latest[2]).get("queries", 0) if latest else 0
+            self._put(c, urn, {"usage": {"queries": before + queries, "last": now()}}, by)
+
     def _put(self, c: Any, urn: str, aspects: dict[str, dict], by: str) -> dict[str, int | None]:
         time = now()
         row = c.execute("SELECT id, deleted FROM entities WHERE urn = ?", (urn,)).fetchone()
