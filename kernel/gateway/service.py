@@ -47,6 +47,7 @@ MIGRATIONS = [
 ]
 _REMEMBER = ('INSERT INTO history (id, time, "user", sql, rewritten, policies, datasets, rows, elapsed_ms, errno, key) '
              "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING")  # ids are unique: a repeat would be a bug
+CANCEL_WAIT = 0.5  # seconds to wait for the replica running a query to say it cancelled it
 _READ = {  # the datasets one key's successful queries read
     "sqlite": 'SELECT DISTINCT d.value FROM history h, json_each(h.datasets) d '
               'WHERE h."user"=? AND h.key=? AND h.errno IS NULL',
@@ -66,6 +67,9 @@ class Gateway:
         self._history = WriteBehind(self.db, _REMEMBER, "gateway: writing query history")  # off the query's path
         self.depots = depots
         self.catalog = catalog
+        self._asked: dict[str, threading.Event] = {}  # query id -> set when the replica running it cancelled it
+        self.db.on_message("gateway.cancel", self._cancel_asked)
+        self.db.on_message("gateway.cancelled", self._cancel_answered)
         self.policies: dict[str, DataPolicy] = {}
         self.broken: dict[str, DataPolicy] = {}  # data policies that do not load, by name: what they named
         self.running: dict[str, tuple[str, Query | None, str, float]] = {}  # id -> (user, query, sql, started)
@@ -296,15 +300,43 @@ class Gateway:
         return Dataset(depot, collection, name, columns, self.catalog.column_tags(address))
 
     def cancel(self, query_id: str, user: str, operator: bool) -> dict[str, Any]:
+        """Cancel a running query of `user` (any, for an operator): here, or on the replica that
+        runs it (asked, and its answer awaited for CANCEL_WAIT seconds)."""
+        if self._cancel_here(query_id, user, operator):
+            return {"id": query_id, "cancelled": True}
+        if self.db.dialect != "sqlite":
+            answered = threading.Event()
+            self._asked[query_id] = answered
+            try:
+                self.db.send("gateway.cancel", json.dumps({"id": query_id, "user": user, "operator": operator}))
+                if answered.wait(CANCEL_WAIT):
+                    return {"id": query_id, "cancelled": True}
+            finally:
+                self._asked.pop(query_id, None)
+        raise SyscallError("ENOENT", f"no running query {query_id!r}")
+
+    def _cancel_here(self, query_id: str, user: str, operator: bool) -> bool:
         with self._lock:
             entry = self.running.get(query_id)
             if entry is None or query_id in self._answered or (entry[0] != user and not operator):
-                raise SyscallError("ENOENT", f"no running query {query_id!r}")
+                return False
             if entry[1] is None:
                 self._cancelled[query_id] = True  # still being planned: cancelled when it starts
         if entry[1] is not None:
             entry[1].cancel()
-        return {"id": query_id, "cancelled": True}
+        return True
+
+    def _cancel_asked(self, data: str, sender: str) -> None:
+        """Another replica asks: cancel this query if it runs here (as the asker's caller may)."""
+        asked = json.loads(data)
+        if self._cancel_here(asked["id"], asked["user"], asked["operator"]):
+            self.db.send("gateway.cancelled", json.dumps({"id": asked["id"], "to": sender}))
+
+    def _cancel_answered(self, data: str, sender: str) -> None:
+        answer = json.loads(data)
+        answered = self._asked.get(answer["id"]) if answer["to"] == self.db.replica else None
+        if answered is not None:
+            answered.set()
 
     def running_queries(self) -> list[dict[str, Any]]:
         with self._lock:

@@ -39,6 +39,10 @@ class Store(Protocol):
 
     def version(self) -> int: ...  # write transactions so far (with on_change): to catch up at once
 
+    def on_message(self, topic: str, callback: Callable[[str, str], None]) -> None: ...  # (data, sender)
+
+    def send(self, topic: str, data: str) -> None: ...  # to the other replicas, not kept
+
     def close(self) -> None: ...
 
 

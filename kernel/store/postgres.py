@@ -22,7 +22,7 @@ from psycopg import sql as pgsql
 
 from syscalls.errors import SyscallError
 
-from .replicas import CHANNEL, Listener, lock_key
+from .replicas import CHANNEL, MESSAGE, Listener, lock_key
 
 _PARAM = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|%|\?|(?<![:\w]):([A-Za-z_]\w*)""")
 
@@ -90,7 +90,7 @@ class PostgresStore:
         self._key = lock_key(service)
         self.conn: psycopg.Connection | None = None
         self._notify = False  # tell other replicas of each write (someone keeps this state in memory)
-        self._heard: list[Callable[[], None]] = []
+        self._heard: list[tuple[str, Callable]] = []  # (schema or message topic, callback)
         self._migrate(migrations)
 
     def on_change(self, callback: Callable[[], None]) -> None:
@@ -102,8 +102,17 @@ class PostgresStore:
                 if c.execute("SELECT 1 FROM dataos_changes").fetchone() is None:
                     c.execute("INSERT INTO dataos_changes VALUES (0)")
         self._notify = True
-        self._heard.append(callback)
+        self._heard.append((self.schema, callback))
         Listener.of(self.url).add(self.schema, self.replica, callback)
+
+    def on_message(self, topic: str, callback: Callable[[str, str], None]) -> None:
+        """Call `callback(data, sender)` for each message on `topic` another replica sends."""
+        self._heard.append((f"{MESSAGE}{topic}", callback))
+        Listener.of(self.url).add(f"{MESSAGE}{topic}", self.replica, callback)
+
+    def send(self, topic: str, data: str) -> None:
+        """A message to the other replicas listening on `topic` (delivered at once: not kept)."""
+        self.query("SELECT pg_notify(?, ?)", (CHANNEL, f"{self.replica} {MESSAGE}{topic} {data}"))
 
     def version(self) -> int:
         """How many write transactions this schema has had (with `on_change`): changes since a
@@ -194,8 +203,8 @@ class PostgresStore:
                                            f"({type(e).__name__})") from None
 
     def close(self) -> None:
-        for callback in self._heard:
-            Listener.remove(self.url, self.schema, self.replica, callback)
+        for topic, callback in self._heard:
+            Listener.remove(self.url, topic, self.replica, callback)
         with self.lock:
             if self.conn is not None:
                 self.conn.close()

@@ -6,6 +6,9 @@
   listener calls that schema's callbacks of every other replica (several kernels of one process
   share a listener), which read the state again. A listener whose connection broke reconnects
   and calls every callback once (it may have missed some).
+- **Messages.** A replica can also ask the others something (`send(topic, data)`, e.g. "cancel
+  query Q, if it runs on you"); the ones that listen to that topic (`on_message`) hear the data
+  and who sent it. Not kept: a replica that is not listening then does not hear it.
 - **Leadership.** Work that must run once (reconcilers, schedules, the pod watch) runs on the
   replica that holds the leader lease: a session-level advisory lock on a connection of its own.
   A replica that dies loses its session, so the lock, at once; another takes it at its next try
@@ -26,6 +29,7 @@ log = logging.getLogger("dataos.replicas")
 
 CHANNEL = "dataos"
 TRY_EVERY = 1.0  # seconds between a follower's tries for the lease
+MESSAGE = "message:"  # what a message's topic starts with (a schema's changes have none)
 
 
 def lock_key(name: str) -> int:
@@ -47,7 +51,7 @@ class Listener:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.callbacks: dict[str, list[tuple[str, Callable[[], None]]]] = defaultdict(list)  # schema -> (replica, …)
+        self.callbacks: dict[str, list[tuple[str, Callable]]] = defaultdict(list)  # schema or topic -> (replica, …)
         self._ready = threading.Event()
         self._stop = threading.Event()
         threading.Thread(target=self._run, name="replica-changes", daemon=True).start()
@@ -79,13 +83,14 @@ class Listener:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self._ready.set()
                     delay = 0.5
-                    if missed:  # what was written while we were not listening
-                        for schema in list(self.callbacks):
+                    if missed:  # what was written while we were not listening (messages are gone)
+                        for schema in [s for s in self.callbacks if not s.startswith(MESSAGE)]:
                             self._call(schema, None)
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=1.0):
-                            sender, _, schema = note.payload.partition(" ")
-                            self._call(schema, sender)
+                            sender, _, rest = note.payload.partition(" ")
+                            schema, _, data = rest.partition(" ")
+                            self._call(schema, sender, data or None)
             except Exception as e:  # noqa: BLE001 - a listener never stops while needed: it reconnects
                 if self._stop.is_set():
                     return
@@ -95,13 +100,13 @@ class Listener:
                 self._stop.wait(delay)
                 delay = min(delay * 2, 30.0)
 
-    def _call(self, schema: str, sender: str | None) -> None:
-        """The callbacks of `schema`, but the writer's own (None: everyone's)."""
+    def _call(self, schema: str, sender: str | None, data: str | None = None) -> None:
+        """The callbacks of `schema` (or of a message's topic), but the writer's own (None: everyone's)."""
         for replica, callback in list(self.callbacks.get(schema, ())):
             if replica == sender:
                 continue
             try:
-                callback()
+                callback() if data is None else callback(data, sender)
             except Exception:  # noqa: BLE001 - one service's reload must not stop another's
                 log.exception("replica changes: reloading %s failed", schema)
 

@@ -57,6 +57,12 @@ class SQLiteStore:
         """No one else writes here."""
         return 0
 
+    def on_message(self, topic: str, callback: Callable[[str, str], None]) -> None:
+        """No other replica to hear from."""
+
+    def send(self, topic: str, data: str) -> None:
+        """No other replica to tell."""
+
     def query(self, sql: str, params: Sequence = ()) -> list[sqlite3.Row]:
         with self.lock, self._full():
             return self.conn.execute(sql, params).fetchall()

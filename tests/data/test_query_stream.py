@@ -11,7 +11,7 @@ import pytest
 from syscalls import SyscallError
 from clitools import wait_for
 
-TRANSPORTS = ["embedded", "unix", "http", "https"]
+TRANSPORTS = ["embedded", "unix", "http", "https", "replicas"]  # replicas: two kernels, calls alternating
 ROWS = 250_000
 
 
