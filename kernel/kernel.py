@@ -420,7 +420,7 @@ class Kernel:
             log.info("created operator user %r", operator)
 
     def problems(self) -> list[str]:
-        """Why this kernel cannot answer calls now (`/readyz`); none: ready."""
+        """Why this kernel cannot answer calls now (`/readyz`, to anyone: no path, no URL); none: ready."""
         found = []
         for db in (self.heimdall.identities.db, self.poros.db, self.audit.db):
             try:
@@ -430,8 +430,8 @@ class Kernel:
                 break  # one database server: once is enough
         try:
             self.audit.admit()
-        except SyscallError as e:
-            found.append(f"{e.code}: {e.message}")
+        except SyscallError:  # ENOSPC; /readyz answers anyone: what, not where
+            found.append("ENOSPC: the disk is full: no room for the audit records of calls")
         return found
 
     def close(self) -> None:

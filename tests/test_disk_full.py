@@ -292,3 +292,34 @@ def test_a_kernel_that_cannot_start_on_a_full_disk_says_so_in_one_line(disk):
     assert r.returncode == 9, r.stderr
     assert "Traceback" not in r.stderr
     assert r.stderr.strip().splitlines()[-1].startswith("dataos kernel: ENOSPC: the disk is full")
+
+
+def test_readyz_says_the_disk_is_full_and_not_where(disk):
+    """/readyz answers anyone: a full disk makes it 503, and its answer names no path."""
+    import asyncio
+
+    import httpx
+
+    from kernel.api import create_app
+    from kernel.kernel import Kernel
+    kernel = Kernel(disk / "state", operator="ops")
+    token = kernel.session_token()
+    filler = fill(disk)
+    try:
+        for _ in range(5000):  # until the journal's reserve is used up
+            try:
+                kernel.call(token, "auth.whoami")
+            except SyscallError as e:
+                assert e.code == "ENOSPC"
+                break
+
+        async def ready() -> httpx.Response:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(kernel)),
+                                         base_url="http://kernel") as client:
+                return await client.get("/readyz")
+        answer = asyncio.run(ready())
+        assert answer.status_code == 503
+        assert answer.json()["problems"] == ["ENOSPC: the disk is full: no room for the audit records of calls"]
+    finally:
+        filler.unlink()
+        kernel.close()

@@ -161,6 +161,12 @@ def test_a_query_can_be_cancelled_by_the_id_its_client_chose(k, lake):
     worker = threading.Thread(target=run)
     worker.start()
     assert wait_for(lambda: any(q["id"] == query_id for q in k.op.query.list()), timeout=20)
+    _, analyst = lake
+    for _ in range(2):  # on either replica (calls alternate): the one running it, or one that asks it
+        with pytest.raises(SyscallError) as e:
+            analyst.query.cancel(id=query_id)  # not theirs: as if it did not exist
+        assert e.value.code == "ENOENT"
+    assert worker.is_alive() and outcome == {}
     k.op.query.cancel(id=query_id)
     worker.join(timeout=30)
     assert outcome == {"code": "ECANCELED"}
