@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from .logs import FORMATS
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kernel", description="Run a dataos kernel daemon.")
@@ -27,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--kubeconfig", help="with --cloud kubernetes: the kubeconfig [default: ~/.kube/config]")
     serve.add_argument("--kube-context", help="with --cloud kubernetes: the kubeconfig context")
     serve.add_argument("--namespace-prefix", default="", help="with --cloud kubernetes: prefix of namespaces")
-    serve.add_argument("--log-format", choices=("text", "json"), default=os.environ.get("DATAOS_LOG_FORMAT", "text"),
+    serve.add_argument("--log-format", choices=FORMATS, default=os.environ.get("DATAOS_LOG_FORMAT", "text"),
                        help="text for people, json (one object a line) for a log pipeline [default: $DATAOS_LOG_FORMAT "
                             "or text]")
     serve.add_argument("--database", help="postgresql://…: the services' state in PostgreSQL (else "
@@ -37,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.list_targets:
         print(listing())
         return 0
-    if args.log_format not in ("text", "json"):
+    if args.log_format not in FORMATS:
         parser.error(f"--log-format (or $DATAOS_LOG_FORMAT) {args.log_format!r}: text or json")
     if args.target not in TARGETS:
         parser.error(f"--target {args.target}: not a target (--list-targets lists them: {', '.join(TARGETS)})")

@@ -92,12 +92,14 @@ class Audit:
         self._thread.start()
 
     def _claim(self) -> tuple[int, int]:
-        """This replica's row: how far its journals are moved (the lone kernel's, if unclaimed)."""
+        """This replica's row: how far its journals are moved (the lone kernel's of before replicas,
+        if unclaimed and this directory has journals: it was that kernel)."""
         with self.db.transaction() as c:
             row = c.execute('SELECT segment, "offset" FROM journals WHERE replica=?', (self.replica,)).fetchone()
             if row is not None:
                 return (row[0], row[1])
-            claimed = c.execute("UPDATE journals SET replica=? WHERE replica=''", (self.replica,)).rowcount
+            journals = any(_SEGMENT.fullmatch(p.name) for p in self.dir.iterdir())  # a kernel ran here before
+            claimed = journals and c.execute("UPDATE journals SET replica=? WHERE replica=''", (self.replica,)).rowcount
             if not claimed:
                 c.execute('INSERT INTO journals (replica, segment, "offset") VALUES (?, 0, 0)', (self.replica,))
             row = c.execute('SELECT segment, "offset" FROM journals WHERE replica=?', (self.replica,)).fetchone()
@@ -156,10 +158,10 @@ class Audit:
     def list(self, user: str | None = None, syscall: str | None = None, since: str | None = None,
              errors_only: bool = False, limit: int = 100) -> list[dict[str, Any]]:
         """The records, newest first: every call answered before this one, here or (after one
-        move of their writers, FLUSH_EVERY) by the other replicas over this database."""
+        move of their writers, FLUSH_EVERY) by the other replicas over this database (those
+        listening to it now)."""
         self.flush()
-        if self.db.dialect != "sqlite" and self.db.query("SELECT 1 FROM journals WHERE replica <> ? LIMIT 1",
-                                                         (self.replica,)):
+        if self.db.replicated():
             time.sleep(FLUSH_EVERY * 1.5)
         sql, params = "SELECT * FROM audit WHERE 1=1", []
         if user is not None:

@@ -107,12 +107,13 @@ class Kernel:
         self._resyncing = threading.Lock()
         self._handoff = self.state_dir / TOKEN_HANDOFF
         self._bootstrap(operator or sanitize(getpass.getuser()), handoff)
-        resources = self.poros.list()
-        for resource in resources:
-            self._activate(resource)
-            self._held[resource["status"]["uid"]] = resource
-        self.poros.db.on_change(self._resync)
-        self._synced = self.poros.db.version()  # the resources' writes this process holds
+        self.poros.db.on_change(self._resync)  # heard before the list is read: no write falls between
+        with self._resyncing:
+            self._synced = self.poros.db.version()  # the resources' writes this process holds (read first)
+            resources = self.poros.list()
+            for resource in resources:
+                self._activate(resource)
+                self._held[resource["status"]["uid"]] = resource
         self.runtime_state.db.on_change(self.reconciler.wake)  # a run another replica started
         self.metis.catch_up(resources)  # what an apply or delete could not write to the catalog
         for resource in resources:
@@ -254,8 +255,6 @@ class Kernel:
             self.metis.policies_changed()
         elif resource["type"] == "instance-secret":
             self._reload_depots(resource["name"])
-        elif resource["type"] == "workflow":
-            self.metis.track(resource)  # its sql jobs' lineage
         self._held[resource["status"]["uid"]] = resource
 
     def _forget(self, resource: dict[str, Any]) -> None:
@@ -290,6 +289,8 @@ class Kernel:
                 held = self._held.get(uid)
                 if held is None or held["status"]["generation"] != resource["status"]["generation"]:
                     self._take(resource)
+                    if resource["type"] == "workflow":  # its sql jobs, to redo their lineage after scans here
+                        self.metis.track(resource)  # (the applying replica's resource_applied did)
             for uid in set(self._held) - set(current):
                 self._forget(self._held[uid])
         self.poros.bump()  # watches on this replica see the change

@@ -60,8 +60,8 @@ class Identities:
         self._users: dict[str, Caller] = {}
         self._keys: dict[str, tuple[str, str, float | None]] = {}  # hash -> (user, key, expires)
         self._sessions: dict[str, tuple[str, str, float | None]] = {}  # in-memory keys (embedded clients)
-        self._reload()
         self.db.on_change(self._reload)  # a user or key another replica made, changed or revoked
+        self._reload()  # after: no write falls between the read and the hearing
 
     def _reload(self) -> None:
         self._users = {r["id"]: self._caller(r) for r in self.db.query("SELECT * FROM users")}

@@ -37,6 +37,8 @@ class Store(Protocol):
 
     def on_change(self, callback: Callable[[], None]) -> None: ...  # another replica wrote here
 
+    def replicated(self) -> bool: ...  # another kernel listens to this database now
+
     def version(self) -> int: ...  # write transactions so far (with on_change): to catch up at once
 
     def on_message(self, topic: str, callback: Callable[[str, str], None]) -> None: ...  # (data, sender)

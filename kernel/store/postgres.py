@@ -114,6 +114,13 @@ class PostgresStore:
         """A message to the other replicas listening on `topic` (delivered at once: not kept)."""
         self.query("SELECT pg_notify(?, ?)", (CHANNEL, f"{self.replica} {MESSAGE}{topic} {data}"))
 
+    def replicated(self) -> bool:
+        """Does another kernel listen to this database now (a live replica, here or elsewhere)?"""
+        if Listener.kernels(self.url) - {self.replica}:
+            return True
+        return self.query("SELECT count(*) > 1 FROM pg_stat_activity WHERE datname = current_database() "
+                          "AND query = ?", (f"LISTEN {CHANNEL}",))[0][0]
+
     def version(self) -> int:
         """How many write transactions this schema has had (with `on_change`): changes since a
         version read earlier are other replicas' (or ours)."""

@@ -57,6 +57,13 @@ class Listener:
         threading.Thread(target=self._run, name="replica-changes", daemon=True).start()
         self._ready.wait(10)
 
+    @classmethod
+    def kernels(cls, url: str) -> set[str]:
+        """The replicas of this process that listen to `url`."""
+        with cls._made:
+            listener = cls._all.get(url)
+            return {r for callbacks in listener.callbacks.values() for r, _ in callbacks} if listener else set()
+
     def add(self, schema: str, replica: str, callback: Callable[[], None]) -> None:
         with self._made:
             self.callbacks[schema].append((replica, callback))

@@ -53,6 +53,10 @@ class SQLiteStore:
     def on_change(self, callback: Callable[[], None]) -> None:
         """Nothing to hear: one kernel owns these files (its state directory's lock)."""
 
+    def replicated(self) -> bool:
+        """One kernel owns these files."""
+        return False
+
     def version(self) -> int:
         """No one else writes here."""
         return 0
